@@ -1,0 +1,36 @@
+# Build, test and run the mobility anchor. `make test` and `make demo` set up what they need.
+SHELL := /bin/bash
+CLANG ?= clang-19
+BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I/usr/include/$(shell uname -m)-linux-gnu
+BPF_SRC := $(wildcard bpf/*.c)
+BPF_OBJ := $(BPF_SRC:bpf/%.c=build/bpf/%.o)
+BPF_HDR := $(wildcard bpf/*.h bpf/lib/*.h)
+
+.PHONY: all setup bpf ts test demo bench clean
+all: bpf ts
+
+setup:
+	@bash scripts/setup.sh
+
+bpf: $(BPF_OBJ)
+build/bpf/%.o: bpf/%.c $(BPF_HDR)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+ts: node_modules/.package-lock.json
+	npx tsc -p tsconfig.json
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+
+test: setup bpf ts
+	npx vitest run
+
+demo: setup bpf ts
+	node dist/control/cli/demo.js
+
+bench: setup bpf ts
+	node dist/bench/run.js
+
+clean:
+	rm -rf build dist

@@ -1,0 +1,611 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The anchor's data plane.
+ *
+ *   XDP, on every interface:
+ *     tunnel or signalling packet to one of our endpoints?
+ *       signalling (Mobility Header, or a signalling port)  -> ring buffer
+ *       tunnelled data -> check it against its binding, decapsulate, forward
+ *     packet for a binding (by destination at the anchor, by source at a
+ *     mobile node)  -> encapsulate towards the other end, forward
+ *     anything else  -> the kernel, untouched
+ *
+ *   TC egress: the same encapsulation for packets the host itself originates.
+ *
+ * The role (anchor or mobile node) only decides which inner address picks
+ * the binding; a mobile node runs this same program.
+ */
+#include "lib/common.h"
+#include "lib/maps.h"
+#include "lib/parse.h"
+#include "lib/lookup.h"
+#include "lib/encap.h"
+#include "lib/icmp.h"
+#include "lib/signal.h"
+
+#define NOT_OURS -1
+
+/* What a tunnel packet said about itself, for the reverse-tunnel check. */
+struct tunnel_hdr {
+	__u8 format;
+	__u8 inner_family;
+	__u16 inner_off;     /* from the start of the frame */
+	__u8 tos;
+	__be16 sport, dport; /* UDP forms */
+	union anchor_addr src, dst;
+};
+
+enum nexthop_verdict { NH_FORWARD, NH_STACK, NH_TOO_BIG, NH_NO_ROUTE };
+
+struct nexthop {
+	__u32 ifindex;
+	__u32 mtu;
+	__u8 smac[6];
+	__u8 dmac[6];
+};
+
+static __always_inline int is_anchor(void)
+{
+	struct anchor_config *cfg = get_config();
+
+	return !cfg || cfg->role == ROLE_ANCHOR;
+}
+
+static __always_inline void decrement_ttl(void *l3, __u8 family)
+{
+	if (family == 4) {
+		struct iphdr *iph = l3;
+		__u32 check = iph->check;
+
+		check += bpf_htons(0x0100);
+		iph->check = (__u16)(check + (check >= 0xFFFF));
+		iph->ttl--;
+	} else {
+		((struct ipv6hdr *)l3)->hop_limit--;
+	}
+}
+
+static __always_inline void fib_params_tunnel(struct bpf_fib_lookup *p, const struct tunnel *t,
+					      __u16 outer_len, __u32 ifindex)
+{
+	__builtin_memset(p, 0, sizeof(*p));
+	p->ifindex = ifindex;
+	p->tot_len = outer_len;
+	if (tunnel_outer_is_v6(t->format)) {
+		p->family = AF_INET6;
+		p->l4_protocol = IPPROTO_IPV6;
+		__builtin_memcpy(p->ipv6_src, t->local.v6, 16);
+		__builtin_memcpy(p->ipv6_dst, t->remote.v6, 16);
+	} else {
+		p->family = AF_INET;
+		p->l4_protocol = tunnel_is_udp(t->format) ? IPPROTO_UDP : IPPROTO_IPIP;
+		p->ipv4_src = t->local.v4;
+		p->ipv4_dst = t->remote.v4;
+	}
+}
+
+static __always_inline __u32 tunnel_mtu(const struct tunnel *t, __u32 nh_mtu)
+{
+	return t->mtu && t->mtu < nh_mtu ? t->mtu : nh_mtu;
+}
+
+/*
+ * The next hop towards a tunnel's remote end: cached in the binding, or
+ * learnt from the FIB on first use and cached there (the control plane
+ * clears the cache when routes or neighbours change).
+ */
+static __always_inline enum nexthop_verdict
+tunnel_nexthop(struct xdp_md *ctx, struct tunnel *t, __u16 outer_len, struct nexthop *nh)
+{
+	struct bpf_fib_lookup p;
+	__u32 dev_mtu = 0;
+	int rc;
+
+	if (t->nh_valid) {
+		nh->ifindex = t->nh_ifindex;
+		nh->mtu = tunnel_mtu(t, t->nh_mtu);
+		__builtin_memcpy(nh->smac, t->nh_smac, 6);
+		__builtin_memcpy(nh->dmac, t->nh_dmac, 6);
+		return outer_len > nh->mtu ? NH_TOO_BIG : NH_FORWARD;
+	}
+	fib_params_tunnel(&p, t, outer_len, ctx->ingress_ifindex);
+	rc = bpf_fib_lookup(ctx, &p, sizeof(p), 0);
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
+		nh->mtu = tunnel_mtu(t, p.mtu_result);
+		return NH_TOO_BIG;
+	}
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return NH_STACK;
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return NH_NO_ROUTE;
+
+	bpf_check_mtu(ctx, p.ifindex, &dev_mtu, 0, 0);
+	nh->ifindex = p.ifindex;
+	nh->mtu = tunnel_mtu(t, dev_mtu);
+	__builtin_memcpy(nh->smac, p.smac, 6);
+	__builtin_memcpy(nh->dmac, p.dmac, 6);
+
+	t->nh_ifindex = p.ifindex;
+	t->nh_mtu = dev_mtu;
+	__builtin_memcpy(t->nh_smac, p.smac, 6);
+	__builtin_memcpy(t->nh_dmac, p.dmac, 6);
+	asm volatile("" ::: "memory"); /* the fields before the flag */
+	t->nh_valid = 1;
+	count_event(EVENT_NH_LEARNT);
+	return outer_len > nh->mtu ? NH_TOO_BIG : NH_FORWARD;
+}
+
+static __always_inline int redirect_to(struct xdp_md *ctx, __u32 ifindex)
+{
+	return ifindex == ctx->ingress_ifindex ? XDP_TX : bpf_redirect(ifindex, 0);
+}
+
+static __always_inline int xdp_too_big(struct xdp_md *ctx, const struct ip_info *ip, __u32 mtu)
+{
+	if (!ip->df) {
+		count_drop(DROP_TOO_BIG_NO_DF);
+		return XDP_DROP;
+	}
+	count_drop(DROP_TOO_BIG);
+	if (xdp_icmp_too_big(ctx, ip, mtu) != XDP_TX)
+		return XDP_DROP;
+	count_event(EVENT_ICMP_SENT);
+	return XDP_TX;
+}
+
+/* The frame is Ethernet + the inner packet ip; send it down tunnel t. */
+static __always_inline int xdp_encap(struct xdp_md *ctx, struct tunnel *t, const struct ip_info *ip)
+{
+	void *data, *data_end;
+	struct ethhdr *eth;
+	struct nexthop nh = {};
+	__u8 macs[12];
+	int overhead = tunnel_overhead(t->format);
+	enum nexthop_verdict verdict;
+
+	if (overhead < 0)
+		return XDP_PASS;
+	if (ip->ttl <= 1) {
+		count_event(EVENT_STACK_TTL);
+		return XDP_PASS; /* the stack sends the Time Exceeded */
+	}
+	verdict = tunnel_nexthop(ctx, t, ip->len + overhead, &nh);
+	if (verdict == NH_TOO_BIG)
+		return xdp_too_big(ctx, ip, nh.mtu - overhead);
+	if (verdict == NH_NO_ROUTE) {
+		count_drop(DROP_NO_ROUTE);
+		return XDP_DROP;
+	}
+
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) + sizeof(struct ipv6hdr) > data_end)
+		return XDP_PASS;
+	decrement_ttl(eth + 1, ip->family);
+	__builtin_memcpy(macs, eth, sizeof(macs));
+	if (bpf_xdp_adjust_head(ctx, -overhead)) {
+		count_drop(DROP_HEADROOM);
+		return XDP_DROP;
+	}
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > data_end ||
+	    write_outer(eth + 1, data_end, t, ip->family, ip->len, ip->tos))
+		return XDP_DROP;
+	eth->h_proto = bpf_htons(tunnel_outer_is_v6(t->format) ? ETH_P_IPV6 : ETH_P_IP);
+	count_binding(t, 0, ip->len);
+
+	if (verdict == NH_STACK) {
+		__builtin_memcpy(eth, macs, sizeof(macs));
+		count_event(EVENT_STACK_NO_NEIGH);
+		return XDP_PASS; /* the stack resolves the neighbour and forwards */
+	}
+	__builtin_memcpy(eth->h_dest, nh.dmac, 6);
+	__builtin_memcpy(eth->h_source, nh.smac, 6);
+	return redirect_to(ctx, nh.ifindex);
+}
+
+/* The frame is Ethernet + a decapsulated packet: route it on. */
+static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip_info *ip)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct bpf_fib_lookup p;
+	int rc;
+
+	if ((void *)(eth + 1) + sizeof(struct ipv6hdr) > data_end)
+		return XDP_PASS;
+	__builtin_memset(&p, 0, sizeof(p));
+	p.ifindex = ctx->ingress_ifindex;
+	p.tot_len = ip->len;
+	p.l4_protocol = ip->proto;
+	if (ip->family == 4) {
+		struct iphdr *iph = (void *)(eth + 1);
+		struct tunnel *t = is_anchor() ? bpf_map_lookup_elem(&home4, &iph->daddr) : 0;
+
+		if (t) /* from one mobile node to another: straight back into a tunnel */
+			return xdp_encap(ctx, t, ip);
+		p.family = AF_INET;
+		p.tos = iph->tos;
+		p.ipv4_src = iph->saddr;
+		p.ipv4_dst = iph->daddr;
+	} else {
+		struct ipv6hdr *ip6h = (void *)(eth + 1);
+		struct tunnel *t = is_anchor() ? bpf_map_lookup_elem(&home6, &ip6h->daddr) : 0;
+
+		if (t)
+			return xdp_encap(ctx, t, ip);
+		p.family = AF_INET6;
+		__builtin_memcpy(p.ipv6_src, &ip6h->saddr, 16);
+		__builtin_memcpy(p.ipv6_dst, &ip6h->daddr, 16);
+	}
+	rc = bpf_fib_lookup(ctx, &p, sizeof(p), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
+		/* local delivery, no neighbour yet, too big, unreachable: the stack's job */
+		count_event(rc == BPF_FIB_LKUP_RET_NO_NEIGH ? EVENT_STACK_NO_NEIGH : EVENT_STACK_ROUTE);
+		return XDP_PASS;
+	}
+	if (ip->ttl <= 1) {
+		count_event(EVENT_STACK_TTL);
+		return XDP_PASS;
+	}
+	decrement_ttl(eth + 1, ip->family);
+	__builtin_memcpy(eth->h_dest, p.dmac, 6);
+	__builtin_memcpy(eth->h_source, p.smac, 6);
+	return redirect_to(ctx, p.ifindex);
+}
+
+/* Does the tunnel packet come from where its binding says, in its format? */
+static __always_inline int reverse_check(const struct tunnel *t, const struct tunnel_hdr *th)
+{
+	if (t->format != th->format) {
+		count_drop(DROP_FORMAT_MISMATCH);
+		return -1;
+	}
+	if (th->format == TUNNEL_IP6 ? !addr6_eq(t->remote.v6, th->src.v6) || !addr6_eq(t->local.v6, th->dst.v6)
+				     : t->remote.v4 != th->src.v4 || t->local.v4 != th->dst.v4) {
+		count_drop(DROP_SPOOFED_OUTER);
+		return -1;
+	}
+	if (tunnel_is_udp(th->format) && (t->remote_port != th->sport || t->local_port != th->dport)) {
+		count_drop(DROP_SPOOFED_OUTER);
+		return -1;
+	}
+	return 0;
+}
+
+/* RFC 6040 decapsulation: CE on the outer header must reach the inner one. */
+static __always_inline int propagate_ecn(void *inner, const struct ip_info *in, __u8 outer_tos)
+{
+	if ((outer_tos & ECN_MASK) != ECN_CE || (in->tos & ECN_MASK) == ECN_CE)
+		return 0;
+	if ((in->tos & ECN_MASK) == ECN_NOT_ECT)
+		return -1;
+	if (in->family == 4) {
+		struct iphdr *iph = inner;
+		__be16 old = *(__be16 *)iph;
+
+		iph->tos |= ECN_CE;
+		csum_replace2(&iph->check, old, *(__be16 *)iph);
+	} else {
+		((__u8 *)inner)[1] |= ECN_CE << 4;
+	}
+	return 0;
+}
+
+static __always_inline int xdp_decap(struct xdp_md *ctx, const struct tunnel_hdr *th, __u16 outer_end)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	void *inner = data + th->inner_off;
+	struct ip_info in;
+	struct tunnel *t;
+	__u8 macs[12];
+	int anchor = is_anchor();
+
+	if (th->inner_off > 256)
+		return XDP_DROP;
+	if (th->inner_family == 4 ? parse_ipv4(inner, data_end, &in) : parse_ipv6(inner, data_end, &in)) {
+		count_drop(DROP_MALFORMED_INNER);
+		return XDP_DROP;
+	}
+	if (th->inner_off + in.len > outer_end) {
+		count_drop(DROP_MALFORMED_INNER);
+		return XDP_DROP;
+	}
+	if (th->inner_family == 4) {
+		struct iphdr *iph = inner;
+
+		t = binding_of4(anchor ? iph->saddr : iph->daddr);
+	} else {
+		struct ipv6hdr *ip6h = inner;
+
+		t = binding_of6(anchor ? &ip6h->saddr : &ip6h->daddr);
+	}
+	if (!t) {
+		count_drop(DROP_UNKNOWN_INNER_SOURCE);
+		return XDP_DROP;
+	}
+	if (reverse_check(t, th))
+		return XDP_DROP;
+	if (propagate_ecn(inner, &in, th->tos)) {
+		count_drop(DROP_ECN);
+		return XDP_DROP;
+	}
+	count_binding(t, 1, in.len);
+
+	if (data + sizeof(struct ethhdr) > data_end)
+		return XDP_DROP;
+	__builtin_memcpy(macs, data, sizeof(macs));
+	if (bpf_xdp_adjust_head(ctx, th->inner_off - sizeof(struct ethhdr))) {
+		count_drop(DROP_HEADROOM);
+		return XDP_DROP;
+	}
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (data + sizeof(struct ethhdr) > data_end)
+		return XDP_DROP;
+	__builtin_memcpy(data, macs, sizeof(macs));
+	((struct ethhdr *)data)->h_proto = bpf_htons(th->inner_family == 6 ? ETH_P_IPV6 : ETH_P_IP);
+	return xdp_forward_inner(ctx, &in);
+}
+
+static __always_inline __u8 first_nibble(void *p)
+{
+	return *(__u8 *)p >> 4;
+}
+
+/* IPv4 to one of our endpoints: IP-in-IP, UDP-encapsulated, or signalling. */
+static __always_inline int xdp_ipv4_endpoint(struct xdp_md *ctx, struct iphdr *iph, const struct ip_info *ip)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct tunnel_hdr th = { .tos = ip->tos, .src.v4 = iph->saddr, .dst.v4 = iph->daddr };
+	struct udphdr *udph = (void *)iph + ip->hlen;
+	__u16 outer_end = sizeof(struct ethhdr) + ip->len;
+	__u32 flags;
+
+	if (ip->proto == IPPROTO_UDP) {
+		if ((void *)(udph + 1) > data_end)
+			return NOT_OURS;
+		th.sport = udph->source;
+		th.dport = udph->dest;
+	} else if (ip->proto != IPPROTO_IPIP && ip->proto != IPPROTO_IPV6) {
+		return NOT_OURS;
+	}
+	flags = endpoint_flags(&iph->daddr, 4, th.dport);
+	if (!flags)
+		return NOT_OURS;
+	if (ip->frag) {
+		count_drop(DROP_OUTER_FRAGMENT);
+		return XDP_DROP;
+	}
+	if (flags & ENDPOINT_SIGNAL)
+		return xdp_signal(ctx);
+
+	if (ip->proto != IPPROTO_UDP) {
+		if (!(flags & ENDPOINT_DECAP))
+			return NOT_OURS;
+		th.format = TUNNEL_IP4;
+		th.inner_family = ip->proto == IPPROTO_IPV6 ? 6 : 4;
+		th.inner_off = sizeof(struct ethhdr) + ip->hlen;
+		return xdp_decap(ctx, &th, outer_end);
+	}
+
+	void *payload = udph + 1;
+
+	if (bpf_ntohs(udph->len) != ip->len - ip->hlen || payload + sizeof(struct tlvhdr) > data_end) {
+		count_drop(DROP_MALFORMED_TUNNEL);
+		return XDP_DROP;
+	}
+	th.inner_off = sizeof(struct ethhdr) + ip->hlen + sizeof(*udph);
+	if (first_nibble(payload) == 4 || first_nibble(payload) == 6) {
+		th.format = TUNNEL_UDP4;
+		th.inner_family = first_nibble(payload);
+	} else {
+		struct tlvhdr *tlv = payload;
+
+		if (tlv->type != TLV_TYPE_IPV4 && tlv->type != TLV_TYPE_IPV6) {
+			count_drop(DROP_MALFORMED_TUNNEL);
+			return XDP_DROP;
+		}
+		th.format = TUNNEL_UDP4_TLV;
+		th.inner_family = tlv->type == TLV_TYPE_IPV6 ? 6 : 4;
+		th.inner_off += sizeof(*tlv);
+	}
+	if (th.inner_family == 6 && (flags & ENDPOINT_MH) && th.inner_off < 256 &&
+	    ipv6_is_mh(data + th.inner_off, data_end))
+		return xdp_signal(ctx);
+	if (!(flags & ENDPOINT_DECAP))
+		return NOT_OURS;
+	return xdp_decap(ctx, &th, outer_end);
+}
+
+static __always_inline int xdp_ipv4(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct iphdr *iph = data + sizeof(struct ethhdr);
+	struct ip_info ip;
+	struct tunnel *t;
+	int verdict;
+
+	if (parse_ipv4(iph, data_end, &ip)) {
+		count_drop(DROP_MALFORMED_L3);
+		return XDP_DROP;
+	}
+	if (ip.proto == IPPROTO_UDP || ip.proto == IPPROTO_IPIP || ip.proto == IPPROTO_IPV6) {
+		verdict = xdp_ipv4_endpoint(ctx, iph, &ip);
+		if (verdict != NOT_OURS)
+			return verdict;
+		data = (void *)(long)ctx->data;
+		data_end = (void *)(long)ctx->data_end;
+		iph = data + sizeof(struct ethhdr);
+		if ((void *)(iph + 1) > data_end)
+			return XDP_PASS;
+	}
+	t = binding_of4(is_anchor() ? iph->daddr : iph->saddr);
+	return t ? xdp_encap(ctx, t, &ip) : XDP_PASS;
+}
+
+/* IPv6 to one of our endpoints: IPv6/IPv4-in-IPv6, or a Mobility Header. */
+static __always_inline int xdp_ipv6_endpoint(struct xdp_md *ctx, struct ipv6hdr *ip6h, struct ip_info *ip)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	struct tunnel_hdr th = { .format = TUNNEL_IP6, .tos = ip->tos };
+	__u32 flags = endpoint_flags(&ip6h->daddr, 6, 0);
+
+	if (!flags)
+		return NOT_OURS;
+	if (ipv6_skip_exthdrs(ip6h, data_end, ip)) {
+		count_drop(DROP_MALFORMED_L3);
+		return XDP_DROP;
+	}
+	if (ip->frag)
+		return NOT_OURS; /* fragments to us are the stack's to reassemble */
+	if (ip->proto == IPPROTO_MH)
+		return flags & ENDPOINT_MH ? xdp_signal(ctx) : NOT_OURS;
+	if ((ip->proto != IPPROTO_IPV6 && ip->proto != IPPROTO_IPIP) || !(flags & ENDPOINT_DECAP))
+		return NOT_OURS;
+	__builtin_memcpy(th.src.v6, &ip6h->saddr, 16);
+	__builtin_memcpy(th.dst.v6, &ip6h->daddr, 16);
+	th.inner_family = ip->proto == IPPROTO_IPV6 ? 6 : 4;
+	th.inner_off = sizeof(struct ethhdr) + ip->hlen;
+	return xdp_decap(ctx, &th, sizeof(struct ethhdr) + ip->len);
+}
+
+static __always_inline int ipv6_may_be_ours(__u8 nexthdr)
+{
+	return nexthdr == IPPROTO_IPV6 || nexthdr == IPPROTO_IPIP || nexthdr == IPPROTO_MH ||
+	       ipv6_is_exthdr(nexthdr);
+}
+
+static __always_inline int xdp_ipv6(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct ipv6hdr *ip6h = data + sizeof(struct ethhdr);
+	struct ip_info ip;
+	struct tunnel *t;
+	int verdict;
+
+	if (parse_ipv6(ip6h, data_end, &ip)) {
+		count_drop(DROP_MALFORMED_L3);
+		return XDP_DROP;
+	}
+	if (ipv6_may_be_ours(ip.proto)) {
+		verdict = xdp_ipv6_endpoint(ctx, ip6h, &ip);
+		if (verdict != NOT_OURS)
+			return verdict;
+		data = (void *)(long)ctx->data;
+		data_end = (void *)(long)ctx->data_end;
+		ip6h = data + sizeof(struct ethhdr);
+		if ((void *)(ip6h + 1) > data_end)
+			return XDP_PASS;
+	}
+	t = binding_of6(is_anchor() ? &ip6h->daddr : &ip6h->saddr);
+	return t ? xdp_encap(ctx, t, &ip) : XDP_PASS;
+}
+
+SEC("xdp")
+int anchor_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > data_end)
+		return XDP_PASS;
+	if (eth->h_proto == bpf_htons(ETH_P_IP))
+		return xdp_ipv4(ctx);
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return xdp_ipv6(ctx);
+	return XDP_PASS;
+}
+
+/* ---- TC egress: packets the host itself sends to (or, at a mobile node, from) a home address ---- */
+
+static __always_inline __u64 adjust_room_flags(__u8 format)
+{
+	switch (format) {
+	case TUNNEL_IP6: return BPF_F_ADJ_ROOM_ENCAP_L3_IPV6;
+	case TUNNEL_IP4: return BPF_F_ADJ_ROOM_ENCAP_L3_IPV4;
+	case TUNNEL_UDP4: return BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP;
+	}
+	return BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP |
+	       BPF_F_ADJ_ROOM_ENCAP_L2(sizeof(struct tlvhdr));
+}
+
+SEC("tc")
+int anchor_tc_egress(struct __sk_buff *skb)
+{
+	void *data, *data_end;
+	struct ethhdr *eth;
+	struct tunnel *t;
+	struct bpf_fib_lookup p;
+	__u8 family, tos;
+	__u16 inner_len = skb->len - sizeof(struct ethhdr);
+	__u32 gso = skb->gso_size, ifindex = skb->ifindex;
+	int overhead, rc;
+
+	asm volatile("" : "+r"(gso), "+r"(ifindex)); /* read the context once, here */
+
+	if (skb->protocol != bpf_htons(ETH_P_IP) && skb->protocol != bpf_htons(ETH_P_IPV6))
+		return TC_ACT_OK;
+	if (bpf_skb_pull_data(skb, sizeof(struct ethhdr) + sizeof(struct ipv6hdr)) &&
+	    bpf_skb_pull_data(skb, sizeof(struct ethhdr) + sizeof(struct iphdr)))
+		return TC_ACT_OK;
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	eth = data;
+	if ((void *)(eth + 1) + sizeof(struct iphdr) > data_end)
+		return TC_ACT_OK;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *iph = (void *)(eth + 1);
+
+		family = 4;
+		tos = iph->tos;
+		t = binding_of4(is_anchor() ? iph->daddr : iph->saddr);
+	} else {
+		struct ipv6hdr *ip6h = (void *)(eth + 1);
+
+		if ((void *)(ip6h + 1) > data_end)
+			return TC_ACT_OK;
+		family = 6;
+		tos = ipv6_tclass(ip6h);
+		t = binding_of6(is_anchor() ? &ip6h->daddr : &ip6h->saddr);
+	}
+	if (!t)
+		return TC_ACT_OK;
+	overhead = tunnel_overhead(t->format);
+	if (overhead < 0)
+		return TC_ACT_OK;
+	if (gso && t->format == TUNNEL_UDP4_TLV) {
+		count_drop(DROP_GSO_TLV);
+		return TC_ACT_SHOT;
+	}
+
+	fib_params_tunnel(&p, t, gso ? 0 : inner_len + overhead, ifindex);
+	rc = bpf_fib_lookup(skb, &p, sizeof(p), BPF_FIB_LOOKUP_OUTPUT);
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED ||
+	    (rc == BPF_FIB_LKUP_RET_SUCCESS && t->mtu && !gso && inner_len + overhead > t->mtu)) {
+		count_drop(DROP_TOO_BIG_LOCAL);
+		return TC_ACT_SHOT;
+	}
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH) {
+		count_drop(DROP_NO_ROUTE);
+		return TC_ACT_SHOT;
+	}
+	if (bpf_skb_adjust_room(skb, overhead, BPF_ADJ_ROOM_MAC, adjust_room_flags(t->format))) {
+		count_drop(DROP_HEADROOM);
+		return TC_ACT_SHOT;
+	}
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > data_end ||
+	    write_outer(eth + 1, data_end, t, family, inner_len, tos))
+		return TC_ACT_SHOT;
+	eth->h_proto = bpf_htons(tunnel_outer_is_v6(t->format) ? ETH_P_IPV6 : ETH_P_IP);
+	count_binding(t, 0, inner_len);
+	return bpf_redirect_neigh(p.ifindex, 0, 0, 0);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

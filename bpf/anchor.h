@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The contract between the data plane and the control plane: every map key
+ * and value, and the numbers that name tunnel formats, roles and counters.
+ *
+ * This header is the single source of truth for these layouts. The
+ * TypeScript encoders in control/dataplane/layout.ts are checked against the
+ * BTF of the compiled object (test/dataplane/layout.test.ts), and the names
+ * of drop reasons and events are read from the BTF enums at run time.
+ */
+#ifndef ANCHOR_H
+#define ANCHOR_H
+
+#include <linux/types.h>
+
+/* How a binding's packets travel between the anchor and the mobile side. */
+enum tunnel_format {
+	TUNNEL_IP6 = 1,      /* IPv6 or IPv4 in IPv6 (RFC 2473), next header 41 / 4 */
+	TUNNEL_IP4 = 2,      /* IPv6 or IPv4 in IPv4, protocol 41 / 4 (RFC 2003, 4213) */
+	TUNNEL_UDP4 = 3,     /* IPv6 or IPv4 in UDP in IPv4, "vanilla" (RFC 5555 4.1) */
+	TUNNEL_UDP4_TLV = 4, /* as above with the 4-byte TLV header after UDP */
+};
+
+/* Which inner address selects the binding. */
+enum anchor_role {
+	ROLE_ANCHOR = 0, /* home agent / LMA: encapsulate by destination, accept by source */
+	ROLE_MOBILE = 1, /* mobile node / router: encapsulate by source, accept by destination */
+};
+
+/* An IPv4 address sits in the first four bytes, the rest zero. */
+union anchor_addr {
+	__be32 v4;
+	__be32 v6[4];
+};
+
+/*
+ * One binding's tunnel, the value of every home address and prefix entry of
+ * that binding. A map update replaces a whole value, so a packet sees either
+ * the old tunnel or the new one, never a mix.
+ */
+struct tunnel {
+	__u32 binding_id;         /* index into binding_counters */
+	__u8 format;              /* enum tunnel_format */
+	__u8 nh_valid;            /* nh_* below were learnt from the FIB */
+	__u16 mtu;                /* largest outer packet (L3) the path takes; 0: the device's */
+	union anchor_addr local;  /* outer source: our tunnel endpoint */
+	union anchor_addr remote; /* outer destination: the care-of (or home agent) endpoint */
+	__be16 local_port;        /* UDP forms only */
+	__be16 remote_port;       /* UDP forms only: the NAT-mapped port where there is a NAT */
+	/* Next hop towards remote, learnt by the data plane on first use and
+	 * cleared by the control plane when routes or neighbours change. */
+	__u32 nh_ifindex;
+	__u16 nh_mtu;
+	__u8 nh_smac[6];
+	__u8 nh_dmac[6];
+};
+
+struct prefix4_key {
+	__u32 prefixlen;
+	__be32 addr;
+};
+
+struct prefix6_key {
+	__u32 prefixlen;
+	__be32 addr[4];
+};
+
+/* An address (and UDP port, 0 for IP-in-IP) where tunnels or signalling end. */
+struct endpoint_key {
+	union anchor_addr addr;
+	__u8 family; /* 4 or 6 */
+	__u8 pad;
+	__be16 port;
+};
+
+enum endpoint_flags {
+	ENDPOINT_DECAP = 1,     /* tunnelled data for our bindings arrives here */
+	ENDPOINT_MH = 2,        /* IPv6 Mobility Header packets here (directly or in UDP) are signalling */
+	ENDPOINT_SIGNAL = 4,    /* every packet here is signalling (MIPv4 434, PMIPv6 5436) */
+};
+
+struct anchor_config {
+	__u32 role;                   /* enum anchor_role */
+	__u32 reserved;
+	union anchor_addr icmp_src4;  /* source of ICMP errors we originate */
+	union anchor_addr icmp_src6;
+};
+
+/* Per binding, per CPU. "encap" is towards the mobile side. */
+struct binding_counters {
+	__u64 encap_packets;
+	__u64 encap_bytes;
+	__u64 decap_packets;
+	__u64 decap_bytes;
+};
+
+/*
+ * Every packet the data plane drops has a reason. The counters struct below
+ * has one named field per reason, in the same order, so bpftool shows names.
+ */
+enum drop_reason {
+	DROP_MALFORMED_L3,        /* truncated or inconsistent IPv4/IPv6 header */
+	DROP_MALFORMED_TUNNEL,    /* truncated or inconsistent outer, UDP or TLV header */
+	DROP_MALFORMED_INNER,     /* the decapsulated packet is not a whole IP packet */
+	DROP_OUTER_FRAGMENT,      /* a fragmented tunnel packet: we do not reassemble */
+	DROP_UNKNOWN_INNER_SOURCE,/* reverse tunnel: inner address belongs to no binding */
+	DROP_SPOOFED_OUTER,       /* reverse tunnel: outer source or port is not the binding's endpoint */
+	DROP_FORMAT_MISMATCH,     /* reverse tunnel: not the binding's tunnel format */
+	DROP_ECN,                 /* outer CE over a Not-ECT inner packet (RFC 6040) */
+	DROP_TOO_BIG,             /* too big for the tunnel: an ICMP error went back */
+	DROP_TOO_BIG_NO_DF,       /* too big and fragmentable: we do not fragment */
+	DROP_TOO_BIG_LOCAL,       /* host-originated and too big for the tunnel */
+	DROP_GSO_TLV,             /* a GSO packet cannot carry a per-segment TLV length */
+	DROP_NO_ROUTE,            /* no route to a binding's remote endpoint */
+	DROP_HEADROOM,            /* no room to add or remove headers */
+	DROP_SIGNAL_TOO_BIG,      /* signalling packet larger than a ring buffer record */
+	DROP_SIGNAL_QUEUE_FULL,   /* ring buffer full: the control plane is behind */
+	DROP__MAX,
+};
+
+struct drop_counters {
+	__u64 malformed_l3;
+	__u64 malformed_tunnel;
+	__u64 malformed_inner;
+	__u64 outer_fragment;
+	__u64 unknown_inner_source;
+	__u64 spoofed_outer;
+	__u64 format_mismatch;
+	__u64 ecn;
+	__u64 too_big;
+	__u64 too_big_no_df;
+	__u64 too_big_local;
+	__u64 gso_tlv;
+	__u64 no_route;
+	__u64 headroom;
+	__u64 signal_too_big;
+	__u64 signal_queue_full;
+};
+
+/* What the data plane did that is not a drop but worth seeing. */
+enum event {
+	EVENT_SIGNAL,             /* signalling packet handed to the control plane */
+	EVENT_ICMP_SENT,          /* ICMP too-big error sent to a sender */
+	EVENT_STACK_NO_NEIGH,     /* handed to the stack to resolve a neighbour */
+	EVENT_STACK_TTL,          /* handed to the stack: hop limit expired, it answers */
+	EVENT_STACK_ROUTE,        /* handed to the stack: local, unreachable or frag needed */
+	EVENT_NH_LEARNT,          /* a binding's next hop learnt from the FIB */
+	EVENT__MAX,
+};
+
+struct event_counters {
+	__u64 signal;
+	__u64 icmp_sent;
+	__u64 stack_no_neigh;
+	__u64 stack_ttl;
+	__u64 stack_route;
+	__u64 nh_learnt;
+};
+
+/* A signalling packet, handed whole to the control plane. */
+#define SIGNAL_MAX_FRAME 2048
+struct signal_event {
+	__u32 ifindex;    /* where it came in */
+	__u16 frame_len;  /* bytes in frame, from the Ethernet header */
+	__u16 reserved;
+	__u8 frame[SIGNAL_MAX_FRAME];
+};
+
+#define MAX_BINDINGS 131072
+#define MAX_HOME_ENTRIES 262144
+#define MAX_PREFIXES 65536
+#define MAX_ENDPOINTS 256
+
+#endif

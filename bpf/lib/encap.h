@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The outer headers of every tunnel format, written in place. Shared by XDP and TC. */
+#ifndef LIB_ENCAP_H
+#define LIB_ENCAP_H
+
+#include "csum.h"
+
+static __always_inline __u8 inner_proto(__u8 inner_family)
+{
+	return inner_family == 6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
+}
+
+/*
+ * Writes the outer header(s) of tunnel t at `outer`, in front of an inner
+ * packet of inner_len bytes. tos is the inner DSCP and ECN, copied out
+ * (RFC 6040 normal mode). Returns -1 if the headers do not fit.
+ */
+static __always_inline int write_outer(void *outer, void *data_end, const struct tunnel *t,
+				       __u8 inner_family, __u16 inner_len, __u8 tos)
+{
+	if (t->format == TUNNEL_IP6) {
+		struct ipv6hdr *ip6h = outer;
+
+		if ((void *)(ip6h + 1) > data_end)
+			return -1;
+		*(__be32 *)ip6h = bpf_htonl(0x60000000 | ((__u32)tos << 20));
+		ip6h->payload_len = bpf_htons(inner_len);
+		ip6h->nexthdr = inner_proto(inner_family);
+		ip6h->hop_limit = TUNNEL_TTL;
+		__builtin_memcpy(&ip6h->saddr, t->local.v6, 16);
+		__builtin_memcpy(&ip6h->daddr, t->remote.v6, 16);
+		return 0;
+	}
+
+	struct iphdr *iph = outer;
+	int udp = tunnel_is_udp(t->format);
+	int tlv = t->format == TUNNEL_UDP4_TLV;
+	__u16 l4 = udp ? sizeof(struct udphdr) + (tlv ? sizeof(struct tlvhdr) : 0) : 0;
+
+	if ((void *)(iph + 1) > data_end)
+		return -1;
+	iph->version = 4;
+	iph->ihl = 5;
+	iph->tos = tos;
+	iph->tot_len = bpf_htons(sizeof(*iph) + l4 + inner_len);
+	iph->id = 0;
+	iph->frag_off = bpf_htons(IP_DF); /* too-big packets get an ICMP error, never fragments */
+	iph->ttl = TUNNEL_TTL;
+	iph->protocol = udp ? IPPROTO_UDP : inner_proto(inner_family);
+	iph->check = 0;
+	iph->saddr = t->local.v4;
+	iph->daddr = t->remote.v4;
+	iph->check = ipv4_csum(iph);
+	if (!udp)
+		return 0;
+
+	struct udphdr *udph = (void *)(iph + 1);
+
+	if ((void *)(udph + 1) > data_end)
+		return -1;
+	udph->source = t->local_port;
+	udph->dest = t->remote_port;
+	udph->len = bpf_htons(l4 + inner_len);
+	udph->check = 0; /* optional over IPv4; NATs leave a zero checksum alone */
+	if (tlv) {
+		struct tlvhdr *tlvh = (void *)(udph + 1);
+
+		if ((void *)(tlvh + 1) > data_end)
+			return -1;
+		tlvh->type = inner_family == 6 ? TLV_TYPE_IPV6 : TLV_TYPE_IPV4;
+		tlvh->len = inner_len & 0xff; /* an 8-bit field: see README, "TLV length" */
+		tlvh->reserved = 0;
+	}
+	return 0;
+}
+
+#endif

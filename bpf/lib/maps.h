@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Every map of the anchor object, in one place. Pinned by the control plane. */
+#ifndef LIB_MAPS_H
+#define LIB_MAPS_H
+
+#include "common.h"
+
+/* Home addresses: the exact-match hot path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_HOME_ENTRIES);
+	__type(key, __be32);
+	__type(value, struct tunnel);
+} home4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_HOME_ENTRIES);
+	__type(key, struct in6_addr);
+	__type(value, struct tunnel);
+} home6 SEC(".maps");
+
+/* Mobile network prefixes and IPv4 home prefixes: longest-prefix match. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct prefix4_key);
+	__type(value, struct tunnel);
+} prefix4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct prefix6_key);
+	__type(value, struct tunnel);
+} prefix6 SEC(".maps");
+
+/* Our own addresses (and UDP ports) where tunnels and signalling end. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_ENDPOINTS);
+	__type(key, struct endpoint_key);
+	__type(value, __u32); /* enum endpoint_flags */
+} endpoints SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct anchor_config);
+} config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_BINDINGS);
+	__type(key, __u32);
+	__type(value, struct binding_counters);
+} binding_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct drop_counters);
+} drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct event_counters);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} signals SEC(".maps");
+
+static __always_inline void count_drop(enum drop_reason reason)
+{
+	__u32 zero = 0;
+	__u64 *c = bpf_map_lookup_elem(&drops, &zero);
+
+	if (c && reason < DROP__MAX)
+		c[reason]++;
+}
+
+static __always_inline void count_event(enum event ev)
+{
+	__u32 zero = 0;
+	__u64 *c = bpf_map_lookup_elem(&events, &zero);
+
+	if (c && ev < EVENT__MAX)
+		c[ev]++;
+}
+
+static __always_inline struct anchor_config *get_config(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&config, &zero);
+}
+
+#endif
