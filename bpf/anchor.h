@@ -95,67 +95,46 @@ struct binding_counters {
 };
 
 /*
- * Every packet the data plane drops has a reason. The counters struct below
- * has one named field per reason, in the same order, so bpftool shows names.
+ * Every packet the data plane drops has a reason, and every reason a
+ * counter. One list makes both the enum (for the programs) and a struct with
+ * one named field per reason (so `bpftool map dump` and the control plane,
+ * which reads the names from BTF, show names).
  */
-enum drop_reason {
-	DROP_MALFORMED_L3,        /* truncated or inconsistent IPv4/IPv6 header */
-	DROP_MALFORMED_TUNNEL,    /* truncated or inconsistent outer, UDP or TLV header */
-	DROP_MALFORMED_INNER,     /* the decapsulated packet is not a whole IP packet */
-	DROP_OUTER_FRAGMENT,      /* a fragmented tunnel packet: we do not reassemble */
-	DROP_UNKNOWN_INNER_SOURCE,/* reverse tunnel: inner address belongs to no binding */
-	DROP_SPOOFED_OUTER,       /* reverse tunnel: outer source or port is not the binding's endpoint */
-	DROP_FORMAT_MISMATCH,     /* reverse tunnel: not the binding's tunnel format */
-	DROP_ECN,                 /* outer CE over a Not-ECT inner packet (RFC 6040) */
-	DROP_TOO_BIG,             /* too big for the tunnel: an ICMP error went back */
-	DROP_TOO_BIG_NO_DF,       /* too big and fragmentable: we do not fragment */
-	DROP_TOO_BIG_LOCAL,       /* host-originated and too big for the tunnel */
-	DROP_GSO_TLV,             /* a GSO packet cannot carry a per-segment TLV length */
-	DROP_NO_ROUTE,            /* no route to a binding's remote endpoint */
-	DROP_HEADROOM,            /* no room to add or remove headers */
-	DROP_SIGNAL_TOO_BIG,      /* signalling packet larger than a ring buffer record */
-	DROP_SIGNAL_QUEUE_FULL,   /* ring buffer full: the control plane is behind */
-	DROP__MAX,
-};
-
-struct drop_counters {
-	__u64 malformed_l3;
-	__u64 malformed_tunnel;
-	__u64 malformed_inner;
-	__u64 outer_fragment;
-	__u64 unknown_inner_source;
-	__u64 spoofed_outer;
-	__u64 format_mismatch;
-	__u64 ecn;
-	__u64 too_big;
-	__u64 too_big_no_df;
-	__u64 too_big_local;
-	__u64 gso_tlv;
-	__u64 no_route;
-	__u64 headroom;
-	__u64 signal_too_big;
-	__u64 signal_queue_full;
-};
+#define DROP_REASONS(X)                                                                         \
+	X(MALFORMED_L3, malformed_l3)                 /* truncated or inconsistent IPv4/IPv6 header */ \
+	X(MALFORMED_TUNNEL, malformed_tunnel)         /* bad outer UDP length, TLV type */          \
+	X(MALFORMED_INNER, malformed_inner)           /* decapsulated packet is not whole IP */     \
+	X(OUTER_FRAGMENT, outer_fragment)             /* fragmented tunnel packet: no reassembly */ \
+	X(UNKNOWN_INNER_SOURCE, unknown_inner_source) /* inner address of no binding */             \
+	X(SPOOFED_OUTER, spoofed_outer)               /* outer address/port not the binding's */    \
+	X(FORMAT_MISMATCH, format_mismatch)           /* not the binding's tunnel format */         \
+	X(ECN, ecn)                                   /* outer CE over Not-ECT inner (RFC 6040) */  \
+	X(TOO_BIG, too_big)                           /* too big for the tunnel: ICMP sent back */  \
+	X(TOO_BIG_NO_DF, too_big_no_df)               /* too big, DF clear: we do not fragment */   \
+	X(TOO_BIG_LOCAL, too_big_local)               /* host-originated and too big */             \
+	X(GSO_TLV, gso_tlv)                           /* GSO cannot carry per-segment TLV length */ \
+	X(NO_ROUTE, no_route)                         /* no route to a binding's remote endpoint */ \
+	X(HEADROOM, headroom)                         /* no room to add or remove headers */        \
+	X(SIGNAL_TOO_BIG, signal_too_big)             /* signalling frame over SIGNAL_MAX_FRAME */  \
+	X(SIGNAL_QUEUE_FULL, signal_queue_full)       /* ring buffer full: control plane behind */
 
 /* What the data plane did that is not a drop but worth seeing. */
-enum event {
-	EVENT_SIGNAL,             /* signalling packet handed to the control plane */
-	EVENT_ICMP_SENT,          /* ICMP too-big error sent to a sender */
-	EVENT_STACK_NO_NEIGH,     /* handed to the stack to resolve a neighbour */
-	EVENT_STACK_TTL,          /* handed to the stack: hop limit expired, it answers */
-	EVENT_STACK_ROUTE,        /* handed to the stack: local, unreachable or frag needed */
-	EVENT_NH_LEARNT,          /* a binding's next hop learnt from the FIB */
-	EVENT__MAX,
-};
+#define EVENTS(X)                                                                               \
+	X(SIGNAL, signal)                 /* signalling packet handed to the control plane */       \
+	X(ICMP_SENT, icmp_sent)           /* ICMP too-big error sent to a sender */                  \
+	X(STACK_NO_NEIGH, stack_no_neigh) /* handed to the stack to resolve a neighbour */           \
+	X(STACK_TTL, stack_ttl)           /* hop limit expired: the stack answers */                 \
+	X(STACK_ROUTE, stack_route)       /* local, unreachable or frag needed: the stack's job */   \
+	X(NH_LEARNT, nh_learnt)           /* a binding's next hop learnt from the FIB */
 
-struct event_counters {
-	__u64 signal;
-	__u64 icmp_sent;
-	__u64 stack_no_neigh;
-	__u64 stack_ttl;
-	__u64 stack_route;
-	__u64 nh_learnt;
-};
+#define AS_DROP_ENUM(name, field) DROP_##name,
+#define AS_EVENT_ENUM(name, field) EVENT_##name,
+#define AS_COUNTER(name, field) __u64 field;
+
+enum drop_reason { DROP_REASONS(AS_DROP_ENUM) DROP__MAX };
+enum event { EVENTS(AS_EVENT_ENUM) EVENT__MAX };
+struct drop_counters { DROP_REASONS(AS_COUNTER) };
+struct event_counters { EVENTS(AS_COUNTER) };
 
 /* A signalling packet, handed whole to the control plane. */
 #define SIGNAL_MAX_FRAME 2048

@@ -1,0 +1,468 @@
+/**
+ * The driver of the BPF data plane: loads bpf/anchor.c's object, pins its
+ * maps in a per-instance directory (so a restarted control plane finds the
+ * live data plane and traffic never stops), attaches XDP and TC through
+ * pinned links, and turns bindings into map entries.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Btf } from './btf.js';
+import { BPF_ANY, attachType, libbpf, xdpFlags, type ObjectHandle } from './libbpf.js';
+import {
+  EndpointFlag, addrFamily, decodeTunnel, encodeConfig, encodeEndpointKey, encodeHomeKey, encodePrefixKey,
+  encodeTunnel, formatAddr, layouts, sumBindingCounters, type AnchorConfig, type BindingCounters,
+  type RoleName, type TunnelFormatName,
+} from './layout.js';
+import { closeFd, ifIndex } from '../sys/libc.js';
+import { SignalReader, type SignalFrame } from './signals.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The package root, from control/dataplane (sources) or dist/control/dataplane (built). */
+export const packageRoot = resolve(here, here.includes(`${'/dist/'}`) ? '../../..' : '../..');
+export const defaultObject = join(packageRoot, 'build/bpf/anchor.o');
+export const PIN_ROOT = '/sys/fs/bpf/mobility-anchor';
+export const MAX_BINDINGS = 131072;
+
+const MAP_NAMES = ['home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'config', 'binding_counters', 'drops', 'events', 'signals'] as const;
+type MapName = (typeof MAP_NAMES)[number];
+
+export type Tunnel =
+  | { format: 'ip6' | 'ip4'; local: string; remote: string; mtu?: number }
+  | { format: 'udp4' | 'udp4-tlv'; local: string; remote: string; localPort: number; remotePort: number; mtu?: number };
+
+/** A binding as the data plane sees it: a tunnel and the addresses it carries. */
+export interface Binding {
+  id: number;
+  tunnel: Tunnel;
+  homeAddresses: readonly string[];
+  /** "address/length", IPv6 or IPv4 (NEMO mobile network prefixes, IPv4 home prefixes). */
+  prefixes: readonly string[];
+}
+
+export class BindingError extends Error {
+  constructor(readonly bindingId: number, readonly field: string, message: string) {
+    super(`binding ${bindingId}: ${field}: ${message}`);
+  }
+}
+
+export interface DataPlaneOptions {
+  instance: string;
+  role: RoleName;
+  objectPath?: string;
+  icmpSource4?: string;
+  icmpSource6?: string;
+  pinRoot?: string;
+}
+
+interface Entry { map: MapName; key: Buffer; id: string }
+
+const possibleCpus = (): number => {
+  const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
+  return Math.max(...text.split(',').map((r) => Number(r.split('-').pop()))) + 1;
+};
+
+export class DataPlane {
+  readonly pinDir: string;
+  readonly cpus = possibleCpus();
+  private readonly fds = new Map<MapName, number>();
+  private readonly progFds: { xdp: number; tc: number };
+  private readonly links = new Map<string, number>();
+  private readonly bindings = new Map<number, { binding: Binding; entries: Entry[] }>();
+  private readonly owner = new Map<string, number>(); // entry id -> binding id
+  private readonly counterNames: { drops: string[]; events: string[] };
+  private obj: ObjectHandle | null;
+  private reader: SignalReader | null = null;
+  /** True if the maps were already pinned: a restart on a live data plane. */
+  readonly resumed: boolean;
+
+  private constructor(readonly options: Required<Pick<DataPlaneOptions, 'instance' | 'role' | 'objectPath' | 'pinRoot'>> & DataPlaneOptions) {
+    this.pinDir = join(options.pinRoot, options.instance);
+    mkdirSync(join(this.pinDir, 'links'), { recursive: true });
+    const btf = new Btf(options.objectPath);
+    this.counterNames = { drops: btf.fieldNames('drop_counters'), events: btf.fieldNames('event_counters') };
+
+    this.obj = libbpf.open(options.objectPath);
+    let reused = 0;
+    for (const name of MAP_NAMES) {
+      const pinned = libbpf.getPinned(join(this.pinDir, name));
+      if (pinned >= 0) {
+        libbpf.reuseMapFd(libbpf.map(this.obj, name), pinned, name);
+        closeFd(pinned);
+        reused++;
+      }
+    }
+    libbpf.load(this.obj, options.objectPath);
+    for (const name of MAP_NAMES) {
+      const fd = libbpf.mapFd(libbpf.map(this.obj, name), name);
+      this.fds.set(name, fd);
+      if (!existsSync(join(this.pinDir, name))) libbpf.pin(fd, join(this.pinDir, name));
+    }
+    this.resumed = reused === MAP_NAMES.length;
+    this.progFds = { xdp: libbpf.programFd(this.obj, 'anchor_xdp'), tc: libbpf.programFd(this.obj, 'anchor_tc_egress') };
+    this.writeConfig({ role: options.role, icmpSource4: options.icmpSource4, icmpSource6: options.icmpSource6 });
+    this.reloadBindings();
+    this.reattachPinnedLinks();
+  }
+
+  static open(options: DataPlaneOptions): DataPlane {
+    return new DataPlane({ objectPath: defaultObject, pinRoot: PIN_ROOT, ...options });
+  }
+
+  private fd(name: MapName): number {
+    const fd = this.fds.get(name);
+    if (fd === undefined) throw new Error(`map ${name} not open`);
+    return fd;
+  }
+
+  writeConfig(config: AnchorConfig): void {
+    libbpf.update(this.fd('config'), Buffer.alloc(4), encodeConfig(config));
+  }
+
+  /* ---- attachment ---- */
+
+  private linkPath(ifname: string, hook: 'xdp' | 'tc-egress'): string {
+    return join(this.pinDir, 'links', `${ifname}.${hook}`);
+  }
+
+  /** Links left by an earlier run now run this run's programs (atomically: no packet unhandled). */
+  private reattachPinnedLinks(): void {
+    for (const file of readdirSync(join(this.pinDir, 'links'))) {
+      const fd = libbpf.getPinned(join(this.pinDir, 'links', file));
+      if (fd < 0) continue;
+      libbpf.linkUpdate(fd, file.endsWith('.xdp') ? this.progFds.xdp : this.progFds.tc);
+      this.links.set(file, fd);
+    }
+  }
+
+  /** Attaches the XDP program to ifname (in the current network namespace): native, else generic. */
+  attachXdp(ifname: string, mode: 'native' | 'generic' | 'auto' = 'auto'): 'native' | 'generic' | 'existing' {
+    const path = this.linkPath(ifname, 'xdp');
+    if (this.links.has(`${ifname}.xdp`)) return 'existing';
+    const ifindex = ifIndex(ifname);
+    let used: 'native' | 'generic' = mode === 'generic' ? 'generic' : 'native';
+    let fd: number;
+    try {
+      fd = libbpf.linkCreate(this.progFds.xdp, ifindex, attachType.XDP, used === 'native' ? xdpFlags.DRV_MODE : xdpFlags.SKB_MODE);
+    } catch (err) {
+      if (mode !== 'auto') throw err;
+      used = 'generic';
+      fd = libbpf.linkCreate(this.progFds.xdp, ifindex, attachType.XDP, xdpFlags.SKB_MODE);
+    }
+    libbpf.pin(fd, path);
+    this.links.set(`${ifname}.xdp`, fd);
+    return used;
+  }
+
+  /** Attaches the TC egress program to ifname through TCX. */
+  attachTcEgress(ifname: string): void {
+    if (this.links.has(`${ifname}.tc-egress`)) return;
+    const fd = libbpf.linkCreate(this.progFds.tc, ifIndex(ifname), attachType.TCX_EGRESS);
+    libbpf.pin(fd, this.linkPath(ifname, 'tc-egress'));
+    this.links.set(`${ifname}.tc-egress`, fd);
+  }
+
+  /** Detaches every program of this instance (from one interface if named). */
+  detach(ifname?: string): void {
+    for (const [file, fd] of this.links) {
+      if (ifname && !file.startsWith(`${ifname}.`)) continue;
+      rmSync(join(this.pinDir, 'links', file), { force: true });
+      closeFd(fd);
+      this.links.delete(file);
+    }
+  }
+
+  attachments(): string[] {
+    return [...this.links.keys()].sort();
+  }
+
+  /* ---- bindings ---- */
+
+  private entriesOf(b: Binding): Entry[] {
+    const out: Entry[] = [];
+    for (const addr of b.homeAddresses) {
+      const map = addrFamily(addr) === 4 ? 'home4' : 'home6';
+      const key = encodeHomeKey(addr);
+      out.push({ map, key, id: `${map}:${key.toString('hex')}` });
+    }
+    for (const prefix of b.prefixes) {
+      const { addr, len } = parsePrefix(prefix, b.id);
+      const map = addrFamily(addr) === 4 ? 'prefix4' : 'prefix6';
+      const key = encodePrefixKey(addr, len);
+      out.push({ map, key, id: `${map}:${key.toString('hex')}` });
+    }
+    return out;
+  }
+
+  private validate(b: Binding): void {
+    if (!Number.isInteger(b.id) || b.id < 0 || b.id >= MAX_BINDINGS) throw new BindingError(b.id, 'id', `must be an integer in [0, ${MAX_BINDINGS})`);
+    const outer = b.tunnel.format === 'ip6' ? 6 : 4;
+    for (const field of ['local', 'remote'] as const) {
+      let family: number;
+      try {
+        family = addrFamily(b.tunnel[field]);
+      } catch {
+        throw new BindingError(b.id, `tunnel.${field}`, `not an IP address: ${b.tunnel[field]}`);
+      }
+      if (family !== outer) throw new BindingError(b.id, `tunnel.${field}`, `${b.tunnel.format} needs an IPv${outer} address, got ${b.tunnel[field]}`);
+    }
+    if (b.tunnel.format === 'udp4' || b.tunnel.format === 'udp4-tlv') {
+      for (const field of ['localPort', 'remotePort'] as const) {
+        const port = b.tunnel[field];
+        if (!Number.isInteger(port) || port < 1 || port > 65535) throw new BindingError(b.id, `tunnel.${field}`, `not a UDP port: ${port}`);
+      }
+    }
+    if (b.homeAddresses.length + b.prefixes.length === 0) throw new BindingError(b.id, 'homeAddresses', 'a binding needs a home address or prefix');
+    for (const addr of b.homeAddresses) {
+      try { addrFamily(addr); } catch { throw new BindingError(b.id, 'homeAddresses', `not an IP address: ${addr}`); }
+    }
+  }
+
+  /**
+   * Installs or replaces a binding. Every entry carries the whole tunnel and
+   * is replaced in one map update, so a packet sees the old binding or the
+   * new one, never a mix; entries the new binding no longer has go last.
+   * If a write fails, what this call wrote is undone and the error thrown.
+   */
+  install(b: Binding): void {
+    this.validate(b);
+    const entries = this.entriesOf(b);
+    for (const e of entries) {
+      const holder = this.owner.get(e.id);
+      if (holder !== undefined && holder !== b.id) throw new BindingError(b.id, 'homeAddresses', `${describeEntry(e)} belongs to binding ${holder}`);
+    }
+    const previous = this.bindings.get(b.id);
+    const value = this.tunnelValue(b);
+    const written: Entry[] = [];
+    try {
+      if (!previous) this.zeroCounters(b.id);
+      for (const e of entries) {
+        libbpf.update(this.fd(e.map), e.key, value, BPF_ANY);
+        written.push(e);
+      }
+    } catch (err) {
+      const restore = previous ? this.tunnelValue(previous.binding) : null;
+      const had = new Set(previous?.entries.map((e) => e.id));
+      for (const e of written) {
+        if (restore && had.has(e.id)) libbpf.update(this.fd(e.map), e.key, restore);
+        else libbpf.delete(this.fd(e.map), e.key);
+      }
+      throw err;
+    }
+    const keep = new Set(entries.map((e) => e.id));
+    for (const e of previous?.entries ?? []) {
+      if (keep.has(e.id)) continue;
+      libbpf.delete(this.fd(e.map), e.key);
+      this.owner.delete(e.id);
+    }
+    for (const e of entries) this.owner.set(e.id, b.id);
+    this.bindings.set(b.id, { binding: b, entries });
+  }
+
+  /** Installs many bindings with batched map updates (for restarts and bulk loads). */
+  installMany(list: readonly Binding[]): void {
+    const batches = new Map<MapName, { keys: Buffer[]; values: Buffer[] }>();
+    for (const b of list) {
+      this.validate(b);
+      if (this.bindings.has(b.id)) { this.install(b); continue; }
+      const value = this.tunnelValue(b);
+      const entries = this.entriesOf(b);
+      this.zeroCounters(b.id);
+      for (const e of entries) {
+        const batch = batches.get(e.map) ?? { keys: [], values: [] };
+        batch.keys.push(e.key);
+        batch.values.push(value);
+        batches.set(e.map, batch);
+        this.owner.set(e.id, b.id);
+      }
+      this.bindings.set(b.id, { binding: b, entries });
+    }
+    for (const [map, { keys, values }] of batches) {
+      if (map === 'home4' || map === 'home6') libbpf.updateBatch(this.fd(map), Buffer.concat(keys), Buffer.concat(values), keys.length);
+      else keys.forEach((k, i) => libbpf.update(this.fd(map), k, values[i]!));
+    }
+  }
+
+  /** Removes a binding: no packet is tunnelled for it afterwards. False if unknown. */
+  remove(id: number): boolean {
+    const held = this.bindings.get(id);
+    if (!held) return false;
+    for (const e of held.entries) {
+      libbpf.delete(this.fd(e.map), e.key);
+      this.owner.delete(e.id);
+    }
+    this.bindings.delete(id);
+    return true;
+  }
+
+  binding(id: number): Binding | undefined {
+    return this.bindings.get(id)?.binding;
+  }
+
+  bindingIds(): number[] {
+    return [...this.bindings.keys()].sort((a, b) => a - b);
+  }
+
+  /** The tunnel as the data plane holds it for an address (with its learnt next hop). */
+  lookupEntry(addr: string): ReturnType<typeof decodeTunnel> | null {
+    const value = libbpf.lookup(this.fd(addrFamily(addr) === 4 ? 'home4' : 'home6'), encodeHomeKey(addr), layouts.tunnel.size);
+    return value ? decodeTunnel(value) : null;
+  }
+
+  /** Forgets every learnt next hop (after a route or neighbour change). */
+  flushNexthops(): void {
+    for (const { binding, entries } of this.bindings.values()) {
+      const value = this.tunnelValue(binding);
+      for (const e of entries) libbpf.update(this.fd(e.map), e.key, value);
+    }
+  }
+
+  private tunnelValue(b: Binding): Buffer {
+    const t = b.tunnel;
+    const udp = t.format === 'udp4' || t.format === 'udp4-tlv';
+    return encodeTunnel({
+      bindingId: b.id, format: t.format as TunnelFormatName, local: t.local, remote: t.remote,
+      localPort: udp ? t.localPort : 0, remotePort: udp ? t.remotePort : 0, mtu: t.mtu ?? 0,
+    });
+  }
+
+  /** Rebuilds the binding table from the pinned maps (after a restart). */
+  private reloadBindings(): void {
+    const found = new Map<number, { tunnel: Tunnel; home: string[]; prefixes: string[]; entries: Entry[] }>();
+    const scan = (map: MapName, keySize: number, toAddr: (key: Buffer) => { home?: string; prefix?: string }) => {
+      for (const key of libbpf.keys(this.fd(map), keySize)) {
+        const value = libbpf.lookup(this.fd(map), key, layouts.tunnel.size);
+        if (!value) continue;
+        const t = decodeTunnel(value);
+        const tunnel: Tunnel = t.format === 'udp4' || t.format === 'udp4-tlv'
+          ? { format: t.format, local: t.local, remote: t.remote, localPort: t.localPort, remotePort: t.remotePort, ...(t.mtu ? { mtu: t.mtu } : {}) }
+          : { format: t.format, local: t.local, remote: t.remote, ...(t.mtu ? { mtu: t.mtu } : {}) };
+        const entry = found.get(t.bindingId) ?? { tunnel, home: [], prefixes: [], entries: [] };
+        const { home, prefix } = toAddr(key);
+        if (home) entry.home.push(home);
+        if (prefix) entry.prefixes.push(prefix);
+        entry.entries.push({ map, key, id: `${map}:${key.toString('hex')}` });
+        found.set(t.bindingId, entry);
+      }
+    };
+    scan('home4', 4, (k) => ({ home: formatAddr(k, 4) }));
+    scan('home6', 16, (k) => ({ home: formatAddr(k, 6) }));
+    scan('prefix4', 8, (k) => ({ prefix: `${formatAddr(k.subarray(4), 4)}/${k.readUInt32LE(0)}` }));
+    scan('prefix6', 20, (k) => ({ prefix: `${formatAddr(k.subarray(4), 6)}/${k.readUInt32LE(0)}` }));
+    for (const [id, f] of found) {
+      this.bindings.set(id, { binding: { id, tunnel: f.tunnel, homeAddresses: f.home, prefixes: f.prefixes }, entries: f.entries });
+      for (const e of f.entries) this.owner.set(e.id, id);
+    }
+  }
+
+  /* ---- endpoints ---- */
+
+  /** Declares one of our addresses (and UDP port, 0 for IP-in-IP) as a tunnel or signalling endpoint. */
+  addEndpoint(addr: string, port: number, flags: readonly (keyof typeof EndpointFlag)[]): void {
+    const value = Buffer.alloc(4);
+    value.writeUInt32LE(flags.reduce((acc, f) => acc | EndpointFlag[f], 0));
+    libbpf.update(this.fd('endpoints'), encodeEndpointKey(addr, port), value);
+  }
+
+  removeEndpoint(addr: string, port: number): boolean {
+    return libbpf.delete(this.fd('endpoints'), encodeEndpointKey(addr, port));
+  }
+
+  /* ---- counters ---- */
+
+  private perCpu(name: MapName, key: number, size: number): Buffer {
+    const k = Buffer.alloc(4);
+    k.writeUInt32LE(key);
+    const stride = Math.ceil(size / 8) * 8;
+    return libbpf.lookup(this.fd(name), k, stride * this.cpus) ?? Buffer.alloc(stride * this.cpus);
+  }
+
+  private zeroCounters(id: number): void {
+    const k = Buffer.alloc(4);
+    k.writeUInt32LE(id);
+    libbpf.update(this.fd('binding_counters'), k, Buffer.alloc(layouts.binding_counters.size * this.cpus));
+  }
+
+  bindingCounters(id: number): BindingCounters {
+    return sumBindingCounters(this.perCpu('binding_counters', id, layouts.binding_counters.size), this.cpus);
+  }
+
+  private namedCounters(map: 'drops' | 'events', names: string[]): Record<string, bigint> {
+    const raw = this.perCpu(map, 0, names.length * 8);
+    const out: Record<string, bigint> = {};
+    names.forEach((name, i) => {
+      let sum = 0n;
+      for (let cpu = 0; cpu < this.cpus; cpu++) sum += raw.readBigUInt64LE(cpu * names.length * 8 + i * 8);
+      out[name] = sum;
+    });
+    return out;
+  }
+
+  /** Packets dropped, by reason (names from the object's BTF). */
+  drops(): Record<string, bigint> {
+    return this.namedCounters('drops', this.counterNames.drops);
+  }
+
+  events(): Record<string, bigint> {
+    return this.namedCounters('events', this.counterNames.events);
+  }
+
+  /* ---- signalling and testing ---- */
+
+  /** Delivers every signalling frame the data plane captures to onFrame, until close(). */
+  onSignal(onFrame: (frame: SignalFrame) => void): void {
+    if (this.reader) throw new Error('signal reader already running');
+    this.reader = new SignalReader(this.fd('signals'), onFrame);
+  }
+
+  /** Runs a program once on a frame with BPF_PROG_TEST_RUN. */
+  testRun(prog: 'xdp' | 'tc', frame: Buffer, opts: { ingressIfindex?: number; repeat?: number } = {}): { verdict: number; frame: Buffer; durationNs: number } {
+    const out = Buffer.alloc(frame.length + 512);
+    const run: Record<string, unknown> = { data_in: frame, data_size_in: frame.length, data_out: out, data_size_out: out.length, repeat: opts.repeat ?? 1 };
+    if (prog === 'xdp' && opts.ingressIfindex) {
+      const ctx = Buffer.alloc(24);
+      ctx.writeUInt32LE(frame.length, 4); // data_end
+      ctx.writeUInt32LE(opts.ingressIfindex, 12);
+      Object.assign(run, { ctx_in: ctx, ctx_size_in: ctx.length });
+    }
+    const r = libbpf.testRun(prog === 'xdp' ? this.progFds.xdp : this.progFds.tc, run);
+    return { verdict: r.retval!, frame: out.subarray(0, r.data_size_out), durationNs: r.duration! };
+  }
+
+  programFd(prog: 'xdp' | 'tc'): number {
+    return this.progFds[prog];
+  }
+
+  /** Lets go of this process's handles; the pinned data plane keeps forwarding. */
+  close(): void {
+    this.reader?.stop();
+    this.reader = null;
+    for (const fd of this.links.values()) closeFd(fd);
+    this.links.clear();
+    for (const fd of this.fds.values()) closeFd(fd);
+    this.fds.clear();
+    if (this.obj) libbpf.close(this.obj);
+    this.obj = null;
+  }
+
+  /** Detaches everything and removes the pinned maps: the instance is gone. */
+  destroy(): void {
+    this.detach();
+    this.close();
+    rmSync(this.pinDir, { recursive: true, force: true });
+    try { rmdirSync(this.options.pinRoot); } catch { /* other instances remain */ }
+  }
+}
+
+function parsePrefix(prefix: string, id: number): { addr: string; len: number } {
+  const [addr = '', lenText = ''] = prefix.split('/');
+  const len = Number(lenText);
+  let family: 4 | 6;
+  try { family = addrFamily(addr); } catch { throw new BindingError(id, 'prefixes', `not a prefix: ${prefix}`); }
+  if (!Number.isInteger(len) || len < 0 || len > (family === 4 ? 32 : 128) || lenText === '') throw new BindingError(id, 'prefixes', `bad prefix length in ${prefix}`);
+  return { addr, len };
+}
+
+function describeEntry(e: Entry): string {
+  return `${e.map} entry ${e.key.toString('hex')}`;
+}

@@ -1,0 +1,208 @@
+/**
+ * Byte layouts of the map keys and values declared in bpf/anchor.h.
+ * The C header is the source of truth: test/dataplane/layout.test.ts checks
+ * every offset and size here against the BTF of the compiled object.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+
+export interface FieldLayout {
+  readonly offset: number;
+  readonly size: number;
+}
+export interface StructLayout {
+  readonly name: string;
+  readonly size: number;
+  readonly fields: Readonly<Record<string, FieldLayout>>;
+}
+
+function struct(name: string, size: number, fields: Record<string, [number, number]>): StructLayout {
+  const out: Record<string, FieldLayout> = {};
+  for (const [field, [offset, len]] of Object.entries(fields)) out[field] = { offset, size: len };
+  return { name, size, fields: out };
+}
+
+export const layouts = {
+  tunnel: struct('tunnel', 64, {
+    binding_id: [0, 4], format: [4, 1], nh_valid: [5, 1], mtu: [6, 2],
+    local: [8, 16], remote: [24, 16], local_port: [40, 2], remote_port: [42, 2],
+    nh_ifindex: [44, 4], nh_mtu: [48, 2], nh_smac: [50, 6], nh_dmac: [56, 6],
+  }),
+  prefix4_key: struct('prefix4_key', 8, { prefixlen: [0, 4], addr: [4, 4] }),
+  prefix6_key: struct('prefix6_key', 20, { prefixlen: [0, 4], addr: [4, 16] }),
+  endpoint_key: struct('endpoint_key', 20, { addr: [0, 16], family: [16, 1], pad: [17, 1], port: [18, 2] }),
+  anchor_config: struct('anchor_config', 40, { role: [0, 4], reserved: [4, 4], icmp_src4: [8, 16], icmp_src6: [24, 16] }),
+  binding_counters: struct('binding_counters', 32, {
+    encap_packets: [0, 8], encap_bytes: [8, 8], decap_packets: [16, 8], decap_bytes: [24, 8],
+  }),
+  signal_event: struct('signal_event', 8 + 2048, { ifindex: [0, 4], frame_len: [4, 2], reserved: [6, 2], frame: [8, 2048] }),
+} as const;
+
+/** Numbers from the C enums (checked against BTF too). */
+export const TunnelFormat = { ip6: 1, ip4: 2, udp4: 3, 'udp4-tlv': 4 } as const;
+export type TunnelFormatName = keyof typeof TunnelFormat;
+export const Role = { anchor: 0, mobile: 1 } as const;
+export type RoleName = keyof typeof Role;
+export const EndpointFlag = { decap: 1, mh: 2, signal: 4 } as const;
+
+const L = layouts;
+
+export function addrBytes(addr: string): Buffer {
+  if (isIPv4(addr)) return Buffer.from(addr.split('.').map(Number));
+  if (!isIPv6(addr)) throw new TypeError(`not an IP address: ${JSON.stringify(addr)}`);
+  return ipv6Bytes(addr);
+}
+
+function ipv6Bytes(addr: string): Buffer {
+  let text = addr;
+  const v4tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4tail?.[1]) {
+    const b = addrBytes(v4tail[1]);
+    text = text.slice(0, -v4tail[1].length) + `${b.readUInt16BE(0).toString(16)}:${b.readUInt16BE(2).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
+}
+
+export function addrFamily(addr: string): 4 | 6 {
+  if (isIPv4(addr)) return 4;
+  if (isIPv6(addr)) return 6;
+  throw new TypeError(`not an IP address: ${JSON.stringify(addr)}`);
+}
+
+/** An address in the 16-byte union anchor_addr (IPv4 in the first four bytes). */
+export function anchorAddr(addr: string): Buffer {
+  const out = Buffer.alloc(16);
+  addrBytes(addr).copy(out);
+  return out;
+}
+
+export function formatAddr(bytes: Buffer, family: 4 | 6): string {
+  if (family === 4) return [...bytes.subarray(0, 4)].join('.');
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
+  // RFC 5952: compress the longest run of zero groups
+  let best = -1, bestLen = 1;
+  for (let i = 0; i < 8; i++) {
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+  }
+  if (best < 0) return groups.join(':');
+  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+}
+
+export interface TunnelValue {
+  bindingId: number;
+  format: TunnelFormatName;
+  local: string;
+  remote: string;
+  localPort: number;
+  remotePort: number;
+  mtu: number;
+}
+
+export function encodeTunnel(t: TunnelValue): Buffer {
+  const f = L.tunnel.fields;
+  const b = Buffer.alloc(L.tunnel.size);
+  b.writeUInt32LE(t.bindingId, f.binding_id!.offset);
+  b.writeUInt8(TunnelFormat[t.format], f.format!.offset);
+  b.writeUInt16LE(t.mtu, f.mtu!.offset);
+  anchorAddr(t.local).copy(b, f.local!.offset);
+  anchorAddr(t.remote).copy(b, f.remote!.offset);
+  b.writeUInt16BE(t.localPort, f.local_port!.offset);
+  b.writeUInt16BE(t.remotePort, f.remote_port!.offset);
+  return b;
+}
+
+export interface LearntNexthop {
+  ifindex: number;
+  mtu: number;
+  smac: string;
+  dmac: string;
+}
+
+export function decodeTunnel(b: Buffer): TunnelValue & { nexthop: LearntNexthop | null } {
+  const f = L.tunnel.fields;
+  const formatNum = b.readUInt8(f.format!.offset);
+  const format = (Object.keys(TunnelFormat) as TunnelFormatName[]).find((k) => TunnelFormat[k] === formatNum);
+  if (!format) throw new RangeError(`tunnel.format: unknown value ${formatNum}`);
+  const family = format === 'ip6' ? 6 : 4;
+  const mac = (off: number) => [...b.subarray(off, off + 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+  return {
+    bindingId: b.readUInt32LE(f.binding_id!.offset),
+    format,
+    local: formatAddr(b.subarray(f.local!.offset, f.local!.offset + 16), family),
+    remote: formatAddr(b.subarray(f.remote!.offset, f.remote!.offset + 16), family),
+    localPort: b.readUInt16BE(f.local_port!.offset),
+    remotePort: b.readUInt16BE(f.remote_port!.offset),
+    mtu: b.readUInt16LE(f.mtu!.offset),
+    nexthop: b.readUInt8(f.nh_valid!.offset)
+      ? { ifindex: b.readUInt32LE(f.nh_ifindex!.offset), mtu: b.readUInt16LE(f.nh_mtu!.offset), smac: mac(f.nh_smac!.offset), dmac: mac(f.nh_dmac!.offset) }
+      : null,
+  };
+}
+
+export function encodeHomeKey(addr: string): Buffer {
+  return addrBytes(addr);
+}
+
+export function encodePrefixKey(addr: string, prefixLen: number): Buffer {
+  const family = addrFamily(addr);
+  const layout = family === 4 ? L.prefix4_key : L.prefix6_key;
+  const b = Buffer.alloc(layout.size);
+  b.writeUInt32LE(prefixLen, layout.fields.prefixlen!.offset);
+  const bytes = addrBytes(addr);
+  for (let bit = prefixLen; bit < bytes.length * 8; bit++) bytes[bit >> 3]! &= ~(0x80 >> (bit & 7)); // host bits off: one key per prefix
+  bytes.copy(b, layout.fields.addr!.offset);
+  return b;
+}
+
+export function encodeEndpointKey(addr: string, port: number): Buffer {
+  const f = L.endpoint_key.fields;
+  const b = Buffer.alloc(L.endpoint_key.size);
+  anchorAddr(addr).copy(b, f.addr!.offset);
+  b.writeUInt8(addrFamily(addr), f.family!.offset);
+  b.writeUInt16BE(port, f.port!.offset);
+  return b;
+}
+
+export interface AnchorConfig {
+  role: RoleName;
+  icmpSource4?: string;
+  icmpSource6?: string;
+}
+
+export function encodeConfig(c: AnchorConfig): Buffer {
+  const f = L.anchor_config.fields;
+  const b = Buffer.alloc(L.anchor_config.size);
+  b.writeUInt32LE(Role[c.role], f.role!.offset);
+  if (c.icmpSource4) anchorAddr(c.icmpSource4).copy(b, f.icmp_src4!.offset);
+  if (c.icmpSource6) anchorAddr(c.icmpSource6).copy(b, f.icmp_src6!.offset);
+  return b;
+}
+
+export interface BindingCounters {
+  encapPackets: bigint;
+  encapBytes: bigint;
+  decapPackets: bigint;
+  decapBytes: bigint;
+}
+
+/** Sums a per-CPU binding_counters value (one struct per possible CPU, 8-byte aligned). */
+export function sumBindingCounters(perCpu: Buffer, cpus: number): BindingCounters {
+  const f = L.binding_counters.fields;
+  const sum = { encapPackets: 0n, encapBytes: 0n, decapPackets: 0n, decapBytes: 0n };
+  for (let cpu = 0; cpu < cpus; cpu++) {
+    const base = cpu * L.binding_counters.size;
+    sum.encapPackets += perCpu.readBigUInt64LE(base + f.encap_packets!.offset);
+    sum.encapBytes += perCpu.readBigUInt64LE(base + f.encap_bytes!.offset);
+    sum.decapPackets += perCpu.readBigUInt64LE(base + f.decap_packets!.offset);
+    sum.decapBytes += perCpu.readBigUInt64LE(base + f.decap_bytes!.offset);
+  }
+  return sum;
+}

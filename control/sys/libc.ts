@@ -1,0 +1,113 @@
+/**
+ * The few libc calls Node does not offer: network namespaces, interface
+ * indexes, raw sockets and epoll (to wait for the BPF ring buffer off-thread).
+ */
+import koffi from 'koffi';
+
+const libc = koffi.load('libc.so.6');
+
+export const CLONE_NEWNET = 0x40000000;
+
+const open = libc.func('int open(const char *path, int flags)');
+const close = libc.func('int close(int fd)');
+const setnsRaw = libc.func('int setns(int fd, int nstype)');
+const ifNameToIndex = libc.func('unsigned int if_nametoindex(const char *name)');
+const socketRaw = libc.func('int socket(int domain, int type, int protocol)');
+const sendtoRaw = libc.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)');
+export const epollWait = libc.func('int epoll_wait(int epfd, _Out_ uint8_t *events, int maxevents, int timeout)');
+
+export class SysError extends Error {
+  constructor(readonly call: string, readonly errno: number, detail = '') {
+    super(`${call} failed: errno ${errno}${detail ? ` (${detail})` : ''}`);
+  }
+}
+
+function check(call: string, rc: number, detail = ''): number {
+  if (rc < 0) throw new SysError(call, koffi.errno(), detail);
+  return rc;
+}
+
+export function closeFd(fd: number): void {
+  close(fd);
+}
+
+/** Index of a network interface in the current network namespace. */
+export function ifIndex(name: string): number {
+  const index = ifNameToIndex(name) as number;
+  if (index === 0) throw new SysError('if_nametoindex', koffi.errno(), name);
+  return index;
+}
+
+function openNetns(path: string): number {
+  return check('open', open(path, 0o2000000 /* O_CLOEXEC */) as number, path);
+}
+
+/**
+ * Runs fn with this thread in the network namespace at path (for example
+ * /run/netns/NAME), then returns to the namespace it was in. Sockets,
+ * netlink calls and child processes started inside fn belong to that
+ * namespace; the host's bpffs stays visible (unlike `ip netns exec`).
+ */
+export function inNetns<T>(path: string, fn: () => T): T {
+  const home = openNetns('/proc/thread-self/ns/net');
+  const target = openNetns(path);
+  try {
+    check('setns', setnsRaw(target, CLONE_NEWNET) as number, path);
+    try {
+      return fn();
+    } finally {
+      check('setns', setnsRaw(home, CLONE_NEWNET) as number, 'back home');
+    }
+  } finally {
+    close(target);
+    close(home);
+  }
+}
+
+/** Enters a network namespace for good (a process that lives in one). */
+export function enterNetns(path: string): void {
+  const target = openNetns(path);
+  try {
+    check('setns', setnsRaw(target, CLONE_NEWNET) as number, path);
+  } finally {
+    close(target);
+  }
+}
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+const SOCK_RAW = 3;
+const IPPROTO_RAW = 255;
+
+/** A raw socket that sends whole IP packets, headers included (IPPROTO_RAW). */
+export class RawIpSocket {
+  private readonly fd: number;
+
+  constructor(readonly family: 4 | 6) {
+    this.fd = check('socket', socketRaw(family === 4 ? AF_INET : AF_INET6, SOCK_RAW, IPPROTO_RAW) as number);
+  }
+
+  /** Sends packet (from its IP header on) to its first hop, dest (the IP header's destination). */
+  send(packet: Buffer, dest: Buffer): void {
+    const addr = this.family === 4 ? sockaddrIn(dest) : sockaddrIn6(dest);
+    check('sendto', Number(sendtoRaw(this.fd, packet, packet.length, 0, addr, addr.length)));
+  }
+
+  close(): void {
+    close(this.fd);
+  }
+}
+
+function sockaddrIn(addr: Buffer): Buffer {
+  const sa = Buffer.alloc(16);
+  sa.writeUInt16LE(AF_INET, 0);
+  addr.copy(sa, 4, 0, 4);
+  return sa;
+}
+
+function sockaddrIn6(addr: Buffer): Buffer {
+  const sa = Buffer.alloc(28);
+  sa.writeUInt16LE(AF_INET6, 0);
+  addr.copy(sa, 8, 0, 16);
+  return sa;
+}
