@@ -17,11 +17,8 @@ build/bpf/%.o: bpf/%.c $(BPF_HDR)
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-ts: node_modules/.package-lock.json
+ts:
 	npx tsc -p tsconfig.json
-
-node_modules/.package-lock.json: package-lock.json
-	npm ci --no-audit --no-fund
 
 test: setup bpf ts
 	npx vitest run

@@ -10,7 +10,8 @@
  *     mobile node)  -> encapsulate towards the other end, forward
  *     anything else  -> the kernel, untouched
  *
- *   TC egress: the same encapsulation for packets the host itself originates.
+ *   TC: the same encapsulation for packets the host itself originates
+ *   (egress), and for those XDP handed up to resolve a neighbour (ingress).
  *
  * The role (anchor or mobile node) only decides which inner address picks
  * the binding; a mobile node runs this same program.
@@ -114,8 +115,10 @@ tunnel_nexthop(struct xdp_md *ctx, struct tunnel *t, __u16 outer_len, struct nex
 		nh->mtu = tunnel_mtu(t, p.mtu_result);
 		return NH_TOO_BIG;
 	}
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return NH_STACK;
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		nh->mtu = tunnel_mtu(t, 0xffff);
+		return outer_len > nh->mtu ? NH_TOO_BIG : NH_STACK;
+	}
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return NH_NO_ROUTE;
 
@@ -159,7 +162,6 @@ static __always_inline int xdp_encap(struct xdp_md *ctx, struct tunnel *t, const
 	void *data, *data_end;
 	struct ethhdr *eth;
 	struct nexthop nh = {};
-	__u8 macs[12];
 	int overhead = tunnel_overhead(t->format);
 	enum nexthop_verdict verdict;
 
@@ -176,6 +178,13 @@ static __always_inline int xdp_encap(struct xdp_md *ctx, struct tunnel *t, const
 		count_drop(DROP_NO_ROUTE);
 		return XDP_DROP;
 	}
+	if (verdict == NH_STACK) {
+		/* TC ingress tunnels it and lets the kernel resolve the neighbour
+		 * (bpf_redirect_neigh): an encapsulated packet handed up here would
+		 * carry one of our own addresses as source, a martian to the stack. */
+		count_event(EVENT_STACK_NO_NEIGH);
+		return XDP_PASS;
+	}
 
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
@@ -183,7 +192,6 @@ static __always_inline int xdp_encap(struct xdp_md *ctx, struct tunnel *t, const
 	if ((void *)(eth + 1) + sizeof(struct ipv6hdr) > data_end)
 		return XDP_PASS;
 	decrement_ttl(eth + 1, ip->family);
-	__builtin_memcpy(macs, eth, sizeof(macs));
 	if (bpf_xdp_adjust_head(ctx, -overhead)) {
 		count_drop(DROP_HEADROOM);
 		return XDP_DROP;
@@ -196,12 +204,6 @@ static __always_inline int xdp_encap(struct xdp_md *ctx, struct tunnel *t, const
 		return XDP_DROP;
 	eth->h_proto = bpf_htons(tunnel_outer_is_v6(t->format) ? ETH_P_IPV6 : ETH_P_IP);
 	count_binding(t, 0, ip->len);
-
-	if (verdict == NH_STACK) {
-		__builtin_memcpy(eth, macs, sizeof(macs));
-		count_event(EVENT_STACK_NO_NEIGH);
-		return XDP_PASS; /* the stack resolves the neighbour and forwards */
-	}
 	__builtin_memcpy(eth->h_dest, nh.dmac, 6);
 	__builtin_memcpy(eth->h_source, nh.smac, 6);
 	return redirect_to(ctx, nh.ifindex);
@@ -520,7 +522,13 @@ int anchor_xdp(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
-/* ---- TC egress: packets the host itself sends to (or, at a mobile node, from) a home address ---- */
+/*
+ * ---- TC: the same encapsulation where the kernel must take part ----
+ *
+ * Egress: packets the host itself sends to (at a mobile node: from) a home
+ * address. Ingress: packets XDP handed up because the next hop's neighbour
+ * was unresolved. Both leave through bpf_redirect_neigh, which resolves it.
+ */
 
 static __always_inline __u64 adjust_room_flags(__u8 format)
 {
@@ -533,20 +541,27 @@ static __always_inline __u64 adjust_room_flags(__u8 format)
 	       BPF_F_ADJ_ROOM_ENCAP_L2(sizeof(struct tlvhdr));
 }
 
-SEC("tc")
-int anchor_tc_egress(struct __sk_buff *skb)
+static __always_inline void tc_decrement_ttl(struct __sk_buff *skb, __u8 family)
+{
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) + sizeof(struct ipv6hdr) <= data_end)
+		decrement_ttl(eth + 1, family);
+}
+
+static __always_inline int tc_encap(struct __sk_buff *skb, int forwarding)
 {
 	void *data, *data_end;
 	struct ethhdr *eth;
 	struct tunnel *t;
 	struct bpf_fib_lookup p;
-	__u8 family, tos;
+	__u8 family, tos, ttl;
 	__u16 inner_len = skb->len - sizeof(struct ethhdr);
 	__u32 gso = skb->gso_size, ifindex = skb->ifindex;
 	int overhead, rc;
 
 	asm volatile("" : "+r"(gso), "+r"(ifindex)); /* read the context once, here */
-
 	if (skb->protocol != bpf_htons(ETH_P_IP) && skb->protocol != bpf_htons(ETH_P_IPV6))
 		return TC_ACT_OK;
 	if (bpf_skb_pull_data(skb, sizeof(struct ethhdr) + sizeof(struct ipv6hdr)) &&
@@ -562,6 +577,7 @@ int anchor_tc_egress(struct __sk_buff *skb)
 
 		family = 4;
 		tos = iph->tos;
+		ttl = iph->ttl;
 		t = binding_of4(is_anchor() ? iph->daddr : iph->saddr);
 	} else {
 		struct ipv6hdr *ip6h = (void *)(eth + 1);
@@ -570,22 +586,23 @@ int anchor_tc_egress(struct __sk_buff *skb)
 			return TC_ACT_OK;
 		family = 6;
 		tos = ipv6_tclass(ip6h);
+		ttl = ip6h->hop_limit;
 		t = binding_of6(is_anchor() ? &ip6h->daddr : &ip6h->saddr);
 	}
 	if (!t)
 		return TC_ACT_OK;
 	overhead = tunnel_overhead(t->format);
-	if (overhead < 0)
-		return TC_ACT_OK;
+	if (overhead < 0 || (forwarding && ttl <= 1))
+		return TC_ACT_OK; /* the stack answers with Time Exceeded */
 	if (gso && t->format == TUNNEL_UDP4_TLV) {
 		count_drop(DROP_GSO_TLV);
 		return TC_ACT_SHOT;
 	}
 
 	fib_params_tunnel(&p, t, gso ? 0 : inner_len + overhead, ifindex);
-	rc = bpf_fib_lookup(skb, &p, sizeof(p), BPF_FIB_LOOKUP_OUTPUT);
+	rc = bpf_fib_lookup(skb, &p, sizeof(p), 0); /* OUTPUT would pin the route to this device */
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED ||
-	    (rc == BPF_FIB_LKUP_RET_SUCCESS && t->mtu && !gso && inner_len + overhead > t->mtu)) {
+	    (t->mtu && !gso && inner_len + overhead > t->mtu)) {
 		count_drop(DROP_TOO_BIG_LOCAL);
 		return TC_ACT_SHOT;
 	}
@@ -593,6 +610,8 @@ int anchor_tc_egress(struct __sk_buff *skb)
 		count_drop(DROP_NO_ROUTE);
 		return TC_ACT_SHOT;
 	}
+	if (forwarding)
+		tc_decrement_ttl(skb, family);
 	if (bpf_skb_adjust_room(skb, overhead, BPF_ADJ_ROOM_MAC, adjust_room_flags(t->format))) {
 		count_drop(DROP_HEADROOM);
 		return TC_ACT_SHOT;
@@ -606,6 +625,18 @@ int anchor_tc_egress(struct __sk_buff *skb)
 	eth->h_proto = bpf_htons(tunnel_outer_is_v6(t->format) ? ETH_P_IPV6 : ETH_P_IP);
 	count_binding(t, 0, inner_len);
 	return bpf_redirect_neigh(p.ifindex, 0, 0, 0);
+}
+
+SEC("tc")
+int anchor_tc_ingress(struct __sk_buff *skb)
+{
+	return tc_encap(skb, 1);
+}
+
+SEC("tc")
+int anchor_tc_egress(struct __sk_buff *skb)
+{
+	return tc_encap(skb, 0);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

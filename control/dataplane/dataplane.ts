@@ -26,6 +26,8 @@ export const MAX_BINDINGS = 131072;
 
 const MAP_NAMES = ['home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'config', 'binding_counters', 'drops', 'events', 'signals'] as const;
 type MapName = (typeof MAP_NAMES)[number];
+type Hook = 'xdp' | 'tc-ingress' | 'tc-egress';
+const PROGRAMS: Record<Hook, string> = { xdp: 'anchor_xdp', 'tc-ingress': 'anchor_tc_ingress', 'tc-egress': 'anchor_tc_egress' };
 
 export type Tunnel =
   | { format: 'ip6' | 'ip4'; local: string; remote: string; mtu?: number }
@@ -66,7 +68,7 @@ export class DataPlane {
   readonly pinDir: string;
   readonly cpus = possibleCpus();
   private readonly fds = new Map<MapName, number>();
-  private readonly progFds: { xdp: number; tc: number };
+  private readonly progFds: Record<Hook, number>;
   private readonly links = new Map<string, number>();
   private readonly bindings = new Map<number, { binding: Binding; entries: Entry[] }>();
   private readonly owner = new Map<string, number>(); // entry id -> binding id
@@ -99,7 +101,9 @@ export class DataPlane {
       if (!existsSync(join(this.pinDir, name))) libbpf.pin(fd, join(this.pinDir, name));
     }
     this.resumed = reused === MAP_NAMES.length;
-    this.progFds = { xdp: libbpf.programFd(this.obj, 'anchor_xdp'), tc: libbpf.programFd(this.obj, 'anchor_tc_egress') };
+    const obj = this.obj;
+    this.progFds = { xdp: 0, 'tc-ingress': 0, 'tc-egress': 0 };
+    for (const hook of Object.keys(PROGRAMS) as Hook[]) this.progFds[hook] = libbpf.programFd(obj, PROGRAMS[hook]);
     this.writeConfig({ role: options.role, icmpSource4: options.icmpSource4, icmpSource6: options.icmpSource6 });
     this.reloadBindings();
     this.reattachPinnedLinks();
@@ -121,51 +125,60 @@ export class DataPlane {
 
   /* ---- attachment ---- */
 
-  private linkPath(ifname: string, hook: 'xdp' | 'tc-egress'): string {
-    return join(this.pinDir, 'links', `${ifname}.${hook}`);
-  }
-
   /** Links left by an earlier run now run this run's programs (atomically: no packet unhandled). */
   private reattachPinnedLinks(): void {
-    for (const file of readdirSync(join(this.pinDir, 'links'))) {
-      const fd = libbpf.getPinned(join(this.pinDir, 'links', file));
-      if (fd < 0) continue;
-      libbpf.linkUpdate(fd, file.endsWith('.xdp') ? this.progFds.xdp : this.progFds.tc);
-      this.links.set(file, fd);
+    for (const name of readdirSync(join(this.pinDir, 'links'))) {
+      const hook = name.slice(name.lastIndexOf('@') + 1) as Hook;
+      const fd = libbpf.getPinned(join(this.pinDir, 'links', name));
+      if (fd < 0 || !(hook in PROGRAMS)) continue;
+      libbpf.linkUpdate(fd, this.progFds[hook]);
+      this.links.set(name, fd);
     }
   }
 
-  /** Attaches the XDP program to ifname (in the current network namespace): native, else generic. */
-  attachXdp(ifname: string, mode: 'native' | 'generic' | 'auto' = 'auto'): 'native' | 'generic' | 'existing' {
-    const path = this.linkPath(ifname, 'xdp');
-    if (this.links.has(`${ifname}.xdp`)) return 'existing';
-    const ifindex = ifIndex(ifname);
-    let used: 'native' | 'generic' = mode === 'generic' ? 'generic' : 'native';
-    let fd: number;
-    try {
-      fd = libbpf.linkCreate(this.progFds.xdp, ifindex, attachType.XDP, used === 'native' ? xdpFlags.DRV_MODE : xdpFlags.SKB_MODE);
-    } catch (err) {
-      if (mode !== 'auto') throw err;
-      used = 'generic';
-      fd = libbpf.linkCreate(this.progFds.xdp, ifindex, attachType.XDP, xdpFlags.SKB_MODE);
-    }
-    libbpf.pin(fd, path);
-    this.links.set(`${ifname}.xdp`, fd);
+  /** Attaches one program to ifname (in the current network namespace) through a pinned link. */
+  private link(ifname: string, hook: Hook, flags = 0): boolean {
+    const name = `${ifname}@${hook}`; // bpffs names may not contain dots
+    if (this.links.has(name)) return false;
+    const type = hook === 'xdp' ? attachType.XDP : hook === 'tc-ingress' ? attachType.TCX_INGRESS : attachType.TCX_EGRESS;
+    const fd = libbpf.linkCreate(this.progFds[hook], ifIndex(ifname), type, flags);
+    libbpf.pin(fd, join(this.pinDir, 'links', name));
+    this.links.set(name, fd);
+    return true;
+  }
+
+  /**
+   * Puts the data plane on ifname: XDP (native, else generic) for the hot
+   * path, and TC ingress for the packets XDP hands up to have a neighbour
+   * resolved. Returns the XDP mode used.
+   */
+  attach(ifname: string, mode: 'native' | 'generic' | 'auto' = 'auto'): 'native' | 'generic' | 'existing' {
+    const used = this.attachXdp(ifname, mode);
+    this.link(ifname, 'tc-ingress');
     return used;
   }
 
-  /** Attaches the TC egress program to ifname through TCX. */
+  /** XDP alone (attach() is what an interface of the anchor needs). */
+  attachXdp(ifname: string, mode: 'native' | 'generic' | 'auto' = 'auto'): 'native' | 'generic' | 'existing' {
+    if (mode !== 'generic') {
+      try {
+        return this.link(ifname, 'xdp', xdpFlags.DRV_MODE) ? 'native' : 'existing';
+      } catch (err) {
+        if (mode === 'native') throw err;
+      }
+    }
+    return this.link(ifname, 'xdp', xdpFlags.SKB_MODE) ? 'generic' : 'existing';
+  }
+
+  /** TC egress on ifname: tunnels what the host itself sends to a home address. */
   attachTcEgress(ifname: string): void {
-    if (this.links.has(`${ifname}.tc-egress`)) return;
-    const fd = libbpf.linkCreate(this.progFds.tc, ifIndex(ifname), attachType.TCX_EGRESS);
-    libbpf.pin(fd, this.linkPath(ifname, 'tc-egress'));
-    this.links.set(`${ifname}.tc-egress`, fd);
+    this.link(ifname, 'tc-egress');
   }
 
   /** Detaches every program of this instance (from one interface if named). */
   detach(ifname?: string): void {
     for (const [file, fd] of this.links) {
-      if (ifname && !file.startsWith(`${ifname}.`)) continue;
+      if (ifname && !file.startsWith(`${ifname}@`)) continue;
       rmSync(join(this.pinDir, 'links', file), { force: true });
       closeFd(fd);
       this.links.delete(file);
@@ -416,7 +429,7 @@ export class DataPlane {
   }
 
   /** Runs a program once on a frame with BPF_PROG_TEST_RUN. */
-  testRun(prog: 'xdp' | 'tc', frame: Buffer, opts: { ingressIfindex?: number; repeat?: number } = {}): { verdict: number; frame: Buffer; durationNs: number } {
+  testRun(prog: Hook | 'tc', frame: Buffer, opts: { ingressIfindex?: number; repeat?: number } = {}): { verdict: number; frame: Buffer; durationNs: number } {
     const out = Buffer.alloc(frame.length + 512);
     const run: Record<string, unknown> = { data_in: frame, data_size_in: frame.length, data_out: out, data_size_out: out.length, repeat: opts.repeat ?? 1 };
     if (prog === 'xdp' && opts.ingressIfindex) {
@@ -425,12 +438,13 @@ export class DataPlane {
       ctx.writeUInt32LE(opts.ingressIfindex, 12);
       Object.assign(run, { ctx_in: ctx, ctx_size_in: ctx.length });
     }
-    const r = libbpf.testRun(prog === 'xdp' ? this.progFds.xdp : this.progFds.tc, run);
+    const r = libbpf.testRun(this.programFd(prog), run);
     return { verdict: r.retval!, frame: out.subarray(0, r.data_size_out), durationNs: r.duration! };
   }
 
-  programFd(prog: 'xdp' | 'tc'): number {
-    return this.progFds[prog];
+  /** 'tc' is the TC egress program. */
+  programFd(prog: Hook | 'tc'): number {
+    return this.progFds[prog === 'tc' ? 'tc-egress' : prog];
   }
 
   /** Lets go of this process's handles; the pinned data plane keeps forwarding. */

@@ -1,0 +1,52 @@
+/**
+ * Hosts for the lab and the tests: network namespaces joined by veth pairs.
+ * Everything a Lab creates is removed by destroy(), which callers run in a
+ * finally block, so a failure leaves nothing behind.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { inNetns } from '../sys/libc.js';
+
+export function sh(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export class Lab {
+  readonly namespaces: string[] = [];
+
+  constructor(readonly prefix: string) {}
+
+  /** Creates a namespace named prefix-name, with lo up. Returns its full name. */
+  ns(name: string): string {
+    const full = `${this.prefix}-${name}`;
+    if (existsSync(`/run/netns/${full}`)) sh('ip', ['netns', 'del', full]);
+    sh('ip', ['netns', 'add', full]);
+    this.namespaces.push(full);
+    this.exec(full, 'ip link set lo up');
+    return full;
+  }
+
+  /** Runs a shell command inside namespace ns; returns its standard output. */
+  exec(ns: string, command: string): string {
+    return sh('ip', ['netns', 'exec', ns, 'sh', '-c', command]);
+  }
+
+  /** Joins two namespaces with a veth pair (ifA in nsA, ifB in nsB), both up; fixed MACs if given. */
+  link(nsA: string, ifA: string, nsB: string, ifB: string, macs?: [string, string]): void {
+    sh('ip', ['link', 'add', ifA, 'netns', nsA, ...(macs ? ['address', macs[0]] : []),
+      'type', 'veth', 'peer', ifB, 'netns', nsB, ...(macs ? ['address', macs[1]] : [])]);
+    this.exec(nsA, `ip link set ${ifA} up`);
+    this.exec(nsB, `ip link set ${ifB} up`);
+  }
+
+  /** Runs fn with this thread inside namespace ns (the host's bpffs stays visible). */
+  within<T>(ns: string, fn: () => T): T {
+    return inNetns(`/run/netns/${ns}`, fn);
+  }
+
+  destroy(): void {
+    for (const ns of this.namespaces.splice(0).reverse()) {
+      try { sh('ip', ['netns', 'del', ns]); } catch { /* already gone */ }
+    }
+  }
+}
