@@ -138,9 +138,11 @@ tunnel_nexthop(struct xdp_md *ctx, struct tunnel *t, __u16 outer_len, struct nex
 	return outer_len > nh->mtu ? NH_TOO_BIG : NH_FORWARD;
 }
 
-static __always_inline int redirect_to(struct xdp_md *ctx, __u32 ifindex)
+/* Out of ifindex, also when that is where the frame came in: XDP_TX into a
+ * veth is lost unless the peer runs XDP, a redirect only needs GRO there. */
+static __always_inline int redirect_to(__u32 ifindex)
 {
-	return ifindex == ctx->ingress_ifindex ? XDP_TX : bpf_redirect(ifindex, 0);
+	return bpf_redirect(ifindex, 0);
 }
 
 static __always_inline int xdp_too_big(struct xdp_md *ctx, const struct ip_info *ip, __u32 mtu)
@@ -153,7 +155,7 @@ static __always_inline int xdp_too_big(struct xdp_md *ctx, const struct ip_info 
 	if (xdp_icmp_too_big(ctx, ip, mtu) != XDP_TX)
 		return XDP_DROP;
 	count_event(EVENT_ICMP_SENT);
-	return XDP_TX;
+	return redirect_to(ctx->ingress_ifindex);
 }
 
 /* The frame is Ethernet + the inner packet ip; send it down tunnel t. */
@@ -206,7 +208,7 @@ static __always_inline int xdp_encap(struct xdp_md *ctx, struct tunnel *t, const
 	count_binding(t, 0, ip->len);
 	__builtin_memcpy(eth->h_dest, nh.dmac, 6);
 	__builtin_memcpy(eth->h_source, nh.smac, 6);
-	return redirect_to(ctx, nh.ifindex);
+	return redirect_to(nh.ifindex);
 }
 
 /* The frame is Ethernet + a decapsulated packet: route it on. */
@@ -256,7 +258,7 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 	decrement_ttl(eth + 1, ip->family);
 	__builtin_memcpy(eth->h_dest, p.dmac, 6);
 	__builtin_memcpy(eth->h_source, p.smac, 6);
-	return redirect_to(ctx, p.ifindex);
+	return redirect_to(p.ifindex);
 }
 
 /* Does the tunnel packet come from where its binding says, in its format? */

@@ -31,12 +31,17 @@ export class Lab {
     return sh('ip', ['netns', 'exec', ns, 'sh', '-c', command]);
   }
 
-  /** Joins two namespaces with a veth pair (ifA in nsA, ifB in nsB), both up; fixed MACs if given. */
+  /**
+   * Joins two namespaces with a veth pair (ifA in nsA, ifB in nsB), both up;
+   * fixed MACs if given. Checksum offload is off, so that like a real wire
+   * the link carries finished checksums: a veth would otherwise hand XDP
+   * packets whose checksum the sender left for "the hardware" to fill in.
+   */
   link(nsA: string, ifA: string, nsB: string, ifB: string, macs?: [string, string]): void {
     sh('ip', ['link', 'add', ifA, 'netns', nsA, ...(macs ? ['address', macs[0]] : []),
       'type', 'veth', 'peer', ifB, 'netns', nsB, ...(macs ? ['address', macs[1]] : [])]);
-    this.exec(nsA, `ip link set ${ifA} up`);
-    this.exec(nsB, `ip link set ${ifB} up`);
+    this.exec(nsA, `ethtool -K ${ifA} tx off >/dev/null && ip link set ${ifA} up`);
+    this.exec(nsB, `ethtool -K ${ifB} tx off >/dev/null && ip link set ${ifB} up`);
   }
 
   /** Runs fn with this thread inside namespace ns (the host's bpffs stays visible). */

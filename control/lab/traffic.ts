@@ -1,0 +1,69 @@
+/**
+ * Real traffic between lab hosts: the kernel's ping, and TCP between two
+ * Node processes (an echo server and a client that checks every byte came
+ * back), each started inside its namespace.
+ */
+import { spawn, execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+
+export interface PingResult { sent: number; received: number }
+
+/** Pings dest from namespace ns; resolves with what came back (never throws on loss). */
+export async function ping(ns: string, dest: string, count = 3): Promise<PingResult> {
+  const out = await run('ip', ['netns', 'exec', ns, 'ping', '-n', '-q', '-c', String(count), '-i', '0.2', '-W', '1', dest]);
+  const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+  return { sent: Number(m?.[1] ?? count), received: Number(m?.[2] ?? 0) };
+}
+
+function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<string> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs, encoding: 'utf8' }, (_err, stdout, stderr) => resolve(`${stdout}${stderr}`));
+  });
+}
+
+const ECHO_SERVER = `
+const net = require('node:net');
+const [host, port] = process.argv.slice(1);
+const server = net.createServer((s) => s.pipe(s));
+server.listen(Number(port), host, () => console.log('listening'));
+`;
+
+const ECHO_CLIENT = `
+const net = require('node:net');
+const crypto = require('node:crypto');
+const [host, port, size] = process.argv.slice(1);
+const data = crypto.randomBytes(Number(size));
+const chunks = [];
+let got = 0;
+const s = net.connect({ host, port: Number(port) }, () => s.end(data));
+s.on('data', (c) => { chunks.push(c); got += c.length; });
+s.on('end', () => {
+  const ok = Buffer.concat(chunks).equals(data);
+  console.log(JSON.stringify({ ok, sent: data.length, received: got }));
+});
+s.on('error', (e) => { console.log(JSON.stringify({ ok: false, sent: data.length, received: got, error: e.message })); });
+`;
+
+export interface TcpResult { ok: boolean; sent: number; received: number; error?: string }
+
+/**
+ * Sends size random bytes over TCP from namespace clientNs to an echo server
+ * listening on serverAddr in serverNs, and checks they all come back intact.
+ */
+export async function tcpEcho(serverNs: string, serverAddr: string, clientNs: string, size = 256 * 1024, port = 7777): Promise<TcpResult> {
+  const server = spawn('ip', ['netns', 'exec', serverNs, process.execPath, '-e', ECHO_SERVER, serverAddr, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const lines = createInterface({ input: server.stdout! });
+    const [first] = (await Promise.race([once(lines, 'line'), once(server, 'exit').then(() => ['exited'])])) as string[];
+    if (first !== 'listening') return { ok: false, sent: size, received: 0, error: `echo server: ${first}` };
+    const out = await run('ip', ['netns', 'exec', clientNs, process.execPath, '-e', ECHO_CLIENT, serverAddr, String(port), String(size)], 20_000);
+    try {
+      return JSON.parse(out.trim().split('\n').pop() ?? '') as TcpResult;
+    } catch {
+      return { ok: false, sent: size, received: 0, error: `client: ${out.trim() || 'timed out'}` };
+    }
+  } finally {
+    server.kill();
+  }
+}
