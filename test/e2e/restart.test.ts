@@ -1,0 +1,50 @@
+/**
+ * A restarted control plane finds the live data plane: the pinned maps and
+ * links keep forwarding while no process holds them, and the new process
+ * rebuilds its binding table from the maps and swaps in its programs
+ * without losing a packet.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { DataPlane } from '../../control/dataplane/dataplane.js';
+import { addr, buildTunnelLab, type TunnelLab } from '../../control/lab/tunnel-lab.js';
+
+let t: TunnelLab;
+beforeAll(() => {
+  t = buildTunnelLab('rst');
+  t.useFormat(t.mn, 'udp4');
+});
+afterAll(() => t?.destroy());
+
+/** The program a pinned link runs now. */
+const linkProgram = (dp: DataPlane, link: string): number =>
+  (JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show', 'pinned', join(dp.pinDir, 'links', link)], { encoding: 'utf8' })) as { prog_id: number }).prog_id;
+
+it('traffic flows without loss while the control plane is down and after it comes back', async () => {
+  const before = t.anchor.binding(t.mn.bindingId);
+  const oldProgram = linkProgram(t.anchor, 'a-cn@xdp');
+  const count = 400;
+  const flood = spawn('ip', ['netns', 'exec', t.ns.cn, 'ping', '-n', '-q', '-i', '0.005', '-c', String(count), addr.mnHome.v6], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  flood.stdout.on('data', (d) => (out += d));
+  const done = new Promise((r) => flood.on('exit', r));
+
+  await new Promise((r) => setTimeout(r, 300));
+  t.anchor.close(); // the process's handles are gone: only the pins remain
+  await new Promise((r) => setTimeout(r, 500));
+  const again = DataPlane.open({ instance: t.anchor.options.instance, role: 'anchor', icmpSource4: addr.anchorCn.v4, icmpSource6: addr.anchorCn.v6 });
+  try {
+    expect(again.resumed).toBe(true);
+    expect(again.bindingIds()).toEqual([t.mn.bindingId]);
+    expect(again.binding(t.mn.bindingId)).toEqual({ ...before, prefixes: [], homeAddresses: [...before!.homeAddresses].sort() });
+    expect(again.attachments()).toEqual(['a-cn@tc-ingress', 'a-cn@xdp', 'a-home@tc-egress', 'a-home@tc-ingress', 'a-home@xdp', 'a-mn@tc-ingress', 'a-mn@xdp', 'a-nat@tc-ingress', 'a-nat@xdp']);
+    await done;
+    expect(out).toMatch(new RegExp(`${count} packets transmitted, ${count} received, 0% packet loss`));
+    expect(again.bindingCounters(t.mn.bindingId).encapPackets).toBeGreaterThanOrEqual(BigInt(count));
+    // the links now run the programs the new process loaded
+    expect(linkProgram(again, 'a-cn@xdp')).not.toBe(oldProgram);
+  } finally {
+    again.close();
+  }
+});
