@@ -1,0 +1,159 @@
+/**
+ * The driver's binding table against the real maps: install, replace and
+ * remove write exactly the entries a binding needs; conflicts and bad input
+ * are refused with the field named; a failed write leaves nothing behind;
+ * a concurrent reader never sees half a binding.
+ */
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BindingError, DataPlane, type Binding } from '../../control/dataplane/dataplane.js';
+import { libbpf } from '../../control/dataplane/libbpf.js';
+import { encodeHomeKey, layouts } from '../../control/dataplane/layout.js';
+import { join } from 'node:path';
+
+const INSTANCE = 'test-bindings';
+let dp: DataPlane;
+beforeAll(() => { dp = DataPlane.open({ instance: INSTANCE, role: 'anchor' }); });
+afterAll(() => dp?.destroy());
+
+const udp: Binding = {
+  id: 10,
+  tunnel: { format: 'udp4', local: '198.51.100.1', remote: '203.0.113.7', localPort: 4191, remotePort: 40001 },
+  homeAddresses: ['2001:db8:1::10', '10.1.0.10'],
+  prefixes: ['2001:db8:100::/48', '10.200.0.0/16'],
+};
+
+/** Every map entry the data plane holds, as "map key -> binding id". */
+function entries(): string[] {
+  const out: string[] = [];
+  for (const [map, keySize] of [['home4', 4], ['home6', 16], ['prefix4', 8], ['prefix6', 20]] as const) {
+    const fd = libbpf.getPinned(join(dp.pinDir, map));
+    for (const key of libbpf.keys(fd, keySize)) {
+      const value = libbpf.lookup(fd, key, layouts.tunnel.size)!;
+      out.push(`${map} ${key.toString('hex')} -> ${value.readUInt32LE(0)}`);
+    }
+  }
+  return out.sort();
+}
+
+describe('install, replace, remove', () => {
+  it('writes one entry per home address and prefix, each carrying the whole tunnel', () => {
+    dp.install(udp);
+    expect(entries()).toEqual([
+      'home4 0a01000a -> 10',
+      'home6 20010db8000100000000000000000010 -> 10',
+      'prefix4 100000000ac80000 -> 10',
+      'prefix6 3000000020010db8010000000000000000000000 -> 10',
+    ]);
+    expect(dp.lookupEntry('10.1.0.10')).toMatchObject({ format: 'udp4', local: '198.51.100.1', remote: '203.0.113.7', localPort: 4191, remotePort: 40001, nexthop: null });
+  });
+
+  it('replaces in place: changed tunnel everywhere, dropped addresses gone, counters kept', () => {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(udp.id);
+    dp.install({ ...udp, tunnel: { format: 'ip6', local: '2001:db8:f::1', remote: '2001:db8:f::99' }, homeAddresses: ['2001:db8:1::10'], prefixes: ['2001:db8:100::/48'] });
+    expect(entries()).toEqual([
+      'home6 20010db8000100000000000000000010 -> 10',
+      'prefix6 3000000020010db8010000000000000000000000 -> 10',
+    ]);
+    expect(dp.lookupEntry('2001:db8:1::10')).toMatchObject({ format: 'ip6', remote: '2001:db8:f::99' });
+    expect(dp.lookupEntry('10.1.0.10')).toBeNull();
+  });
+
+  it('removes every entry of a binding', () => {
+    expect(dp.remove(udp.id)).toBe(true);
+    expect(entries()).toEqual([]);
+    expect(dp.remove(udp.id)).toBe(false);
+  });
+
+  it('masks host bits so a prefix has one key', () => {
+    dp.install({ ...udp, id: 11, homeAddresses: [], prefixes: ['10.200.7.9/16'] });
+    expect(entries()).toEqual(['prefix4 100000000ac80000 -> 11']);
+    dp.remove(11);
+  });
+
+  it('installs many bindings with batched writes', () => {
+    const many: Binding[] = Array.from({ length: 5000 }, (_, i) => ({
+      id: 1000 + i,
+      tunnel: { format: 'ip4', local: '198.51.100.1', remote: `203.0.${i >> 8}.${i & 255}` },
+      homeAddresses: [`10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`, `2001:db8:2::${i.toString(16)}`],
+      prefixes: [],
+    }));
+    dp.installMany(many);
+    expect(entries()).toHaveLength(10000);
+    expect(dp.lookupEntry('2001:db8:2::1387')).toMatchObject({ bindingId: 5999, remote: '203.0.19.135' });
+    for (const b of many) dp.remove(b.id);
+    expect(entries()).toEqual([]);
+  });
+});
+
+describe('refusals', () => {
+  it.each([
+    [{ ...udp, id: -1 }, 'id'],
+    [{ ...udp, tunnel: { ...udp.tunnel, local: '2001:db8::1' } }, 'tunnel.local'],
+    [{ ...udp, tunnel: { ...udp.tunnel, remote: 'nowhere' } }, 'tunnel.remote'],
+    [{ ...udp, tunnel: { ...udp.tunnel, remotePort: 0 } }, 'tunnel.remotePort'],
+    [{ ...udp, homeAddresses: ['10.1.0.300'] }, 'homeAddresses'],
+    [{ ...udp, prefixes: ['10.0.0.0/33'] }, 'prefixes'],
+    [{ ...udp, homeAddresses: [], prefixes: [] }, 'homeAddresses'],
+  ] as [Binding, string][])('a bad binding is refused naming %# %s', (bad, field) => {
+    expect(() => dp.install(bad)).toThrow(BindingError);
+    expect(() => dp.install(bad)).toThrow(new RegExp(`binding -?\\d+: ${field.replace('.', '\\.')}:`));
+    expect(entries()).toEqual([]);
+  });
+
+  it('a home address belongs to one binding only', () => {
+    dp.install(udp);
+    expect(() => dp.install({ ...udp, id: 12, prefixes: [], homeAddresses: ['10.1.0.10'] })).toThrow(/belongs to binding 10/);
+    expect(entries().filter((e) => e.endsWith('-> 12'))).toEqual([]);
+    dp.remove(udp.id);
+  });
+
+  it('a write that fails midway undoes what it wrote and keeps the previous binding', () => {
+    const small = DataPlane.open({ instance: `${INSTANCE}-small`, role: 'anchor' });
+    try {
+      const fd = libbpf.getPinned(join(small.pinDir, 'home4'));
+      // fill home4 to its last free slot with foreign entries, so a binding with two IPv4 addresses cannot fit
+      const max = 262144;
+      const value = Buffer.alloc(layouts.tunnel.size);
+      const keys = Buffer.alloc(4 * (max - 1));
+      for (let i = 0; i < max - 1; i++) keys.writeUInt32BE(0x0b000000 + i, i * 4);
+      libbpf.updateBatch(fd, keys, Buffer.concat(Array.from({ length: max - 1 }, () => value)), max - 1);
+      expect(() => small.install({ ...udp, homeAddresses: ['10.1.0.10', '10.1.0.11'], prefixes: [] })).toThrow(/bpf_map_update_elem/);
+      expect(libbpf.lookup(fd, encodeHomeKey('10.1.0.10'), layouts.tunnel.size)).toBeNull();
+      expect(small.binding(udp.id)).toBeUndefined();
+    } finally {
+      small.destroy();
+    }
+  });
+});
+
+it('a reader never sees half a binding while another process replaces it', async () => {
+  // A second process flips binding 20 between two tunnels as fast as it can;
+  // every lookup here must return one whole tunnel or the other.
+  const a = { format: 'udp4' as const, local: '198.51.100.1', remote: '203.0.113.1', localPort: 4191, remotePort: 1111 };
+  const b = { format: 'udp4' as const, local: '198.51.100.2', remote: '203.0.113.2', localPort: 4192, remotePort: 2222 };
+  dp.install({ id: 20, tunnel: a, homeAddresses: ['10.9.9.9'], prefixes: [] });
+  const flipper = spawn(process.execPath, ['--import', 'tsx', '-e', `
+    import('${new URL('../../control/dataplane/dataplane.ts', import.meta.url).pathname}').then(({ DataPlane }) => {
+      const dp = DataPlane.open({ instance: '${INSTANCE}', role: 'anchor' });
+      const tunnels = [${JSON.stringify(a)}, ${JSON.stringify(b)}];
+      const end = Date.now() + 1500;
+      for (let i = 0; Date.now() < end; i++) dp.install({ id: 20, tunnel: tunnels[i % 2], homeAddresses: ['10.9.9.9'], prefixes: [] });
+      dp.close();
+      console.log('done');
+    });`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  flipper.stdout.on('data', (d) => (output += d));
+  const seen = new Set<string>();
+  let reads = 0;
+  for (const deadline = Date.now() + 10_000; !output && Date.now() < deadline; ) {
+    const t = dp.lookupEntry('10.9.9.9')!;
+    seen.add(`${t.local} ${t.remote} ${t.localPort} ${t.remotePort}`);
+    if (++reads % 1000 === 0) await new Promise((r) => setImmediate(r)); // let the child's output in
+  }
+  expect(output).toContain('done');
+  expect([...seen].sort()).toEqual(['198.51.100.1 203.0.113.1 4191 1111', '198.51.100.2 203.0.113.2 4192 2222']);
+  expect(reads).toBeGreaterThan(1000);
+  dp.remove(20);
+});
