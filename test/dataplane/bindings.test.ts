@@ -4,7 +4,8 @@
  * are refused with the field named; a failed write leaves nothing behind;
  * a concurrent reader never sees half a binding.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BindingError, DataPlane, type Binding } from '../../control/dataplane/dataplane.js';
 import { libbpf } from '../../control/dataplane/libbpf.js';
@@ -89,14 +90,14 @@ describe('install, replace, remove', () => {
 
 describe('refusals', () => {
   it.each([
-    [{ ...udp, id: -1 }, 'id'],
-    [{ ...udp, tunnel: { ...udp.tunnel, local: '2001:db8::1' } }, 'tunnel.local'],
-    [{ ...udp, tunnel: { ...udp.tunnel, remote: 'nowhere' } }, 'tunnel.remote'],
-    [{ ...udp, tunnel: { ...udp.tunnel, remotePort: 0 } }, 'tunnel.remotePort'],
-    [{ ...udp, homeAddresses: ['10.1.0.300'] }, 'homeAddresses'],
-    [{ ...udp, prefixes: ['10.0.0.0/33'] }, 'prefixes'],
-    [{ ...udp, homeAddresses: [], prefixes: [] }, 'homeAddresses'],
-  ] as [Binding, string][])('a bad binding is refused naming %# %s', (bad, field) => {
+    { field: 'id', bad: { ...udp, id: -1 } },
+    { field: 'tunnel.local', bad: { ...udp, tunnel: { ...udp.tunnel, local: '2001:db8::1' } } },
+    { field: 'tunnel.remote', bad: { ...udp, tunnel: { ...udp.tunnel, remote: 'nowhere' } } },
+    { field: 'tunnel.remotePort', bad: { ...udp, tunnel: { ...udp.tunnel, remotePort: 0 } } },
+    { field: 'homeAddresses', bad: { ...udp, homeAddresses: ['10.1.0.300'] } },
+    { field: 'prefixes', bad: { ...udp, prefixes: ['10.0.0.0/33'] } },
+    { field: 'homeAddresses', bad: { ...udp, homeAddresses: [], prefixes: [] } },
+  ] as { field: string; bad: Binding }[])('a bad $field is refused, naming it', ({ bad, field }) => {
     expect(() => dp.install(bad)).toThrow(BindingError);
     expect(() => dp.install(bad)).toThrow(new RegExp(`binding -?\\d+: ${field.replace('.', '\\.')}:`));
     expect(entries()).toEqual([]);
@@ -156,4 +157,22 @@ it('a reader never sees half a binding while another process replaces it', async
   expect([...seen].sort()).toEqual(['198.51.100.1 203.0.113.1 4191 1111', '198.51.100.2 203.0.113.2 4192 2222']);
   expect(reads).toBeGreaterThan(1000);
   dp.remove(20);
+});
+
+describe('what an operator sees', () => {
+  const bpftool = (...args: string[]) => JSON.parse(execFileSync('bpftool', ['-j', ...args], { encoding: 'utf8' })) as unknown;
+
+  it('every map is pinned in the instance directory', () => {
+    expect(readdirSync(dp.pinDir).sort()).toEqual(['binding_counters', 'config', 'drops', 'endpoints', 'events', 'home4', 'home6', 'links', 'prefix4', 'prefix6', 'signals']);
+  });
+
+  it('bpftool shows drop counters and tunnels with their field names', () => {
+    type Dump = { formatted: { values?: { value: Record<string, number> }[]; value?: Record<string, unknown> } }[];
+    const drops = bpftool('map', 'dump', 'pinned', join(dp.pinDir, 'drops')) as Dump;
+    expect(Object.keys(drops[0]!.formatted.values![0]!.value)).toEqual(Object.keys(dp.drops()));
+    dp.install(udp);
+    const home4 = bpftool('map', 'dump', 'pinned', join(dp.pinDir, 'home4')) as Dump;
+    expect(home4[0]!.formatted.value).toMatchObject({ binding_id: 10, format: 3, local_port: 0x5f10 /* 4191, big-endian */ });
+    dp.remove(udp.id);
+  });
 });
