@@ -21,7 +21,9 @@ ts:
 	npx tsc -p tsconfig.json
 
 test: setup bpf ts
-	npx vitest run
+	@mkdir -p build
+	npx vitest run --reporter=default --reporter=json --outputFile.json=build/test-results.json; \
+	  status=$$?; node scripts/test-summary.mjs build/test-results.json; exit $$status
 
 demo: setup bpf ts
 	node dist/control/cli/demo.js
