@@ -123,6 +123,13 @@ tunnel_nexthop(struct xdp_md *ctx, struct tunnel *t, __u16 outer_len, struct nex
 		return NH_NO_ROUTE;
 
 	bpf_check_mtu(ctx, p.ifindex, &dev_mtu, 0, 0);
+	/* The FIB's MTU for this route (a route "mtu lock", a learnt path MTU)
+	 * binds too: caching the device's alone let packets over it through
+	 * once the next hop was learnt. nh_mtu has 16 bits. */
+	if (p.mtu_result && p.mtu_result < dev_mtu)
+		dev_mtu = p.mtu_result;
+	if (dev_mtu > 0xffff)
+		dev_mtu = 0xffff;
 	nh->ifindex = p.ifindex;
 	nh->mtu = tunnel_mtu(t, dev_mtu);
 	__builtin_memcpy(nh->smac, p.smac, 6);
@@ -152,7 +159,7 @@ static __always_inline int xdp_too_big(struct xdp_md *ctx, const struct ip_info 
 		return XDP_DROP;
 	}
 	count_drop(DROP_TOO_BIG);
-	if (xdp_icmp_too_big(ctx, ip, mtu) != XDP_TX)
+	if (is_icmp_error(ctx, ip) || xdp_icmp_too_big(ctx, ip, mtu) != XDP_TX)
 		return XDP_DROP;
 	count_event(EVENT_ICMP_SENT);
 	return redirect_to(ctx->ingress_ifindex);
@@ -191,7 +198,9 @@ static __always_inline int xdp_encap(struct xdp_md *ctx, struct tunnel *t, const
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	eth = data;
-	if ((void *)(eth + 1) + sizeof(struct ipv6hdr) > data_end)
+	/* an IPv4 header's worth: hop_limit and the whole IPv4 header fit in it,
+	 * and a short IPv4 packet is no less ours than a long one */
+	if ((void *)(eth + 1) + sizeof(struct iphdr) > data_end)
 		return XDP_PASS;
 	decrement_ttl(eth + 1, ip->family);
 	if (bpf_xdp_adjust_head(ctx, -overhead)) {
@@ -219,7 +228,7 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 	struct bpf_fib_lookup p;
 	int rc;
 
-	if ((void *)(eth + 1) + sizeof(struct ipv6hdr) > data_end)
+	if ((void *)(eth + 1) + sizeof(struct iphdr) > data_end) /* short IPv4 packets too */
 		return XDP_PASS;
 	__builtin_memset(&p, 0, sizeof(p));
 	p.ifindex = ctx->ingress_ifindex;
@@ -227,7 +236,8 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 	p.l4_protocol = ip->proto;
 	if (ip->family == 4) {
 		struct iphdr *iph = (void *)(eth + 1);
-		struct tunnel *t = is_anchor() ? bpf_map_lookup_elem(&home4, &iph->daddr) : 0;
+		/* home address or prefix (a NEMO mobile network), as in xdp_ipv4() */
+		struct tunnel *t = is_anchor() ? binding_of4(iph->daddr) : 0;
 
 		if (t) /* from one mobile node to another: straight back into a tunnel */
 			return xdp_encap(ctx, t, ip);
@@ -237,8 +247,11 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 		p.ipv4_dst = iph->daddr;
 	} else {
 		struct ipv6hdr *ip6h = (void *)(eth + 1);
-		struct tunnel *t = is_anchor() ? bpf_map_lookup_elem(&home6, &ip6h->daddr) : 0;
+		struct tunnel *t;
 
+		if ((void *)(ip6h + 1) > data_end)
+			return XDP_PASS;
+		t = is_anchor() ? binding_of6(&ip6h->daddr) : 0;
 		if (t)
 			return xdp_encap(ctx, t, ip);
 		p.family = AF_INET6;
@@ -308,8 +321,10 @@ static __always_inline int xdp_decap(struct xdp_md *ctx, const struct tunnel_hdr
 	__u8 macs[12];
 	int anchor = is_anchor();
 
-	if (th->inner_off > 256)
+	if (th->inner_off > 256) { /* outer headers longer than we strip: counted like any drop */
+		count_drop(DROP_HEADROOM);
 		return XDP_DROP;
+	}
 	if (th->inner_family == 4 ? parse_ipv4(inner, data_end, &in) : parse_ipv6(inner, data_end, &in)) {
 		count_drop(DROP_MALFORMED_INNER);
 		return XDP_DROP;
@@ -509,8 +524,8 @@ static __always_inline int xdp_ipv6(struct xdp_md *ctx)
 	return t ? xdp_encap(ctx, t, &ip) : XDP_PASS;
 }
 
-SEC("xdp")
-int anchor_xdp(struct xdp_md *ctx)
+/* The XDP program's body, apart so that bpf/bench.c can wrap it. */
+static __always_inline int anchor_xdp_main(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
@@ -522,6 +537,12 @@ int anchor_xdp(struct xdp_md *ctx)
 	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
 		return xdp_ipv6(ctx);
 	return XDP_PASS;
+}
+
+SEC("xdp")
+int anchor_xdp(struct xdp_md *ctx)
+{
+	return anchor_xdp_main(ctx);
 }
 
 /*
@@ -548,7 +569,7 @@ static __always_inline void tc_decrement_ttl(struct __sk_buff *skb, __u8 family)
 	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
 
-	if ((void *)(eth + 1) + sizeof(struct ipv6hdr) <= data_end)
+	if ((void *)(eth + 1) + sizeof(struct iphdr) <= data_end) /* enough for either family */
 		decrement_ttl(eth + 1, family);
 }
 
@@ -559,7 +580,7 @@ static __always_inline int tc_encap(struct __sk_buff *skb, int forwarding)
 	struct tunnel *t;
 	struct bpf_fib_lookup p;
 	__u8 family, tos, ttl;
-	__u16 inner_len = skb->len - sizeof(struct ethhdr);
+	__u16 inner_len = skb->len - sizeof(struct ethhdr), ip_len;
 	__u32 gso = skb->gso_size, ifindex = skb->ifindex;
 	int overhead, rc;
 
@@ -580,6 +601,7 @@ static __always_inline int tc_encap(struct __sk_buff *skb, int forwarding)
 		family = 4;
 		tos = iph->tos;
 		ttl = iph->ttl;
+		ip_len = bpf_ntohs(iph->tot_len);
 		t = binding_of4(is_anchor() ? iph->daddr : iph->saddr);
 	} else {
 		struct ipv6hdr *ip6h = (void *)(eth + 1);
@@ -589,6 +611,7 @@ static __always_inline int tc_encap(struct __sk_buff *skb, int forwarding)
 		family = 6;
 		tos = ipv6_tclass(ip6h);
 		ttl = ip6h->hop_limit;
+		ip_len = bpf_ntohs(ip6h->payload_len) + sizeof(*ip6h);
 		t = binding_of6(is_anchor() ? &ip6h->daddr : &ip6h->saddr);
 	}
 	if (!t)
@@ -599,6 +622,16 @@ static __always_inline int tc_encap(struct __sk_buff *skb, int forwarding)
 	if (gso && t->format == TUNNEL_UDP4_TLV) {
 		count_drop(DROP_GSO_TLV);
 		return TC_ACT_SHOT;
+	}
+	/* A short packet off a wire (TC ingress) still carries its Ethernet
+	 * padding, which is no part of it: it must not go into the tunnel nor
+	 * into the outer lengths. */
+	if (!gso && ip_len < inner_len && ip_len >= sizeof(struct iphdr)) {
+		if (bpf_skb_change_tail(skb, sizeof(struct ethhdr) + ip_len, 0)) {
+			count_drop(DROP_HEADROOM);
+			return TC_ACT_SHOT;
+		}
+		inner_len = ip_len;
 	}
 
 	fib_params_tunnel(&p, t, gso ? 0 : inner_len + overhead, ifindex);

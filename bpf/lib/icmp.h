@@ -33,6 +33,23 @@ static __always_inline int quote_sum(struct xdp_md *ctx, __u32 off, __u32 quote,
 	return 0;
 }
 
+/*
+ * Is the packet (described by ip, after the Ethernet header) itself an ICMP
+ * error? No ICMP error may answer one (RFC 1122 3.2.2, RFC 4443 2.4 (e)).
+ */
+static __always_inline int is_icmp_error(struct xdp_md *ctx, const struct ip_info *ip)
+{
+	__u8 type;
+
+	if (ip->proto != (ip->family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6) ||
+	    bpf_xdp_load_bytes(ctx, sizeof(struct ethhdr) + ip->hlen, &type, 1))
+		return 0;
+	if (ip->family == 6)
+		return type < 128; /* 0-127: errors, 128-255: informational */
+	return type == ICMP_DEST_UNREACH || type == ICMP_SOURCE_QUENCH || type == ICMP_REDIRECT ||
+	       type == ICMP_TIME_EXCEEDED || type == ICMP_PARAMETERPROB;
+}
+
 static __always_inline int icmp_header_len(__u8 family)
 {
 	return family == 4 ? sizeof(struct iphdr) + sizeof(struct icmphdr)

@@ -9,6 +9,11 @@
 
 #include "maps.h"
 
+/* Only ever used through a pointer, so nothing else would put struct
+ * signal_event in the object's BTF, where the control plane's layout of it
+ * is checked (test/dataplane/layout.test.ts). */
+const struct signal_event *signal_event_btf __attribute__((unused));
+
 static __always_inline int xdp_signal(struct xdp_md *ctx)
 {
 	__u32 len = ctx->data_end - ctx->data;

@@ -1,0 +1,98 @@
+/**
+ * Signalling leaves the data path at XDP: a Mobility Header packet to one of
+ * our endpoints flagged 'mh' (directly, behind a Destination Options header
+ * with a Home Address option, or as IPv6 inside UDP 4191 over IPv4) is
+ * copied whole into the `signals` ring buffer and dropped, and arrives
+ * through DataPlane.onSignal byte for byte with the interface it came in
+ * on. The same packet to an address that is not such an endpoint is not
+ * ours: the kernel gets it untouched and nothing is queued.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SignalFrame } from '../../control/dataplane/signals.js';
+import { ADDR, DSMIP_PORT, MAC, XDP_DROP, XDP_PASS, buildDataPlaneLab, changed, hex, type DataPlaneLab } from '../helpers/dataplane-lab.js';
+import { eth } from '../helpers/frames.js';
+import { scapy } from '../helpers/scapy.js';
+
+let t: DataPlaneLab;
+let f: Record<keyof typeof EXPR, Buffer>;
+const queue: SignalFrame[] = [];
+
+const BU = 'MIP6MH_BU(seq=7, flags=0b1100000, mhtime=30)'; // A and H flags, 30 x 4 s
+const hao = `IPv6ExtHdrDestOpt(options=[HAO(hoa='${ADDR.home1.v6}')])`;
+const viaUdp = (dport: number, tlv = '') =>
+  `${eth(MAC.gw, MAC.aMn)}/IP(src='${ADDR.nat.v4}', dst='${ADDR.anchor.v4}')/UDP(sport=40000, dport=${dport})/${tlv}IPv6(src='${ADDR.home1.v6}', dst='${ADDR.anchor.v6}')/${BU}`;
+
+const EXPR = {
+  hao: `${eth(MAC.mn, MAC.aMn)}/IPv6(src='${ADDR.careOf.v6}', dst='${ADDR.anchor.v6}')/${hao}/${BU}`,
+  udp: viaUdp(DSMIP_PORT),
+  udpTlv: viaUdp(DSMIP_PORT, 'TLV(type=2, len=56)/'),
+  plain: `${eth(MAC.mn, MAC.aMn)}/IPv6(src='${ADDR.home1.v6}', dst='${ADDR.anchor.v6}')/${BU}`,
+  mip4: `${eth(MAC.mn, MAC.aMn)}/IP(src='${ADDR.careOf.v4}', dst='${ADDR.anchor.v4}')/UDP(sport=434, dport=434)/Raw(bytes([1, 0, 0, 30]) + bytes(20))`,
+  notEndpoint: `${eth(MAC.mn, MAC.aMn)}/IPv6(src='${ADDR.careOf.v6}', dst='2001:db8:f::77')/${hao}/${BU}`,
+  noMhFlag: `${eth(MAC.cn, MAC.aCn)}/IPv6(src='${ADDR.cn.v6}', dst='${ADDR.anchorCn.v6}')/${BU}`,
+  udpOtherPort: viaUdp(4500),
+  tooBig: `${eth(MAC.mn, MAC.aMn)}/IPv6(src='${ADDR.home1.v6}', dst='${ADDR.anchor.v6}', nh=135)/Raw(bytes(2100))`,
+};
+
+beforeAll(() => {
+  t = buildDataPlaneLab('dpsig');
+  t.anchor.addEndpoint(ADDR.anchorCn.v6, 0, ['decap']); // an endpoint, but not for signalling
+  t.anchor.addEndpoint(ADDR.anchor.v4, 434, ['signal']); // everything to it is signalling (MIPv4)
+  t.anchor.onSignal((frame) => queue.push(frame));
+  f = scapy(EXPR);
+});
+afterAll(() => t?.destroy());
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function nextSignal(ms = 3000): Promise<SignalFrame> {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(10)) {
+    const s = queue.shift();
+    if (s) return s;
+  }
+  throw new Error('no signalling frame arrived');
+}
+
+describe('signalling to an endpoint: queued whole, dropped from the data path', () => {
+  it.each([
+    { name: 'hao', what: 'a BU behind a Home Address option' },
+    { name: 'udp', what: 'a BU in UDP 4191 over IPv4 (vanilla)' },
+    { name: 'udpTlv', what: 'a BU in UDP 4191 over IPv4 after a TLV header' },
+    { name: 'plain', what: 'a plain Mobility Header packet' },
+    { name: 'mip4', what: 'anything to an endpoint flagged "signal" (MIPv4, UDP 434)' },
+  ] as const)('$what', async ({ name }) => {
+    const input = f[name]!;
+    const r = t.xdp(t.anchor, 'a-mn', input);
+    expect(r.verdict).toBe(XDP_DROP);
+    expect(r.delta).toEqual(changed({ events: { signal: 1 } }));
+    const got = await nextSignal();
+    expect(got.ifindex).toBe(t.ifindex(t.anchor, 'a-mn'));
+    expect(hex(got.frame)).toBe(hex(input));
+    expect(queue).toEqual([]);
+  });
+
+  it('a frame over SIGNAL_MAX_FRAME (2048) is dropped uncopied (signal_too_big)', async () => {
+    const r = t.xdp(t.anchor, 'a-mn', f.tooBig);
+    expect(f.tooBig.length).toBeGreaterThan(2048);
+    expect(r.verdict).toBe(XDP_DROP);
+    expect(r.delta).toEqual(changed({ drops: { signal_too_big: 1 } }));
+    await sleep(300); // the reader polls every 100 ms
+    expect(queue).toEqual([]);
+  });
+});
+
+describe('not signalling for us: the kernel gets it untouched, nothing is queued', () => {
+  it.each([
+    { name: 'notEndpoint', what: 'a BU to an address that is not an endpoint', ifname: 'a-mn' },
+    { name: 'noMhFlag', what: 'an MH to an endpoint without the "mh" flag', ifname: 'a-cn' },
+    { name: 'udpOtherPort', what: 'a BU in UDP to a port that is not an endpoint', ifname: 'a-mn' },
+  ] as const)('$what', async ({ name, ifname }) => {
+    const input = f[name]!;
+    const r = t.xdp(t.anchor, ifname, input);
+    expect(r.verdict).toBe(XDP_PASS);
+    expect(hex(r.frame)).toBe(hex(input));
+    expect(r.delta).toEqual(changed({}));
+    await sleep(300);
+    expect(queue).toEqual([]);
+  });
+});
