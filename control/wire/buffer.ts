@@ -14,7 +14,8 @@ export class DecodeError extends Error {
 
 export class EncodeError extends Error {
   constructor(readonly field: string, readonly value: unknown, reason: string) {
-    super(`${field}: ${reason} (${JSON.stringify(value)})`);
+    // a bigint value (e.g. a 64-bit field given out of range) must not make JSON.stringify throw a TypeError
+    super(`${field}: ${reason} (${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))})`);
   }
 }
 
