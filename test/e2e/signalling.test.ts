@@ -11,6 +11,7 @@ import { addr, buildTunnelLab, DSMIP_PORT, NAT_PORT, type TunnelLab } from '../.
 import { SignallingChannel, unwrapSignal, type SignalPacket } from '../../control/signalling/channel.js';
 import { ifIndex } from '../../control/sys/libc.js';
 import { scapy } from '../helpers/scapy.js';
+import { decodeMobilityHeader } from '../../control/wire/mh/index.js';
 import type { DataPlane } from '../../control/dataplane/dataplane.js';
 
 let t: TunnelLab;
@@ -60,6 +61,8 @@ describe('signalling to the anchor', () => {
     expect(got).toMatchObject({ transport: 'ipv6', outer: { src: addr.mnCareOf.v6, dst: ha6 } });
     expect(got.ifindex).toBe(t.lab.within(t.ns.anchor, () => ifIndex('a-mn')));
     expect(got.ipv6.toString('hex')).toBe(packet.toString('hex'));
+    expect(got.signalling).toMatchObject({ homeAddressOption: addr.mnHome.v6, mhChecksumOk: true });
+    expect(decodeMobilityHeader(got.signalling.mh)).toMatchObject({ type: 'bindingUpdate', sequence: 7, lifetime: 120, flags: { a: true, h: true, l: false } });
     expect(icmp6ParamProblems()).toBe(kernelErrors);
     expect(t.anchor.events().signal).toBeGreaterThanOrEqual(1n);
   });
@@ -75,6 +78,7 @@ describe('signalling to the anchor', () => {
     });
     expect(got.ifindex).toBe(t.lab.within(t.ns.anchor, () => ifIndex('a-nat')));
     expect(got.ipv6.toString('hex')).toBe(packet.toString('hex'));
+    expect(got.signalling.mhChecksumOk).toBe(true);
   });
 
   it('an MH to an address that is not an endpoint is not taken', async () => {
@@ -91,6 +95,7 @@ describe('replies to the mobile node', () => {
     const got = await next(atMobile[node]);
     expect(got).toMatchObject({ outer });
     expect(got.ipv6.toString('hex')).toBe(bytes.toString('hex'));
+    expect(decodeMobilityHeader(got.signalling.mh)).toMatchObject({ type: 'bindingAcknowledgement', status: 0, sequence: 7 });
     expect(dp.events().signal).toBeGreaterThanOrEqual(1n);
   };
 

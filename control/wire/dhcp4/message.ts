@@ -9,7 +9,7 @@
  * place: dhcpDiscover, dhcpOffer, dhcpRequest, dhcpAck, dhcpNak, dhcpRelease.
  */
 import { EncodeError, type Codec, type Reader, type Writer, decode, encode } from '../buffer.js';
-import { bool, uint } from '../mh/check.js';
+import { bool, uint } from '../check.js';
 import {
   BOOTP_FIXED_LENGTH, BOOTP_MIN_LENGTH, BROADCAST_FLAG, BootpOp, CHADDR_LENGTH, DhcpOptionCode, FILE_LENGTH,
   HTYPE_ETHERNET, MAGIC_COOKIE, SNAME_LENGTH, type DhcpMessageTypeName,

@@ -7,7 +7,7 @@
  * (RFC 3396 concatenation is left to the caller).
  */
 import { EncodeError, type Reader, type Writer } from '../buffer.js';
-import { bytes, uint } from '../mh/check.js';
+import { bytes, uint } from '../check.js';
 import { DhcpMessageType, DhcpOptionCode, type DhcpMessageTypeName } from './constants.js';
 
 export type DhcpOption =

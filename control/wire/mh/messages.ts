@@ -11,7 +11,8 @@
  * the caller can answer with a Binding Error (status 2, RFC 6275 §9.2).
  */
 import { Codec, EncodeError, Reader, Writer, decode, encode } from '../buffer.js';
-import { bool, bytes, fourSecondUnits, shown, uint } from './check.js';
+import { bool, bytes, shown, uint } from '../check.js';
+import { fourSecondUnits } from './lifetime.js';
 import { BaFlag, BrFlag, BrType, BuFlag, IPPROTO_NONE, LIFETIME_UNIT, MH_MAX_LENGTH, MhType, OptionType } from './constants.js';
 import { MobilityOption, optionsLength, readOptions, writeOptions } from './options.js';
 

@@ -6,7 +6,8 @@
  * offset at which the options begin.
  */
 import { EncodeError, Reader, Writer } from '../buffer.js';
-import { bool, bytes, fourSecondUnits, range, shown, u64, uint } from './check.js';
+import { bool, bytes, range, shown, u64, uint } from '../check.js';
+import { fourSecondUnits } from './lifetime.js';
 import { LIFETIME_UNIT, MnIdSubtype, OptionType } from './constants.js';
 
 export type MobilityOption =

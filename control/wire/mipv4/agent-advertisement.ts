@@ -7,7 +7,7 @@
  */
 import { EncodeError, decode, encode, type Codec, type Reader, type Writer } from '../buffer.js';
 import { internetChecksum } from '../checksum.js';
-import { bool, bytes, range, uint } from '../mh/check.js';
+import { bool, bytes, range, uint } from '../check.js';
 import {
   AgentAdvExtType, AgentAdvFlag, FIRST_SKIPPABLE_EXT, ICMP_ROUTER_ADVERTISEMENT, MOBILITY_AGENT_FIXED_LENGTH,
   ROUTER_ADVERTISEMENT_HEADER, ROUTER_ENTRY_WORDS,

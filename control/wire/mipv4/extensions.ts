@@ -16,7 +16,7 @@
  * what authenticatedLength relies on.
  */
 import { DecodeError, EncodeError, type Reader, type Writer } from '../buffer.js';
-import { bool, bytes, range, uint } from '../mh/check.js';
+import { bool, bytes, range, uint } from '../check.js';
 import {
   AUTH_SPI_LENGTH, DUAL_STACK_LENGTH, DualStackSubType, FIRST_SKIPPABLE_EXT, Mip4ExtType,
   UDP_TUNNEL_EXT_LENGTH, UdpTunnelReplyFlag, UdpTunnelRequestFlag,

@@ -6,7 +6,7 @@
  * message up to and including the extension's SPI), for control/wire/auth.ts.
  */
 import { EncodeError, decode, encode, type Codec, type Reader, type Writer } from '../buffer.js';
-import { bool, uint } from '../mh/check.js';
+import { bool, uint } from '../check.js';
 import { Mip4MessageType, REPLY_FIXED_LENGTH, REQUEST_FIXED_LENGTH, RequestFlag, AUTH_SPI_LENGTH } from './constants.js';
 import { extensionLength, isNonSkippable, readExtension, writeExtension, type AuthExtensionType, type Mip4Extension } from './extensions.js';
 

@@ -1,9 +1,8 @@
 /**
- * Input checks for the Mobility Header encoders: a bad value becomes an
- * EncodeError naming the field, never a RangeError from deep inside Buffer.
+ * Input checks for the encoders: a bad value becomes an EncodeError naming
+ * the field, never a RangeError from deep inside Buffer.
  */
-import { EncodeError } from '../buffer.js';
-import { LIFETIME_MAX, LIFETIME_UNIT } from './constants.js';
+import { EncodeError } from './buffer.js';
 
 /** A value as an EncodeError can show it: JSON.stringify refuses bigints and objects holding them. */
 export function shown(v: unknown): unknown {
@@ -42,12 +41,4 @@ export function bytes(v: unknown, max: number, field: string, min = 0): Buffer {
   if (!Buffer.isBuffer(v)) throw new EncodeError(field, typeof v, 'not a Buffer');
   if (v.length < min || v.length > max) throw new EncodeError(field, v.length, `length must be ${min}..${max} bytes`);
   return v;
-}
-
-/** Seconds → the 16-bit count of 4-second units the wire carries. */
-export function fourSecondUnits(v: unknown, field: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > LIFETIME_MAX || v % LIFETIME_UNIT !== 0) {
-    throw new EncodeError(field, shown(v), `seconds must be a multiple of ${LIFETIME_UNIT} in 0..${LIFETIME_MAX}`);
-  }
-  return v / LIFETIME_UNIT;
 }
