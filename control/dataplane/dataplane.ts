@@ -272,27 +272,53 @@ export class DataPlane {
     this.bindings.set(b.id, { binding: b, entries });
   }
 
-  /** Installs many bindings with batched map updates (for restarts and bulk loads). */
+  /**
+   * Installs many bindings with batched map writes (bulk loads, restarts).
+   * Everything is checked before anything is written; bindings that exist
+   * already are replaced one by one with install(). If a batched write
+   * fails, the new bindings' entries are removed again and the error thrown.
+   */
   installMany(list: readonly Binding[]): void {
-    const batches = new Map<MapName, { keys: Buffer[]; values: Buffer[] }>();
+    const fresh: { binding: Binding; entries: Entry[]; value: Buffer }[] = [];
+    const claimed = new Map<string, number>();
+    const seen = new Set<number>();
     for (const b of list) {
       this.validate(b);
-      if (this.bindings.has(b.id)) { this.install(b); continue; }
-      const value = this.tunnelValue(b);
+      if (seen.has(b.id)) throw new BindingError(b.id, 'id', 'appears twice in one batch');
+      seen.add(b.id);
+      if (this.bindings.has(b.id)) continue;
       const entries = this.entriesOf(b);
-      this.zeroCounters(b.id);
+      for (const e of entries) {
+        const holder = this.owner.get(e.id) ?? claimed.get(e.id);
+        if (holder !== undefined && holder !== b.id) throw new BindingError(b.id, 'homeAddresses', `${describeEntry(e)} belongs to binding ${holder}`);
+        claimed.set(e.id, b.id);
+      }
+      fresh.push({ binding: b, entries, value: this.tunnelValue(b) });
+    }
+    for (const b of list) if (this.bindings.has(b.id)) this.install(b);
+
+    const batches = new Map<MapName, { keys: Buffer[]; values: Buffer[] }>();
+    for (const { binding, entries, value } of fresh) {
+      this.zeroCounters(binding.id);
       for (const e of entries) {
         const batch = batches.get(e.map) ?? { keys: [], values: [] };
         batch.keys.push(e.key);
         batch.values.push(value);
         batches.set(e.map, batch);
-        this.owner.set(e.id, b.id);
       }
-      this.bindings.set(b.id, { binding: b, entries });
     }
-    for (const [map, { keys, values }] of batches) {
-      if (map === 'home4' || map === 'home6') libbpf.updateBatch(this.fd(map), Buffer.concat(keys), Buffer.concat(values), keys.length);
-      else keys.forEach((k, i) => libbpf.update(this.fd(map), k, values[i]!));
+    try {
+      for (const [map, { keys, values }] of batches) {
+        if (map === 'home4' || map === 'home6') libbpf.updateBatch(this.fd(map), Buffer.concat(keys), Buffer.concat(values), keys.length);
+        else keys.forEach((k, i) => libbpf.update(this.fd(map), k, values[i]!));
+      }
+    } catch (err) {
+      for (const { entries } of fresh) for (const e of entries) libbpf.delete(this.fd(e.map), e.key);
+      throw err;
+    }
+    for (const { binding, entries } of fresh) {
+      for (const e of entries) this.owner.set(e.id, binding.id);
+      this.bindings.set(binding.id, { binding, entries });
     }
   }
 

@@ -110,6 +110,17 @@ describe('refusals', () => {
     dp.remove(udp.id);
   });
 
+  it('a batch is checked whole before anything is written', () => {
+    dp.install(udp);
+    const b = (id: number, home: string): Binding => ({ id, tunnel: { format: 'ip4', local: '198.51.100.1', remote: '203.0.113.50' }, homeAddresses: [home], prefixes: [] });
+    expect(() => dp.installMany([b(30, '10.3.0.1'), b(31, '10.1.0.10')])).toThrow(/binding 31: homeAddresses: .* belongs to binding 10/);
+    expect(() => dp.installMany([b(30, '10.3.0.1'), b(31, '10.3.0.1')])).toThrow(/binding 31: homeAddresses: .* belongs to binding 30/);
+    expect(() => dp.installMany([b(30, '10.3.0.1'), b(30, '10.3.0.2')])).toThrow(/binding 30: id: appears twice/);
+    expect(entries().filter((e) => !e.endsWith('-> 10'))).toEqual([]);
+    expect(dp.binding(30)).toBeUndefined();
+    dp.remove(udp.id);
+  });
+
   it('a write that fails midway undoes what it wrote and keeps the previous binding', () => {
     const small = DataPlane.open({ instance: `${INSTANCE}-small`, role: 'anchor' });
     try {
