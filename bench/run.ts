@@ -20,6 +20,7 @@ import { installBindings } from './bindings.js';
 import { measureForwarding } from './forward.js';
 import { BenchObject } from './programs.js';
 import { report, rows } from './report.js';
+import { wireBench, wireRows, wireTable } from './wire.js';
 import { measureTestRun } from './testrun.js';
 import { addr, buildTopology, type Topology } from './topology.js';
 
@@ -68,9 +69,12 @@ async function main(): Promise<void> {
   log('forwarding between namespaces ...');
   const fw = await measureForwarding(topo, dp, bench, [{ family: 6, format: 'ip6' }, { family: 4, format: 'udp4' }], log);
 
+  log('wire formats ...');
+  const wire = wireBench();
+
   const { text } = report(tr, fw);
-  process.stdout.write(`\n${text}\n`);
-  writeFileSync(RESULTS, `${JSON.stringify(rows(tr, fw), null, 2)}\n`);
+  process.stdout.write(`\n${text}\n\n${wireTable(wire)}\n`);
+  writeFileSync(RESULTS, `${JSON.stringify([...rows(tr, fw), ...wireRows(wire)], null, 2)}\n`);
   log(`\nwrote ${RESULTS}`);
 }
 
