@@ -220,12 +220,58 @@ static __always_inline int xdp_encap(struct xdp_md *ctx, struct tunnel *t, const
 	return redirect_to(nh.ifindex);
 }
 
-/* The frame is Ethernet + a decapsulated packet: route it on. */
+/* The destination cache slot of an inner destination (16 bytes, IPv4 in the first four). */
+static __always_inline struct dest_cache_entry *dest_slot(const __be32 *addr)
+{
+	__u32 slot = ((addr[0] ^ addr[1] ^ addr[2] ^ addr[3]) * 2654435761u) >> 22; /* Fibonacci hashing, 10 bits */
+
+	return bpf_map_lookup_elem(&dest_cache, &slot);
+}
+
+static __always_inline int dest_hit(const struct dest_cache_entry *e, const __be32 *addr, __u8 family, __u32 generation)
+{
+	return e && e->generation == generation && e->family == family && addr6_eq(e->addr, addr);
+}
+
+/* Forwards the frame (Ethernet + a packet of ip->len bytes) to a known next hop, or hands it up. */
+static __always_inline int forward_to(struct xdp_md *ctx, const struct ip_info *ip, __u32 ifindex, __u32 mtu,
+				      const __u8 *smac, const __u8 *dmac)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) + sizeof(struct iphdr) > data_end)
+		return XDP_PASS;
+	if (ip->len > mtu) {
+		count_event(EVENT_STACK_ROUTE); /* too big: the stack sends the ICMP error */
+		return XDP_PASS;
+	}
+	if (ip->ttl <= 1) {
+		count_event(EVENT_STACK_TTL);
+		return XDP_PASS;
+	}
+	decrement_ttl(eth + 1, ip->family);
+	__builtin_memcpy(eth->h_dest, dmac, 6);
+	__builtin_memcpy(eth->h_source, smac, 6);
+	return redirect_to(ifindex);
+}
+
+/*
+ * The frame is Ethernet + a decapsulated packet: route it on. The per-CPU
+ * destination cache spares the hot path the home lookup and the FIB lookup
+ * (the costliest call here); any change the control plane makes bumps the
+ * generation and so empties it.
+ */
 static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip_info *ip)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
+	struct anchor_config *cfg = get_config();
+	__be32 dst[4] = {};
+	struct dest_cache_entry *e;
 	struct bpf_fib_lookup p;
+	__u32 generation = cfg ? cfg->generation : 0, mtu = 0;
+	int anchor = !cfg || cfg->role == ROLE_ANCHOR;
 	int rc;
 
 	if ((void *)(eth + 1) + sizeof(struct iphdr) > data_end) /* short IPv4 packets too */
@@ -236,8 +282,13 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 	p.l4_protocol = ip->proto;
 	if (ip->family == 4) {
 		struct iphdr *iph = (void *)(eth + 1);
+
+		dst[0] = iph->daddr;
+		e = dest_slot(dst);
+		if (dest_hit(e, dst, 4, generation))
+			return forward_to(ctx, ip, e->ifindex, e->mtu, e->smac, e->dmac);
 		/* home address or prefix (a NEMO mobile network), as in xdp_ipv4() */
-		struct tunnel *t = is_anchor() ? binding_of4(iph->daddr) : 0;
+		struct tunnel *t = anchor ? binding_of4(iph->daddr) : 0;
 
 		if (t) /* from one mobile node to another: straight back into a tunnel */
 			return xdp_encap(ctx, t, ip);
@@ -251,7 +302,11 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 
 		if ((void *)(ip6h + 1) > data_end)
 			return XDP_PASS;
-		t = is_anchor() ? binding_of6(&ip6h->daddr) : 0;
+		__builtin_memcpy(dst, &ip6h->daddr, 16);
+		e = dest_slot(dst);
+		if (dest_hit(e, dst, 6, generation))
+			return forward_to(ctx, ip, e->ifindex, e->mtu, e->smac, e->dmac);
+		t = anchor ? binding_of6(&ip6h->daddr) : 0;
 		if (t)
 			return xdp_encap(ctx, t, ip);
 		p.family = AF_INET6;
@@ -264,14 +319,19 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 		count_event(rc == BPF_FIB_LKUP_RET_NO_NEIGH ? EVENT_STACK_NO_NEIGH : EVENT_STACK_ROUTE);
 		return XDP_PASS;
 	}
-	if (ip->ttl <= 1) {
-		count_event(EVENT_STACK_TTL);
-		return XDP_PASS;
+	bpf_check_mtu(ctx, p.ifindex, &mtu, 0, 0);
+	if (p.mtu_result && p.mtu_result < mtu) /* the route's MTU binds too (see tunnel_nexthop) */
+		mtu = p.mtu_result;
+	if (e && generation) {
+		__builtin_memcpy(e->addr, dst, sizeof(dst));
+		e->family = ip->family;
+		e->ifindex = p.ifindex;
+		e->mtu = mtu > 0xffff ? 0xffff : mtu;
+		__builtin_memcpy(e->smac, p.smac, 6);
+		__builtin_memcpy(e->dmac, p.dmac, 6);
+		e->generation = generation;
 	}
-	decrement_ttl(eth + 1, ip->family);
-	__builtin_memcpy(eth->h_dest, p.dmac, 6);
-	__builtin_memcpy(eth->h_source, p.smac, 6);
-	return redirect_to(p.ifindex);
+	return forward_to(ctx, ip, p.ifindex, mtu ? mtu : 0xffff, p.smac, p.dmac);
 }
 
 /* Does the tunnel packet come from where its binding says, in its format? */

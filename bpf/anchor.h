@@ -55,6 +55,24 @@ struct tunnel {
 	__u8 nh_dmac[6];
 };
 
+/*
+ * Where a decapsulated packet for one destination went last: learnt from the
+ * FIB, per CPU, valid while the config generation is unchanged. A hit also
+ * says the destination was no home address at that generation.
+ */
+struct dest_cache_entry {
+	__be32 addr[4];      /* the inner destination; IPv4 in addr[0] */
+	__u32 generation;    /* anchor_config.generation when learnt; 0: empty */
+	__u32 ifindex;
+	__u16 mtu;           /* of the egress device and route */
+	__u8 family;
+	__u8 pad;
+	__u8 smac[6];
+	__u8 dmac[6];
+};
+
+#define DEST_CACHE_SLOTS 1024
+
 struct prefix4_key {
 	__u32 prefixlen;
 	__be32 addr;
@@ -81,7 +99,7 @@ enum endpoint_flags {
 
 struct anchor_config {
 	__u32 role;                   /* enum anchor_role */
-	__u32 reserved;
+	__u32 generation;             /* bumped by the control plane on every binding, endpoint or route change */
 	union anchor_addr icmp_src4;  /* source of ICMP errors we originate */
 	union anchor_addr icmp_src6;
 };

@@ -52,6 +52,14 @@ struct {
 	__type(value, struct anchor_config);
 } config SEC(".maps");
 
+/* Per CPU: written only by the CPU that reads it, so never seen half-written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DEST_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct dest_cache_entry);
+} dest_cache SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MAX_BINDINGS);

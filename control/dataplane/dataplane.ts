@@ -24,7 +24,7 @@ export const defaultObject = join(packageRoot, 'build/bpf/anchor.o');
 export const PIN_ROOT = '/sys/fs/bpf/mobility-anchor';
 export const MAX_BINDINGS = 131072;
 
-const MAP_NAMES = ['home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'config', 'binding_counters', 'drops', 'events', 'signals'] as const;
+const MAP_NAMES = ['home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'config', 'dest_cache', 'binding_counters', 'drops', 'events', 'signals'] as const;
 type MapName = (typeof MAP_NAMES)[number];
 type Hook = 'xdp' | 'tc-ingress' | 'tc-egress';
 const PROGRAMS: Record<Hook, string> = { xdp: 'anchor_xdp', 'tc-ingress': 'anchor_tc_ingress', 'tc-egress': 'anchor_tc_egress' };
@@ -74,6 +74,7 @@ export class DataPlane {
   private readonly owner = new Map<string, number>(); // entry id -> binding id
   private readonly counterNames: { drops: string[]; events: string[] };
   private obj: ObjectHandle | null;
+  private config: AnchorConfig;
   private reader: SignalReader | null = null;
   /** True if the maps were already pinned: a restart on a live data plane. */
   readonly resumed: boolean;
@@ -104,7 +105,12 @@ export class DataPlane {
     const obj = this.obj;
     this.progFds = { xdp: 0, 'tc-ingress': 0, 'tc-egress': 0 };
     for (const hook of Object.keys(PROGRAMS) as Hook[]) this.progFds[hook] = libbpf.programFd(obj, PROGRAMS[hook]);
-    this.writeConfig({ role: options.role, icmpSource4: options.icmpSource4, icmpSource6: options.icmpSource6 });
+    const pinned = libbpf.lookup(this.fd('config'), Buffer.alloc(4), layouts.anchor_config.size);
+    this.config = {
+      role: options.role, icmpSource4: options.icmpSource4, icmpSource6: options.icmpSource6,
+      generation: pinned?.readUInt32LE(layouts.anchor_config.fields.generation!.offset) ?? 0,
+    };
+    this.invalidateCaches();
     this.reloadBindings();
     this.reattachPinnedLinks();
   }
@@ -119,8 +125,14 @@ export class DataPlane {
     return fd;
   }
 
-  writeConfig(config: AnchorConfig): void {
-    libbpf.update(this.fd('config'), Buffer.alloc(4), encodeConfig(config));
+  /**
+   * Every change to bindings, endpoints or routes bumps the generation: the
+   * data plane's per-CPU caches (learnt destinations) then start empty, so no
+   * packet is forwarded on what was true before the change.
+   */
+  private invalidateCaches(): void {
+    this.config.generation = (this.config.generation + 1) >>> 0 || 1; // 0 marks an empty cache slot
+    libbpf.update(this.fd('config'), Buffer.alloc(4), encodeConfig(this.config));
   }
 
   /* ---- attachment ---- */
@@ -270,6 +282,7 @@ export class DataPlane {
     }
     for (const e of entries) this.owner.set(e.id, b.id);
     this.bindings.set(b.id, { binding: b, entries });
+    this.invalidateCaches();
   }
 
   /**
@@ -320,6 +333,7 @@ export class DataPlane {
       for (const e of entries) this.owner.set(e.id, binding.id);
       this.bindings.set(binding.id, { binding, entries });
     }
+    this.invalidateCaches();
   }
 
   /** Removes a binding: no packet is tunnelled for it afterwards. False if unknown. */
@@ -331,6 +345,7 @@ export class DataPlane {
       this.owner.delete(e.id);
     }
     this.bindings.delete(id);
+    this.invalidateCaches();
     return true;
   }
 
@@ -348,12 +363,13 @@ export class DataPlane {
     return value ? decodeTunnel(value) : null;
   }
 
-  /** Forgets every learnt next hop (after a route or neighbour change). */
+  /** Forgets every learnt next hop, in bindings and in the destination caches: call it on any route or neighbour change. */
   flushNexthops(): void {
     for (const { binding, entries } of this.bindings.values()) {
       const value = this.tunnelValue(binding);
       for (const e of entries) libbpf.update(this.fd(e.map), e.key, value);
     }
+    this.invalidateCaches();
   }
 
   private tunnelValue(b: Binding): Buffer {
@@ -401,10 +417,13 @@ export class DataPlane {
     const value = Buffer.alloc(4);
     value.writeUInt32LE(flags.reduce((acc, f) => acc | EndpointFlag[f], 0));
     libbpf.update(this.fd('endpoints'), encodeEndpointKey(addr, port), value);
+    this.invalidateCaches();
   }
 
   removeEndpoint(addr: string, port: number): boolean {
-    return libbpf.delete(this.fd('endpoints'), encodeEndpointKey(addr, port));
+    const removed = libbpf.delete(this.fd('endpoints'), encodeEndpointKey(addr, port));
+    this.invalidateCaches();
+    return removed;
   }
 
   /* ---- counters ---- */

@@ -30,7 +30,7 @@ export const layouts = {
   prefix4_key: struct('prefix4_key', 8, { prefixlen: [0, 4], addr: [4, 4] }),
   prefix6_key: struct('prefix6_key', 20, { prefixlen: [0, 4], addr: [4, 16] }),
   endpoint_key: struct('endpoint_key', 20, { addr: [0, 16], family: [16, 1], pad: [17, 1], port: [18, 2] }),
-  anchor_config: struct('anchor_config', 40, { role: [0, 4], reserved: [4, 4], icmp_src4: [8, 16], icmp_src6: [24, 16] }),
+  anchor_config: struct('anchor_config', 40, { role: [0, 4], generation: [4, 4], icmp_src4: [8, 16], icmp_src6: [24, 16] }),
   binding_counters: struct('binding_counters', 32, {
     encap_packets: [0, 8], encap_bytes: [8, 8], decap_packets: [16, 8], decap_bytes: [24, 8],
   }),
@@ -173,6 +173,8 @@ export function encodeEndpointKey(addr: string, port: number): Buffer {
 
 export interface AnchorConfig {
   role: RoleName;
+  /** Bumped on every change the data plane's per-CPU caches must not outlive. */
+  generation: number;
   icmpSource4?: string;
   icmpSource6?: string;
 }
@@ -181,6 +183,7 @@ export function encodeConfig(c: AnchorConfig): Buffer {
   const f = L.anchor_config.fields;
   const b = Buffer.alloc(L.anchor_config.size);
   b.writeUInt32LE(Role[c.role], f.role!.offset);
+  b.writeUInt32LE(c.generation >>> 0, f.generation!.offset);
   if (c.icmpSource4) anchorAddr(c.icmpSource4).copy(b, f.icmp_src4!.offset);
   if (c.icmpSource6) anchorAddr(c.icmpSource6).copy(b, f.icmp_src6!.offset);
   return b;

@@ -1,0 +1,89 @@
+/**
+ * The per-CPU destination cache of the decapsulation path: a destination's
+ * next hop is learnt from the FIB once and reused, and everything the
+ * control plane changes (bindings, endpoints, flushNexthops after a route or
+ * neighbour change) empties it through the generation number.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Binding } from '../../control/dataplane/dataplane.js';
+import { ADDR, MAC, XDP_PASS, XDP_REDIRECT, anchorTunnel, buildDataPlaneLab, changed, hex, type DataPlaneLab } from '../helpers/dataplane-lab.js';
+import { eth, inner, innerLength, outer, receivedBy, sentBy, type InnerSpec } from '../helpers/frames.js';
+import { scapy } from '../helpers/scapy.js';
+
+let t: DataPlaneLab;
+let f: Record<string, Buffer>;
+
+const binding1: Binding = { id: 1, tunnel: anchorTunnel('ip6'), homeAddresses: [ADDR.home1.v6], prefixes: [] };
+const NEW_MAC = '02:c0:00:00:0c:99';
+const toCn: InnerSpec = { src: ADDR.home1.v6, dst: ADDR.cn.v6 };
+const big: InnerSpec = { ...toCn, payload: 1400 };
+const tunnelled = (spec: InnerSpec) => `${eth(MAC.mn, MAC.aMn)}/${outer(receivedBy(anchorTunnel('ip6')), 6, innerLength(6, spec))}${inner(6, spec)}`;
+
+beforeAll(() => {
+  t = buildDataPlaneLab('dpdc');
+  f = scapy({
+    in: tunnelled(toCn),
+    out: `${eth(MAC.aCn, MAC.cn)}/${inner(6, { ...toCn, ttl: 63 })}`,
+    outNewMac: `${eth(MAC.aCn, NEW_MAC)}/${inner(6, { ...toCn, ttl: 63 })}`,
+    bigIn: tunnelled(big),
+    bigOut: `${eth(MAC.mn, MAC.aMn)}/${inner(6, big)}`,
+    // binding 2 takes the correspondent's address: from then on it is a home address, tunnelled
+    toCnTunnelled: `${eth(MAC.aMn, MAC.mn)}/${outer(sentBy(anchorTunnel('ip6')), 6, innerLength(6, toCn))}${inner(6, { ...toCn, ttl: 63 })}`,
+  });
+  t.anchor.install(binding1);
+});
+afterAll(() => t?.destroy());
+
+const frame = (name: string): Buffer => {
+  const b = f[name];
+  if (!b) throw new Error(`no frame ${name}`);
+  return b;
+};
+const decap = (name: string, bindings = [1]) => t.xdp(t.anchor, 'a-mn', frame(name), bindings);
+
+describe('destination cache', () => {
+  it('learns a next hop once: a neighbour change is not seen until flushNexthops()', () => {
+    t.anchor.flushNexthops();
+    expect(hex(decap('in').frame)).toBe(hex(frame('out')));
+    try {
+      t.exec(t.ns.anchor, `ip neigh replace ${ADDR.cn.v6} lladdr ${NEW_MAC} dev a-cn nud permanent`);
+      const cached = decap('in');
+      expect(cached.verdict).toBe(XDP_REDIRECT);
+      expect(hex(cached.frame)).toBe(hex(frame('out'))); // the old MAC: served from the cache
+      t.anchor.flushNexthops();
+      expect(hex(decap('in').frame)).toBe(hex(frame('outNewMac')));
+    } finally {
+      t.exec(t.ns.anchor, `ip neigh replace ${ADDR.cn.v6} lladdr ${MAC.cn} dev a-cn nud permanent`);
+      t.anchor.flushNexthops();
+    }
+  });
+
+  it('a binding installed for a cached destination takes over at once', () => {
+    expect(hex(decap('in').frame)).toBe(hex(frame('out'))); // cached as "no home address: forward"
+    try {
+      t.anchor.install({ id: 2, tunnel: anchorTunnel('ip6'), homeAddresses: [ADDR.cn.v6], prefixes: [] });
+      const r = decap('in', [1, 2]);
+      expect(r.verdict).toBe(XDP_REDIRECT);
+      expect(hex(r.frame)).toBe(hex(frame('toCnTunnelled')));
+      expect(r.delta.bindings[2]).toMatchObject({ encapPackets: 1 });
+    } finally {
+      t.anchor.remove(2);
+    }
+    expect(hex(decap('in').frame)).toBe(hex(frame('out')));
+  });
+
+  it('keeps the MTU it learnt: a packet over it goes to the stack, which sends the error', () => {
+    try {
+      t.exec(t.ns.anchor, 'ip link set a-cn mtu 1400');
+      t.anchor.flushNexthops();
+      expect(decap('in').verdict).toBe(XDP_REDIRECT); // learnt, with MTU 1400
+      const r = decap('bigIn');
+      expect(r.verdict).toBe(XDP_PASS);
+      expect(hex(r.frame)).toBe(hex(frame('bigOut')));
+      expect(r.delta).toEqual(changed({ events: { stack_route: 1 }, bindings: { 1: { decapPackets: 1, decapBytes: innerLength(6, big) } } }));
+    } finally {
+      t.exec(t.ns.anchor, 'ip link set a-cn mtu 1500');
+      t.anchor.flushNexthops();
+    }
+  });
+});
