@@ -445,7 +445,14 @@ static __always_inline int xdp_ipv4_endpoint(struct xdp_md *ctx, struct iphdr *i
 	__u32 flags;
 
 	if (ip->proto == IPPROTO_UDP) {
+		__u32 port;
+		__u8 *listened;
+
 		if ((void *)(udph + 1) > data_end)
+			return NOT_OURS;
+		port = bpf_ntohs(udph->dest);
+		listened = bpf_map_lookup_elem(&endpoint_ports, &port);
+		if (!listened || !*listened)
 			return NOT_OURS;
 		th.sport = udph->source;
 		th.dport = udph->dest;

@@ -45,6 +45,15 @@ struct {
 	__type(value, __u32); /* enum endpoint_flags */
 } endpoints SEC(".maps");
 
+/* UDP ports some endpoint listens on (1) or not (0): most UDP traffic is
+ * told apart here, by an inlined array read, before the endpoints hash. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} endpoint_ports SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

@@ -24,7 +24,7 @@ export const defaultObject = join(packageRoot, 'build/bpf/anchor.o');
 export const PIN_ROOT = '/sys/fs/bpf/mobility-anchor';
 export const MAX_BINDINGS = 131072;
 
-const MAP_NAMES = ['home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'config', 'dest_cache', 'binding_counters', 'drops', 'events', 'signals'] as const;
+const MAP_NAMES = ['home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'endpoint_ports', 'config', 'dest_cache', 'binding_counters', 'drops', 'events', 'signals'] as const;
 type MapName = (typeof MAP_NAMES)[number];
 type Hook = 'xdp' | 'tc-ingress' | 'tc-egress';
 const PROGRAMS: Record<Hook, string> = { xdp: 'anchor_xdp', 'tc-ingress': 'anchor_tc_ingress', 'tc-egress': 'anchor_tc_egress' };
@@ -417,13 +417,23 @@ export class DataPlane {
     const value = Buffer.alloc(4);
     value.writeUInt32LE(flags.reduce((acc, f) => acc | EndpointFlag[f], 0));
     libbpf.update(this.fd('endpoints'), encodeEndpointKey(addr, port), value);
+    if (port) this.markPort(port, true);
     this.invalidateCaches();
   }
 
   removeEndpoint(addr: string, port: number): boolean {
     const removed = libbpf.delete(this.fd('endpoints'), encodeEndpointKey(addr, port));
+    const portOffset = layouts.endpoint_key.fields.port!.offset;
+    const stillUsed = [...libbpf.keys(this.fd('endpoints'), layouts.endpoint_key.size)].some((k) => k.readUInt16BE(portOffset) === port);
+    if (port && !stillUsed) this.markPort(port, false);
     this.invalidateCaches();
     return removed;
+  }
+
+  private markPort(port: number, listened: boolean): void {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(port);
+    libbpf.update(this.fd('endpoint_ports'), key, Buffer.from([listened ? 1 : 0]));
   }
 
   /* ---- counters ---- */

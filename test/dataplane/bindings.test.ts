@@ -174,7 +174,7 @@ describe('what an operator sees', () => {
   const bpftool = (...args: string[]) => JSON.parse(execFileSync('bpftool', ['-j', ...args], { encoding: 'utf8' })) as unknown;
 
   it('every map is pinned in the instance directory', () => {
-    expect(readdirSync(dp.pinDir).sort()).toEqual(['binding_counters', 'config', 'dest_cache', 'drops', 'endpoints', 'events', 'home4', 'home6', 'links', 'prefix4', 'prefix6', 'signals']);
+    expect(readdirSync(dp.pinDir).sort()).toEqual(['binding_counters', 'config', 'dest_cache', 'drops', 'endpoint_ports', 'endpoints', 'events', 'home4', 'home6', 'links', 'prefix4', 'prefix6', 'signals']);
   });
 
   it('bpftool shows drop counters and tunnels with their field names', () => {
@@ -185,5 +185,25 @@ describe('what an operator sees', () => {
     const home4 = bpftool('map', 'dump', 'pinned', join(dp.pinDir, 'home4')) as Dump;
     expect(home4[0]!.formatted.value).toMatchObject({ binding_id: 10, format: 3, local_port: 0x5f10 /* 4191, big-endian */ });
     dp.remove(udp.id);
+  });
+});
+
+describe('endpoints', () => {
+  const listened = (port: number): number => {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(port);
+    return libbpf.lookup(libbpf.getPinned(join(dp.pinDir, 'endpoint_ports')), key, 1)![0]!;
+  };
+
+  it('a UDP port stays open while any endpoint uses it', () => {
+    dp.addEndpoint('198.51.100.1', 4191, ['decap', 'mh']);
+    dp.addEndpoint('203.0.113.1', 4191, ['decap']);
+    dp.addEndpoint('198.51.100.1', 0, ['decap']);
+    expect([listened(4191), listened(434), listened(0)]).toEqual([1, 0, 0]);
+    dp.removeEndpoint('198.51.100.1', 4191);
+    expect(listened(4191)).toBe(1);
+    dp.removeEndpoint('203.0.113.1', 4191);
+    expect(listened(4191)).toBe(0);
+    dp.removeEndpoint('198.51.100.1', 0);
   });
 });
