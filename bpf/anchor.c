@@ -223,7 +223,7 @@ static __always_inline int xdp_encap(struct xdp_md *ctx, struct tunnel *t, const
 /* The destination cache slot of an inner destination (16 bytes, IPv4 in the first four). */
 static __always_inline struct dest_cache_entry *dest_slot(const __be32 *addr)
 {
-	__u32 slot = ((addr[0] ^ addr[1] ^ addr[2] ^ addr[3]) * 2654435761u) >> 22; /* Fibonacci hashing, 10 bits */
+	__u32 slot = addr_slot(addr, 10);
 
 	return bpf_map_lookup_elem(&dest_cache, &slot);
 }
@@ -396,11 +396,13 @@ static __always_inline int xdp_decap(struct xdp_md *ctx, const struct tunnel_hdr
 	if (th->inner_family == 4) {
 		struct iphdr *iph = inner;
 
-		t = binding_of4(anchor ? iph->saddr : iph->daddr);
+		__be32 key[4] = { anchor ? iph->saddr : iph->daddr };
+
+		t = binding_of(key, 4);
 	} else {
 		struct ipv6hdr *ip6h = inner;
 
-		t = binding_of6(anchor ? &ip6h->saddr : &ip6h->daddr);
+		t = binding_of((const __be32 *)(anchor ? &ip6h->saddr : &ip6h->daddr), 6);
 	}
 	if (!t) {
 		count_drop(DROP_UNKNOWN_INNER_SOURCE);
@@ -529,7 +531,11 @@ static __always_inline int xdp_ipv4(struct xdp_md *ctx)
 		if ((void *)(iph + 1) > data_end)
 			return XDP_PASS;
 	}
-	t = binding_of4(is_anchor() ? iph->daddr : iph->saddr);
+	{
+		__be32 key[4] = { is_anchor() ? iph->daddr : iph->saddr };
+
+		t = binding_of(key, 4);
+	}
 	return t ? xdp_encap(ctx, t, &ip) : XDP_PASS;
 }
 
@@ -587,7 +593,7 @@ static __always_inline int xdp_ipv6(struct xdp_md *ctx)
 		if ((void *)(ip6h + 1) > data_end)
 			return XDP_PASS;
 	}
-	t = binding_of6(is_anchor() ? &ip6h->daddr : &ip6h->saddr);
+	t = binding_of((const __be32 *)(is_anchor() ? &ip6h->daddr : &ip6h->saddr), 6);
 	return t ? xdp_encap(ctx, t, &ip) : XDP_PASS;
 }
 

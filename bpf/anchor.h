@@ -73,6 +73,24 @@ struct dest_cache_entry {
 
 #define DEST_CACHE_SLOTS 1024
 
+/*
+ * A binding as last looked up for one address, per CPU, valid while the
+ * config generation is unchanged: the hot path's one lookup is then an
+ * array read the verifier inlines, not a hash lookup (a call). Only
+ * tunnels whose next hop is learnt are copied here, and "no binding"
+ * answers too.
+ */
+struct binding_cache_entry {
+	__be32 addr[4];        /* IPv4 in addr[0] */
+	__u32 generation;      /* 0: empty */
+	__u8 family;
+	__u8 found;            /* 0: the address had no binding */
+	__u16 pad;
+	struct tunnel tunnel;
+};
+
+#define BINDING_CACHE_SLOTS 4096
+
 struct prefix4_key {
 	__u32 prefixlen;
 	__be32 addr;

@@ -24,6 +24,46 @@ static __always_inline struct tunnel *binding_of6(const struct in6_addr *addr)
 	return bpf_map_lookup_elem(&prefix6, &key);
 }
 
+static __always_inline __u32 cache_generation(void)
+{
+	__u32 zero = 0;
+	struct anchor_config *cfg = bpf_map_lookup_elem(&config, &zero);
+
+	return cfg ? cfg->generation : 0;
+}
+
+/* Fibonacci hashing of a 16-byte address (IPv4 in the first word) to `bits` bits. */
+static __always_inline __u32 addr_slot(const __be32 *a, int bits)
+{
+	return ((a[0] ^ a[1] ^ a[2] ^ a[3]) * 2654435761u) >> (32 - bits);
+}
+
+/*
+ * The binding of an address, through this CPU's binding cache. A hit gives
+ * the cached copy (its next hop learnt, so nothing writes to it); a miss
+ * looks the maps up and remembers the answer.
+ */
+static __always_inline struct tunnel *binding_of(const __be32 *addr, __u8 family)
+{
+	__u32 generation = cache_generation();
+	__u32 slot = addr_slot(addr, 12);
+	struct binding_cache_entry *e = bpf_map_lookup_elem(&binding_cache, &slot);
+	struct tunnel *t;
+
+	if (e && e->generation == generation && e->family == family && addr6_eq(e->addr, addr))
+		return e->found ? &e->tunnel : 0;
+	t = family == 4 ? binding_of4(addr[0]) : binding_of6((const struct in6_addr *)addr);
+	if (!e || !generation || (t && !t->nh_valid))
+		return t; /* learn the next hop on the authoritative entry first */
+	__builtin_memcpy(e->addr, addr, 16);
+	e->family = family;
+	e->found = !!t;
+	if (t)
+		__builtin_memcpy(&e->tunnel, t, sizeof(*t));
+	e->generation = generation;
+	return t;
+}
+
 static __always_inline __u32 endpoint_flags(const void *addr, __u8 family, __be16 port)
 {
 	struct endpoint_key key = { .family = family, .port = port };

@@ -64,6 +64,13 @@ struct {
 /* Per CPU: written only by the CPU that reads it, so never seen half-written. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, BINDING_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct binding_cache_entry);
+} binding_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, DEST_CACHE_SLOTS);
 	__type(key, __u32);
 	__type(value, struct dest_cache_entry);

@@ -1,8 +1,9 @@
 /**
- * The per-CPU destination cache of the decapsulation path: a destination's
- * next hop is learnt from the FIB once and reused, and everything the
- * control plane changes (bindings, endpoints, flushNexthops after a route or
- * neighbour change) empties it through the generation number.
+ * The per-CPU caches: the destination cache of the decapsulation path (a
+ * destination's next hop learnt from the FIB once and reused) and the binding
+ * cache of every lookup by address (answers, "no binding" included). Every
+ * change the control plane makes (bindings, endpoints, flushNexthops after a
+ * route or neighbour change) empties both through the generation number.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Binding } from '../../control/dataplane/dataplane.js';
@@ -28,6 +29,8 @@ beforeAll(() => {
     bigIn: tunnelled(big),
     bigOut: `${eth(MAC.mn, MAC.aMn)}/${inner(6, big)}`,
     // binding 2 takes the correspondent's address: from then on it is a home address, tunnelled
+    plain: `${eth(MAC.cn, MAC.aCn)}/${inner(6, { src: ADDR.cn.v6, dst: ADDR.home2.v6 })}`,
+    plainOut: `${eth(MAC.aMn, MAC.mn)}/${outer(sentBy(anchorTunnel('ip6')), 6, innerLength(6, { src: ADDR.cn.v6, dst: ADDR.home2.v6 }))}${inner(6, { src: ADDR.cn.v6, dst: ADDR.home2.v6, ttl: 63 })}`,
     toCnTunnelled: `${eth(MAC.aMn, MAC.mn)}/${outer(sentBy(anchorTunnel('ip6')), 6, innerLength(6, toCn))}${inner(6, { ...toCn, ttl: 63 })}`,
   });
   t.anchor.install(binding1);
@@ -85,5 +88,22 @@ describe('destination cache', () => {
       t.exec(t.ns.anchor, 'ip link set a-cn mtu 1500');
       t.anchor.flushNexthops();
     }
+  });
+});
+
+describe('binding cache', () => {
+  it('an address cached as "no binding" is tunnelled as soon as a binding takes it, and no longer once it is gone', () => {
+    const send = () => t.xdp(t.anchor, 'a-cn', frame('plain'), [3]);
+    expect(send().verdict).toBe(XDP_PASS);
+    expect(send().verdict).toBe(XDP_PASS); // now from the cache
+    t.anchor.install({ id: 3, tunnel: anchorTunnel('ip6'), homeAddresses: [ADDR.home2.v6], prefixes: [] });
+    const first = send();
+    expect(first.verdict).toBe(XDP_REDIRECT);
+    expect(hex(first.frame)).toBe(hex(frame('plainOut')));
+    const cached = send();
+    expect(hex(cached.frame)).toBe(hex(frame('plainOut')));
+    expect(cached.delta.bindings[3]).toMatchObject({ encapPackets: 1 });
+    t.anchor.remove(3);
+    expect(send().verdict).toBe(XDP_PASS);
   });
 });
