@@ -91,6 +91,7 @@ struct binding_cache_entry {
 
 #define BINDING_CACHE_SLOTS 4096
 
+
 struct prefix4_key {
 	__u32 prefixlen;
 	__be32 addr;
@@ -108,6 +109,15 @@ struct endpoint_key {
 	__u8 pad;
 	__be16 port;
 };
+
+/* The endpoints map's answer for one address and port, per CPU, per generation. */
+struct endpoint_cache_entry {
+	struct endpoint_key key;
+	__u32 generation;      /* 0: empty */
+	__u32 flags;           /* enum endpoint_flags; 0: not an endpoint */
+};
+
+#define ENDPOINT_CACHE_SLOTS 256
 
 enum endpoint_flags {
 	ENDPOINT_DECAP = 1,     /* tunnelled data for our bindings arrives here */

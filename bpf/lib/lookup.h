@@ -64,16 +64,33 @@ static __always_inline struct tunnel *binding_of(const __be32 *addr, __u8 family
 	return t;
 }
 
+static __always_inline int endpoint_key_eq(const struct endpoint_key *a, const struct endpoint_key *b)
+{
+	return addr6_eq(a->addr.v6, b->addr.v6) && a->family == b->family && a->port == b->port;
+}
+
+/* Is this address (and UDP port, 0 for IP-in-IP) one of our endpoints? Through this CPU's cache. */
 static __always_inline __u32 endpoint_flags(const void *addr, __u8 family, __be16 port)
 {
 	struct endpoint_key key = { .family = family, .port = port };
-	__u32 *flags;
+	__u32 generation = cache_generation();
+	__u32 slot, *flags;
+	struct endpoint_cache_entry *e;
 
 	if (family == 4)
 		key.addr.v4 = *(const __be32 *)addr;
 	else
 		__builtin_memcpy(key.addr.v6, addr, sizeof(key.addr.v6));
+	slot = addr_slot(key.addr.v6, 8) ^ (port & (ENDPOINT_CACHE_SLOTS - 1));
+	e = bpf_map_lookup_elem(&endpoint_cache, &slot);
+	if (e && e->generation == generation && endpoint_key_eq(&e->key, &key))
+		return e->flags;
 	flags = bpf_map_lookup_elem(&endpoints, &key);
+	if (e && generation) {
+		e->key = key;
+		e->flags = flags ? *flags : 0;
+		e->generation = generation;
+	}
 	return flags ? *flags : 0;
 }
 

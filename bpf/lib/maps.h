@@ -71,6 +71,13 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ENDPOINT_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct endpoint_cache_entry);
+} endpoint_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, DEST_CACHE_SLOTS);
 	__type(key, __u32);
 	__type(value, struct dest_cache_entry);

@@ -24,7 +24,7 @@ export const defaultObject = join(packageRoot, 'build/bpf/anchor.o');
 export const PIN_ROOT = '/sys/fs/bpf/mobility-anchor';
 export const MAX_BINDINGS = 131072;
 
-const MAP_NAMES = ['home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'endpoint_ports', 'config', 'binding_cache', 'dest_cache', 'binding_counters', 'drops', 'events', 'signals'] as const;
+const MAP_NAMES = ['home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'endpoint_ports', 'config', 'binding_cache', 'dest_cache', 'endpoint_cache', 'binding_counters', 'drops', 'events', 'signals'] as const;
 type MapName = (typeof MAP_NAMES)[number];
 type Hook = 'xdp' | 'tc-ingress' | 'tc-egress';
 const PROGRAMS: Record<Hook, string> = { xdp: 'anchor_xdp', 'tc-ingress': 'anchor_tc_ingress', 'tc-egress': 'anchor_tc_egress' };
