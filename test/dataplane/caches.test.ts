@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Binding } from '../../control/dataplane/dataplane.js';
-import { ADDR, MAC, XDP_PASS, XDP_REDIRECT, anchorTunnel, buildDataPlaneLab, changed, hex, type DataPlaneLab } from '../helpers/dataplane-lab.js';
+import { ADDR, MAC, XDP_PASS, XDP_REDIRECT, anchorTunnel, buildDataPlaneLab, changed, hex, type DataPlaneLab, named } from '../helpers/dataplane-lab.js';
 import { eth, inner, innerLength, outer, receivedBy, sentBy, type InnerSpec } from '../helpers/frames.js';
 import { scapy } from '../helpers/scapy.js';
 
@@ -37,11 +37,7 @@ beforeAll(() => {
 });
 afterAll(() => t?.destroy());
 
-const frame = (name: string): Buffer => {
-  const b = f[name];
-  if (!b) throw new Error(`no frame ${name}`);
-  return b;
-};
+const frame = (name: string): Buffer => named(f, name);
 const decap = (name: string, bindings = [1]) => t.xdp(t.anchor, 'a-mn', frame(name), bindings);
 
 describe('destination cache', () => {

@@ -17,8 +17,7 @@ import { defaultObject } from '../../control/dataplane/dataplane.js';
 import { libbpf } from '../../control/dataplane/libbpf.js';
 import {
   ADDR, MAC, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT, anchorTunnel, buildDataPlaneLab, changed, hex, mobileTunnel,
-  type DataPlaneLab,
-} from '../helpers/dataplane-lab.js';
+  type DataPlaneLab, named } from '../helpers/dataplane-lab.js';
 import { FORMATS, eth, inner, innerLength, outer, sentBy, type Family, type Format } from '../helpers/frames.js';
 import { scapy } from '../helpers/scapy.js';
 
@@ -62,11 +61,7 @@ beforeAll(() => {
 });
 afterAll(() => t?.destroy());
 
-const frame = (name: string): Buffer => {
-  const b = f[name];
-  if (!b) throw new Error(`no frame ${name}`);
-  return b;
-};
+const frame = (name: string): Buffer => named(f, name);
 
 describe.each(CASES)('TC egress, format $format, inner IPv$family', ({ format, family }) => {
   it('the host\'s own packet to a home address is tunnelled and redirected (redirect_neigh)', () => {

@@ -9,8 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Binding } from '../../control/dataplane/dataplane.js';
 import {
-  ADDR, MAC, XDP_DROP, XDP_PASS, XDP_REDIRECT, anchorTunnel, buildDataPlaneLab, changed, hex, type DataPlaneLab,
-} from '../helpers/dataplane-lab.js';
+  ADDR, MAC, XDP_DROP, XDP_PASS, XDP_REDIRECT, anchorTunnel, buildDataPlaneLab, changed, hex, type DataPlaneLab, named } from '../helpers/dataplane-lab.js';
 import { FORMATS, eth, inner, innerLength, outer, receivedBy, sentBy, type Family, type Format, type InnerSpec } from '../helpers/frames.js';
 import { scapy } from '../helpers/scapy.js';
 
@@ -113,11 +112,7 @@ beforeAll(() => {
 });
 afterAll(() => t?.destroy());
 
-const frame = (name: string): Buffer => {
-  const b = f[name];
-  if (!b) throw new Error(`no frame ${name}`);
-  return b;
-};
+const frame = (name: string): Buffer => named(f, name);
 
 describe.each(CASES)('format $format, inner IPv$family', ({ format, family }) => {
   it('is decapsulated and forwarded to the correspondent, byte for byte as scapy builds it', () => {

@@ -12,8 +12,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Binding } from '../../control/dataplane/dataplane.js';
 import {
-  ADDR, MAC, XDP_DROP, XDP_PASS, XDP_REDIRECT, anchorTunnel, buildDataPlaneLab, changed, hex, type DataPlaneLab,
-} from '../helpers/dataplane-lab.js';
+  ADDR, MAC, XDP_DROP, XDP_PASS, XDP_REDIRECT, anchorTunnel, buildDataPlaneLab, changed, hex, type DataPlaneLab, named } from '../helpers/dataplane-lab.js';
 import { FORMATS, eth, inner, innerLength, outer, sentBy, type Family, type Format } from '../helpers/frames.js';
 import { scapy } from '../helpers/scapy.js';
 import { LINKTYPE_RAW, field, protocols, tshark } from '../helpers/tshark.js';
@@ -81,11 +80,7 @@ beforeAll(() => {
 });
 afterAll(() => t?.destroy());
 
-const frame = (name: string): Buffer => {
-  const b = f[name];
-  if (!b) throw new Error(`no frame ${name}`);
-  return b;
-};
+const frame = (name: string): Buffer => named(f, name);
 
 describe.each(CASES)('format $format, inner IPv$family', ({ format, family }) => {
   beforeEach(() => t.anchor.install(binding1(format))); // a fresh entry: its next hop is learnt on the first packet

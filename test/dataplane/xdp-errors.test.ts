@@ -10,8 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Binding } from '../../control/dataplane/dataplane.js';
 import {
   ADDR, DSMIP_PORT, MAC, NAT_PORT, XDP_DROP, XDP_PASS, XDP_REDIRECT, anchorTunnel, buildDataPlaneLab, changed, hex,
-  type DataPlaneLab,
-} from '../helpers/dataplane-lab.js';
+  type DataPlaneLab, named } from '../helpers/dataplane-lab.js';
 import { FORMATS, eth, inner, innerLength, outer, pyBytes, receivedBy, sentBy, type Family, type Format } from '../helpers/frames.js';
 import { scapy } from '../helpers/scapy.js';
 
@@ -120,11 +119,7 @@ beforeAll(() => {
 });
 afterAll(() => t?.destroy());
 
-const frame = (name: string): Buffer => {
-  const b = f[name];
-  if (!b) throw new Error(`no frame ${name}`);
-  return b;
-};
+const frame = (name: string): Buffer => named(f, name);
 
 describe('bad tunnel packets are dropped, each counted once under its reason', () => {
   it.each(BAD)('$name: $drop', ({ name, format, drop, pad }) => {

@@ -8,8 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Binding } from '../../control/dataplane/dataplane.js';
 import {
-  ADDR, MAC, XDP_DROP, XDP_PASS, XDP_REDIRECT, buildDataPlaneLab, changed, hex, mobileTunnel, type DataPlaneLab,
-} from '../helpers/dataplane-lab.js';
+  ADDR, MAC, XDP_DROP, XDP_PASS, XDP_REDIRECT, buildDataPlaneLab, changed, hex, mobileTunnel, type DataPlaneLab, named } from '../helpers/dataplane-lab.js';
 import { FORMATS, eth, inner, innerLength, outer, receivedBy, sentBy, type Family, type Format, type InnerSpec } from '../helpers/frames.js';
 import { scapy } from '../helpers/scapy.js';
 
@@ -52,11 +51,7 @@ beforeAll(() => {
 });
 afterAll(() => t?.destroy());
 
-const frame = (name: string): Buffer => {
-  const b = f[name];
-  if (!b) throw new Error(`no frame ${name}`);
-  return b;
-};
+const frame = (name: string): Buffer => named(f, name);
 
 describe.each(CASES)('mobile role, format $format, inner IPv$family', ({ format, family }) => {
   beforeAll(() => t.mobile.install(mobileBinding(format)));

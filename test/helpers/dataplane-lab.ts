@@ -209,3 +209,10 @@ export function mobileTunnel(format: 'ip6' | 'ip4' | 'udp4' | 'udp4-tlv'): Bindi
 }
 
 export const hex = (b: Buffer): string => b.toString('hex');
+
+/** One of the frames scapy built for a test, by name (a misspelt name fails loudly). */
+export function named(frames: Record<string, Buffer>, name: string): Buffer {
+  const b = frames[name];
+  if (!b) throw new Error(`no frame ${name}`);
+  return b;
+}
