@@ -276,10 +276,6 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 
 	if ((void *)(eth + 1) + sizeof(struct iphdr) > data_end) /* short IPv4 packets too */
 		return XDP_PASS;
-	__builtin_memset(&p, 0, sizeof(p));
-	p.ifindex = ctx->ingress_ifindex;
-	p.tot_len = ip->len;
-	p.l4_protocol = ip->proto;
 	if (ip->family == 4) {
 		struct iphdr *iph = (void *)(eth + 1);
 
@@ -292,6 +288,7 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 
 		if (t) /* from one mobile node to another: straight back into a tunnel */
 			return xdp_encap(ctx, t, ip);
+		__builtin_memset(&p, 0, sizeof(p)); /* only now: a cache hit needs none of it */
 		p.family = AF_INET;
 		p.tos = iph->tos;
 		p.ipv4_src = iph->saddr;
@@ -309,10 +306,14 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 		t = anchor ? binding_of6(&ip6h->daddr) : 0;
 		if (t)
 			return xdp_encap(ctx, t, ip);
+		__builtin_memset(&p, 0, sizeof(p));
 		p.family = AF_INET6;
 		__builtin_memcpy(p.ipv6_src, &ip6h->saddr, 16);
 		__builtin_memcpy(p.ipv6_dst, &ip6h->daddr, 16);
 	}
+	p.ifindex = ctx->ingress_ifindex;
+	p.tot_len = ip->len;
+	p.l4_protocol = ip->proto;
 	rc = bpf_fib_lookup(ctx, &p, sizeof(p), 0);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
 		/* local delivery, no neighbour yet, too big, unreachable: the stack's job */

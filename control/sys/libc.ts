@@ -15,6 +15,7 @@ const ifNameToIndex = libc.func('unsigned int if_nametoindex(const char *name)')
 const socketRaw = libc.func('int socket(int domain, int type, int protocol)');
 const sendtoRaw = libc.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)');
 export const epollWait = libc.func('int epoll_wait(int epfd, _Out_ uint8_t *events, int maxevents, int timeout)');
+const schedSetaffinity = libc.func('int sched_setaffinity(int pid, size_t size, const uint8_t *mask)');
 
 export class SysError extends Error {
   constructor(readonly call: string, readonly errno: number, detail = '') {
@@ -110,4 +111,11 @@ function sockaddrIn6(addr: Buffer): Buffer {
   sa.writeUInt16LE(AF_INET6, 0);
   addr.copy(sa, 8, 0, 16);
   return sa;
+}
+
+/** Keeps this thread on one CPU (per-CPU state, such as the data plane's caches, then stays the same). */
+export function pinThreadToCpu(cpu: number): void {
+  const mask = Buffer.alloc(128);
+  mask[cpu >> 3] = 1 << (cpu & 7);
+  check('sched_setaffinity', schedSetaffinity(0, mask.length, mask) as number, `cpu ${cpu}`);
 }
