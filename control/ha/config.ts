@@ -1,0 +1,175 @@
+/**
+ * The home agent's configuration: one JSON file, checked whole, every error
+ * naming the key path and the problem ("mobileNodes[1].spi: must be an
+ * integer in 256..4294967295, got 7").
+ */
+import { addrFamily } from '../dataplane/layout.js';
+
+export interface MobileNodeProfile {
+  nai: string;
+  /** MN-HA shared key (RFC 4285), from hex. */
+  key: Buffer;
+  spi: number;
+  homeAddress: string;
+  /** A static IPv4 home address, or the pool dynamic ones come from. */
+  ipv4HomeAddress?: { static: string } | { pool: string };
+  /** Mobile network prefixes ("address/length"); a mobile router (NEMO) may register them. */
+  prefixes: string[];
+  mobileRouter: boolean;
+}
+
+export interface HomeAgentConfig {
+  homeLink: { interface: string; prefixes: string[] };
+  homeAgent: { ipv6: string; ipv4?: string; /** reached through a NAT at this address (RFC 5555 scenario 3) */ publicIpv4?: string };
+  pools: Record<string, { from: string; to: string }>;
+  policy: {
+    forceUdp: 'allow' | 'refuse';
+    tlv: boolean;
+    maxLifetime: number;
+    natRefreshTime: number;
+    replayWindow: number;
+    minDelayBeforeBceDelete: number;
+    bindingRefreshLead: number;
+  };
+  mobileNodes: MobileNodeProfile[];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+type Json = unknown;
+const isObject = (v: Json): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const shown = (v: Json) => (v === undefined ? 'nothing' : JSON.stringify(v));
+
+/** Collects problems while reading; each reader returns a usable default after recording one. */
+class Checker {
+  readonly problems: string[] = [];
+
+  fail<T>(path: string, what: string, got: Json, fallback: T): T {
+    this.problems.push(`${path}: must be ${what}, got ${shown(got)}`);
+    return fallback;
+  }
+
+  object(v: Json, path: string, keys: readonly string[]): Record<string, Json> {
+    if (!isObject(v)) return this.fail(path, 'an object', v, {});
+    for (const k of Object.keys(v)) if (!keys.includes(k)) this.problems.push(`${path}.${k}: unknown key (known: ${keys.join(', ')})`);
+    return v;
+  }
+
+  string(v: Json, path: string): string {
+    return typeof v === 'string' && v.length > 0 ? v : this.fail(path, 'a non-empty string', v, '');
+  }
+
+  address(v: Json, path: string, family: 4 | 6): string {
+    try {
+      if (typeof v === 'string' && addrFamily(v) === family) return v;
+    } catch { /* reported below */ }
+    return this.fail(path, `an IPv${family} address`, v, family === 4 ? '0.0.0.0' : '::');
+  }
+
+  prefix(v: Json, path: string): string {
+    const [addr = '', len = ''] = typeof v === 'string' ? v.split('/') : [];
+    try {
+      const max = addrFamily(addr) === 4 ? 32 : 128;
+      if (/^\d+$/.test(len) && Number(len) <= max) return v as string;
+    } catch { /* reported below */ }
+    return this.fail(path, 'a prefix "address/length"', v, '::/128');
+  }
+
+  integer(v: Json, path: string, min: number, max: number, fallback: number): number {
+    if (v === undefined) return fallback;
+    return Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? (v as number) : this.fail(path, `an integer in ${min}..${max}`, v, fallback);
+  }
+
+  boolean(v: Json, path: string, fallback: boolean): boolean {
+    if (v === undefined) return fallback;
+    return typeof v === 'boolean' ? v : this.fail(path, 'true or false', v, fallback);
+  }
+
+  array<T>(v: Json, path: string, item: (x: Json, path: string) => T): T[] {
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) return this.fail(path, 'an array', v, []);
+    return v.map((x, i) => item(x, `${path}[${i}]`));
+  }
+}
+
+const DEFAULT_POLICY: HomeAgentConfig['policy'] = {
+  forceUdp: 'allow', tlv: true, maxLifetime: 3600, natRefreshTime: 110, replayWindow: 7, minDelayBeforeBceDelete: 10, bindingRefreshLead: 30,
+};
+
+/** Checks a parsed JSON configuration; throws ConfigError listing every problem. */
+export function parseHomeAgentConfig(json: Json): HomeAgentConfig {
+  const c = new Checker();
+  const top = c.object(json, 'config', ['homeLink', 'homeAgent', 'pools', 'policy', 'mobileNodes']);
+
+  const link = c.object(top.homeLink, 'homeLink', ['interface', 'prefixes']);
+  const homeLink = { interface: c.string(link.interface, 'homeLink.interface'), prefixes: c.array(link.prefixes, 'homeLink.prefixes', (x, p) => c.prefix(x, p)) };
+
+  const ha = c.object(top.homeAgent, 'homeAgent', ['ipv6', 'ipv4', 'publicIpv4']);
+  const homeAgent: HomeAgentConfig['homeAgent'] = {
+    ipv6: c.address(ha.ipv6, 'homeAgent.ipv6', 6),
+    ...(ha.ipv4 !== undefined && { ipv4: c.address(ha.ipv4, 'homeAgent.ipv4', 4) }),
+    ...(ha.publicIpv4 !== undefined && { publicIpv4: c.address(ha.publicIpv4, 'homeAgent.publicIpv4', 4) }),
+  };
+
+  const pools: HomeAgentConfig['pools'] = {};
+  for (const [name, v] of Object.entries(top.pools === undefined ? {} : c.object(top.pools, 'pools', Object.keys(isObject(top.pools) ? top.pools : {})))) {
+    const p = c.object(v, `pools.${name}`, ['from', 'to']);
+    pools[name] = { from: c.address(p.from, `pools.${name}.from`, 4), to: c.address(p.to, `pools.${name}.to`, 4) };
+  }
+
+  const pol = top.policy === undefined ? {} : c.object(top.policy, 'policy', Object.keys(DEFAULT_POLICY));
+  const forceUdp = pol.forceUdp === undefined || pol.forceUdp === 'allow' || pol.forceUdp === 'refuse'
+    ? ((pol.forceUdp as 'allow' | 'refuse' | undefined) ?? DEFAULT_POLICY.forceUdp)
+    : c.fail('policy.forceUdp', '"allow" or "refuse"', pol.forceUdp, DEFAULT_POLICY.forceUdp);
+  const policy: HomeAgentConfig['policy'] = {
+    forceUdp,
+    tlv: c.boolean(pol.tlv, 'policy.tlv', DEFAULT_POLICY.tlv),
+    maxLifetime: pol.maxLifetime === undefined || (pol.maxLifetime as number) % 4 === 0
+      ? c.integer(pol.maxLifetime, 'policy.maxLifetime', 4, 65535 * 4, DEFAULT_POLICY.maxLifetime)
+      : c.fail('policy.maxLifetime', 'seconds in 4..262140, a multiple of 4 (the wire counts 4-second units)', pol.maxLifetime, DEFAULT_POLICY.maxLifetime),
+    natRefreshTime: c.integer(pol.natRefreshTime, 'policy.natRefreshTime', 1, 0xffffffff, DEFAULT_POLICY.natRefreshTime),
+    replayWindow: c.integer(pol.replayWindow, 'policy.replayWindow', 1, 3600, DEFAULT_POLICY.replayWindow),
+    minDelayBeforeBceDelete: c.integer(pol.minDelayBeforeBceDelete, 'policy.minDelayBeforeBceDelete', 0, 3600, DEFAULT_POLICY.minDelayBeforeBceDelete),
+    bindingRefreshLead: c.integer(pol.bindingRefreshLead, 'policy.bindingRefreshLead', 0, 3600, DEFAULT_POLICY.bindingRefreshLead),
+  };
+
+  const mobileNodes = c.array(top.mobileNodes, 'mobileNodes', (x, path) => mobileNode(c, x, path, pools));
+  const seen = new Map<string, string>();
+  mobileNodes.forEach((m, i) => {
+    for (const [what, value] of [['nai', m.nai], ['homeAddress', m.homeAddress], ['spi', String(m.spi)]] as const) {
+      if (!value || value === '0') continue; // already reported as invalid
+      const key = `${what}=${value}`;
+      const first = seen.get(key);
+      if (first) c.problems.push(`mobileNodes[${i}].${what}: ${value} is already ${first}'s`);
+      else seen.set(key, `mobileNodes[${i}]`);
+    }
+  });
+  if (c.problems.length) throw new ConfigError(c.problems);
+  return { homeLink, homeAgent, pools, policy, mobileNodes };
+}
+
+function mobileNode(c: Checker, v: Json, path: string, pools: HomeAgentConfig['pools']): MobileNodeProfile {
+  const m = c.object(v, path, ['nai', 'key', 'spi', 'homeAddress', 'ipv4HomeAddress', 'prefixes', 'mobileRouter']);
+  const keyHex = typeof m.key === 'string' && /^([0-9a-f]{2})+$/i.test(m.key) ? m.key : c.fail(`${path}.key`, 'a hex string', m.key, '');
+  let ipv4: MobileNodeProfile['ipv4HomeAddress'];
+  if (isObject(m.ipv4HomeAddress)) {
+    const pool = c.string(m.ipv4HomeAddress.pool, `${path}.ipv4HomeAddress.pool`);
+    if (pool && !(pool in pools)) c.problems.push(`${path}.ipv4HomeAddress.pool: no pool named ${JSON.stringify(pool)}`);
+    ipv4 = { pool };
+  } else if (m.ipv4HomeAddress !== undefined) {
+    ipv4 = { static: c.address(m.ipv4HomeAddress, `${path}.ipv4HomeAddress`, 4) };
+  }
+  return {
+    nai: c.string(m.nai, `${path}.nai`),
+    key: Buffer.from(keyHex, 'hex'),
+    spi: c.integer(m.spi ?? null, `${path}.spi`, 256, 0xffffffff, 0), // required; 0–255 are reserved (RFC 4285)
+    homeAddress: c.address(m.homeAddress, `${path}.homeAddress`, 6),
+    ...(ipv4 && { ipv4HomeAddress: ipv4 }),
+    prefixes: c.array(m.prefixes, `${path}.prefixes`, (x, p) => c.prefix(x, p)),
+    mobileRouter: c.boolean(m.mobileRouter, `${path}.mobileRouter`, false),
+  };
+}

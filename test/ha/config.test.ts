@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseHomeAgentConfig } from '../../control/ha/config.js';
+
+const good = {
+  homeLink: { interface: 'a-home', prefixes: ['2001:db8:1::/64', '10.1.0.0/24'] },
+  homeAgent: { ipv6: '2001:db8:f::1', ipv4: '198.51.100.1', publicIpv4: '203.0.113.1' },
+  pools: { visitors: { from: '10.1.0.100', to: '10.1.0.199' } },
+  policy: { forceUdp: 'refuse', natRefreshTime: 60 },
+  mobileNodes: [
+    { nai: 'mn1@example.net', key: '00112233445566778899aabbccddeeff00112233', spi: 4096, homeAddress: '2001:db8:1::100', ipv4HomeAddress: '10.1.0.10' },
+    { nai: 'mr@example.net', key: 'aabb', spi: 4097, homeAddress: '2001:db8:1::200', ipv4HomeAddress: { pool: 'visitors' }, prefixes: ['2001:db8:200::/48'], mobileRouter: true },
+  ],
+};
+
+const problems = (json: unknown): string[] => {
+  try {
+    parseHomeAgentConfig(json);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+};
+
+describe('home agent configuration', () => {
+  it('reads a valid file, with defaults for the policy it leaves out', () => {
+    const c = parseHomeAgentConfig(good);
+    expect(c.policy).toEqual({ forceUdp: 'refuse', tlv: true, maxLifetime: 3600, natRefreshTime: 60, replayWindow: 7, minDelayBeforeBceDelete: 10, bindingRefreshLead: 30 });
+    expect(c.mobileNodes[0]).toMatchObject({ spi: 4096, ipv4HomeAddress: { static: '10.1.0.10' }, prefixes: [], mobileRouter: false });
+    expect(c.mobileNodes[0]!.key.toString('hex')).toBe('00112233445566778899aabbccddeeff00112233');
+    expect(c.mobileNodes[1]).toMatchObject({ ipv4HomeAddress: { pool: 'visitors' }, prefixes: ['2001:db8:200::/48'], mobileRouter: true });
+    expect(c.homeAgent.publicIpv4).toBe('203.0.113.1');
+  });
+
+  it('names every problem with its key path', () => {
+    const bad = {
+      ...good,
+      homeAgent: { ipv6: '198.51.100.1' },
+      policy: { forceUdp: 'maybe', maxLifetime: 7, colour: 'red' },
+      mobileNodes: [
+        { nai: 'mn1@example.net', key: 'xyz', spi: 7, homeAddress: '2001:db8:1::100', ipv4HomeAddress: { pool: 'nowhere' } },
+        { nai: 'mn1@example.net', key: 'aa', homeAddress: '2001:db8:1::101', prefixes: ['2001:db8::/129'] },
+      ],
+    };
+    expect(problems(bad)).toEqual([
+      'homeAgent.ipv6: must be an IPv6 address, got "198.51.100.1"',
+      'policy.colour: unknown key (known: forceUdp, tlv, maxLifetime, natRefreshTime, replayWindow, minDelayBeforeBceDelete, bindingRefreshLead)',
+      'policy.forceUdp: must be "allow" or "refuse", got "maybe"',
+      'policy.maxLifetime: must be seconds in 4..262140, a multiple of 4 (the wire counts 4-second units), got 7',
+      'mobileNodes[0].key: must be a hex string, got "xyz"',
+      'mobileNodes[0].ipv4HomeAddress.pool: no pool named "nowhere"',
+      'mobileNodes[0].spi: must be an integer in 256..4294967295, got 7',
+      'mobileNodes[1].spi: must be an integer in 256..4294967295, got null',
+      'mobileNodes[1].prefixes[0]: must be a prefix "address/length", got "2001:db8::/129"',
+      'mobileNodes[1].nai: mn1@example.net is already mobileNodes[0]\'s',
+    ]);
+  });
+
+  it('refuses what is not an object', () => {
+    expect(problems(null)[0]).toBe('config: must be an object, got null');
+  });
+});

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { AddressPool } from '../../control/ha/pool.js';
+
+describe('IPv4 address pool', () => {
+  const pool = () => new AddressPool('visitors', '10.1.0.10', '10.1.0.12', new Set(['10.1.0.11']));
+
+  it('leases free addresses, skipping reserved ones, until exhausted', () => {
+    const p = pool();
+    expect(p.size).toBe(3);
+    expect(p.lease('a@x', 0, 60)).toEqual({ address: '10.1.0.10', nai: 'a@x', expiresMs: 60_000 });
+    expect(p.lease('b@x', 0, 60)?.address).toBe('10.1.0.12');
+    expect(p.lease('c@x', 0, 60)).toBeNull();
+  });
+
+  it('gives a node its own lease again, renewed', () => {
+    const p = pool();
+    p.lease('a@x', 0, 60);
+    expect(p.lease('a@x', 30_000, 60)).toEqual({ address: '10.1.0.10', nai: 'a@x', expiresMs: 90_000 });
+  });
+
+  it('binds an address only to its holder', () => {
+    const p = pool();
+    p.lease('a@x', 0, 60);
+    expect(p.leaseOf('10.1.0.10', 'a@x', 1)?.nai).toBe('a@x');
+    expect(p.leaseOf('10.1.0.10', 'b@x', 1)).toBeNull();
+    expect(p.leaseOf('10.9.9.9', 'a@x', 1)).toBeNull();
+  });
+
+  it('frees addresses on release and on expiry', () => {
+    const p = pool();
+    p.lease('a@x', 0, 60);
+    p.lease('b@x', 0, 10);
+    expect(p.release('a@x')).toBe(true);
+    expect(p.release('a@x')).toBe(false);
+    expect(p.expire(10_000).map((l) => l.nai)).toEqual(['b@x']);
+    expect(p.lease('c@x', 10_000, 60)?.address).toBe('10.1.0.10');
+    expect(p.lease('d@x', 10_000, 60)?.address).toBe('10.1.0.12');
+  });
+
+  it('refuses a range that runs backwards', () => {
+    expect(() => new AddressPool('bad', '10.1.0.9', '10.1.0.1')).toThrow(/pool bad: 10.1.0.1 comes before 10.1.0.9/);
+  });
+});
