@@ -1,0 +1,219 @@
+/**
+ * The home agent's binding cache and its Binding Update processing: a state
+ * machine with no I/O. A BU (as the signalling channel delivers it) goes in;
+ * out come the data-plane changes (to apply first) and the Binding
+ * Acknowledgement with the way to send it (after them).
+ *
+ * Covered so far (issue 4 is larger): RFC 4285 authentication and replay
+ * protection, home registration of an IPv6 home address with an IPv6 care-of
+ * address (tunnel ip6) or an IPv4 one through UDP/IPv4 with NAT detection
+ * (RFC 5555 §4.2: udp4 / udp4-tlv / ip4), IPv4 home addresses static or from a
+ * pool (§3.1.1), sequence numbers modulo 2^16, lifetimes capped by policy and
+ * lease, deregistration. Not yet: NEMO prefixes, the extended home link,
+ * Binding Refresh Requests, deprecated entries, expiry timers.
+ */
+import type { Binding, Tunnel } from '../dataplane/dataplane.js';
+import { DecodeError } from '../wire/buffer.js';
+import { signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
+import { checkReplay, replayTimestampOf } from '../wire/auth/replay.js';
+import { decodeMobilityHeader, encodeMobilityHeader, type BindingUpdate, type MobilityHeader, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
+import { BaStatus, Ipv4AckStatus } from '../wire/mh/constants.js';
+import type { HomeAgentConfig, MobileNodeProfile } from './config.js';
+import { AddressPool } from './pool.js';
+
+export const DSMIP_PORT = 4191;
+
+/** A BU as it reached the home agent (see control/signalling/channel.ts). */
+export interface ReceivedBu {
+  transport: 'ipv6' | 'udp4';
+  outer: { src: string; dst: string; srcPort?: number; dstPort?: number };
+  /** The IPv6 source of the packet carrying the MH, and its Home Address option if any. */
+  ipv6Src: string;
+  homeAddressOption?: string;
+  mh: Buffer;
+  nowMs: number;
+}
+
+export type ReplyRoute =
+  | { transport: 'ipv6'; src: string; dst: string; routingHeader2: string }
+  | { transport: 'udp4'; src: string; dst: string; srcPort: number; dstPort: number; ipv6Src: string; ipv6Dst: string };
+
+export interface Outcome {
+  /** Apply in order, before sending the reply: the binding is live before its BA leaves. */
+  dataPlane: ({ install: Binding } | { remove: number })[];
+  reply?: { mh: Buffer; route: ReplyRoute };
+  event: string;
+}
+
+export interface BindingCacheEntry {
+  nai: string;
+  bindingId: number;
+  homeAddress: string;
+  ipv4HomeAddress?: string;
+  careOf: string;
+  natDetected: boolean;
+  tunnel: Tunnel;
+  sequence: number;
+  lifetime: number;
+  expiresMs: number;
+  lastTimestamp: bigint;
+}
+
+const NO_BA_FLAGS = { k: false, r: false, p: false, t: false };
+
+/** What a BA carries beyond its status, and the event to log. */
+interface AckExtra { lifetime?: number; options?: MobilityOption[]; flags?: typeof NO_BA_FLAGS; sequence?: number; event?: string }
+type Acknowledge = (status: number, extra?: AckExtra) => Outcome;
+
+/** a is newer than b modulo 2^16 (RFC 6275 §9.5.1). */
+export const sequenceNewer = (a: number, b: number): boolean => a !== b && ((a - b) & 0xffff) < 0x8000;
+
+const option = <T extends MobilityOption['type']>(m: BindingUpdate, type: T): OptionOf<T> | undefined =>
+  m.options.find((o): o is OptionOf<T> => o.type === type);
+
+export class HomeAgent {
+  private readonly cache = new Map<string, BindingCacheEntry>(); // by NAI
+  private readonly profiles = new Map<string, MobileNodeProfile>();
+  private readonly pools = new Map<string, AddressPool>();
+  private readonly bindingIds = new Map<string, number>();
+
+  constructor(readonly config: HomeAgentConfig) {
+    const statics = new Set(config.mobileNodes.flatMap((m) => (m.ipv4HomeAddress && 'static' in m.ipv4HomeAddress ? [m.ipv4HomeAddress.static] : [])));
+    for (const [name, p] of Object.entries(config.pools)) this.pools.set(name, new AddressPool(name, p.from, p.to, statics));
+    config.mobileNodes.forEach((m, i) => {
+      this.profiles.set(m.nai, m);
+      this.bindingIds.set(m.nai, i + 1); // stable per home registration
+    });
+  }
+
+  binding(nai: string): BindingCacheEntry | undefined {
+    return this.cache.get(nai);
+  }
+
+  handleBindingUpdate(bu: ReceivedBu): Outcome {
+    let m: MobilityHeader;
+    try {
+      m = decodeMobilityHeader(bu.mh);
+    } catch (err) {
+      if (err instanceof DecodeError) return { dataPlane: [], event: `malformed MH discarded: ${err.message}` }; // RFC 6275 §9.2
+      throw err;
+    }
+    if (m.type !== 'bindingUpdate') return { dataPlane: [], event: `${m.type} ignored` };
+    const nai = option(m, 'mobileNodeIdentifier');
+    const profile = nai && typeof nai.identifier === 'string' ? this.profiles.get(nai.identifier) : undefined;
+    const home = bu.homeAddressOption ?? bu.ipv6Src;
+    const careOf = bu.transport === 'ipv6' ? bu.ipv6Src : option(m, 'ipv4CareOfAddress')?.address ?? bu.outer.src;
+    const bindingUpdate = m;
+    const ba: Acknowledge = (status, extra = {}) => this.acknowledge(bu, bindingUpdate, profile, home, careOf, status, extra);
+
+    // Authentication first (RFC 4285 §5): nothing else is believed before it.
+    if (!profile) return ba(BaStatus.mipv6AuthFail, { event: 'unknown or missing NAI' });
+    const verdict = verifyMnHa(bu.mh, { careOf, home, keyFor: (spi) => (spi === profile.spi ? profile.key : undefined) });
+    if (verdict.verdict !== 'ok') return ba(BaStatus.mipv6AuthFail, { event: `authentication: ${verdict.verdict}` });
+    const timestamp = replayTimestampOf(bu.mh);
+    const previous = this.cache.get(profile.nai);
+    const replay = timestamp === undefined ? 'missing' : checkReplay(timestamp, bu.nowMs, this.config.policy.replayWindow * 1000, previous?.lastTimestamp).verdict;
+    if (replay !== 'fresh') return ba(BaStatus.mipv6MesgIdReqd, { event: `replay protection: ${replay}` });
+
+    if (!m.flags.h) return ba(BaStatus.homeRegistrationNotSupported);
+    if (home !== profile.homeAddress) return ba(BaStatus.notHomeAgentForThisMobileNode);
+    if (previous && !sequenceNewer(m.sequence, previous.sequence)) return ba(BaStatus.sequenceNumberOutOfWindow, { sequence: previous.sequence });
+
+    if (m.lifetime === 0 || careOf === home) return this.deregister(profile, ba);
+    return this.register(bu, m, profile, home, careOf, timestamp!, ba);
+  }
+
+  private register(bu: ReceivedBu, m: BindingUpdate, profile: MobileNodeProfile, home: string, careOf: string, timestamp: bigint, ba: Acknowledge): Outcome {
+    const policy = this.config.policy;
+    let lifetime = Math.min(m.lifetime, policy.maxLifetime);
+    const options: MobilityOption[] = [];
+    let ipv4Home: string | undefined;
+
+    const requested = option(m, 'ipv4HomeAddress');
+    if (requested) {
+      const granted = this.ipv4HomeAddress(profile, requested.address, bu.nowMs, lifetime);
+      options.push({ type: 'ipv4AddressAcknowledgement', status: granted.status, prefixLength: granted.address ? 32 : 0, address: granted.address ?? requested.address });
+      if (granted.address) {
+        ipv4Home = granted.address;
+        lifetime = Math.min(lifetime, granted.lifetime);
+      }
+    }
+
+    let tunnel: Tunnel;
+    let natDetected = false;
+    let t = false;
+    if (bu.transport === 'ipv6') {
+      tunnel = { format: 'ip6', local: bu.outer.dst, remote: careOf }; // never UDP on an IPv6 link (§4.5)
+    } else {
+      natDetected = bu.outer.src !== careOf || bu.outer.srcPort !== DSMIP_PORT;
+      if (m.flags.f && policy.forceUdp === 'refuse') return ba(BaStatus.administrativelyProhibited); // no final code for "cannot force UDP": see README
+      if (natDetected || m.flags.f) {
+        t = m.flags.t && policy.tlv;
+        tunnel = { format: t ? 'udp4-tlv' : 'udp4', local: bu.outer.dst, remote: bu.outer.src, localPort: bu.outer.dstPort ?? DSMIP_PORT, remotePort: bu.outer.srcPort ?? DSMIP_PORT };
+        if (natDetected) options.push({ type: 'natDetection', f: false, refreshTime: policy.natRefreshTime });
+      } else {
+        tunnel = { format: 'ip4', local: bu.outer.dst, remote: careOf };
+      }
+    }
+
+    const bindingId = this.bindingIds.get(profile.nai)!;
+    const entry: BindingCacheEntry = {
+      nai: profile.nai, bindingId, homeAddress: home, ...(ipv4Home && { ipv4HomeAddress: ipv4Home }), careOf, natDetected, tunnel,
+      sequence: m.sequence, lifetime, expiresMs: bu.nowMs + lifetime * 1000, lastTimestamp: timestamp,
+    };
+    this.cache.set(profile.nai, entry);
+    const binding: Binding = { id: bindingId, tunnel, homeAddresses: ipv4Home ? [home, ipv4Home] : [home], prefixes: [] };
+    const outcome = ba(BaStatus.accepted, { lifetime, options, flags: { ...NO_BA_FLAGS, t } });
+    return { ...outcome, dataPlane: [{ install: binding }], event: `registered ${profile.nai} at ${careOf} (${tunnel.format})` };
+  }
+
+  private deregister(profile: MobileNodeProfile, ba: Acknowledge): Outcome {
+    const entry = this.cache.get(profile.nai);
+    this.cache.delete(profile.nai);
+    const pool = profile.ipv4HomeAddress && 'pool' in profile.ipv4HomeAddress ? this.pools.get(profile.ipv4HomeAddress.pool) : undefined;
+    pool?.release(profile.nai);
+    const outcome = ba(BaStatus.accepted, { lifetime: 0 });
+    return { ...outcome, dataPlane: entry ? [{ remove: entry.bindingId }] : [], event: `deregistered ${profile.nai}` };
+  }
+
+  /** RFC 5555 §3.2.1 / §4.5: a static address must be the node's; 0.0.0.0 asks the pool. */
+  private ipv4HomeAddress(profile: MobileNodeProfile, requested: string, nowMs: number, lifetime: number): { status: number; address?: string; lifetime: number } {
+    const source = profile.ipv4HomeAddress;
+    if (!source) return { status: Ipv4AckStatus.administrativelyProhibited, lifetime };
+    if ('static' in source) {
+      if (requested !== '0.0.0.0' && requested !== source.static) return { status: Ipv4AckStatus.incorrectIpv4HomeAddress, lifetime };
+      return { status: Ipv4AckStatus.success, address: source.static, lifetime };
+    }
+    const pool = this.pools.get(source.pool);
+    if (requested !== '0.0.0.0') {
+      const held = pool?.leaseOf(requested, profile.nai, nowMs);
+      if (!held) return { status: Ipv4AckStatus.incorrectIpv4HomeAddress, lifetime };
+    }
+    const lease = pool?.lease(profile.nai, nowMs, lifetime);
+    if (!lease) return { status: Ipv4AckStatus.dynamicIpv4HomeAddressAssignmentNotAvailable, lifetime };
+    return { status: Ipv4AckStatus.success, address: lease.address, lifetime: Math.floor((lease.expiresMs - nowMs) / 1000) };
+  }
+
+  /** The BA, signed (RFC 4285 both ways), and how to send it: in UDP if the BU came in UDP (RFC 5555 §4.5). */
+  private acknowledge(bu: ReceivedBu, m: BindingUpdate, profile: MobileNodeProfile | undefined, home: string, careOf: string, status: number,
+    extra: AckExtra = {}): Outcome {
+    const options: MobilityOption[] = [...(extra.options ?? [])];
+    if (profile) {
+      options.push({ type: 'mobileNodeIdentifier', subtype: 1, identifier: profile.nai });
+      const ts = replayTimestampOf(bu.mh);
+      if (ts !== undefined) options.push({ type: 'replayProtection', timestamp: ts });
+      options.push({ type: 'mobilityMessageAuthentication', subtype: 1, spi: profile.spi, authenticator: Buffer.alloc(12) });
+    }
+    const message: MobilityHeader = {
+      type: 'bindingAcknowledgement', status, sequence: extra.sequence ?? m.sequence, lifetime: status < 128 ? (extra.lifetime ?? 0) : 0,
+      flags: extra.flags ?? NO_BA_FLAGS, options,
+    };
+    let mh = encodeMobilityHeader(message);
+    if (profile) mh = signMnHa(mh, { key: profile.key, spi: profile.spi, careOf, home });
+    const haAddress = bu.transport === 'ipv6' ? bu.outer.dst : this.config.homeAgent.ipv6;
+    const route: ReplyRoute = bu.transport === 'ipv6'
+      ? { transport: 'ipv6', src: haAddress, dst: careOf, routingHeader2: home }
+      : { transport: 'udp4', src: bu.outer.dst, dst: bu.outer.src, srcPort: bu.outer.dstPort ?? DSMIP_PORT, dstPort: bu.outer.srcPort ?? DSMIP_PORT, ipv6Src: haAddress, ipv6Dst: home };
+    return { dataPlane: [], reply: { mh, route }, event: extra.event ?? `BA status ${status}` };
+  }
+}

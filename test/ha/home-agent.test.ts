@@ -1,0 +1,163 @@
+/**
+ * The home agent's Binding Update processing: BUs built and signed with the
+ * wire encoders as a mobile node would, BAs decoded and verified back.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseHomeAgentConfig } from '../../control/ha/config.js';
+import { HomeAgent, sequenceNewer, type Outcome, type ReceivedBu } from '../../control/ha/home-agent.js';
+import { signMnHa, verifyMnHa } from '../../control/wire/auth/mipv6.js';
+import { ntpTimestamp } from '../../control/wire/auth/replay.js';
+import { decodeMobilityHeader, encodeMobilityHeader, type MobilityOption } from '../../control/wire/mh/index.js';
+
+const KEY = '00112233445566778899aabbccddeeff00112233';
+const HA6 = '2001:db8:f::1';
+const config = (policy: object = {}) => parseHomeAgentConfig({
+  homeLink: { interface: 'a-home', prefixes: ['2001:db8:1::/64', '10.1.0.0/24'] },
+  homeAgent: { ipv6: HA6, ipv4: '203.0.113.1' },
+  pools: { visitors: { from: '10.1.0.200', to: '10.1.0.200' } },
+  policy,
+  mobileNodes: [
+    { nai: 'mn1@example.net', key: KEY, spi: 4096, homeAddress: '2001:db8:1::100', ipv4HomeAddress: '10.1.0.100' },
+    { nai: 'mn2@example.net', key: KEY, spi: 4097, homeAddress: '2001:db8:1::200', ipv4HomeAddress: { pool: 'visitors' } },
+  ],
+});
+const NO_FLAGS = { a: false, h: false, l: false, k: false, m: false, r: false, p: false, f: false, t: false };
+
+interface BuSpec { seq?: number; lifetime?: number; flags?: Partial<typeof NO_FLAGS>; options?: MobilityOption[]; nai?: string; spi?: number; key?: string; careOf: string; home: string; atMs?: number }
+
+function signedBu(s: BuSpec): Buffer {
+  const mh = encodeMobilityHeader({
+    type: 'bindingUpdate', sequence: s.seq ?? 1, lifetime: s.lifetime ?? 600, flags: { ...NO_FLAGS, a: true, h: true, ...s.flags },
+    options: [
+      ...(s.options ?? []),
+      { type: 'mobileNodeIdentifier', subtype: 1, identifier: s.nai ?? 'mn1@example.net' },
+      { type: 'replayProtection', timestamp: ntpTimestamp(s.atMs ?? 1_000_000) },
+      { type: 'mobilityMessageAuthentication', subtype: 1, spi: s.spi ?? 4096, authenticator: Buffer.alloc(12) },
+    ],
+  });
+  return signMnHa(mh, { key: Buffer.from(s.key ?? KEY, 'hex'), spi: s.spi ?? 4096, careOf: s.careOf, home: s.home });
+}
+
+/** A BU from an IPv6 care-of address, with a Home Address option. */
+const overIpv6 = (s: Omit<BuSpec, 'careOf' | 'home'> & { careOf?: string }): ReceivedBu => {
+  const careOf = s.careOf ?? '2001:db8:f::2';
+  const home = '2001:db8:1::100';
+  return { transport: 'ipv6', outer: { src: careOf, dst: HA6 }, ipv6Src: careOf, homeAddressOption: home, mh: signedBu({ ...s, careOf, home }), nowMs: s.atMs ?? 1_000_000 };
+};
+
+/** A BU in UDP/IPv4 from mn2 behind a NAT (private 10.0.0.2, seen as 198.51.100.7:40000). */
+const throughNat = (s: Omit<BuSpec, 'careOf' | 'home'> & { src?: string; srcPort?: number }): ReceivedBu => {
+  const home = '2001:db8:1::200';
+  const options: MobilityOption[] = [{ type: 'ipv4CareOfAddress', address: '10.0.0.2' }, ...(s.options ?? [])];
+  return {
+    transport: 'udp4', outer: { src: s.src ?? '198.51.100.7', srcPort: s.srcPort ?? 40000, dst: '203.0.113.1', dstPort: 4191 }, ipv6Src: home,
+    mh: signedBu({ nai: 'mn2@example.net', spi: 4097, ...s, options, careOf: '10.0.0.2', home }), nowMs: s.atMs ?? 1_000_000,
+  };
+};
+
+function ba(o: Outcome, careOf: string, home: string) {
+  expect(o.reply).toBeDefined();
+  const mh = o.reply!.mh;
+  expect(verifyMnHa(mh, { careOf, home, keyFor: () => Buffer.from(KEY, 'hex') }).verdict).toBe('ok');
+  return decodeMobilityHeader(mh);
+}
+
+describe('home registration from an IPv6 care-of address', () => {
+  it('installs an ip6 tunnel before answering with a signed BA over a type 2 routing header', () => {
+    const ha = new HomeAgent(config());
+    const o = ha.handleBindingUpdate(overIpv6({ seq: 7, lifetime: 600, options: [{ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '10.1.0.100' }] }));
+    expect(o.dataPlane).toEqual([{ install: { id: 1, tunnel: { format: 'ip6', local: HA6, remote: '2001:db8:f::2' }, homeAddresses: ['2001:db8:1::100', '10.1.0.100'], prefixes: [] } }]);
+    expect(o.reply!.route).toEqual({ transport: 'ipv6', src: HA6, dst: '2001:db8:f::2', routingHeader2: '2001:db8:1::100' });
+    expect(ba(o, '2001:db8:f::2', '2001:db8:1::100')).toMatchObject({
+      type: 'bindingAcknowledgement', status: 0, sequence: 7, lifetime: 600,
+      options: expect.arrayContaining([{ type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 32, address: '10.1.0.100' }]),
+    });
+    expect(ha.binding('mn1@example.net')).toMatchObject({ careOf: '2001:db8:f::2', sequence: 7, expiresMs: 1_600_000 });
+  });
+
+  it('caps the lifetime by policy', () => {
+    const o = new HomeAgent(config({ maxLifetime: 120 })).handleBindingUpdate(overIpv6({ lifetime: 600 }));
+    expect(ba(o, '2001:db8:f::2', '2001:db8:1::100')).toMatchObject({ status: 0, lifetime: 120 });
+  });
+
+  it.each([
+    ['a wrong key', { key: 'ff'.repeat(20) }, 146],
+    ['an unknown SPI', { spi: 9999 }, 146],
+    ['no H flag', { flags: { h: false } }, 131],
+  ] as const)('refuses %s (status %i) and installs nothing', (_what, spec, status) => {
+    const o = new HomeAgent(config()).handleBindingUpdate(overIpv6(spec));
+    expect(o.dataPlane).toEqual([]);
+    expect(decodeMobilityHeader(o.reply!.mh)).toMatchObject({ status, lifetime: 0 });
+  });
+
+  it('refuses a replayed BU (145) and an old sequence number (135, with the last one)', () => {
+    const ha = new HomeAgent(config());
+    const first = overIpv6({ seq: 10 });
+    expect(ha.handleBindingUpdate(first).dataPlane).toHaveLength(1);
+    expect(ba(ha.handleBindingUpdate(first), '2001:db8:f::2', '2001:db8:1::100')).toMatchObject({ status: 145 });
+    const old = ha.handleBindingUpdate(overIpv6({ seq: 9, atMs: 1_001_000 }));
+    expect(ba(old, '2001:db8:f::2', '2001:db8:1::100')).toMatchObject({ status: 135, sequence: 10 });
+    expect(old.dataPlane).toEqual([]);
+  });
+
+  it('deregisters on lifetime 0 and removes the tunnel', () => {
+    const ha = new HomeAgent(config());
+    ha.handleBindingUpdate(overIpv6({ seq: 1 }));
+    const o = ha.handleBindingUpdate(overIpv6({ seq: 2, lifetime: 0, atMs: 1_001_000 }));
+    expect(o.dataPlane).toEqual([{ remove: 1 }]);
+    expect(ba(o, '2001:db8:f::2', '2001:db8:1::100')).toMatchObject({ status: 0, lifetime: 0 });
+    expect(ha.binding('mn1@example.net')).toBeUndefined();
+  });
+
+  it('answers a wrong static IPv4 home address with IPv4 acknowledgement status 130', () => {
+    const o = new HomeAgent(config()).handleBindingUpdate(overIpv6({ options: [{ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '10.1.0.99' }] }));
+    expect(ba(o, '2001:db8:f::2', '2001:db8:1::100').options).toContainEqual({ type: 'ipv4AddressAcknowledgement', status: 130, prefixLength: 0, address: '10.1.0.99' });
+    expect(o.dataPlane).toEqual([{ install: expect.objectContaining({ homeAddresses: ['2001:db8:1::100'] }) }]);
+  });
+});
+
+describe('registration over UDP/IPv4', () => {
+  const dynamic: MobilityOption = { type: 'ipv4HomeAddress', prefixLength: 0, p: false, address: '0.0.0.0' };
+
+  it('detects the NAT, tunnels in UDP to the mapped address and port, leases an IPv4 home address, and answers in UDP', () => {
+    const ha = new HomeAgent(config());
+    const o = ha.handleBindingUpdate(throughNat({ options: [dynamic] }));
+    expect(o.dataPlane).toEqual([{ install: {
+      id: 2, tunnel: { format: 'udp4', local: '203.0.113.1', remote: '198.51.100.7', localPort: 4191, remotePort: 40000 },
+      homeAddresses: ['2001:db8:1::200', '10.1.0.200'], prefixes: [],
+    } }]);
+    expect(o.reply!.route).toEqual({ transport: 'udp4', src: '203.0.113.1', dst: '198.51.100.7', srcPort: 4191, dstPort: 40000, ipv6Src: HA6, ipv6Dst: '2001:db8:1::200' });
+    const answer = ba(o, '10.0.0.2', '2001:db8:1::200');
+    expect(answer.options).toContainEqual({ type: 'natDetection', f: false, refreshTime: 110 });
+    expect(answer.options).toContainEqual({ type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 32, address: '10.1.0.200' });
+  });
+
+  it('negotiates the TLV format when asked and allowed', () => {
+    const o = new HomeAgent(config()).handleBindingUpdate(throughNat({ flags: { t: true } }));
+    expect(o.dataPlane[0]).toMatchObject({ install: { tunnel: { format: 'udp4-tlv' } } });
+    expect(ba(o, '10.0.0.2', '2001:db8:1::200')).toMatchObject({ flags: { t: true } });
+  });
+
+  it('uses plain IPv4-in-IPv4 when there is no NAT', () => {
+    const o = new HomeAgent(config()).handleBindingUpdate(throughNat({ src: '10.0.0.2', srcPort: 4191 }));
+    expect(o.dataPlane[0]).toMatchObject({ install: { tunnel: { format: 'ip4', local: '203.0.113.1', remote: '10.0.0.2' } } });
+    expect(ba(o, '10.0.0.2', '2001:db8:1::200').options.some((x) => x.type === 'natDetection')).toBe(false);
+  });
+
+  it('refuses forced UDP when the policy does (129), and leases the address again after a deregistration freed it', () => {
+    const refusing = new HomeAgent(config({ forceUdp: 'refuse' })).handleBindingUpdate(throughNat({ src: '10.0.0.2', srcPort: 4191, flags: { f: true } }));
+    expect(ba(refusing, '10.0.0.2', '2001:db8:1::200')).toMatchObject({ status: 129 });
+    const ha = new HomeAgent(config());
+    ha.handleBindingUpdate(throughNat({ options: [dynamic] }));
+    ha.handleBindingUpdate(throughNat({ seq: 2, lifetime: 0, atMs: 1_001_000 })); // deregistration frees the lease
+    expect(ba(ha.handleBindingUpdate(throughNat({ seq: 3, options: [dynamic], atMs: 1_002_000 })), '10.0.0.2', '2001:db8:1::200').options)
+      .toContainEqual({ type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 32, address: '10.1.0.200' });
+  });
+});
+
+describe('sequence numbers', () => {
+  it('compare modulo 2^16', () => {
+    expect([sequenceNewer(1, 0), sequenceNewer(0, 65535), sequenceNewer(65535, 0), sequenceNewer(5, 5), sequenceNewer(32767, 0), sequenceNewer(32768, 0)])
+      .toEqual([true, true, false, false, true, false]);
+  });
+});
