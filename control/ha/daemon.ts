@@ -63,10 +63,15 @@ export class HomeAgentDaemon {
         else this.dataPlane.remove(change.remove);
       }
     } catch (err) {
-      // TODO(issue 4): answer 143 (forwarding setup failed) through the state machine
-      this.log(`data plane write failed, no BA sent: ${(err as Error).message}`);
+      this.log(`data plane write failed: ${(err as Error).message}`);
+      const refusal = outcome.onDataPlaneFailure?.();
+      if (refusal) this.send(refusal);
       return;
     }
+    this.send(outcome);
+  }
+
+  private send(outcome: Outcome): void {
     const reply = outcome.reply;
     if (!reply || !this.channel) return;
     const r = reply.route;

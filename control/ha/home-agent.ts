@@ -43,6 +43,12 @@ export interface Outcome {
   dataPlane: ({ install: Binding } | { remove: number })[];
   reply?: { mh: Buffer; route: ReplyRoute };
   event: string;
+  /**
+   * If applying dataPlane failed: undoes the registration in the binding
+   * cache and gives the BA to send instead (status 143, forwarding setup
+   * failed). The data plane undoes its own partial writes.
+   */
+  onDataPlaneFailure?: () => Outcome;
 }
 
 export interface BindingCacheEntry {
@@ -161,10 +167,16 @@ export class HomeAgent {
       nai: profile.nai, bindingId, homeAddress: home, ...(ipv4Home && { ipv4HomeAddress: ipv4Home }), careOf, natDetected, tunnel,
       sequence: m.sequence, lifetime, expiresMs: bu.nowMs + lifetime * 1000, lastTimestamp: timestamp,
     };
+    const previous = this.cache.get(profile.nai);
     this.cache.set(profile.nai, entry);
     const binding: Binding = { id: bindingId, tunnel, homeAddresses: ipv4Home ? [home, ipv4Home] : [home], prefixes: [] };
     const outcome = ba(BaStatus.accepted, { lifetime, options, flags: { ...NO_BA_FLAGS, t } });
-    return { ...outcome, dataPlane: [{ install: binding }], event: `registered ${profile.nai} at ${careOf} (${tunnel.format})` };
+    const onDataPlaneFailure = (): Outcome => {
+      if (previous) this.cache.set(profile.nai, previous);
+      else this.cache.delete(profile.nai);
+      return { ...ba(BaStatus.forwardingSetupFailed), event: `forwarding setup failed for ${profile.nai}` };
+    };
+    return { ...outcome, dataPlane: [{ install: binding }], event: `registered ${profile.nai} at ${careOf} (${tunnel.format})`, onDataPlaneFailure };
   }
 
   private deregister(profile: MobileNodeProfile, ba: Acknowledge): Outcome {

@@ -100,6 +100,17 @@ describe('home registration from an IPv6 care-of address', () => {
     expect(old.dataPlane).toEqual([]);
   });
 
+  it('answers 143 and keeps the previous binding when the data plane cannot take the new one', () => {
+    const ha = new HomeAgent(config());
+    ha.handleBindingUpdate(overIpv6({ seq: 1 }));
+    const moved = ha.handleBindingUpdate(overIpv6({ seq: 2, careOf: '2001:db8:e::2', atMs: 1_001_000 }));
+    expect(ha.binding('mn1@example.net')?.careOf).toBe('2001:db8:e::2');
+    const refusal = moved.onDataPlaneFailure!();
+    expect(refusal.dataPlane).toEqual([]);
+    expect(ba(refusal, '2001:db8:e::2', '2001:db8:1::100')).toMatchObject({ status: 143, sequence: 2, lifetime: 0 });
+    expect(ha.binding('mn1@example.net')).toMatchObject({ careOf: '2001:db8:f::2', sequence: 1 });
+  });
+
   it('deregisters on lifetime 0 and removes the tunnel', () => {
     const ha = new HomeAgent(config());
     ha.handleBindingUpdate(overIpv6({ seq: 1 }));
