@@ -9,6 +9,8 @@ import { encodeSignalling6 } from '../wire/ip/signalling.js';
 import type { HomeAgentConfig } from './config.js';
 import { DSMIP_PORT, HomeAgent, type Outcome } from './home-agent.js';
 
+const EXPIRY_CHECK_MS = 1000;
+
 export interface DaemonOptions {
   now?: () => number;
   log?: (event: string) => void;
@@ -17,6 +19,7 @@ export interface DaemonOptions {
 export class HomeAgentDaemon {
   readonly homeAgent: HomeAgent;
   private channel: SignallingChannel | null = null;
+  private expiry: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   private readonly log: (event: string) => void;
 
@@ -35,11 +38,22 @@ export class HomeAgentDaemon {
       this.dataPlane.addEndpoint(v4, DSMIP_PORT, ['decap', 'mh']);
     }
     this.channel = new SignallingChannel(this.dataPlane, (p) => this.onSignal(p), (err) => this.log(`undecodable signalling: ${err.message}`));
+    this.expiry = setInterval(() => this.expire(), EXPIRY_CHECK_MS);
   }
 
   stop(): void {
+    if (this.expiry) clearInterval(this.expiry);
+    this.expiry = null;
     this.channel?.close();
     this.channel = null;
+  }
+
+  /** Removes the bindings whose lifetime ran out (also called by the timer). */
+  expire(): void {
+    for (const outcome of this.homeAgent.expire(this.now())) {
+      this.log(outcome.event);
+      this.apply(outcome);
+    }
   }
 
   private onSignal(p: SignalPacket): void {

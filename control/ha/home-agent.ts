@@ -9,8 +9,8 @@
  * address (tunnel ip6) or an IPv4 one through UDP/IPv4 with NAT detection
  * (RFC 5555 §4.2: udp4 / udp4-tlv / ip4), IPv4 home addresses static or from a
  * pool (§3.1.1), sequence numbers modulo 2^16, lifetimes capped by policy and
- * lease, deregistration. Not yet: NEMO prefixes, the extended home link,
- * Binding Refresh Requests, deprecated entries, expiry timers.
+ * lease, deregistration, expiry. Not yet: NEMO prefixes, the extended home
+ * link, Binding Refresh Requests, deprecated entries.
  */
 import type { Binding, Tunnel } from '../dataplane/dataplane.js';
 import { DecodeError } from '../wire/buffer.js';
@@ -94,6 +94,23 @@ export class HomeAgent {
 
   binding(nai: string): BindingCacheEntry | undefined {
     return this.cache.get(nai);
+  }
+
+  /** Bindings whose lifetime has run out leave the cache and the data plane; their leases go back to the pool. */
+  expire(nowMs: number): Outcome[] {
+    const out: Outcome[] = [];
+    for (const [nai, entry] of this.cache) {
+      if (entry.expiresMs > nowMs) continue;
+      this.cache.delete(nai);
+      this.releaseLease(nai);
+      out.push({ dataPlane: [{ remove: entry.bindingId }], event: `binding of ${nai} expired` });
+    }
+    return out;
+  }
+
+  private releaseLease(nai: string): void {
+    const source = this.profiles.get(nai)?.ipv4HomeAddress;
+    if (source && 'pool' in source) this.pools.get(source.pool)?.release(nai);
   }
 
   handleBindingUpdate(bu: ReceivedBu): Outcome {
@@ -182,8 +199,7 @@ export class HomeAgent {
   private deregister(profile: MobileNodeProfile, ba: Acknowledge): Outcome {
     const entry = this.cache.get(profile.nai);
     this.cache.delete(profile.nai);
-    const pool = profile.ipv4HomeAddress && 'pool' in profile.ipv4HomeAddress ? this.pools.get(profile.ipv4HomeAddress.pool) : undefined;
-    pool?.release(profile.nai);
+    this.releaseLease(profile.nai);
     const outcome = ba(BaStatus.accepted, { lifetime: 0 });
     return { ...outcome, dataPlane: entry ? [{ remove: entry.bindingId }] : [], event: `deregistered ${profile.nai}` };
   }

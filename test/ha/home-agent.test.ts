@@ -111,6 +111,14 @@ describe('home registration from an IPv6 care-of address', () => {
     expect(ha.binding('mn1@example.net')).toMatchObject({ careOf: '2001:db8:f::2', sequence: 1 });
   });
 
+  it('expires a binding when its lifetime runs out, and not before', () => {
+    const ha = new HomeAgent(config());
+    ha.handleBindingUpdate(overIpv6({ seq: 1, lifetime: 600 }));
+    expect(ha.expire(1_599_999)).toEqual([]);
+    expect(ha.expire(1_600_000)).toEqual([{ dataPlane: [{ remove: 1 }], event: 'binding of mn1@example.net expired' }]);
+    expect(ha.binding('mn1@example.net')).toBeUndefined();
+  });
+
   it('deregisters on lifetime 0 and removes the tunnel', () => {
     const ha = new HomeAgent(config());
     ha.handleBindingUpdate(overIpv6({ seq: 1 }));
