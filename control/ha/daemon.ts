@@ -90,7 +90,7 @@ export class HomeAgentDaemon {
     if (!reply || !this.channel) return;
     const r = reply.route;
     if (r.transport === 'ipv6') {
-      this.channel.sendIpv6(encodeSignalling6({ src: r.src, dst: r.dst, routingHeader2: r.routingHeader2, mh: reply.mh }));
+      this.channel.sendIpv6(encodeSignalling6({ src: r.src, dst: r.dst, ...(r.routingHeader2 !== undefined && { routingHeader2: r.routingHeader2 }), mh: reply.mh }));
     } else {
       this.channel.sendUdp4(encodeSignalling6({ src: r.ipv6Src, dst: r.ipv6Dst, mh: reply.mh }), { src: r.src, dst: r.dst, srcPort: r.srcPort, dstPort: r.dstPort });
     }

@@ -17,7 +17,7 @@ import { DecodeError } from '../wire/buffer.js';
 import { signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
 import { checkReplay, replayTimestampOf } from '../wire/auth/replay.js';
 import { decodeMobilityHeader, encodeMobilityHeader, type BindingUpdate, type MobilityHeader, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
-import { BaStatus, Ipv4AckStatus } from '../wire/mh/constants.js';
+import { BaStatus, BeStatus, Ipv4AckStatus } from '../wire/mh/constants.js';
 import type { HomeAgentConfig, MobileNodeProfile } from './config.js';
 import { AddressPool } from './pool.js';
 
@@ -35,7 +35,7 @@ export interface ReceivedBu {
 }
 
 export type ReplyRoute =
-  | { transport: 'ipv6'; src: string; dst: string; routingHeader2: string }
+  | { transport: 'ipv6'; src: string; dst: string; routingHeader2?: string }
   | { transport: 'udp4'; src: string; dst: string; srcPort: number; dstPort: number; ipv6Src: string; ipv6Dst: string };
 
 export interface Outcome {
@@ -121,6 +121,7 @@ export class HomeAgent {
       if (err instanceof DecodeError) return { dataPlane: [], event: `malformed MH discarded: ${err.message}` }; // RFC 6275 §9.2
       throw err;
     }
+    if (m.type === 'unsupported') return this.bindingError(bu, m.mhType);
     if (m.type !== 'bindingUpdate') return { dataPlane: [], event: `${m.type} ignored` };
     const nai = option(m, 'mobileNodeIdentifier');
     const profile = nai && typeof nai.identifier === 'string' ? this.profiles.get(nai.identifier) : undefined;
@@ -202,6 +203,16 @@ export class HomeAgent {
     this.releaseLease(profile.nai);
     const outcome = ba(BaStatus.accepted, { lifetime: 0 });
     return { ...outcome, dataPlane: entry ? [{ remove: entry.bindingId }] : [], event: `deregistered ${profile.nai}` };
+  }
+
+  /** RFC 6275 §9.2: an MH type we do not know (HoTI/CoTI/HoT/CoT included) gets a Binding Error, status 2, back to its source. */
+  private bindingError(bu: ReceivedBu, mhType: number): Outcome {
+    const mh = encodeMobilityHeader({ type: 'bindingError', status: BeStatus.unrecognizedMhType, homeAddress: bu.homeAddressOption ?? '::', options: [] });
+    const haAddress = bu.transport === 'ipv6' ? bu.outer.dst : this.config.homeAgent.ipv6;
+    const route: ReplyRoute = bu.transport === 'ipv6'
+      ? { transport: 'ipv6', src: haAddress, dst: bu.outer.src }
+      : { transport: 'udp4', src: bu.outer.dst, dst: bu.outer.src, srcPort: bu.outer.dstPort ?? DSMIP_PORT, dstPort: bu.outer.srcPort ?? DSMIP_PORT, ipv6Src: haAddress, ipv6Dst: bu.ipv6Src };
+    return { dataPlane: [], reply: { mh, route }, event: `Binding Error: MH type ${mhType} not supported` };
   }
 
   /** RFC 5555 §3.2.1 / §4.5: a static address must be the node's; 0.0.0.0 asks the pool. */

@@ -174,6 +174,22 @@ describe('registration over UDP/IPv4', () => {
   });
 });
 
+describe('other messages', () => {
+  it('answers an MH type it does not support (a HoTI) with a Binding Error, status 2, to its source', () => {
+    const hoti = encodeMobilityHeader({ type: 'unsupported', mhType: 1, data: Buffer.alloc(10) });
+    const o = new HomeAgent(config()).handleBindingUpdate({ transport: 'ipv6', outer: { src: '2001:db8:c::2', dst: HA6 }, ipv6Src: '2001:db8:c::2', mh: hoti, nowMs: 0 });
+    expect(o.dataPlane).toEqual([]);
+    expect(o.reply!.route).toEqual({ transport: 'ipv6', src: HA6, dst: '2001:db8:c::2' });
+    expect(decodeMobilityHeader(o.reply!.mh)).toMatchObject({ type: 'bindingError', status: 2, homeAddress: '::' });
+  });
+
+  it('discards a malformed MH silently', () => {
+    const o = new HomeAgent(config()).handleBindingUpdate({ transport: 'ipv6', outer: { src: '2001:db8:c::2', dst: HA6 }, ipv6Src: '2001:db8:c::2', mh: Buffer.from('3b0105000000', 'hex'), nowMs: 0 });
+    expect(o).toMatchObject({ dataPlane: [], event: expect.stringMatching(/^malformed MH discarded/) });
+    expect(o.reply).toBeUndefined();
+  });
+});
+
 describe('sequence numbers', () => {
   it('compare modulo 2^16', () => {
     expect([sequenceNewer(1, 0), sequenceNewer(0, 65535), sequenceNewer(65535, 0), sequenceNewer(5, 5), sequenceNewer(32767, 0), sequenceNewer(32768, 0)])
