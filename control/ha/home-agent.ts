@@ -9,10 +9,12 @@
  * address (tunnel ip6) or an IPv4 one through UDP/IPv4 with NAT detection
  * (RFC 5555 §4.2: udp4 / udp4-tlv / ip4), IPv4 home addresses static or from a
  * pool (§3.1.1), sequence numbers modulo 2^16, lifetimes capped by policy and
- * lease, deregistration, expiry. Not yet: NEMO prefixes, the extended home
+ * lease, deregistration, expiry, NEMO mobile network prefixes (explicit and
+ * implicit, RFC 3963) and IPv4 home prefixes. Not yet: the extended home
  * link, Binding Refresh Requests, deprecated entries.
  */
 import type { Binding, Tunnel } from '../dataplane/dataplane.js';
+import { addrBytes, addrFamily, formatAddr } from '../dataplane/layout.js';
 import { DecodeError } from '../wire/buffer.js';
 import { signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
 import { checkReplay, replayTimestampOf } from '../wire/auth/replay.js';
@@ -70,6 +72,13 @@ const NO_BA_FLAGS = { k: false, r: false, p: false, t: false };
 /** What a BA carries beyond its status, and the event to log. */
 interface AckExtra { lifetime?: number; options?: MobilityOption[]; flags?: typeof NO_BA_FLAGS; sequence?: number; event?: string }
 type Acknowledge = (status: number, extra?: AckExtra) => Outcome;
+
+const splitPrefix = (p: string): [string, number] => {
+  const [a = '', l = ''] = p.split('/');
+  return [a, Number(l)];
+};
+/** "address/length" with the address in canonical form and host bits as given (profiles hold network addresses). */
+const canonicalPrefix = (address: string, length: number): string => `${formatAddr(addrBytes(address), addrFamily(address))}/${length}`;
 
 /** a is newer than b modulo 2^16 (RFC 6275 §9.5.1). */
 export const sequenceNewer = (a: number, b: number): boolean => a !== b && ((a - b) & 0xffff) < 0x8000;
@@ -153,8 +162,17 @@ export class HomeAgent {
     const options: MobilityOption[] = [];
     let ipv4Home: string | undefined;
 
+    const nemo = this.mobileNetworkPrefixes(m, profile);
+    if (nemo.status !== undefined) return ba(nemo.status);
+    const prefixes = [...nemo.prefixes];
+
     const requested = option(m, 'ipv4HomeAddress');
-    if (requested) {
+    if (requested?.p) { // an IPv4 home prefix (RFC 5555 §3.1.1): only one the profile holds
+      const wanted = canonicalPrefix(requested.address, requested.prefixLength);
+      const held = profile.prefixes.some((x) => canonicalPrefix(...splitPrefix(x)) === wanted);
+      options.push({ type: 'ipv4AddressAcknowledgement', status: held ? Ipv4AckStatus.success : Ipv4AckStatus.prefixAllocationUnauthorized, prefixLength: held ? requested.prefixLength : 0, address: requested.address });
+      if (held) prefixes.push(wanted);
+    } else if (requested) {
       const granted = this.ipv4HomeAddress(profile, requested.address, bu.nowMs, lifetime);
       options.push({ type: 'ipv4AddressAcknowledgement', status: granted.status, prefixLength: granted.address ? 32 : 0, address: granted.address ?? requested.address });
       if (granted.address) {
@@ -187,8 +205,8 @@ export class HomeAgent {
     };
     const previous = this.cache.get(profile.nai);
     this.cache.set(profile.nai, entry);
-    const binding: Binding = { id: bindingId, tunnel, homeAddresses: ipv4Home ? [home, ipv4Home] : [home], prefixes: [] };
-    const outcome = ba(BaStatus.accepted, { lifetime, options, flags: { ...NO_BA_FLAGS, t } });
+    const binding: Binding = { id: bindingId, tunnel, homeAddresses: ipv4Home ? [home, ipv4Home] : [home], prefixes };
+    const outcome = ba(BaStatus.accepted, { lifetime, options, flags: { ...NO_BA_FLAGS, t, r: m.flags.r } });
     const onDataPlaneFailure = (): Outcome => {
       if (previous) this.cache.set(profile.nai, previous);
       else this.cache.delete(profile.nai);
@@ -203,6 +221,27 @@ export class HomeAgent {
     this.releaseLease(profile.nai);
     const outcome = ba(BaStatus.accepted, { lifetime: 0 });
     return { ...outcome, dataPlane: entry ? [{ remove: entry.bindingId }] : [], event: `deregistered ${profile.nai}` };
+  }
+
+  /**
+   * RFC 3963 §6.6: a mobile router (R flag) registers its mobile network
+   * prefixes explicitly (Mobile Network Prefix options, each one it holds) or
+   * implicitly (none: the configured ones).
+   */
+  private mobileNetworkPrefixes(m: BindingUpdate, profile: MobileNodeProfile): { status?: number; prefixes: string[] } {
+    if (!m.flags.r) return { prefixes: [] };
+    if (!profile.mobileRouter) return { status: BaStatus.mobileRouterOperationNotPermitted, prefixes: [] };
+    const held = new Set(profile.prefixes.map((x) => canonicalPrefix(...splitPrefix(x))));
+    const asked = m.options.filter((o): o is OptionOf<'mobileNetworkPrefix'> => o.type === 'mobileNetworkPrefix');
+    if (asked.length === 0) return { prefixes: profile.prefixes.filter((x) => x.includes(':')).map((x) => canonicalPrefix(...splitPrefix(x))) };
+    const prefixes: string[] = [];
+    for (const o of asked) {
+      if (o.prefixLength === 0 || o.prefixLength > 128) return { status: BaStatus.invalidPrefix, prefixes: [] };
+      const p = canonicalPrefix(o.prefix, o.prefixLength);
+      if (!held.has(p)) return { status: BaStatus.notAuthorizedForPrefix, prefixes: [] };
+      prefixes.push(p);
+    }
+    return { prefixes };
   }
 
   /** RFC 6275 §9.2: an MH type we do not know (HoTI/CoTI/HoT/CoT included) gets a Binding Error, status 2, back to its source. */

@@ -19,6 +19,7 @@ const config = (policy: object = {}) => parseHomeAgentConfig({
   mobileNodes: [
     { nai: 'mn1@example.net', key: KEY, spi: 4096, homeAddress: '2001:db8:1::100', ipv4HomeAddress: '10.1.0.100' },
     { nai: 'mn2@example.net', key: KEY, spi: 4097, homeAddress: '2001:db8:1::200', ipv4HomeAddress: { pool: 'visitors' } },
+    { nai: 'mr@example.net', key: KEY, spi: 4098, homeAddress: '2001:db8:1::300', mobileRouter: true, prefixes: ['2001:db8:300::/48', '2001:db8:301::/48', '10.30.0.0/16'] },
   ],
 });
 const NO_FLAGS = { a: false, h: false, l: false, k: false, m: false, r: false, p: false, f: false, t: false };
@@ -171,6 +172,49 @@ describe('registration over UDP/IPv4', () => {
     ha.handleBindingUpdate(throughNat({ seq: 2, lifetime: 0, atMs: 1_001_000 })); // deregistration frees the lease
     expect(ba(ha.handleBindingUpdate(throughNat({ seq: 3, options: [dynamic], atMs: 1_002_000 })), '10.0.0.2', '2001:db8:1::200').options)
       .toContainEqual({ type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 32, address: '10.1.0.200' });
+  });
+});
+
+describe('mobile routers (NEMO) and IPv4 home prefixes', () => {
+  const fromRouter = (nai: string, spi: number, home: string, s: Omit<BuSpec, 'careOf' | 'home' | 'nai' | 'spi'>): ReceivedBu => ({
+    transport: 'ipv6', outer: { src: '2001:db8:f::3', dst: HA6 }, ipv6Src: '2001:db8:f::3', homeAddressOption: home,
+    mh: signedBu({ ...s, nai, spi, careOf: '2001:db8:f::3', home }), nowMs: 1_000_000,
+  });
+  const router = (s: Omit<BuSpec, 'careOf' | 'home' | 'nai' | 'spi'>) => fromRouter('mr@example.net', 4098, '2001:db8:1::300', s);
+  const mnp = (prefix: string, prefixLength: number): MobilityOption => ({ type: 'mobileNetworkPrefix', prefixLength, prefix });
+  const baOf = (o: Outcome) => ba(o, '2001:db8:f::3', o.reply!.route.transport === 'ipv6' ? o.reply!.route.routingHeader2! : '');
+
+  it('registers the prefixes a router names (explicit mode), and answers with R', () => {
+    const o = new HomeAgent(config()).handleBindingUpdate(router({ flags: { r: true }, options: [mnp('2001:db8:301::', 48)] }));
+    expect(o.dataPlane).toEqual([{ install: expect.objectContaining({ id: 3, prefixes: ['2001:db8:301::/48'] }) }]);
+    expect(baOf(o)).toMatchObject({ status: 0, flags: { r: true } });
+  });
+
+  it('registers every configured prefix when the router names none (implicit mode)', () => {
+    const o = new HomeAgent(config()).handleBindingUpdate(router({ flags: { r: true } }));
+    expect(o.dataPlane).toEqual([{ install: expect.objectContaining({ prefixes: ['2001:db8:300::/48', '2001:db8:301::/48'] }) }]);
+  });
+
+  it.each([
+    ['a prefix it does not hold', [mnp('2001:db8:999::', 48)], 142],
+    ['a zero-length prefix', [mnp('::', 0)], 141],
+  ] as const)('refuses %s (%i)', (_what, options, status) => {
+    const o = new HomeAgent(config()).handleBindingUpdate(router({ flags: { r: true }, options: [...options] }));
+    expect(o.dataPlane).toEqual([]);
+    expect(baOf(o)).toMatchObject({ status });
+  });
+
+  it('refuses router operation to a node not configured as a router (140)', () => {
+    const o = new HomeAgent(config()).handleBindingUpdate(overIpv6({ flags: { r: true } }));
+    expect(decodeMobilityHeader(o.reply!.mh)).toMatchObject({ status: 140 });
+  });
+
+  it('grants an IPv4 home prefix (P flag) the profile holds, and refuses one it does not (133)', () => {
+    const ok = new HomeAgent(config()).handleBindingUpdate(router({ options: [{ type: 'ipv4HomeAddress', prefixLength: 16, p: true, address: '10.30.0.0' }] }));
+    expect(ok.dataPlane).toEqual([{ install: expect.objectContaining({ prefixes: ['10.30.0.0/16'] }) }]);
+    expect(baOf(ok).options).toContainEqual({ type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 16, address: '10.30.0.0' });
+    const no = new HomeAgent(config()).handleBindingUpdate(router({ options: [{ type: 'ipv4HomeAddress', prefixLength: 16, p: true, address: '10.99.0.0' }] }));
+    expect(baOf(no).options).toContainEqual({ type: 'ipv4AddressAcknowledgement', status: 133, prefixLength: 0, address: '10.99.0.0' });
   });
 });
 
