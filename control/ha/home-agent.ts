@@ -10,8 +10,8 @@
  * (RFC 5555 §4.2: udp4 / udp4-tlv / ip4), IPv4 home addresses static or from a
  * pool (§3.1.1), sequence numbers modulo 2^16, lifetimes capped by policy and
  * lease, deregistration, expiry, NEMO mobile network prefixes (explicit and
- * implicit, RFC 3963) and IPv4 home prefixes. Not yet: the extended home
- * link, Binding Refresh Requests, deprecated entries.
+ * implicit, RFC 3963) and IPv4 home prefixes, Binding Refresh Requests. Not
+ * yet: the extended home link, deprecated entries.
  */
 import type { Binding, Tunnel } from '../dataplane/dataplane.js';
 import { addrBytes, addrFamily, formatAddr } from '../dataplane/layout.js';
@@ -65,6 +65,9 @@ export interface BindingCacheEntry {
   lifetime: number;
   expiresMs: number;
   lastTimestamp: bigint;
+  /** Where this node's BAs go, and so its Binding Refresh Request. */
+  route: ReplyRoute;
+  refreshRequested: boolean;
 }
 
 const NO_BA_FLAGS = { k: false, r: false, p: false, t: false };
@@ -105,11 +108,22 @@ export class HomeAgent {
     return this.cache.get(nai);
   }
 
-  /** Bindings whose lifetime has run out leave the cache and the data plane; their leases go back to the pool. */
+  /**
+   * Bindings whose lifetime has run out leave the cache and the data plane
+   * (their leases go back to the pool); those within the policy's lead time
+   * of it get one Binding Refresh Request (RFC 6275 §10.3.1).
+   */
   expire(nowMs: number): Outcome[] {
     const out: Outcome[] = [];
+    const lead = this.config.policy.bindingRefreshLead * 1000;
     for (const [nai, entry] of this.cache) {
-      if (entry.expiresMs > nowMs) continue;
+      if (entry.expiresMs > nowMs) {
+        if (lead > 0 && !entry.refreshRequested && entry.expiresMs - lead <= nowMs) {
+          entry.refreshRequested = true;
+          out.push({ dataPlane: [], reply: { mh: encodeMobilityHeader({ type: 'bindingRefreshRequest', options: [] }), route: entry.route }, event: `binding refresh requested from ${nai}` });
+        }
+        continue;
+      }
       this.cache.delete(nai);
       this.releaseLease(nai);
       out.push({ dataPlane: [{ remove: entry.bindingId }], event: `binding of ${nai} expired` });
@@ -152,6 +166,8 @@ export class HomeAgent {
     if (home !== profile.homeAddress) return ba(BaStatus.notHomeAgentForThisMobileNode);
     if (previous && !sequenceNewer(m.sequence, previous.sequence)) return ba(BaStatus.sequenceNumberOutOfWindow, { sequence: previous.sequence });
 
+    // RFC 5555 §3.1.3: the IPv4 Care-of Address option travels only in IPv4; a BU names one care-of address
+    if (bu.transport === 'ipv6' && option(m, 'ipv4CareOfAddress')) return ba(BaStatus.invalidCareOfAddress);
     if (m.lifetime === 0 || careOf === home) return this.deregister(profile, ba);
     return this.register(bu, m, profile, home, careOf, timestamp!, ba);
   }
@@ -202,6 +218,7 @@ export class HomeAgent {
     const entry: BindingCacheEntry = {
       nai: profile.nai, bindingId, homeAddress: home, ...(ipv4Home && { ipv4HomeAddress: ipv4Home }), careOf, natDetected, tunnel,
       sequence: m.sequence, lifetime, expiresMs: bu.nowMs + lifetime * 1000, lastTimestamp: timestamp,
+      route: this.routeTo(bu, home, careOf), refreshRequested: false,
     };
     const previous = this.cache.get(profile.nai);
     this.cache.set(profile.nai, entry);
@@ -288,10 +305,14 @@ export class HomeAgent {
     };
     let mh = encodeMobilityHeader(message);
     if (profile) mh = signMnHa(mh, { key: profile.key, spi: profile.spi, careOf, home });
+    return { dataPlane: [], reply: { mh, route: this.routeTo(bu, home, careOf) }, event: extra.event ?? `BA status ${status}` };
+  }
+
+  /** Back to the mobile node the way its BU came: in UDP if it came in UDP (RFC 5555 §4.5), else with a type 2 routing header. */
+  private routeTo(bu: ReceivedBu, home: string, careOf: string): ReplyRoute {
     const haAddress = bu.transport === 'ipv6' ? bu.outer.dst : this.config.homeAgent.ipv6;
-    const route: ReplyRoute = bu.transport === 'ipv6'
+    return bu.transport === 'ipv6'
       ? { transport: 'ipv6', src: haAddress, dst: careOf, routingHeader2: home }
       : { transport: 'udp4', src: bu.outer.dst, dst: bu.outer.src, srcPort: bu.outer.dstPort ?? DSMIP_PORT, dstPort: bu.outer.srcPort ?? DSMIP_PORT, ipv6Src: haAddress, ipv6Dst: home };
-    return { dataPlane: [], reply: { mh, route }, event: extra.event ?? `BA status ${status}` };
   }
 }

@@ -112,12 +112,23 @@ describe('home registration from an IPv6 care-of address', () => {
     expect(ha.binding('mn1@example.net')).toMatchObject({ careOf: '2001:db8:f::2', sequence: 1 });
   });
 
-  it('expires a binding when its lifetime runs out, and not before', () => {
+  it('asks for a refresh once, the lead time before expiry, and expires the binding when its lifetime runs out', () => {
     const ha = new HomeAgent(config());
     ha.handleBindingUpdate(overIpv6({ seq: 1, lifetime: 600 }));
+    expect(ha.expire(1_569_999)).toEqual([]);
+    const [brr, ...none] = ha.expire(1_570_000); // 30 s before, the default lead
+    expect(none).toEqual([]);
+    expect(brr!.reply!.route).toEqual({ transport: 'ipv6', src: HA6, dst: '2001:db8:f::2', routingHeader2: '2001:db8:1::100' });
+    expect(decodeMobilityHeader(brr!.reply!.mh)).toMatchObject({ type: 'bindingRefreshRequest' });
     expect(ha.expire(1_599_999)).toEqual([]);
     expect(ha.expire(1_600_000)).toEqual([{ dataPlane: [{ remove: 1 }], event: 'binding of mn1@example.net expired' }]);
     expect(ha.binding('mn1@example.net')).toBeUndefined();
+  });
+
+  it('refuses an IPv4 care-of address in a BU sent over IPv6 (174)', () => {
+    const o = new HomeAgent(config()).handleBindingUpdate(overIpv6({ options: [{ type: 'ipv4CareOfAddress', address: '198.51.100.2' }] }));
+    expect(o.dataPlane).toEqual([]);
+    expect(decodeMobilityHeader(o.reply!.mh)).toMatchObject({ status: 174 });
   });
 
   it('deregisters on lifetime 0 and removes the tunnel', () => {
