@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+/**
+ * dsmipd: the DSMIPv6 home agent daemon.
+ *
+ *   dsmipd --config FILE [--instance NAME] [--attach IF,IF…] [--tc-egress IF]
+ *
+ * Run it in the home agent's network namespace (`nsenter --net=/run/netns/NS`
+ * keeps the host's bpffs; `ip netns exec` would hide the pinned maps). It opens
+ * (or resumes) the pinned data plane, attaches it where told, and serves
+ * Binding Updates until SIGTERM/SIGINT, after which the data plane keeps
+ * forwarding for the next start.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { DataPlane } from '../dataplane/dataplane.js';
+import { parseHomeAgentConfig } from '../ha/config.js';
+import { HomeAgentDaemon } from '../ha/daemon.js';
+
+const { values } = parseArgs({
+  options: {
+    config: { type: 'string' },
+    instance: { type: 'string', default: 'dsmipd' },
+    attach: { type: 'string', default: '' },
+    'tc-egress': { type: 'string' },
+  },
+});
+const log = pino({ name: 'dsmipd' });
+
+if (!values.config) {
+  process.stderr.write('usage: dsmipd --config FILE [--instance NAME] [--attach IF,IF...] [--tc-egress IF]\n');
+  process.exit(2);
+}
+const config = parseHomeAgentConfig(JSON.parse(readFileSync(values.config, 'utf8')));
+const dataPlane = DataPlane.open({ instance: values.instance, role: 'anchor', icmpSource6: config.homeAgent.ipv6, ...(config.homeAgent.ipv4 && { icmpSource4: config.homeAgent.ipv4 }) });
+for (const ifname of values.attach.split(',').filter(Boolean)) log.info({ ifname, mode: dataPlane.attach(ifname) }, 'attached');
+if (values['tc-egress']) dataPlane.attachTcEgress(values['tc-egress']);
+const daemon = new HomeAgentDaemon(config, dataPlane, { log: (event) => log.info(event) });
+daemon.start();
+log.info({ instance: values.instance, resumed: dataPlane.resumed, bindings: dataPlane.bindingIds().length }, 'serving');
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    daemon.stop();
+    dataPlane.close(); // the pinned data plane keeps forwarding
+    log.info({ signal }, 'stopped');
+    process.exit(0);
+  });
+}
