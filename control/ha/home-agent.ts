@@ -10,8 +10,8 @@
  * (RFC 5555 §4.2: udp4 / udp4-tlv / ip4), IPv4 home addresses static or from a
  * pool (§3.1.1), sequence numbers modulo 2^16, lifetimes capped by policy and
  * lease, deregistration, expiry, NEMO mobile network prefixes (explicit and
- * implicit, RFC 3963) and IPv4 home prefixes, Binding Refresh Requests. Not
- * yet: the extended home link, deprecated entries.
+ * implicit, RFC 3963) and IPv4 home prefixes, Binding Refresh Requests,
+ * deprecated entries after deregistration. Not yet: the extended home link.
  */
 import type { Binding, Tunnel } from '../dataplane/dataplane.js';
 import { addrBytes, addrFamily, formatAddr } from '../dataplane/layout.js';
@@ -68,6 +68,8 @@ export interface BindingCacheEntry {
   /** Where this node's BAs go, and so its Binding Refresh Request. */
   route: ReplyRoute;
   refreshRequested: boolean;
+  /** Set once deregistered: kept, tunnel-less, until then. */
+  deprecatedUntilMs?: number;
 }
 
 const NO_BA_FLAGS = { k: false, r: false, p: false, t: false };
@@ -104,8 +106,10 @@ export class HomeAgent {
     });
   }
 
+  /** The node's live binding (not a deprecated one). */
   binding(nai: string): BindingCacheEntry | undefined {
-    return this.cache.get(nai);
+    const entry = this.cache.get(nai);
+    return entry && entry.deprecatedUntilMs === undefined ? entry : undefined;
   }
 
   /**
@@ -117,6 +121,10 @@ export class HomeAgent {
     const out: Outcome[] = [];
     const lead = this.config.policy.bindingRefreshLead * 1000;
     for (const [nai, entry] of this.cache) {
+      if (entry.deprecatedUntilMs !== undefined) {
+        if (entry.deprecatedUntilMs <= nowMs) this.cache.delete(nai); // its tunnel went at deregistration
+        continue;
+      }
       if (entry.expiresMs > nowMs) {
         if (lead > 0 && !entry.refreshRequested && entry.expiresMs - lead <= nowMs) {
           entry.refreshRequested = true;
@@ -168,7 +176,7 @@ export class HomeAgent {
 
     // RFC 5555 §3.1.3: the IPv4 Care-of Address option travels only in IPv4; a BU names one care-of address
     if (bu.transport === 'ipv6' && option(m, 'ipv4CareOfAddress')) return ba(BaStatus.invalidCareOfAddress);
-    if (m.lifetime === 0 || careOf === home) return this.deregister(profile, ba);
+    if (m.lifetime === 0 || careOf === home) return this.deregister(profile, m, bu.nowMs, timestamp!, ba);
     return this.register(bu, m, profile, home, careOf, timestamp!, ba);
   }
 
@@ -232,12 +240,24 @@ export class HomeAgent {
     return { ...outcome, dataPlane: [{ install: binding }], event: `registered ${profile.nai} at ${careOf} (${tunnel.format})`, onDataPlaneFailure };
   }
 
-  private deregister(profile: MobileNodeProfile, ba: Acknowledge): Outcome {
+  /**
+   * The tunnel goes at once; the entry stays, deprecated, for
+   * MinDelayBeforeBCEDelete (RFC 6275 §10.3.2, extended home link draft §5.2)
+   * so that a late or replayed BU still meets its sequence number and
+   * timestamp.
+   */
+  private deregister(profile: MobileNodeProfile, m: BindingUpdate, nowMs: number, timestamp: bigint, ba: Acknowledge): Outcome {
     const entry = this.cache.get(profile.nai);
-    this.cache.delete(profile.nai);
+    if (entry) {
+      this.cache.set(profile.nai, {
+        ...entry, sequence: m.sequence, lastTimestamp: timestamp, lifetime: 0, expiresMs: nowMs,
+        deprecatedUntilMs: nowMs + this.config.policy.minDelayBeforeBceDelete * 1000,
+      });
+    }
     this.releaseLease(profile.nai);
     const outcome = ba(BaStatus.accepted, { lifetime: 0 });
-    return { ...outcome, dataPlane: entry ? [{ remove: entry.bindingId }] : [], event: `deregistered ${profile.nai}` };
+    const live = entry && entry.deprecatedUntilMs === undefined;
+    return { ...outcome, dataPlane: live ? [{ remove: entry.bindingId }] : [], event: `deregistered ${profile.nai}` };
   }
 
   /**

@@ -140,6 +140,18 @@ describe('home registration from an IPv6 care-of address', () => {
     expect(ha.binding('mn1@example.net')).toBeUndefined();
   });
 
+  it('keeps a deregistered entry deprecated for MinDelayBeforeBCEDelete: a late BU with an old sequence is refused', () => {
+    const ha = new HomeAgent(config({ minDelayBeforeBceDelete: 10 }));
+    ha.handleBindingUpdate(overIpv6({ seq: 1 }));
+    ha.handleBindingUpdate(overIpv6({ seq: 2, lifetime: 0, atMs: 1_001_000 }));
+    const late = ha.handleBindingUpdate(overIpv6({ seq: 1, atMs: 1_002_000 }));
+    expect(ba(late, '2001:db8:f::2', '2001:db8:1::100')).toMatchObject({ status: 135, sequence: 2 });
+    expect(late.dataPlane).toEqual([]);
+    expect(ha.expire(1_010_999)).toEqual([]);
+    expect(ha.expire(1_011_000)).toEqual([]); // deleted without a data-plane change: its tunnel went at deregistration
+    expect(ba(ha.handleBindingUpdate(overIpv6({ seq: 1, atMs: 1_012_000 })), '2001:db8:f::2', '2001:db8:1::100')).toMatchObject({ status: 0 });
+  });
+
   it('answers a wrong static IPv4 home address with IPv4 acknowledgement status 130', () => {
     const o = new HomeAgent(config()).handleBindingUpdate(overIpv6({ options: [{ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '10.1.0.99' }] }));
     expect(ba(o, '2001:db8:f::2', '2001:db8:1::100').options).toContainEqual({ type: 'ipv4AddressAcknowledgement', status: 130, prefixLength: 0, address: '10.1.0.99' });
