@@ -11,7 +11,8 @@
  * pool (§3.1.1), sequence numbers modulo 2^16, lifetimes capped by policy and
  * lease, deregistration, expiry, NEMO mobile network prefixes (explicit and
  * implicit, RFC 3963) and IPv4 home prefixes, Binding Refresh Requests,
- * deprecated entries after deregistration. Not yet: the extended home link.
+ * deprecated entries after deregistration, the extended home link's
+ * IPv4-wise and IPv6-wise at home. Not yet: its shadow entries (PMIPv6).
  */
 import type { Binding, Tunnel } from '../dataplane/dataplane.js';
 import { addrBytes, addrFamily, formatAddr } from '../dataplane/layout.js';
@@ -176,7 +177,10 @@ export class HomeAgent {
 
     // RFC 5555 §3.1.3: the IPv4 Care-of Address option travels only in IPv4; a BU names one care-of address
     if (bu.transport === 'ipv6' && option(m, 'ipv4CareOfAddress')) return ba(BaStatus.invalidCareOfAddress);
-    if (m.lifetime === 0 || careOf === home) return this.deregister(profile, m, bu.nowMs, timestamp!, ba);
+    // Extended home link §4.3: no Home Address option and an alternate care-of address equal to the source:
+    // the node is IPv6-wise at home and registers only to have its IPv4 traffic tunnelled to that address.
+    const ipv6WiseAtHome = bu.transport === 'ipv6' && bu.homeAddressOption === undefined && option(m, 'alternateCareOfAddress')?.address === bu.ipv6Src;
+    if (m.lifetime === 0 || (careOf === home && !ipv6WiseAtHome)) return this.deregister(profile, m, bu.nowMs, timestamp!, ba);
     return this.register(bu, m, profile, home, careOf, timestamp!, ba);
   }
 
@@ -230,7 +234,12 @@ export class HomeAgent {
     };
     const previous = this.cache.get(profile.nai);
     this.cache.set(profile.nai, entry);
-    const binding: Binding = { id: bindingId, tunnel, homeAddresses: ipv4Home ? [home, ipv4Home] : [home], prefixes };
+    // Extended home link §4.1/§4.3: at home in one family, only the other family's home address is tunnelled,
+    // to the home address of the first (IPv4-wise at home: IPv4 care-of address = IPv4 home address).
+    const ipv4WiseAtHome = ipv4Home !== undefined && careOf === ipv4Home;
+    const homeAddresses = [...(careOf === home ? [] : [home]), ...(ipv4Home && !ipv4WiseAtHome ? [ipv4Home] : [])];
+    if (homeAddresses.length + prefixes.length === 0) return ba(BaStatus.reasonUnspecified); // at home in both families: nothing to tunnel
+    const binding: Binding = { id: bindingId, tunnel, homeAddresses, prefixes };
     const outcome = ba(BaStatus.accepted, { lifetime, options, flags: { ...NO_BA_FLAGS, t, r: m.flags.r } });
     const onDataPlaneFailure = (): Outcome => {
       if (previous) this.cache.set(profile.nai, previous);
@@ -332,7 +341,7 @@ export class HomeAgent {
   private routeTo(bu: ReceivedBu, home: string, careOf: string): ReplyRoute {
     const haAddress = bu.transport === 'ipv6' ? bu.outer.dst : this.config.homeAgent.ipv6;
     return bu.transport === 'ipv6'
-      ? { transport: 'ipv6', src: haAddress, dst: careOf, routingHeader2: home }
+      ? { transport: 'ipv6', src: haAddress, dst: careOf, ...(careOf !== home && { routingHeader2: home }) } // no RH2 to a node at home
       : { transport: 'udp4', src: bu.outer.dst, dst: bu.outer.src, srcPort: bu.outer.dstPort ?? DSMIP_PORT, dstPort: bu.outer.srcPort ?? DSMIP_PORT, ipv6Src: haAddress, ipv6Dst: home };
   }
 }

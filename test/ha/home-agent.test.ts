@@ -241,6 +241,31 @@ describe('mobile routers (NEMO) and IPv4 home prefixes', () => {
   });
 });
 
+describe('extended home link', () => {
+  it('IPv4-wise at home (IPv4 care-of address = IPv4 home address): IPv6 tunnelled in IPv4 to it, IPv4 left on the link', () => {
+    const home = '2001:db8:1::100';
+    const bu: ReceivedBu = {
+      transport: 'udp4', outer: { src: '10.1.0.100', srcPort: 4191, dst: '203.0.113.1', dstPort: 4191 }, ipv6Src: home, nowMs: 1_000_000,
+      mh: signedBu({ careOf: '10.1.0.100', home, options: [{ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '10.1.0.100' }, { type: 'ipv4CareOfAddress', address: '10.1.0.100' }] }),
+    };
+    const o = new HomeAgent(config()).handleBindingUpdate(bu);
+    expect(o.dataPlane).toEqual([{ install: { id: 1, tunnel: { format: 'ip4', local: '203.0.113.1', remote: '10.1.0.100' }, homeAddresses: [home], prefixes: [] } }]);
+    expect(ba(o, '10.1.0.100', home)).toMatchObject({ status: 0 });
+  });
+
+  it('IPv6-wise at home (alternate care-of address = source, no Home Address option): IPv4 tunnelled in IPv6 to the IPv6 home address', () => {
+    const home = '2001:db8:1::100';
+    const bu: ReceivedBu = {
+      transport: 'ipv6', outer: { src: home, dst: HA6 }, ipv6Src: home, nowMs: 1_000_000,
+      mh: signedBu({ careOf: home, home, options: [{ type: 'alternateCareOfAddress', address: home }, { type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '10.1.0.100' }] }),
+    };
+    const o = new HomeAgent(config()).handleBindingUpdate(bu);
+    expect(o.dataPlane).toEqual([{ install: { id: 1, tunnel: { format: 'ip6', local: HA6, remote: home }, homeAddresses: ['10.1.0.100'], prefixes: [] } }]);
+    expect(o.reply!.route).toEqual({ transport: 'ipv6', src: HA6, dst: home });
+    expect(ba(o, home, home)).toMatchObject({ status: 0 });
+  });
+});
+
 describe('other messages', () => {
   it('answers an MH type it does not support (a HoTI) with a Binding Error, status 2, to its source', () => {
     const hoti = encodeMobilityHeader({ type: 'unsupported', mhType: 1, data: Buffer.alloc(10) });
