@@ -66,6 +66,18 @@ const nai = new TextDecoder('utf-8', { fatal: true });
 
 function addr4(o: { address: string }, w: Writer, field: string): void { w.addr4(o.address, `${field}.address`); }
 
+/** Reserved (8), prefix length (8), IPv6 prefix (128): the Mobile Network Prefix and Home Network Prefix options. */
+function ipv6PrefixOption<K extends 'mobileNetworkPrefix' | 'homeNetworkPrefix'>(type: K): Spec<K> {
+  return {
+    align: [8, 4], size: 18,
+    write: (o: { prefixLength: number; prefix: string }, w, f) => { w.u8(0).u8(range(o.prefixLength, 0, 128, `${f}.prefixLength`)).addr6(o.prefix, `${f}.prefix`); },
+    read: (r, f) => {
+      r.skip(1, `${f}.reserved`);
+      return { type, prefixLength: prefix6(r, f), prefix: r.addr6(`${f}.prefix`) } as OptionOf<K>;
+    },
+  };
+}
+
 // Alignment requirements, each from the option's defining document:
 const specs: { [K in KnownOptionType]: Spec<K> } = {
   bindingRefreshAdvice: { // RFC 6275 §6.2.4: 2n
@@ -89,14 +101,7 @@ const specs: { [K in KnownOptionType]: Spec<K> } = {
     write: (o, w, f) => { w.bytes(bytes(o.authenticator, 255, `${f}.authenticator`)); },
     read: (r, f) => ({ type: 'bindingAuthorizationData', authenticator: r.bytes(r.remaining, `${f}.authenticator`) }),
   },
-  mobileNetworkPrefix: { // RFC 3963 §6.2: 8n+4
-    align: [8, 4], size: 18,
-    write: (o, w, f) => { w.u8(0).u8(range(o.prefixLength, 0, 128, `${f}.prefixLength`)).addr6(o.prefix, `${f}.prefix`); },
-    read: (r, f) => {
-      r.skip(1, `${f}.reserved`);
-      return { type: 'mobileNetworkPrefix', prefixLength: prefix6(r, f), prefix: r.addr6(`${f}.prefix`) };
-    },
-  },
+  mobileNetworkPrefix: ipv6PrefixOption('mobileNetworkPrefix'), // RFC 3963 §6.2: 8n+4
   mobileNodeIdentifier: { // RFC 4283 §3: no alignment requirement
     align: [1, 0], size: [1, 255],
     dataLength: (o) => 1 + blen(o.identifier),
@@ -129,14 +134,7 @@ const specs: { [K in KnownOptionType]: Spec<K> } = {
     write: (o, w, f) => { w.u64(u64(o.timestamp, `${f}.timestamp`)); },
     read: (r, f) => ({ type: 'replayProtection', timestamp: r.u64(`${f}.timestamp`) }),
   },
-  homeNetworkPrefix: { // RFC 5213 §8.3: 8n+4
-    align: [8, 4], size: 18,
-    write: (o, w, f) => { w.u8(0).u8(range(o.prefixLength, 0, 128, `${f}.prefixLength`)).addr6(o.prefix, `${f}.prefix`); },
-    read: (r, f) => {
-      r.skip(1, `${f}.reserved`);
-      return { type: 'homeNetworkPrefix', prefixLength: prefix6(r, f), prefix: r.addr6(`${f}.prefix`) };
-    },
-  },
+  homeNetworkPrefix: ipv6PrefixOption('homeNetworkPrefix'), // RFC 5213 §8.3: 8n+4, the same layout
   handoffIndicator: { // RFC 5213 §8.4: no alignment requirement
     align: [1, 0], size: 2,
     write: (o, w, f) => { w.u8(0).u8(uint(o.indicator, 8, `${f}.indicator`)); },
