@@ -24,10 +24,10 @@ static __always_inline struct tunnel *binding_of6(const struct in6_addr *addr)
 	return bpf_map_lookup_elem(&prefix6, &key);
 }
 
+/* The generation the per-CPU caches are valid for (anchor_config.generation; 0: caches off). */
 static __always_inline __u32 cache_generation(void)
 {
-	__u32 zero = 0;
-	struct anchor_config *cfg = bpf_map_lookup_elem(&config, &zero);
+	struct anchor_config *cfg = get_config();
 
 	return cfg ? cfg->generation : 0;
 }

@@ -78,6 +78,23 @@ function ipv6PrefixOption<K extends 'mobileNetworkPrefix' | 'homeNetworkPrefix'>
   };
 }
 
+/** Status (8), prefix length (6), reserved (2), IPv4 address: the IPv4 Address Acknowledgement and Home Address Reply. */
+function ipv4StatusOption<K extends 'ipv4AddressAcknowledgement' | 'ipv4HomeAddressReply'>(type: K): Spec<K> {
+  return {
+    align: [4, 0], size: 6,
+    write: (o: { status: number; prefixLength: number; address: string }, w, f) => {
+      w.u8(uint(o.status, 8, `${f}.status`)).u8(range(o.prefixLength, 0, PREFIX4_MAX, `${f}.prefixLength`) << 2);
+      addr4(o, w, f);
+    },
+    read: (r, f) => {
+      const status = r.u8(`${f}.status`);
+      const at = r.offset;
+      const prefixLength = readPrefix4(r.u8(`${f}.prefixLength`) >> 2, r, `${f}.prefixLength`, at);
+      return { type, status, prefixLength, address: r.addr4(`${f}.address`) } as OptionOf<K>;
+    },
+  };
+}
+
 // Alignment requirements, each from the option's defining document:
 const specs: { [K in KnownOptionType]: Spec<K> } = {
   bindingRefreshAdvice: { // RFC 6275 §6.2.4: 2n
@@ -173,16 +190,7 @@ const specs: { [K in KnownOptionType]: Spec<K> } = {
       return { type: 'ipv4HomeAddress', prefixLength: readPrefix4(word >> 10, r, `${f}.prefixLength`, at), p: (word & 0x0200) !== 0, address: r.addr4(`${f}.address`) };
     },
   },
-  ipv4AddressAcknowledgement: { // RFC 5555 §3.2.1: 4n; Status(8) Pref(6) Res(2)
-    align: [4, 0], size: 6,
-    write: (o, w, f) => { w.u8(uint(o.status, 8, `${f}.status`)).u8(range(o.prefixLength, 0, PREFIX4_MAX, `${f}.prefixLength`) << 2); addr4(o, w, f); },
-    read: (r, f) => {
-      const status = r.u8(`${f}.status`);
-      const at = r.offset;
-      const prefixLength = readPrefix4(r.u8(`${f}.prefixLength`) >> 2, r, `${f}.prefixLength`, at);
-      return { type: 'ipv4AddressAcknowledgement', status, prefixLength, address: r.addr4(`${f}.address`) };
-    },
-  },
+  ipv4AddressAcknowledgement: ipv4StatusOption('ipv4AddressAcknowledgement'), // RFC 5555 §3.2.1: 4n
   natDetection: { // RFC 5555 §3.2.2: 4n; F(1) Reserved(15) Refresh time(32)
     align: [4, 0], size: 6,
     write: (o, w, f) => { w.u16(bool(o.f, `${f}.f`) ? 0x8000 : 0).u32(uint(o.refreshTime, 32, `${f}.refreshTime`)); },
@@ -212,16 +220,7 @@ const specs: { [K in KnownOptionType]: Spec<K> } = {
       return { type: 'ipv4HomeAddressRequest', prefixLength, address: r.addr4(`${f}.address`) };
     },
   },
-  ipv4HomeAddressReply: { // RFC 5844 §3.3.2: 4n; Status(8) Prefix-len(6) Res(2)
-    align: [4, 0], size: 6,
-    write: (o, w, f) => { w.u8(uint(o.status, 8, `${f}.status`)).u8(range(o.prefixLength, 0, PREFIX4_MAX, `${f}.prefixLength`) << 2); addr4(o, w, f); },
-    read: (r, f) => {
-      const status = r.u8(`${f}.status`);
-      const at = r.offset;
-      const prefixLength = readPrefix4(r.u8(`${f}.prefixLength`) >> 2, r, `${f}.prefixLength`, at);
-      return { type: 'ipv4HomeAddressReply', status, prefixLength, address: r.addr4(`${f}.address`) };
-    },
-  },
+  ipv4HomeAddressReply: ipv4StatusOption('ipv4HomeAddressReply'), // RFC 5844 §3.3.2: 4n, the same layout
   ipv4DefaultRouterAddress: { // RFC 5844 §3.3.3: 4n
     align: [4, 0], size: 6,
     write: (o, w, f) => { w.u16(0); addr4(o, w, f); },
