@@ -68,6 +68,19 @@ function ipv6Bytes(addr: string): Buffer {
   return out;
 }
 
+/** Whether addr lies in prefix ("address/length"); never across families. */
+export function inPrefix(addr: string, prefix: string): boolean {
+  const [net = '', len = ''] = prefix.split('/');
+  if (addrFamily(addr) !== addrFamily(net)) return false;
+  const a = addrBytes(addr), n = addrBytes(net);
+  let bits = Number(len);
+  for (let i = 0; bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if (((a[i]! ^ n[i]!) & mask) !== 0) return false;
+  }
+  return true;
+}
+
 export function addrFamily(addr: string): 4 | 6 {
   if (isIPv4(addr)) return 4;
   if (isIPv6(addr)) return 6;

@@ -3,7 +3,9 @@
  * naming the key path and the problem ("mobileNodes[1].spi: must be an
  * integer in 256..4294967295, got 7").
  */
-import { addrFamily } from '../dataplane/layout.js';
+import { Checker, ConfigError, isObject, type Json } from '../config/checker.js';
+
+export { ConfigError };
 
 export interface MobileNodeProfile {
   nai: string;
@@ -32,68 +34,6 @@ export interface HomeAgentConfig {
     bindingRefreshLead: number;
   };
   mobileNodes: MobileNodeProfile[];
-}
-
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
-  }
-}
-
-type Json = unknown;
-const isObject = (v: Json): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const shown = (v: Json) => (v === undefined ? 'nothing' : JSON.stringify(v));
-
-/** Collects problems while reading; each reader returns a usable default after recording one. */
-class Checker {
-  readonly problems: string[] = [];
-
-  fail<T>(path: string, what: string, got: Json, fallback: T): T {
-    this.problems.push(`${path}: must be ${what}, got ${shown(got)}`);
-    return fallback;
-  }
-
-  object(v: Json, path: string, keys: readonly string[]): Record<string, Json> {
-    if (!isObject(v)) return this.fail(path, 'an object', v, {});
-    for (const k of Object.keys(v)) if (!keys.includes(k)) this.problems.push(`${path}.${k}: unknown key (known: ${keys.join(', ')})`);
-    return v;
-  }
-
-  string(v: Json, path: string): string {
-    return typeof v === 'string' && v.length > 0 ? v : this.fail(path, 'a non-empty string', v, '');
-  }
-
-  address(v: Json, path: string, family: 4 | 6): string {
-    try {
-      if (typeof v === 'string' && addrFamily(v) === family) return v;
-    } catch { /* reported below */ }
-    return this.fail(path, `an IPv${family} address`, v, family === 4 ? '0.0.0.0' : '::');
-  }
-
-  prefix(v: Json, path: string): string {
-    const [addr = '', len = ''] = typeof v === 'string' ? v.split('/') : [];
-    try {
-      const max = addrFamily(addr) === 4 ? 32 : 128;
-      if (/^\d+$/.test(len) && Number(len) <= max) return v as string;
-    } catch { /* reported below */ }
-    return this.fail(path, 'a prefix "address/length"', v, '::/128');
-  }
-
-  integer(v: Json, path: string, min: number, max: number, fallback: number): number {
-    if (v === undefined) return fallback;
-    return Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? (v as number) : this.fail(path, `an integer in ${min}..${max}`, v, fallback);
-  }
-
-  boolean(v: Json, path: string, fallback: boolean): boolean {
-    if (v === undefined) return fallback;
-    return typeof v === 'boolean' ? v : this.fail(path, 'true or false', v, fallback);
-  }
-
-  array<T>(v: Json, path: string, item: (x: Json, path: string) => T): T[] {
-    if (v === undefined) return [];
-    if (!Array.isArray(v)) return this.fail(path, 'an array', v, []);
-    return v.map((x, i) => item(x, `${path}[${i}]`));
-  }
 }
 
 const DEFAULT_POLICY: HomeAgentConfig['policy'] = {

@@ -15,7 +15,7 @@
  * IPv4-wise and IPv6-wise at home. Not yet: its shadow entries (PMIPv6).
  */
 import type { Binding, Tunnel } from '../dataplane/dataplane.js';
-import { addrBytes, addrFamily, formatAddr } from '../dataplane/layout.js';
+import { addrBytes, addrFamily, formatAddr, inPrefix } from '../dataplane/layout.js';
 import { DecodeError } from '../wire/buffer.js';
 import { signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
 import { checkReplay, replayTimestampOf } from '../wire/auth/replay.js';
@@ -97,10 +97,11 @@ export class HomeAgent {
   private readonly profiles = new Map<string, MobileNodeProfile>();
   private readonly pools = new Map<string, AddressPool>();
   private readonly bindingIds = new Map<string, number>();
+  private readonly statics: ReadonlySet<string>;
 
   constructor(readonly config: HomeAgentConfig) {
-    const statics = new Set(config.mobileNodes.flatMap((m) => (m.ipv4HomeAddress && 'static' in m.ipv4HomeAddress ? [m.ipv4HomeAddress.static] : [])));
-    for (const [name, p] of Object.entries(config.pools)) this.pools.set(name, new AddressPool(name, p.from, p.to, statics));
+    this.statics = new Set(config.mobileNodes.flatMap((m) => (m.ipv4HomeAddress && 'static' in m.ipv4HomeAddress ? [m.ipv4HomeAddress.static] : [])));
+    for (const [name, p] of Object.entries(config.pools)) this.pools.set(name, new AddressPool(name, p.from, p.to, this.statics));
     config.mobileNodes.forEach((m, i) => {
       this.profiles.set(m.nai, m);
       this.bindingIds.set(m.nai, i + 1); // stable per home registration
@@ -138,6 +139,10 @@ export class HomeAgent {
       out.push({ dataPlane: [{ remove: entry.bindingId }], event: `binding of ${nai} expired` });
     }
     return out;
+  }
+
+  private onHomeLink(address: string): boolean {
+    return this.config.homeLink.prefixes.some((p) => inPrefix(address, p));
   }
 
   private releaseLease(nai: string): void {
@@ -201,7 +206,7 @@ export class HomeAgent {
       options.push({ type: 'ipv4AddressAcknowledgement', status: held ? Ipv4AckStatus.success : Ipv4AckStatus.prefixAllocationUnauthorized, prefixLength: held ? requested.prefixLength : 0, address: requested.address });
       if (held) prefixes.push(wanted);
     } else if (requested) {
-      const granted = this.ipv4HomeAddress(profile, requested.address, bu.nowMs, lifetime);
+      const granted = this.ipv4HomeAddress(profile, requested.address, bu.nowMs, lifetime, bu.transport === 'udp4' ? careOf : undefined);
       options.push({ type: 'ipv4AddressAcknowledgement', status: granted.status, prefixLength: granted.address ? 32 : 0, address: granted.address ?? requested.address });
       if (granted.address) {
         ipv4Home = granted.address;
@@ -300,8 +305,13 @@ export class HomeAgent {
     return { dataPlane: [], reply: { mh, route }, event: `Binding Error: MH type ${mhType} not supported` };
   }
 
-  /** RFC 5555 §3.2.1 / §4.5: a static address must be the node's; 0.0.0.0 asks the pool. */
-  private ipv4HomeAddress(profile: MobileNodeProfile, requested: string, nowMs: number, lifetime: number): { status: number; address?: string; lifetime: number } {
+  /**
+   * RFC 5555 §3.2.1 / §4.5: a static address must be the node's; 0.0.0.0
+   * asks the pool, or (extended home link §4.1) is answered with the node's
+   * own IPv4 care-of address when that lies on the home link: its on-link
+   * address becomes its home address.
+   */
+  private ipv4HomeAddress(profile: MobileNodeProfile, requested: string, nowMs: number, lifetime: number, careOf4?: string): { status: number; address?: string; lifetime: number } {
     const source = profile.ipv4HomeAddress;
     if (!source) return { status: Ipv4AckStatus.administrativelyProhibited, lifetime };
     if ('static' in source) {
@@ -309,6 +319,9 @@ export class HomeAgent {
       return { status: Ipv4AckStatus.success, address: source.static, lifetime };
     }
     const pool = this.pools.get(source.pool);
+    if (requested === '0.0.0.0' && careOf4 && this.onHomeLink(careOf4) && !this.statics.has(careOf4) && !pool?.contains(careOf4)) {
+      return { status: Ipv4AckStatus.success, address: careOf4, lifetime };
+    }
     if (requested !== '0.0.0.0') {
       const held = pool?.leaseOf(requested, profile.nai, nowMs);
       if (!held) return { status: Ipv4AckStatus.incorrectIpv4HomeAddress, lifetime };

@@ -253,6 +253,24 @@ describe('extended home link', () => {
     expect(ba(o, '10.1.0.100', home)).toMatchObject({ status: 0 });
   });
 
+  it('hands a node asking for a dynamic IPv4 home address from the home link its on-link address (§4.1), never a pool address or another node\'s', () => {
+    const home = '2001:db8:1::200';
+    const fromHomeLink = (onLink: string): ReceivedBu => ({
+      transport: 'udp4', outer: { src: onLink, srcPort: 4191, dst: '203.0.113.1', dstPort: 4191 }, ipv6Src: home, nowMs: 1_000_000,
+      mh: signedBu({ nai: 'mn2@example.net', spi: 4097, careOf: onLink, home, options: [{ type: 'ipv4HomeAddress', prefixLength: 0, p: false, address: '0.0.0.0' }, { type: 'ipv4CareOfAddress', address: onLink }] }),
+    });
+    const o = new HomeAgent(config()).handleBindingUpdate(fromHomeLink('10.1.0.77'));
+    expect(o.dataPlane).toEqual([{ install: { id: 2, tunnel: { format: 'ip4', local: '203.0.113.1', remote: '10.1.0.77' }, homeAddresses: [home], prefixes: [] } }]);
+    expect(ba(o, '10.1.0.77', home)).toMatchObject({ status: 0, options: expect.arrayContaining([{ type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 32, address: '10.1.0.77' }]) });
+    // mn1's static address is not handed out: a lease from the pool is, and tunnelled there
+    for (const taken of ['10.1.0.100']) {
+      const other = new HomeAgent(config()).handleBindingUpdate(fromHomeLink(taken));
+      expect(ba(other, taken, home)).toMatchObject({ status: 0 });
+      expect(other.dataPlane).toEqual([{ install: expect.objectContaining({ homeAddresses: [home, '10.1.0.200'] }) }]);
+      expect((decodeMobilityHeader(other.reply!.mh) as { options: unknown[] }).options).toContainEqual({ type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 32, address: '10.1.0.200' });
+    }
+  });
+
   it('IPv6-wise at home (alternate care-of address = source, no Home Address option): IPv4 tunnelled in IPv6 to the IPv6 home address', () => {
     const home = '2001:db8:1::100';
     const bu: ReceivedBu = {
