@@ -1,0 +1,308 @@
+/**
+ * The mobile node's side of home registration (RFC 6275 §11, RFC 3963,
+ * RFC 5555 §4.4, extended home link §4): a state machine with no I/O, like
+ * the home agent's. Where the node is attached goes in (attach), and what
+ * comes back from the home agent (handleSignal), and the clock (tick); out
+ * come the Binding Updates to send and the registration to make live.
+ *
+ * Where it registers from, by the addresses its link gave it:
+ *   IPv6 care-of address          → BU over IPv6 with a Home Address option (tunnel ip6)
+ *   IPv4 care-of address only     → BU in UDP/IPv4 to port 4191 with an IPv4 Care-of
+ *                                   Address option; the BA says NAT or not (udp4[-tlv] / ip4)
+ *   on the home link in IPv6 only → BU from the home address, alternate care-of address =
+ *                                   home address: IPv4 tunnelled in IPv6 to it
+ *   on the home link in IPv4 only → BU in UDP from the IPv4 home address, as care-of
+ *                                   address: IPv6 tunnelled in IPv4 to it
+ *   at home in both               → deregistration (lifetime 0)
+ *
+ * A BU unanswered is sent again, with a new sequence number and timestamp,
+ * after 1.5 s (first registration) or 1 s, doubling up to 32 s (RFC 6275
+ * §11.8, §13). A registration is refreshed at 80% of its granted lifetime,
+ * or sooner at the NAT refresh time the home agent gave (RFC 5555 §4.3).
+ */
+import type { Tunnel } from '../dataplane/dataplane.js';
+import { inPrefix } from '../dataplane/layout.js';
+import { signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
+import { ntpTimestamp } from '../wire/auth/replay.js';
+import { encodeSignalling6, type SignallingPacket6 } from '../wire/ip/signalling.js';
+import { BaStatus, decodeMobilityHeader, encodeMobilityHeader, type BindingAcknowledgement, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
+import type { MobileNodeConfig } from './config.js';
+
+export const DSMIP_PORT = 4191;
+const INITIAL_BINDACK_TIMEOUT_FIRST_REG_MS = 1500;
+const INITIAL_BINDACK_TIMEOUT_MS = 1000;
+const MAX_BINDACK_TIMEOUT_MS = 32_000;
+const REFRESH_AT = 0.8;
+/** Refresh time meaning "no NAT, no keepalives needed" (RFC 5555 §3.2.2). */
+const NO_KEEPALIVE = 0xffffffff;
+
+/** The global addresses the node's current link gave it. */
+export interface Attachment {
+  ifname: string;
+  ipv6?: string;
+  ipv4?: string;
+}
+
+export type Placement =
+  | { kind: 'away6'; careOf: string }
+  | { kind: 'away4'; careOf: string }
+  | { kind: 'home6' }
+  | { kind: 'home4'; address: string }
+  | { kind: 'home' }
+  | { kind: 'detached' };
+
+/** A Binding Update ready for the wire: a whole IPv6 packet, or one to carry in UDP/IPv4. */
+export type OutgoingBu =
+  | { transport: 'ipv6'; packet: Buffer }
+  | { transport: 'udp4'; ipv6: Buffer; src: string; dst: string; srcPort: number; dstPort: number };
+
+/** An accepted registration, as the node's own data plane must carry it. */
+export interface Registration {
+  placement: Placement;
+  /** The node's end of the tunnel. */
+  tunnel: Tunnel;
+  /** Home addresses (and prefixes) whose traffic goes through the tunnel. */
+  homeAddresses: string[];
+  prefixes: string[];
+  ipv4HomeAddress?: string;
+  natDetected: boolean;
+  lifetime: number;
+  expiresMs: number;
+  refreshAtMs: number;
+}
+
+export interface Output {
+  send?: OutgoingBu;
+  /** Set when the registration changed: the new one, or null for none (at home, expired, refused). */
+  registration?: Registration | null;
+  events: string[];
+}
+
+interface Pending {
+  sequence: number;
+  placement: Placement;
+  careOf: string;
+  forceUdp: boolean;
+  sentMs: number;
+  timeoutMs: number;
+}
+
+const option = <T extends MobilityOption['type']>(m: { options: MobilityOption[] }, type: T): OptionOf<T> | undefined =>
+  m.options.find((o): o is OptionOf<T> => o.type === type);
+
+const NO_FLAGS = { a: false, h: false, l: false, k: false, m: false, r: false, p: false, f: false, t: false };
+
+export class MobileNode {
+  private sequence: number;
+  private placement: Placement = { kind: 'detached' };
+  private pending: Pending | null = null;
+  private current: Registration | null = null;
+  /** Cleared after the home agent refuses forced UDP (RFC 5555 §4.4: resend without F). */
+  private forceUdp: boolean;
+  /** A dynamic IPv4 home address once granted, asked for again by address. */
+  private leasedIpv4?: string;
+
+  constructor(readonly config: MobileNodeConfig, initialSequence = Math.floor(Math.random() * 0x10000)) {
+    this.sequence = initialSequence & 0xffff;
+    this.forceUdp = config.forceUdp;
+  }
+
+  get registration(): Registration | null {
+    return this.current;
+  }
+
+  get where(): Placement {
+    return this.placement;
+  }
+
+  /** Where the addresses of a link put the node, relative to its home link. */
+  placementFor(a: Attachment): Placement {
+    const home = this.config.homeLink.prefixes;
+    const at6 = a.ipv6 !== undefined && home.some((p) => inPrefix(a.ipv6!, p));
+    const at4 = a.ipv4 !== undefined && home.some((p) => inPrefix(a.ipv4!, p));
+    if (at6 && (at4 || !this.config.ipv4HomeAddress)) return { kind: 'home' };
+    if (at6) return { kind: 'home6' };
+    if (a.ipv6) return { kind: 'away6', careOf: a.ipv6 }; // never UDP on an IPv6 link (RFC 5555 §4.5)
+    if (at4) return { kind: 'home4', address: a.ipv4! };
+    if (a.ipv4) return { kind: 'away4', careOf: a.ipv4 };
+    return { kind: 'detached' };
+  }
+
+  /** The node moved (or first came up): register from where it is now. */
+  attach(a: Attachment, nowMs: number): Output {
+    this.placement = this.placementFor(a);
+    this.pending = null;
+    if (this.placement.kind === 'detached') return { events: [`detached: ${a.ifname} has no usable address`] };
+    return this.sendBu(nowMs, true, [`attached to ${a.ifname}: ${describe(this.placement)}`]);
+  }
+
+  /** Retransmissions, refreshes and expiry due by nowMs. */
+  tick(nowMs: number): Output {
+    const expired = this.current !== null && nowMs >= this.current.expiresMs;
+    if (expired) this.current = null;
+    const out: Output = expired ? { registration: null, events: ['registration expired'] } : { events: [] };
+    if (this.pending && nowMs >= this.pending.sentMs + this.pending.timeoutMs) {
+      const timeoutMs = Math.min(this.pending.timeoutMs * 2, MAX_BINDACK_TIMEOUT_MS);
+      return { ...out, ...this.sendBu(nowMs, false, [...out.events, `no BA for sequence ${this.pending.sequence}: sending again (next wait ${timeoutMs} ms)`], timeoutMs) };
+    }
+    if (!this.pending && this.current && nowMs >= this.current.refreshAtMs) return { ...out, ...this.sendBu(nowMs, false, ['refreshing the registration']) };
+    return out;
+  }
+
+  /** When tick() next has something to do. */
+  nextWakeMs(): number | undefined {
+    const times = [this.pending && this.pending.sentMs + this.pending.timeoutMs, this.current?.refreshAtMs, this.current?.expiresMs]
+      .filter((t): t is number => typeof t === 'number');
+    return times.length ? Math.min(...times) : undefined;
+  }
+
+  /** A Mobility Header packet that reached the node (the data plane's capture). */
+  handleSignal(p: { signalling: SignallingPacket6 }, nowMs: number): Output {
+    let m;
+    try {
+      m = decodeMobilityHeader(p.signalling.mh);
+    } catch (err) {
+      return { events: [`malformed MH discarded: ${(err as Error).message}`] };
+    }
+    if (m.type === 'bindingRefreshRequest') {
+      return this.current && !this.pending ? this.sendBu(nowMs, false, ['binding refresh requested']) : { events: ['binding refresh request ignored: nothing registered or a BU outstanding'] };
+    }
+    if (m.type === 'bindingError') return { events: [`Binding Error from ${p.signalling.ipv6.src}: status ${m.status}`] };
+    if (m.type !== 'bindingAcknowledgement') return { events: [`${m.type} ignored`] };
+    return this.handleAck(m, p.signalling.mh, nowMs);
+  }
+
+  private handleAck(m: BindingAcknowledgement, mh: Buffer, nowMs: number): Output {
+    const pending = this.pending;
+    if (!pending) return { events: [`unexpected BA (sequence ${m.sequence}) ignored`] };
+    const verdict = verifyMnHa(mh, { careOf: pending.careOf, home: this.config.homeAddress, keyFor: (spi) => (spi === this.config.spi ? this.config.key : undefined) });
+    if (verdict.verdict !== 'ok') return { events: [`BA failed authentication (${verdict.verdict}): ignored`] };
+    if (m.status === BaStatus.sequenceNumberOutOfWindow) { // RFC 6275 §11.7.3: take the HA's number and go again
+      this.sequence = m.sequence;
+      return this.sendBu(nowMs, false, [`sequence ${pending.sequence} out of window, the home agent has ${m.sequence}: sending again`], pending.timeoutMs);
+    }
+    if (m.sequence !== pending.sequence) return { events: [`BA for sequence ${m.sequence}, waiting for ${pending.sequence}: ignored`] };
+    this.pending = null;
+    if (m.status === BaStatus.administrativelyProhibited && pending.forceUdp) {
+      this.forceUdp = false;
+      return this.sendBu(nowMs, false, ['the home agent refuses forced UDP: sending again without F']);
+    }
+    if (m.status >= 128) {
+      const hadOne = this.current !== null;
+      this.current = null;
+      return { events: [`registration refused: status ${m.status} (${statusName(m.status)})`], ...(hadOne && { registration: null }) };
+    }
+    if (pending.placement.kind === 'home') {
+      this.current = null;
+      this.leasedIpv4 = undefined;
+      return { registration: null, events: ['deregistered: at home'] };
+    }
+    this.current = this.registrationFrom(m, pending, nowMs);
+    return { registration: this.current, events: [`registered: ${describe(pending.placement)}, ${this.current.tunnel.format} tunnel, lifetime ${m.lifetime} s${this.current.natDetected ? ', behind a NAT' : ''}`] };
+  }
+
+  private registrationFrom(m: BindingAcknowledgement, pending: Pending, nowMs: number): Registration {
+    const { placement } = pending;
+    const ack = option(m, 'ipv4AddressAcknowledgement');
+    const ipv4Home = ack && ack.status < 128 && ack.prefixLength === 32 ? ack.address : undefined;
+    if (ipv4Home && this.config.ipv4HomeAddress === 'dynamic') this.leasedIpv4 = ipv4Home;
+    const nat = option(m, 'natDetection');
+    const ha = this.config.homeAgent;
+    let tunnel: Tunnel;
+    if (placement.kind === 'away6' || placement.kind === 'home6') {
+      tunnel = { format: 'ip6', local: pending.careOf, remote: ha.ipv6 };
+    } else if (nat || pending.forceUdp) {
+      tunnel = { format: m.flags.t ? 'udp4-tlv' : 'udp4', local: pending.careOf, remote: ha.ipv4!, localPort: DSMIP_PORT, remotePort: DSMIP_PORT };
+    } else {
+      tunnel = { format: 'ip4', local: pending.careOf, remote: ha.ipv4! };
+    }
+    // At home in one family, only the other family's home address goes through the tunnel.
+    const homeAddresses = [
+      ...(placement.kind === 'home6' ? [] : [this.config.homeAddress]),
+      ...(ipv4Home && !(placement.kind === 'home4') ? [ipv4Home] : []),
+    ];
+    const lifetimeMs = m.lifetime * 1000;
+    const natRefreshMs = nat && nat.refreshTime !== 0 && nat.refreshTime !== NO_KEEPALIVE ? nat.refreshTime * 1000 : Infinity;
+    return {
+      placement, tunnel, homeAddresses, prefixes: this.config.mobileRouter ? this.config.prefixes.filter((x) => x.includes(':')) : [],
+      ...(ipv4Home && { ipv4HomeAddress: ipv4Home }),
+      natDetected: nat !== undefined && nat.refreshTime !== NO_KEEPALIVE,
+      lifetime: m.lifetime, expiresMs: nowMs + lifetimeMs, refreshAtMs: nowMs + Math.min(lifetimeMs * REFRESH_AT, natRefreshMs),
+    };
+  }
+
+  private sendBu(nowMs: number, fresh: boolean, events: string[], timeoutMs?: number): Output {
+    const placement = this.placement;
+    if (placement.kind === 'detached') return { events };
+    this.sequence = (this.sequence + 1) & 0xffff;
+    const careOf = this.careOfFor(placement);
+    const forceUdp = this.forceUdp && placement.kind === 'away4';
+    const firstRegistration = this.current === null;
+    this.pending = {
+      sequence: this.sequence, placement, careOf, forceUdp, sentMs: nowMs,
+      timeoutMs: timeoutMs ?? (fresh && firstRegistration ? INITIAL_BINDACK_TIMEOUT_FIRST_REG_MS : INITIAL_BINDACK_TIMEOUT_MS),
+    };
+    return { send: this.buildBu(placement, careOf, forceUdp, nowMs), events: [...events, `BU sequence ${this.sequence} from ${careOf}${placement.kind === 'home' ? ' (deregistration)' : ''}`] };
+  }
+
+  private careOfFor(p: Exclude<Placement, { kind: 'detached' }>): string {
+    switch (p.kind) {
+      case 'away6': case 'away4': return p.careOf;
+      case 'home4': return p.address;
+      case 'home6': case 'home': return this.config.homeAddress;
+    }
+  }
+
+  /** The IPv4 home address to ask for: the static one, the one leased before, or 0.0.0.0 for a new one. */
+  private ipv4Request(p: Placement): MobilityOption[] {
+    const v4 = this.config.ipv4HomeAddress;
+    if (!v4) return [];
+    let address = v4 === 'dynamic' ? this.leasedIpv4 ?? '0.0.0.0' : v4;
+    if (p.kind === 'home4' && v4 === 'dynamic') address = '0.0.0.0'; // the on-link address becomes it (extended home link §4.1)
+    return [{ type: 'ipv4HomeAddress', prefixLength: address === '0.0.0.0' ? 0 : 32, p: false, address }];
+  }
+
+  private buildBu(p: Exclude<Placement, { kind: 'detached' }>, careOf: string, forceUdp: boolean, nowMs: number): OutgoingBu {
+    const c = this.config;
+    const home = c.homeAddress;
+    const deregister = p.kind === 'home';
+    const options: MobilityOption[] = deregister ? [] : [
+      ...this.ipv4Request(p),
+      ...(p.kind === 'home6' ? [{ type: 'alternateCareOfAddress' as const, address: home }] : []),
+      ...(p.kind === 'away4' || p.kind === 'home4' ? [{ type: 'ipv4CareOfAddress' as const, address: careOf }] : []),
+      ...(c.mobileRouter ? c.prefixes.filter((x) => x.includes(':')).map((x) => {
+        const [prefix = '', len = ''] = x.split('/');
+        return { type: 'mobileNetworkPrefix' as const, prefixLength: Number(len), prefix };
+      }) : []),
+    ];
+    const udp = p.kind === 'away4' || p.kind === 'home4';
+    const mh = signMnHa(encodeMobilityHeader({
+      type: 'bindingUpdate', sequence: this.sequence, lifetime: deregister ? 0 : c.lifetime,
+      flags: { ...NO_FLAGS, a: true, h: true, r: c.mobileRouter, f: forceUdp, t: udp && c.tlv },
+      options: [...options,
+        { type: 'mobileNodeIdentifier', subtype: 1, identifier: c.nai },
+        { type: 'replayProtection', timestamp: ntpTimestamp(nowMs) },
+        { type: 'mobilityMessageAuthentication', subtype: 1, spi: c.spi, authenticator: Buffer.alloc(12) }],
+    }), { key: c.key, spi: c.spi, careOf, home });
+    if (udp) {
+      if (!c.homeAgent.ipv4) throw new Error('an IPv4 care-of address needs homeAgent.ipv4 in the configuration');
+      return { transport: 'udp4', ipv6: encodeSignalling6({ src: home, dst: c.homeAgent.ipv6, mh }), src: careOf, dst: c.homeAgent.ipv4, srcPort: DSMIP_PORT, dstPort: DSMIP_PORT };
+    }
+    const fromCareOf = p.kind === 'away6';
+    return { transport: 'ipv6', packet: encodeSignalling6({ src: careOf, dst: c.homeAgent.ipv6, ...(fromCareOf && { homeAddressOption: home }), mh }) };
+  }
+}
+
+export function describe(p: Placement): string {
+  switch (p.kind) {
+    case 'away6': return `away, IPv6 care-of address ${p.careOf}`;
+    case 'away4': return `away, IPv4 care-of address ${p.careOf}`;
+    case 'home6': return 'IPv6-wise at home';
+    case 'home4': return `IPv4-wise at home (${p.address})`;
+    case 'home': return 'at home';
+    case 'detached': return 'detached';
+  }
+}
+
+const statusName = (status: number): string =>
+  Object.entries(BaStatus).find(([, v]) => v === status)?.[0] ?? 'unknown';

@@ -1,0 +1,244 @@
+/**
+ * The mobile node's state machine against the real home agent's, with the
+ * wire between them: every BU the node builds is encoded to bytes, decoded
+ * as the home agent's signalling channel would (behind a NAT, with the NAT's
+ * address and port), and every BA goes back as bytes.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseHomeAgentConfig } from '../../control/ha/config.js';
+import { HomeAgent, type Outcome } from '../../control/ha/home-agent.js';
+import { parseMobileNodeConfig } from '../../control/mn/config.js';
+import { MobileNode, type OutgoingBu, type Output } from '../../control/mn/mobile-node.js';
+import { decodeSignalling6, encodeSignalling6 } from '../../control/wire/ip/signalling.js';
+import { decodeMobilityHeader, encodeMobilityHeader } from '../../control/wire/mh/index.js';
+
+const KEY = '00112233445566778899aabbccddeeff00112233';
+const HA6 = '2001:db8:1::1';
+const HA4 = '192.0.2.1';
+
+const haConfig = (policy: object = {}) => parseHomeAgentConfig({
+  homeLink: { interface: 'a-home', prefixes: ['2001:db8:1::/64', '10.1.0.0/24'] },
+  homeAgent: { ipv6: HA6, ipv4: HA4 },
+  pools: { visitors: { from: '10.1.0.200', to: '10.1.0.201' } },
+  policy,
+  mobileNodes: [
+    { nai: 'mn@example.net', key: KEY, spi: 4096, homeAddress: '2001:db8:1::100', ipv4HomeAddress: '10.1.0.100' },
+    { nai: 'dyn@example.net', key: KEY, spi: 4097, homeAddress: '2001:db8:1::200', ipv4HomeAddress: { pool: 'visitors' } },
+  ],
+});
+const mnConfig = (over: object = {}) => parseMobileNodeConfig({
+  nai: 'mn@example.net', key: KEY, spi: 4096, homeAddress: '2001:db8:1::100', ipv4HomeAddress: '10.1.0.100',
+  homeLink: { prefixes: ['2001:db8:1::/64', '10.1.0.0/24'] }, homeAgent: { ipv6: HA6, ipv4: HA4 }, interfaces: ['eth0'], ...over,
+});
+
+/** What lies between them: an optional NAT (rewrites the IPv4 source and UDP port), and a clock. */
+class Wire {
+  nowMs = 1_000_000;
+  nat?: { address: string; port: number };
+  readonly received: Outcome[] = [];
+  constructor(readonly ha: HomeAgent, readonly mn: MobileNode) {}
+
+  /** Delivers a BU to the home agent and its BA (if any) back; returns what the node made of it. */
+  deliver(bu: OutgoingBu | undefined): Output {
+    if (!bu) throw new Error('the node sent nothing');
+    const outcome = this.ha.handleBindingUpdate(this.asReceived(bu));
+    this.received.push(outcome);
+    if (!outcome.reply) throw new Error(`no BA: ${outcome.event}`);
+    const r = outcome.reply.route;
+    const packet = encodeSignalling6(r.transport === 'ipv6'
+      ? { src: r.src, dst: r.dst, ...(r.routingHeader2 !== undefined && { routingHeader2: r.routingHeader2 }), mh: outcome.reply.mh }
+      : { src: r.ipv6Src, dst: r.ipv6Dst, mh: outcome.reply.mh });
+    return this.mn.handleSignal({ signalling: decodeSignalling6(packet) }, this.nowMs);
+  }
+
+  private asReceived(bu: OutgoingBu) {
+    if (bu.transport === 'ipv6') {
+      const p = decodeSignalling6(bu.packet);
+      return { transport: 'ipv6' as const, outer: { src: p.ipv6.src, dst: p.ipv6.dst }, ipv6Src: p.ipv6.src, ...(p.homeAddressOption && { homeAddressOption: p.homeAddressOption }), mh: p.mh, nowMs: this.nowMs };
+    }
+    const p = decodeSignalling6(bu.ipv6);
+    const src = this.nat?.address ?? bu.src;
+    const srcPort = this.nat?.port ?? bu.srcPort;
+    return { transport: 'udp4' as const, outer: { src, srcPort, dst: bu.dst, dstPort: bu.dstPort }, ipv6Src: p.ipv6.src, mh: p.mh, nowMs: this.nowMs };
+  }
+}
+
+const pair = (mn = mnConfig(), policy: object = {}) => new Wire(new HomeAgent(haConfig(policy)), new MobileNode(mn, 100));
+
+describe('mobile node registering with the home agent', () => {
+  it('from an IPv6 visited link: BU with a Home Address option, ip6 tunnel for both home addresses', () => {
+    const w = pair();
+    const out = w.mn.attach({ ifname: 'eth0', ipv6: '2001:db8:f::2', ipv4: '198.51.100.2' }, w.nowMs);
+    expect(out.send?.transport).toBe('ipv6'); // never UDP on an IPv6 link, even with an IPv4 address too
+    const p = decodeSignalling6((out.send as { packet: Buffer }).packet);
+    expect(p).toMatchObject({ ipv6: { src: '2001:db8:f::2', dst: HA6 }, homeAddressOption: '2001:db8:1::100' });
+    expect(decodeMobilityHeader(p.mh)).toMatchObject({ type: 'bindingUpdate', sequence: 101, lifetime: 600, flags: { a: true, h: true, f: false } });
+    const ack = w.deliver(out.send);
+    expect(ack.registration).toMatchObject({
+      tunnel: { format: 'ip6', local: '2001:db8:f::2', remote: HA6 }, homeAddresses: ['2001:db8:1::100', '10.1.0.100'], ipv4HomeAddress: '10.1.0.100',
+      natDetected: false, lifetime: 600, expiresMs: w.nowMs + 600_000, refreshAtMs: w.nowMs + 480_000,
+    });
+    expect(w.ha.binding('mn@example.net')).toMatchObject({ careOf: '2001:db8:f::2', sequence: 101 });
+  });
+
+  it('from public IPv4: BU in UDP with the IPv4 care-of address; no NAT, so IP-in-IP', () => {
+    const w = pair();
+    const out = w.mn.attach({ ifname: 'eth0', ipv4: '198.51.100.2' }, w.nowMs);
+    expect(out.send).toMatchObject({ transport: 'udp4', src: '198.51.100.2', dst: HA4, srcPort: 4191, dstPort: 4191 });
+    const bu = decodeMobilityHeader(decodeSignalling6((out.send as { ipv6: Buffer }).ipv6).mh);
+    expect(bu.type === 'bindingUpdate' && bu.options).toEqual(expect.arrayContaining([{ type: 'ipv4CareOfAddress', address: '198.51.100.2' }]));
+    expect(w.deliver(out.send).registration).toMatchObject({ tunnel: { format: 'ip4', local: '198.51.100.2', remote: HA4 }, natDetected: false });
+  });
+
+  it('behind a NAT: udp4 tunnel, refreshed at the home agent\'s NAT refresh time; TLV when both ask for it', () => {
+    const w = pair(mnConfig({ tlv: true }), { natRefreshTime: 20 });
+    w.nat = { address: '203.0.113.2', port: 40000 };
+    const out = w.mn.attach({ ifname: 'eth0', ipv4: '10.0.0.2' }, w.nowMs);
+    const reg = w.deliver(out.send).registration!;
+    expect(reg).toMatchObject({ tunnel: { format: 'udp4-tlv', local: '10.0.0.2', remote: HA4, localPort: 4191, remotePort: 4191 }, natDetected: true, refreshAtMs: w.nowMs + 20_000 });
+    expect(w.ha.binding('mn@example.net')?.tunnel).toEqual({ format: 'udp4-tlv', local: HA4, remote: '203.0.113.2', localPort: 4191, remotePort: 40000 });
+
+    w.nowMs += 19_999;
+    expect(w.mn.tick(w.nowMs).send).toBeUndefined();
+    w.nowMs += 1;
+    const refresh = w.mn.tick(w.nowMs);
+    expect(refresh.events).toContain('refreshing the registration');
+    expect(w.deliver(refresh.send).registration).toMatchObject({ expiresMs: w.nowMs + 600_000 });
+  });
+
+  it('forced UDP refused by policy (129): sends again without F and gets IP-in-IP', () => {
+    const w = pair(mnConfig({ forceUdp: true }), { forceUdp: 'refuse' });
+    const refused = w.deliver(w.mn.attach({ ifname: 'eth0', ipv4: '198.51.100.2' }, w.nowMs).send);
+    expect(refused.events).toContain('the home agent refuses forced UDP: sending again without F');
+    expect(decodeMobilityHeader(decodeSignalling6((refused.send as { ipv6: Buffer }).ipv6).mh)).toMatchObject({ flags: { f: false } });
+    expect(w.deliver(refused.send).registration?.tunnel.format).toBe('ip4');
+  });
+
+  it('forced UDP accepted: udp4 without a NAT, and no keepalive refresh', () => {
+    const w = pair(mnConfig({ forceUdp: true }));
+    const reg = w.deliver(w.mn.attach({ ifname: 'eth0', ipv4: '198.51.100.2' }, w.nowMs).send).registration!;
+    expect(reg).toMatchObject({ tunnel: { format: 'udp4' }, natDetected: false, refreshAtMs: w.nowMs + 480_000 });
+  });
+
+  it('moves: each move re-registers from the new care-of address with a newer sequence number', () => {
+    const w = pair();
+    w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
+    w.nat = { address: '203.0.113.2', port: 40000 };
+    const moved = w.deliver(w.mn.attach({ ifname: 'nat', ipv4: '10.0.0.2' }, (w.nowMs += 5000)).send);
+    expect(moved.registration).toMatchObject({ tunnel: { format: 'udp4', local: '10.0.0.2' }, homeAddresses: ['2001:db8:1::100', '10.1.0.100'] });
+    expect(w.ha.binding('mn@example.net')).toMatchObject({ careOf: '10.0.0.2', natDetected: true, sequence: 102 });
+  });
+
+  it('IPv6-wise at home: BU from the home address with it as alternate care-of address; only IPv4 is tunnelled', () => {
+    const w = pair();
+    const out = w.mn.attach({ ifname: 'home0', ipv6: '2001:db8:1::100' }, w.nowMs);
+    const p = decodeSignalling6((out.send as { packet: Buffer }).packet);
+    expect(p.homeAddressOption).toBeUndefined();
+    expect(p.ipv6.src).toBe('2001:db8:1::100');
+    const reg = w.deliver(out.send).registration!;
+    expect(reg).toMatchObject({ placement: { kind: 'home6' }, tunnel: { format: 'ip6', local: '2001:db8:1::100', remote: HA6 }, homeAddresses: ['10.1.0.100'] });
+    expect(w.received.at(-1)!.dataPlane).toEqual([{ install: { id: 1, tunnel: { format: 'ip6', local: HA6, remote: '2001:db8:1::100' }, homeAddresses: ['10.1.0.100'], prefixes: [] } }]);
+  });
+
+  it('IPv4-wise at home: BU in UDP from the IPv4 home address as care-of address; only IPv6 is tunnelled, in IPv4', () => {
+    const w = pair();
+    const reg = w.deliver(w.mn.attach({ ifname: 'home0', ipv4: '10.1.0.100' }, w.nowMs).send).registration!;
+    expect(reg).toMatchObject({ placement: { kind: 'home4' }, tunnel: { format: 'ip4', local: '10.1.0.100', remote: HA4 }, homeAddresses: ['2001:db8:1::100'] });
+  });
+
+  it('a dynamic IPv4 home address: leased while away, asked for again by address, the on-link one at home', () => {
+    const dyn = mnConfig({ nai: 'dyn@example.net', spi: 4097, homeAddress: '2001:db8:1::200', ipv4HomeAddress: 'dynamic' });
+    const w = pair(dyn);
+    const away = w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::9' }, w.nowMs).send).registration!;
+    expect(away).toMatchObject({ ipv4HomeAddress: '10.1.0.200', homeAddresses: ['2001:db8:1::200', '10.1.0.200'] });
+    const again = w.mn.attach({ ifname: 'v6b', ipv6: '2001:db8:e::9' }, (w.nowMs += 1000)).send as { packet: Buffer };
+    const bu = decodeMobilityHeader(decodeSignalling6(again.packet).mh);
+    expect(bu.type === 'bindingUpdate' && bu.options).toContainEqual({ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '10.1.0.200' });
+    expect(w.deliver(again).registration?.ipv4HomeAddress).toBe('10.1.0.200');
+    const home4 = w.deliver(w.mn.attach({ ifname: 'home0', ipv4: '10.1.0.50' }, (w.nowMs += 1000)).send).registration!;
+    expect(home4).toMatchObject({ ipv4HomeAddress: '10.1.0.50', tunnel: { format: 'ip4', local: '10.1.0.50' }, homeAddresses: ['2001:db8:1::200'] });
+  });
+
+  it('returns home in both families: deregisters (lifetime 0), and the home agent drops the tunnel', () => {
+    const w = pair();
+    w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
+    const out = w.mn.attach({ ifname: 'home0', ipv6: '2001:db8:1::100', ipv4: '10.1.0.100' }, (w.nowMs += 1000));
+    expect(decodeMobilityHeader(decodeSignalling6((out.send as { packet: Buffer }).packet).mh)).toMatchObject({ lifetime: 0, options: expect.not.arrayContaining([expect.objectContaining({ type: 'ipv4HomeAddress' })]) });
+    const done = w.deliver(out.send);
+    expect(done).toMatchObject({ registration: null, events: ['deregistered: at home'] });
+    expect(w.received.at(-1)!.dataPlane).toEqual([{ remove: 1 }]);
+    expect(w.ha.binding('mn@example.net')).toBeUndefined();
+  });
+});
+
+describe('mobile node: losses, restarts and what it refuses to believe', () => {
+  it('sends an unanswered BU again after 1.5 s, then 3 s, 6 s…, each with a new sequence number', () => {
+    const w = pair();
+    const first = w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs);
+    const seqOf = (o: Output) => (decodeMobilityHeader(decodeSignalling6((o.send as { packet: Buffer }).packet).mh) as { sequence: number }).sequence;
+    expect(w.mn.nextWakeMs()).toBe(w.nowMs + 1500);
+    const resent: number[] = [seqOf(first)];
+    let at = w.nowMs;
+    for (const gap of [1500, 3000, 6000]) {
+      expect(w.mn.tick(at + gap - 1).send).toBeUndefined();
+      at += gap;
+      resent.push(seqOf(w.mn.tick(at)));
+    }
+    expect(resent).toEqual([101, 102, 103, 104]);
+    w.nowMs = at;
+    const late = w.mn.tick(at); // nothing due
+    expect(late.send).toBeUndefined();
+  });
+
+  it('after a restart with an older sequence number: takes the home agent\'s (135) and registers', () => {
+    const w = pair();
+    w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
+    const restarted = new Wire(w.ha, new MobileNode(mnConfig(), 50));
+    restarted.nowMs = w.nowMs + 2000;
+    const out = restarted.deliver(restarted.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::3' }, restarted.nowMs).send);
+    expect(out.events[0]).toMatch(/out of window, the home agent has 101/);
+    expect(restarted.deliver(out.send).registration?.tunnel.local).toBe('2001:db8:f::3');
+    expect(w.ha.binding('mn@example.net')?.sequence).toBe(102);
+  });
+
+  it('a Binding Refresh Request makes it refresh at once', () => {
+    const w = pair();
+    w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
+    const brr = encodeSignalling6({ src: HA6, dst: '2001:db8:f::2', routingHeader2: '2001:db8:1::100', mh: encodeMobilityHeader({ type: 'bindingRefreshRequest', options: [] }) });
+    const out = w.mn.handleSignal({ signalling: decodeSignalling6(brr) }, w.nowMs);
+    expect(out.events[0]).toBe('binding refresh requested');
+    expect(out.send?.transport).toBe('ipv6');
+  });
+
+  it('ignores a BA signed with another key, and one for another sequence number', () => {
+    const w = pair();
+    const out = w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs);
+    const forged = new Wire(new HomeAgent(parseHomeAgentConfig({ ...JSON.parse(JSON.stringify({ homeLink: { interface: 'x', prefixes: [] }, homeAgent: { ipv6: HA6 } })), mobileNodes: [{ nai: 'mn@example.net', key: 'ff'.repeat(20), spi: 4096, homeAddress: '2001:db8:1::100' }] })), w.mn);
+    expect(forged.deliver(out.send)).toMatchObject({ events: [expect.stringMatching(/^BA failed authentication/)] });
+    expect(w.mn.registration).toBeNull();
+    const stale = w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs); // sequence 102 outstanding
+    const ha = new HomeAgent(haConfig());
+    const oldBa = ha.handleBindingUpdate({ transport: 'ipv6', outer: { src: '2001:db8:f::2', dst: HA6 }, ipv6Src: '2001:db8:f::2', homeAddressOption: '2001:db8:1::100', mh: decodeSignalling6((out.send as { packet: Buffer }).packet).mh, nowMs: w.nowMs });
+    const packet = encodeSignalling6({ src: HA6, dst: '2001:db8:f::2', routingHeader2: '2001:db8:1::100', mh: oldBa.reply!.mh });
+    expect(w.mn.handleSignal({ signalling: decodeSignalling6(packet) }, w.nowMs).events).toEqual(['BA for sequence 101, waiting for 102: ignored']);
+    expect(stale.send).toBeDefined();
+  });
+
+  it('a refused registration (unknown home address, 133) leaves nothing registered', () => {
+    const w = pair(mnConfig({ homeAddress: '2001:db8:1::999' }));
+    const out = w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
+    expect(out.events).toEqual(['registration refused: status 133 (notHomeAgentForThisMobileNode)']);
+    expect(w.mn.registration).toBeNull();
+  });
+
+  it('its registration expires if never refreshed', () => {
+    const w = pair();
+    w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
+    const refresh = w.mn.tick(w.nowMs + 480_000); // the refresh BU is lost...
+    expect(refresh.send).toBeDefined();
+    let out: Output = { events: [] };
+    for (let t = w.nowMs + 480_000; t <= w.nowMs + 600_000 && !('registration' in out); t += 1000) out = w.mn.tick(t);
+    expect(out.registration).toBeNull();
+    expect(out.events).toContain('registration expired');
+  });
+});
