@@ -5,6 +5,9 @@ cd "$(dirname "$0")/.."
 
 packages=(clang-19 llvm libbpf-dev bpftool iproute2 nftables ethtool tshark python3-scapy iputils-ping
           libc6-dev linux-libc-dev)
+# Under -target bpf clang defines no __x86_64__, so glibc's headers (reached through
+# <linux/if.h>) ask for gnu/stubs-32.h, which only the i386 development package has.
+[[ $(uname -m) == x86_64 ]] && packages+=(libc6-dev-i386)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -67,3 +67,70 @@ export async function tcpEcho(serverNs: string, serverAddr: string, clientNs: st
     server.kill();
   }
 }
+
+const SESSION_CLIENT = `
+const net = require('node:net');
+const [host, port] = process.argv.slice(1);
+let sent = 0, echoed = 0, pending = '', error, longestGapMs = 0, lastEcho = Date.now(), mismatch = false;
+const s = net.connect({ host, port: Number(port) });
+s.setEncoding('utf8');
+const tick = setInterval(() => { if (s.writable) s.write(String(++sent).padStart(16, '0') + '\\n'); }, 50);
+s.on('data', (d) => {
+  pending += d;
+  let nl;
+  while ((nl = pending.indexOf('\\n')) >= 0) {
+    const line = pending.slice(0, nl);
+    pending = pending.slice(nl + 1);
+    if (Number(line) !== echoed + 1) mismatch = true;
+    echoed++;
+    const now = Date.now();
+    longestGapMs = Math.max(longestGapMs, now - lastEcho);
+    lastEcho = now;
+  }
+});
+s.on('error', (e) => { error = e.message; });
+s.on('close', () => { error = error || 'connection closed'; });
+process.stdin.on('data', () => {});
+process.stdin.on('end', () => {
+  clearInterval(tick);
+  const deadline = Date.now() + 5000; // let the last lines come back
+  const done = () => {
+    if (echoed < sent && Date.now() < deadline && !error) return setTimeout(done, 20);
+    console.log(JSON.stringify({ ok: !error && !mismatch && echoed === sent, sent, echoed, longestGapMs, ...(error && { error }) }));
+    process.exit(0);
+  };
+  done();
+});
+`;
+
+export interface SessionResult { ok: boolean; sent: number; echoed: number; longestGapMs: number; error?: string }
+
+/** A TCP session held open from clientNs to an echo server on serverAddr, a numbered line every 50 ms, each checked as it comes back. */
+export interface TcpSession {
+  /** Stops sending, waits for the last echoes, and reports: ok only if one connection carried every line back, in order. */
+  stop(): Promise<SessionResult>;
+}
+
+export async function openTcpSession(serverNs: string, serverAddr: string, clientNs: string, port: number): Promise<TcpSession> {
+  const server = spawn('ip', ['netns', 'exec', serverNs, process.execPath, '-e', ECHO_SERVER, serverAddr, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: server.stdout! });
+  const [first] = (await Promise.race([once(lines, 'line'), once(server, 'exit').then(() => ['exited'])])) as string[];
+  if (first !== 'listening') {
+    server.kill();
+    throw new Error(`echo server on ${serverAddr}: ${first}`);
+  }
+  const client = spawn('ip', ['netns', 'exec', clientNs, process.execPath, '-e', SESSION_CLIENT, serverAddr, String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const output = createInterface({ input: client.stdout! });
+  const result = once(output, 'line').then(([line]) => JSON.parse(line as string) as SessionResult);
+  return {
+    async stop() {
+      client.stdin!.end();
+      try {
+        return await Promise.race([result, new Promise<SessionResult>((resolve) => setTimeout(() => resolve({ ok: false, sent: 0, echoed: 0, longestGapMs: 0, error: 'client did not report' }), 10_000))]);
+      } finally {
+        client.kill();
+        server.kill();
+      }
+    },
+  };
+}

@@ -111,6 +111,11 @@ export class MobileNode {
     return this.current;
   }
 
+  /** A BU is outstanding (sent, not yet answered). */
+  get awaitingAck(): boolean {
+    return this.pending !== null;
+  }
+
   get where(): Placement {
     return this.placement;
   }

@@ -1,0 +1,113 @@
+/**
+ * The mobile node at its edges: the MobileNode state machine driven by the
+ * clock, by the BAs its own data plane captures, and by moves; its
+ * registrations made live in its data plane and on the host (MobileHost).
+ *
+ * Order matters as at the home agent: the endpoints of a new care-of address
+ * exist before its BU leaves (the BA must be captured), and the tunnel
+ * changes only when the home agent has accepted the binding.
+ */
+import type { DataPlane } from '../dataplane/dataplane.js';
+import { SignallingChannel } from '../signalling/channel.js';
+import { inNetns } from '../sys/libc.js';
+import type { MobileNodeConfig } from './config.js';
+import { MobileHost, TUNNEL_PEER } from './host.js';
+import { DSMIP_PORT, MobileNode, type Attachment, type Output, type Registration } from './mobile-node.js';
+
+const BINDING_ID = 1;
+
+export interface MobileDaemonOptions {
+  /** The node's network namespace (a name under /run/netns) when it is not this process's own. */
+  netns?: string;
+  now?: () => number;
+  log?: (event: string) => void;
+  initialSequence?: number;
+}
+
+type Endpoint = [address: string, port: number, flags: ('decap' | 'mh')[]];
+
+export class MobileNodeDaemon {
+  readonly node: MobileNode;
+  readonly host: MobileHost;
+  private channel: SignallingChannel | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private endpoints: Endpoint[] = [];
+  private readonly now: () => number;
+  private readonly log: (event: string) => void;
+
+  constructor(readonly config: MobileNodeConfig, private readonly dataPlane: DataPlane, private readonly options: MobileDaemonOptions = {}) {
+    this.node = new MobileNode(config, options.initialSequence);
+    this.host = new MobileHost(config, options.netns);
+    this.now = options.now ?? Date.now;
+    this.log = options.log ?? (() => {});
+  }
+
+  /** Sets up the host and the data plane, then registers from wherever the node is. */
+  start(): void {
+    this.host.setUp();
+    this.inNs(() => {
+      for (const ifname of [...this.config.interfaces, TUNNEL_PEER]) this.dataPlane.attach(ifname);
+      this.channel = new SignallingChannel(this.dataPlane, (p) => this.handle(this.node.handleSignal(p, this.now())),
+        (err) => this.log(`undecodable signalling: ${err.message}`));
+    });
+    this.moved();
+  }
+
+  /** The node's link changed (or may have): find where it is and register from there. */
+  moved(attachment: Attachment | null = this.host.attachment()): void {
+    if (!attachment) {
+      this.log('no interface is up with an address: waiting to be told of a move');
+      return;
+    }
+    this.setEndpoints(attachment);
+    this.host.routeToHomeAgent(attachment);
+    this.handle(this.node.attach(attachment, this.now()));
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.channel?.close();
+    this.channel = null;
+  }
+
+  private handle(out: Output): void {
+    for (const e of out.events) this.log(e);
+    if (out.registration !== undefined) this.makeLive(out.registration);
+    if (out.send && this.channel) {
+      const bu = out.send;
+      if (bu.transport === 'ipv6') this.channel.sendIpv6(bu.packet);
+      else this.channel.sendUdp4(bu.ipv6, bu);
+    }
+    this.schedule();
+  }
+
+  private makeLive(registration: Registration | null): void {
+    if (registration) {
+      this.dataPlane.install({ id: BINDING_ID, tunnel: registration.tunnel, homeAddresses: registration.homeAddresses, prefixes: registration.prefixes });
+    } else {
+      this.dataPlane.remove(BINDING_ID);
+    }
+    this.host.apply(this.node.where, registration);
+  }
+
+  private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    const at = this.node.nextWakeMs();
+    this.timer = at === undefined ? null : setTimeout(() => this.handle(this.node.tick(this.now())), Math.max(0, at - this.now()));
+  }
+
+  /** Where tunnelled packets and BAs come to: the care-of addresses (or home addresses, at home in a family). */
+  private setEndpoints(a: Attachment): void {
+    const wanted: Endpoint[] = [];
+    if (a.ipv6) wanted.push([a.ipv6, 0, ['decap', 'mh']]);
+    if (a.ipv4) wanted.push([a.ipv4, 0, ['decap']], [a.ipv4, DSMIP_PORT, ['decap', 'mh']]);
+    for (const [address, port] of this.endpoints) this.dataPlane.removeEndpoint(address, port);
+    for (const [address, port, flags] of wanted) this.dataPlane.addEndpoint(address, port, flags);
+    this.endpoints = wanted;
+  }
+
+  private inNs<T>(fn: () => T): T {
+    return this.options.netns ? inNetns(`/run/netns/${this.options.netns}`, fn) : fn();
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The mobile node roams for real: our mobile node daemon (its own data plane
+ * in its namespace) and our home agent daemon (the anchor's data plane),
+ * talking over the lab's links. The node moves through an IPv6-only
+ * network, public IPv4, IPv4 behind a NAT, and the home link as IPv4-only,
+ * IPv6-only and dual stack, while a correspondent holds a TCP session open
+ * to each home address: both must survive every move. After each move the
+ * test checks the binding cache, both data planes' entries, and pings.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HomeAgentDaemon } from '../../control/ha/daemon.js';
+import { buildRoamingLab, NAT_PORT, roamingAddr as a, type NetworkName, type RoamingLab } from '../../control/lab/roaming-lab.js';
+import { openTcpSession, ping, type TcpSession } from '../../control/lab/traffic.js';
+import { MobileNodeDaemon } from '../../control/mn/daemon.js';
+
+let t: RoamingLab;
+let ha: HomeAgentDaemon;
+let mn: MobileNodeDaemon;
+const log: string[] = [];
+const sessions: TcpSession[] = [];
+
+beforeAll(() => {
+  t = buildRoamingLab('rme');
+  ha = new HomeAgentDaemon(t.haConfig, t.anchor, { log: (e) => log.push(`ha: ${e}`) });
+  t.lab.within(t.ns.anchor, () => ha.start());
+  mn = new MobileNodeDaemon(t.mnConfig, t.mobile, { netns: t.ns.mn, log: (e) => log.push(`mn: ${e}`) });
+});
+afterAll(async () => {
+  for (const s of sessions.splice(0)) await s.stop();
+  mn?.stop();
+  ha?.stop();
+  t?.destroy();
+});
+
+async function settle(kind: string): Promise<void> {
+  for (const end = Date.now() + 5000; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) {
+    if (mn.node.where.kind === kind && !mn.node.awaitingAck && (kind === 'home') === (mn.node.registration === null)) return;
+  }
+  throw new Error(`not settled as ${kind}:\n${log.join('\n')}`);
+}
+
+async function move(network: NetworkName, kind: string): Promise<void> {
+  t.moveTo(network);
+  mn.moved();
+  await settle(kind);
+}
+
+const expectPings = async () => {
+  expect(await ping(t.ns.cn, a.mnHome.v6)).toEqual({ sent: 3, received: 3 });
+  expect(await ping(t.ns.cn, a.mnHome.v4)).toEqual({ sent: 3, received: 3 });
+};
+
+describe('a mobile node roaming with TCP sessions open to both home addresses', () => {
+  it('registers from the IPv6-only network: ip6 tunnel at both ends', async () => {
+    t.moveTo('v6');
+    mn.start();
+    await settle('away6');
+    expect(ha.homeAgent.binding('mn@example.net')).toMatchObject({ careOf: '2001:db8:f::2', natDetected: false, ipv4HomeAddress: a.mnHome.v4 });
+    for (const home of [a.mnHome.v6, a.mnHome.v4]) {
+      expect(t.anchor.lookupEntry(home)).toMatchObject({ format: 'ip6', local: a.ha.v6, remote: '2001:db8:f::2' });
+      expect(t.mobile.lookupEntry(home)).toMatchObject({ format: 'ip6', local: '2001:db8:f::2', remote: a.ha.v6 });
+    }
+    await expectPings();
+    sessions.push(await openTcpSession(t.ns.mn, a.mnHome.v6, t.ns.cn, 7001), await openTcpSession(t.ns.mn, a.mnHome.v4, t.ns.cn, 7002));
+    await new Promise((r) => setTimeout(r, 300));
+  });
+
+  it('moves to public IPv4: UDP BU, no NAT, IP-in-IP', async () => {
+    await move('v4', 'away4');
+    expect(t.anchor.lookupEntry(a.mnHome.v6)).toMatchObject({ format: 'ip4', local: a.ha.v4, remote: '198.51.100.2' });
+    expect(t.mobile.lookupEntry(a.mnHome.v4)).toMatchObject({ format: 'ip4', local: '198.51.100.2', remote: a.ha.v4 });
+    await expectPings();
+  });
+
+  it('moves behind the NAT: NAT detected, UDP tunnel to the NAT\'s address and port', async () => {
+    await move('nat', 'away4');
+    expect(ha.homeAgent.binding('mn@example.net')).toMatchObject({ careOf: '10.0.0.2', natDetected: true });
+    expect(t.anchor.lookupEntry(a.mnHome.v4)).toMatchObject({ format: 'udp4', local: a.ha.v4, remote: a.natOutside, localPort: 4191, remotePort: NAT_PORT });
+    expect(t.mobile.lookupEntry(a.mnHome.v6)).toMatchObject({ format: 'udp4', local: '10.0.0.2', remote: a.ha.v4, localPort: 4191, remotePort: 4191 });
+    expect(mn.node.registration).toMatchObject({ natDetected: true });
+    await expectPings();
+  });
+
+  it('comes home to an IPv4-only home link: IPv6 tunnelled in IPv4 to the IPv4 home address', async () => {
+    await move('home4', 'home4');
+    expect(t.anchor.lookupEntry(a.mnHome.v6)).toMatchObject({ format: 'ip4', local: a.ha.v4, remote: a.mnHome.v4 });
+    expect(t.anchor.lookupEntry(a.mnHome.v4)).toBeNull();
+    await expectPings();
+  });
+
+  it('on an IPv6-only home link: IPv4 tunnelled in IPv6 to the IPv6 home address', async () => {
+    await move('home6', 'home6');
+    expect(t.anchor.lookupEntry(a.mnHome.v4)).toMatchObject({ format: 'ip6', local: a.ha.v6, remote: a.mnHome.v6 });
+    expect(t.anchor.lookupEntry(a.mnHome.v6)).toBeNull();
+    await expectPings();
+  });
+
+  it('at home in both families: deregistered, nothing tunnelled, traffic native', async () => {
+    await move('home', 'home');
+    expect(ha.homeAgent.binding('mn@example.net')).toBeUndefined();
+    expect(t.anchor.bindingIds()).toEqual([]);
+    expect(t.mobile.bindingIds()).toEqual([]);
+    await expectPings();
+  });
+
+  it('leaves home again, and both TCP sessions have come through every move intact', async () => {
+    await move('v6', 'away6');
+    await expectPings();
+    const results = await Promise.all(sessions.splice(0).map((s) => s.stop()));
+    for (const r of results) {
+      expect(r).toMatchObject({ ok: true });
+      expect(r.echoed).toBeGreaterThan(20);
+    }
+  });
+});
