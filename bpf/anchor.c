@@ -8,6 +8,8 @@
  *       tunnelled data -> check it against its binding, decapsulate, forward
  *     packet for a binding (by destination at the anchor, by source at a
  *     mobile node)  -> encapsulate towards the other end, forward
+ *     ARP request or Neighbor Solicitation on a home link for an away
+ *     node's home address  -> answered with our MAC (proxy)
  *     anything else  -> the kernel, untouched
  *
  *   TC: the same encapsulation for packets the host itself originates
@@ -23,6 +25,7 @@
 #include "lib/encap.h"
 #include "lib/icmp.h"
 #include "lib/signal.h"
+#include "lib/proxy.h"
 
 #define NOT_OURS -1
 
@@ -594,6 +597,16 @@ static __always_inline int xdp_ipv6(struct xdp_md *ctx)
 		if ((void *)(ip6h + 1) > data_end)
 			return XDP_PASS;
 	}
+	if (ip6h->nexthdr == IPPROTO_ICMPV6 && is_anchor()) {
+		verdict = xdp_proxy_ns(ctx);
+		if (verdict != XDP_PASS)
+			return verdict;
+		data = (void *)(long)ctx->data; /* it may have called a helper that moves the packet */
+		data_end = (void *)(long)ctx->data_end;
+		ip6h = data + sizeof(struct ethhdr);
+		if ((void *)(ip6h + 1) > data_end)
+			return XDP_PASS;
+	}
 	t = binding_of((const __be32 *)(is_anchor() ? &ip6h->daddr : &ip6h->saddr), 6);
 	return t ? xdp_encap(ctx, t, &ip) : XDP_PASS;
 }
@@ -610,6 +623,8 @@ static __always_inline int anchor_xdp_main(struct xdp_md *ctx)
 		return xdp_ipv4(ctx);
 	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
 		return xdp_ipv6(ctx);
+	if (eth->h_proto == bpf_htons(ETH_P_ARP) && is_anchor())
+		return xdp_proxy_arp(ctx);
 	return XDP_PASS;
 }
 

@@ -132,6 +132,17 @@ struct anchor_config {
 	union anchor_addr icmp_src6;
 };
 
+/*
+ * A home link, by ifindex: there the data plane answers ARP requests and
+ * Neighbor Solicitations for the home addresses of nodes that are away
+ * (those with a tunnel entry), with this MAC; NAs come from this address.
+ */
+struct home_link {
+	__u8 mac[6];
+	__u8 pad[2];
+	union anchor_addr ipv6;
+};
+
 /* Per binding, per CPU. "encap" is towards the mobile side. */
 struct binding_counters {
 	__u64 encap_packets;
@@ -171,7 +182,9 @@ struct binding_counters {
 	X(STACK_NO_NEIGH, stack_no_neigh) /* handed to the stack to resolve a neighbour */           \
 	X(STACK_TTL, stack_ttl)           /* hop limit expired: the stack answers */                 \
 	X(STACK_ROUTE, stack_route)       /* local, unreachable or frag needed: the stack's job */   \
-	X(NH_LEARNT, nh_learnt)           /* a binding's next hop learnt from the FIB */
+	X(NH_LEARNT, nh_learnt)           /* a binding's next hop learnt from the FIB */            \
+	X(PROXY_ARP, proxy_arp)           /* ARP request answered for an away node's home address */ \
+	X(PROXY_NA, proxy_na)             /* Neighbor Solicitation answered, likewise */
 
 #define AS_DROP_ENUM(name, field) DROP_##name,
 #define AS_EVENT_ENUM(name, field) EVENT_##name,
@@ -195,5 +208,6 @@ struct signal_event {
 #define MAX_HOME_ENTRIES 262144
 #define MAX_PREFIXES 65536
 #define MAX_ENDPOINTS 256
+#define MAX_HOME_LINKS 64
 
 #endif

@@ -61,6 +61,14 @@ struct {
 	__type(value, struct anchor_config);
 } config SEC(".maps");
 
+/* Interfaces on a home link, where away nodes' addresses are proxied. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_HOME_LINKS);
+	__type(key, __u32); /* ifindex */
+	__type(value, struct home_link);
+} home_links SEC(".maps");
+
 /* Per CPU: written only by the CPU that reads it, so never seen half-written. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

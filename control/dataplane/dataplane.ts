@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Btf } from './btf.js';
 import { BPF_ANY, attachType, libbpf, xdpFlags, type ObjectHandle } from './libbpf.js';
 import {
-  EndpointFlag, addrFamily, decodeTunnel, encodeConfig, encodeEndpointKey, encodeHomeKey, encodePrefixKey,
+  EndpointFlag, addrFamily, decodeTunnel, encodeConfig, encodeEndpointKey, encodeHomeKey, encodeHomeLink, encodePrefixKey,
   encodeTunnel, formatAddr, layouts, sumBindingCounters, type AnchorConfig, type BindingCounters,
   type RoleName, type TunnelFormatName,
 } from './layout.js';
@@ -24,7 +24,7 @@ export const defaultObject = join(packageRoot, 'build/bpf/anchor.o');
 export const PIN_ROOT = '/sys/fs/bpf/mobility-anchor';
 export const MAX_BINDINGS = 131072;
 
-const MAP_NAMES = ['home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'endpoint_ports', 'config', 'binding_cache', 'dest_cache', 'endpoint_cache', 'binding_counters', 'drops', 'events', 'signals'] as const;
+const MAP_NAMES = ['home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'endpoint_ports', 'config', 'home_links', 'binding_cache', 'dest_cache', 'endpoint_cache', 'binding_counters', 'drops', 'events', 'signals'] as const;
 type MapName = (typeof MAP_NAMES)[number];
 type Hook = 'xdp' | 'tc-ingress' | 'tc-egress';
 const PROGRAMS: Record<Hook, string> = { xdp: 'anchor_xdp', 'tc-ingress': 'anchor_tc_ingress', 'tc-egress': 'anchor_tc_egress' };
@@ -434,6 +434,27 @@ export class DataPlane {
     const key = Buffer.alloc(4);
     key.writeUInt32LE(port);
     libbpf.update(this.fd('endpoint_ports'), key, Buffer.from([listened ? 1 : 0]));
+  }
+
+  /* ---- home links ---- */
+
+  /**
+   * Makes ifname a home link: its XDP program answers ARP and Neighbor
+   * Solicitations for away nodes' home addresses with mac, NAs coming from
+   * ipv6 (our address on that link). Call inside the interface's namespace.
+   */
+  setHomeLink(ifname: string, mac: string, ipv6: string): void {
+    libbpf.update(this.fd('home_links'), this.ifindexKey(ifname), encodeHomeLink(mac, ipv6));
+  }
+
+  clearHomeLink(ifname: string): boolean {
+    return libbpf.delete(this.fd('home_links'), this.ifindexKey(ifname));
+  }
+
+  private ifindexKey(ifname: string): Buffer {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(ifIndex(ifname));
+    return key;
   }
 
   /* ---- counters ---- */

@@ -31,6 +31,7 @@ export const layouts = {
   prefix6_key: struct('prefix6_key', 20, { prefixlen: [0, 4], addr: [4, 16] }),
   endpoint_key: struct('endpoint_key', 20, { addr: [0, 16], family: [16, 1], pad: [17, 1], port: [18, 2] }),
   anchor_config: struct('anchor_config', 40, { role: [0, 4], generation: [4, 4], icmp_src4: [8, 16], icmp_src6: [24, 16] }),
+  home_link: struct('home_link', 24, { mac: [0, 6], pad: [6, 2], ipv6: [8, 16] }),
   binding_counters: struct('binding_counters', 32, {
     encap_packets: [0, 8], encap_bytes: [8, 8], decap_packets: [16, 8], decap_bytes: [24, 8],
   }),
@@ -181,6 +182,15 @@ export function encodeEndpointKey(addr: string, port: number): Buffer {
   anchorAddr(addr).copy(b, f.addr!.offset);
   b.writeUInt8(addrFamily(addr), f.family!.offset);
   b.writeUInt16BE(port, f.port!.offset);
+  return b;
+}
+
+/** The MAC a home link's proxy answers with, and its IPv6 address there (the source of its NAs). */
+export function encodeHomeLink(mac: string, ipv6: string): Buffer {
+  const f = L.home_link.fields;
+  const b = Buffer.alloc(L.home_link.size);
+  Buffer.from(mac.split(':').map((x) => parseInt(x, 16))).copy(b, f.mac!.offset);
+  anchorAddr(ipv6).copy(b, f.ipv6!.offset);
   return b;
 }
 

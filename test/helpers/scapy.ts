@@ -10,6 +10,7 @@ import sys, json, binascii
 from scapy.all import Ether, ARP, IP, IPv6, UDP, TCP, ICMP, Raw, IPOption_NOP, IPOption_EOL, HBHOptUnknown, PadN, ICMPv6DestUnreach, ICMPv6EchoRequest, ICMPv6PacketTooBig, IPv6ExtHdrDestOpt, IPv6ExtHdrRouting, IPv6ExtHdrFragment
 from scapy.layers.inet6 import HAO, MIP6MH_BU, MIP6MH_BA, MIP6OptUnknown, IPv6ExtHdrSegmentRouting
 from scapy.layers.inet6 import MIP6MH_BRR, MIP6MH_BE, MIP6MH_HoTI, MIP6MH_CoTI, MIP6MH_HoT, MIP6MH_CoT, MIP6OptBRAdvice, MIP6OptAltCoA, MIP6OptNonceIndices, MIP6OptBindingAuthData, MIP6OptMobNetPrefix, MIP6OptLLAddr, MIP6OptMNID, MIP6OptMsgAuth, MIP6OptReplayProtection, MIP6OptCGAParamsReq, MIP6OptCGAParams, MIP6OptSignature, MIP6OptHomeKeygenToken, MIP6OptCareOfTestInit, MIP6OptCareOfTest
+from scapy.layers.inet6 import ICMPv6ND_NS, ICMPv6ND_NA, ICMPv6NDOptSrcLLAddr, ICMPv6NDOptDstLLAddr
 from scapy.layers.mobileip import MobileIP, MobileIPRRQ, MobileIPRRP
 from scapy.layers.dhcp import BOOTP, DHCP
 from scapy.packet import Packet

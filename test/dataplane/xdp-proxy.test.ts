@@ -1,0 +1,94 @@
+/**
+ * Proxy ARP and proxy Neighbor Discovery at XDP on a home link: for a home
+ * address with a tunnel entry (its node is away), an ARP request becomes
+ * our ARP reply and a Neighbor Solicitation our Neighbor Advertisement,
+ * sent back out of the interface they came in on; the expected frames are
+ * scapy's (which computes the ICMPv6 checksum itself), and tshark checks
+ * the NA's checksum. Anything else passes to the kernel untouched.
+ */
+import { addrBytes } from '../../control/dataplane/layout.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADDR, MAC, XDP_PASS, XDP_REDIRECT, anchorTunnel, buildDataPlaneLab, changed, hex, named, type DataPlaneLab } from '../helpers/dataplane-lab.js';
+import { eth } from '../helpers/frames.js';
+import { scapy } from '../helpers/scapy.js';
+import { field, tshark } from '../helpers/tshark.js';
+
+let t: DataPlaneLab;
+let f: Record<string, Buffer>;
+
+const HOME_LINK = 'a-cn'; // any interface will do as the home link here
+/** The solicited-node multicast address of v6 (RFC 4291 §2.7.1). */
+const solicited = (v6: string) => {
+  const b = addrBytes(v6);
+  return `ff02::1:ff${b.subarray(13, 14).toString('hex')}:${b.subarray(14).toString('hex')}`;
+};
+const ns = (src: string, target: string, hlim = 255, opt = `/ICMPv6NDOptSrcLLAddr(lladdr='${MAC.cn}')`) =>
+  `${eth(MAC.cn, '33:33:ff:00:01:00')}/IPv6(src='${src}', dst='${solicited(target)}', hlim=${hlim})/ICMPv6ND_NS(tgt='${target}')${opt}`;
+
+beforeAll(() => {
+  t = buildDataPlaneLab('dppx');
+  t.within(t.anchor, () => t.anchor.setHomeLink(HOME_LINK, MAC.aCn, ADDR.anchorCn.v6));
+  t.anchor.install({ id: 1, tunnel: anchorTunnel('ip6'), homeAddresses: [ADDR.home1.v6, ADDR.home1.v4], prefixes: [] });
+  f = scapy({
+    arp: `${eth(MAC.cn, 'ff:ff:ff:ff:ff:ff')}/ARP(op=1, hwsrc='${MAC.cn}', psrc='${ADDR.cn.v4}', pdst='${ADDR.home1.v4}')`,
+    arpReply: `${eth(MAC.aCn, MAC.cn)}/ARP(op=2, hwsrc='${MAC.aCn}', psrc='${ADDR.home1.v4}', hwdst='${MAC.cn}', pdst='${ADDR.cn.v4}')`,
+    arpProbe: `${eth(MAC.cn, 'ff:ff:ff:ff:ff:ff')}/ARP(op=1, hwsrc='${MAC.cn}', psrc='0.0.0.0', pdst='${ADDR.home1.v4}')`,
+    arpProbeReply: `${eth(MAC.aCn, MAC.cn)}/ARP(op=2, hwsrc='${MAC.aCn}', psrc='${ADDR.home1.v4}', hwdst='${MAC.cn}', pdst='0.0.0.0')`,
+    arpOther: `${eth(MAC.cn, 'ff:ff:ff:ff:ff:ff')}/ARP(op=1, hwsrc='${MAC.cn}', psrc='${ADDR.cn.v4}', pdst='${ADDR.home2.v4}')`,
+    arpGratuitous: `${eth(MAC.mn, 'ff:ff:ff:ff:ff:ff')}/ARP(op=1, hwsrc='${MAC.mn}', psrc='${ADDR.home1.v4}', pdst='${ADDR.home1.v4}')`,
+    ns: ns(ADDR.cn.v6, ADDR.home1.v6),
+    na: `${eth(MAC.aCn, MAC.cn)}/IPv6(src='${ADDR.anchorCn.v6}', dst='${ADDR.cn.v6}', hlim=255)/ICMPv6ND_NA(tgt='${ADDR.home1.v6}', R=0, S=1, O=1)/ICMPv6NDOptDstLLAddr(lladdr='${MAC.aCn}')`,
+    nsNoOption: ns(ADDR.cn.v6, ADDR.home1.v6, 255, '/Raw(bytes([14, 1, 1, 2, 3, 4, 5, 6]) + bytes(8))'),
+    nsDad: ns('::', ADDR.home1.v6, 255, ''),
+    naDad: `${eth(MAC.aCn, '33:33:00:00:00:01')}/IPv6(src='${ADDR.anchorCn.v6}', dst='ff02::1', hlim=255)/ICMPv6ND_NA(tgt='${ADDR.home1.v6}', R=0, S=0, O=1)/ICMPv6NDOptDstLLAddr(lladdr='${MAC.aCn}')`,
+    nsHop64: ns(ADDR.cn.v6, ADDR.home1.v6, 64),
+    nsOther: ns(ADDR.cn.v6, ADDR.home2.v6),
+  });
+});
+afterAll(() => t?.destroy());
+
+describe('on a home link, for an away node\'s home address', () => {
+  it.each([
+    ['an ARP request gets our ARP reply', 'arp', 'arpReply', 'proxy_arp'],
+    ['an ARP probe (sender 0.0.0.0) is answered: the address is defended', 'arpProbe', 'arpProbeReply', 'proxy_arp'],
+    ['a Neighbor Solicitation gets our solicited NA (R clear, O set), from our address on the link', 'ns', 'na', 'proxy_na'],
+    ['an NS with other options (a nonce, no source link-layer address) gets the same NA: the frame is cut to size', 'nsNoOption', 'na', 'proxy_na'],
+    ['a duplicate address detection NS gets an unsolicited NA to all-nodes', 'nsDad', 'naDad', 'proxy_na'],
+  ])('%s', (_, input, expected, event) => {
+    const r = t.xdp(t.anchor, HOME_LINK, named(f, input));
+    expect(r.verdict).toBe(XDP_REDIRECT);
+    expect(hex(r.frame)).toBe(hex(named(f, expected)));
+    expect(r.delta).toEqual(changed({ events: { [event]: 1 } }));
+  });
+
+  it('tshark finds the NA\'s checksum good and its fields as meant', () => {
+    const r = t.xdp(t.anchor, HOME_LINK, named(f, 'ns'));
+    const [na] = tshark([r.frame]);
+    expect(field(na!, 'icmpv6.checksum.status')).toEqual(['1']); // Wireshark: 0 bad, 1 good, 2 unverified
+    expect(field(na!, 'icmpv6.nd.na.target_address')).toEqual([ADDR.home1.v6]);
+    expect(field(na!, 'icmpv6.nd.na.flag.o')).toEqual(['1']);
+    expect(field(na!, 'icmpv6.opt.linkaddr')).toEqual([MAC.aCn]);
+  });
+});
+
+describe('not ours to answer: the kernel gets it untouched', () => {
+  it.each([
+    ['an ARP request for an address with no binding', 'arpOther', HOME_LINK],
+    ['the node\'s own gratuitous ARP (it is back)', 'arpGratuitous', HOME_LINK],
+    ['an NS for an address with no binding', 'nsOther', HOME_LINK],
+    ['an NS whose hop limit is not 255 (not from the link)', 'nsHop64', HOME_LINK],
+    ['an ARP request on an interface that is not a home link', 'arp', 'a-mn'],
+    ['an NS on an interface that is not a home link', 'ns', 'a-mn'],
+  ])('%s', (_, input, ifname) => {
+    const r = t.xdp(t.anchor, ifname, named(f, input));
+    expect(r.verdict).toBe(XDP_PASS);
+    expect(hex(r.frame)).toBe(hex(named(f, input)));
+    expect(r.delta).toEqual(changed({}));
+  });
+
+  it('once the binding goes, so does the proxy', () => {
+    t.anchor.remove(1);
+    for (const input of ['arp', 'ns']) expect(t.xdp(t.anchor, HOME_LINK, named(f, input)).verdict).toBe(XDP_PASS);
+    t.anchor.install({ id: 1, tunnel: anchorTunnel('ip6'), homeAddresses: [ADDR.home1.v6, ADDR.home1.v4], prefixes: [] });
+  });
+});
