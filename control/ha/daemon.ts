@@ -2,8 +2,14 @@
  * The home agent at its edges: signalling from the data plane's capture goes
  * into the HomeAgent state machine; its data-plane changes are applied, then
  * its BA is sent (raw IPv6 with a type 2 routing header, or IPv4/UDP 4191).
+ * On the home link the data plane proxies ARP/ND for away nodes; the daemon
+ * announces each newly proxied home address there.
  */
-import type { DataPlane } from '../dataplane/dataplane.js';
+import type { Binding, DataPlane } from '../dataplane/dataplane.js';
+import { addrFamily } from '../dataplane/layout.js';
+import { interfaceInfo } from '../sys/ip.js';
+import { PacketSocket } from '../sys/libc.js';
+import { gratuitousArp, unsolicitedNeighborAdvert } from '../wire/ip/neighbour.js';
 import { SignallingChannel, type SignalPacket } from '../signalling/channel.js';
 import { encodeSignalling6 } from '../wire/ip/signalling.js';
 import type { HomeAgentConfig } from './config.js';
@@ -20,6 +26,9 @@ export class HomeAgentDaemon {
   readonly homeAgent: HomeAgent;
   private channel: SignallingChannel | null = null;
   private expiry: NodeJS.Timeout | null = null;
+  private homeLink: { socket: PacketSocket; mac: string; ipv6: string } | null = null;
+  /** Home addresses the data plane answers for (proxy ARP/ND), by binding. */
+  private readonly proxied = new Map<number, readonly string[]>();
   private readonly now: () => number;
   private readonly log: (event: string) => void;
 
@@ -29,8 +38,18 @@ export class HomeAgentDaemon {
     this.log = options.log ?? (() => {});
   }
 
-  /** Declares the HA's addresses as endpoints and starts listening; call inside the HA's network namespace. */
+  /**
+   * Declares the HA's addresses as endpoints, makes the home link's data plane
+   * proxy for away nodes, and starts listening; call inside the HA's network
+   * namespace.
+   */
   start(): void {
+    const link = this.config.homeLink.interface;
+    const info = interfaceInfo(link);
+    if (!info) throw new Error(`homeLink.interface: no interface ${JSON.stringify(link)} here`);
+    const linkIpv6 = info.ipv6[0] ?? info.linkLocal6 ?? this.config.homeAgent.ipv6;
+    this.dataPlane.setHomeLink(link, info.mac, linkIpv6);
+    this.homeLink = { socket: new PacketSocket(link), mac: info.mac, ipv6: linkIpv6 };
     const { ipv6, ipv4, publicIpv4 } = this.config.homeAgent;
     this.dataPlane.addEndpoint(ipv6, 0, ['decap', 'mh']);
     for (const v4 of [ipv4, publicIpv4].filter((a): a is string => a !== undefined)) {
@@ -46,6 +65,8 @@ export class HomeAgentDaemon {
     this.expiry = null;
     this.channel?.close();
     this.channel = null;
+    this.homeLink?.socket.close();
+    this.homeLink = null;
   }
 
   /** Removes the bindings whose lifetime ran out (also called by the timer). */
@@ -73,8 +94,13 @@ export class HomeAgentDaemon {
   private apply(outcome: Outcome): void {
     try {
       for (const change of outcome.dataPlane) {
-        if ('install' in change) this.dataPlane.install(change.install);
-        else this.dataPlane.remove(change.remove);
+        if ('install' in change) {
+          this.dataPlane.install(change.install);
+          this.announce(change.install);
+        } else {
+          this.dataPlane.remove(change.remove);
+          this.proxied.delete(change.remove);
+        }
       }
     } catch (err) {
       this.log(`data plane write failed: ${(err as Error).message}`);
@@ -83,6 +109,25 @@ export class HomeAgentDaemon {
       return;
     }
     this.send(outcome);
+  }
+
+  /**
+   * The data plane now answers for these home addresses on the home link:
+   * tell its hosts at once (RFC 6275 §10.4.1) with a gratuitous ARP or an
+   * unsolicited NA for each address newly proxied.
+   */
+  private announce(b: Binding): void {
+    const before = this.proxied.get(b.id) ?? [];
+    this.proxied.set(b.id, b.homeAddresses);
+    const link = this.homeLink;
+    if (!link) return;
+    for (const address of b.homeAddresses.filter((x) => !before.includes(x))) {
+      try {
+        link.socket.send(addrFamily(address) === 4 ? gratuitousArp(link.mac, address) : unsolicitedNeighborAdvert(link.mac, link.ipv6, address));
+      } catch (err) {
+        this.log(`announcing ${address} on the home link failed: ${(err as Error).message}`);
+      }
+    }
   }
 
   private send(outcome: Outcome): void {

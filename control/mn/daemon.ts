@@ -32,6 +32,7 @@ export class MobileNodeDaemon {
   private channel: SignallingChannel | null = null;
   private timer: NodeJS.Timeout | null = null;
   private endpoints: Endpoint[] = [];
+  private attached: Attachment | null = null;
   private readonly now: () => number;
   private readonly log: (event: string) => void;
 
@@ -59,6 +60,7 @@ export class MobileNodeDaemon {
       this.log('no interface is up with an address: waiting to be told of a move');
       return;
     }
+    this.attached = attachment;
     this.setEndpoints(attachment);
     this.host.routeToHomeAgent(attachment);
     this.handle(this.node.attach(attachment, this.now()));
@@ -88,7 +90,9 @@ export class MobileNodeDaemon {
     } else {
       this.dataPlane.remove(BINDING_ID);
     }
-    this.host.apply(this.node.where, registration);
+    const where = this.node.where;
+    this.host.apply(where, registration);
+    if (this.attached && (where.kind === 'home' || where.kind === 'home4' || where.kind === 'home6')) this.host.announceHome(this.attached, where);
   }
 
   private schedule(): void {

@@ -13,6 +13,9 @@
  * idempotent, so a restarted node re-applies the same state.
  */
 import { execFileSync } from 'node:child_process';
+import { interfaceInfo, ip } from '../sys/ip.js';
+import { inNetns, PacketSocket } from '../sys/libc.js';
+import { gratuitousArp, unsolicitedNeighborAdvert } from '../wire/ip/neighbour.js';
 import type { MobileNodeConfig } from './config.js';
 import type { Attachment, Placement, Registration } from './mobile-node.js';
 
@@ -22,8 +25,6 @@ export const TUNNEL_PEER = 'mip0p';
 const TUNNEL_MTU = 1460;
 const HALF_DEFAULTS = { 4: ['0.0.0.0/1', '128.0.0.0/1'], 6: ['::/1', '8000::/1'] } as const;
 
-interface IpAddr { ifname: string; flags: string[]; addr_info: { family: 'inet' | 'inet6'; local: string; scope: string; tentative?: boolean; dadfailed?: boolean }[] }
-
 export class MobileHost {
   private haRoutes: string[][] = [];
   /** The IPv4 home address put on mip0 last (a dynamic one may change). */
@@ -32,8 +33,7 @@ export class MobileHost {
   constructor(readonly config: MobileNodeConfig, private readonly netns?: string) {}
 
   ip(args: string[]): string {
-    const argv = this.netns ? ['-n', this.netns, ...args] : args;
-    return execFileSync('ip', argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return ip(args, this.netns);
   }
 
   private tryIp(args: string[]): void {
@@ -85,16 +85,10 @@ export class MobileHost {
   /** The first configured interface that is up and has a global address: where the node is attached. */
   attachment(): Attachment | null {
     for (const ifname of this.config.interfaces) {
-      let info: IpAddr | undefined;
-      try {
-        info = (JSON.parse(this.ip(['-j', 'addr', 'show', 'dev', ifname])) as IpAddr[])[0];
-      } catch {
-        continue;
-      }
-      if (!info || !info.flags.includes('UP') || !info.flags.includes('LOWER_UP')) continue;
-      const usable = info.addr_info.filter((a) => a.scope === 'global' && !a.tentative && !a.dadfailed);
-      const ipv6 = usable.find((a) => a.family === 'inet6')?.local;
-      const ipv4 = usable.find((a) => a.family === 'inet')?.local;
+      const info = interfaceInfo(ifname, this.netns);
+      if (!info?.up) continue;
+      const [ipv6] = info.ipv6;
+      const [ipv4] = info.ipv4;
       if (ipv6 || ipv4) return { ifname, ...(ipv6 && { ipv6 }), ...(ipv4 && { ipv4 }) };
     }
     return null;
@@ -120,6 +114,30 @@ export class MobileHost {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Back on the home link in a family: tells its hosts that the home address
+   * is here again (RFC 6275 §11.5.4), over the home agent's proxy answers
+   * still in their caches: an unsolicited NA, a gratuitous ARP.
+   */
+  announceHome(a: Attachment, placement: Placement): void {
+    const info = interfaceInfo(a.ifname, this.netns);
+    if (!info) return;
+    const frames: Buffer[] = [];
+    if ((placement.kind === 'home' || placement.kind === 'home6') && a.ipv6) frames.push(unsolicitedNeighborAdvert(info.mac, a.ipv6, a.ipv6));
+    if ((placement.kind === 'home' || placement.kind === 'home4') && a.ipv4) frames.push(gratuitousArp(info.mac, a.ipv4));
+    if (frames.length === 0) return;
+    const send = () => {
+      const socket = new PacketSocket(a.ifname);
+      try {
+        for (const f of frames) socket.send(f);
+      } finally {
+        socket.close();
+      }
+    };
+    if (this.netns) inNetns(`/run/netns/${this.netns}`, send);
+    else send();
   }
 
   /**

@@ -113,6 +113,38 @@ function sockaddrIn6(addr: Buffer): Buffer {
   return sa;
 }
 
+const AF_PACKET = 17;
+
+/**
+ * A packet socket bound to nothing (protocol 0: it receives nothing) that
+ * sends whole Ethernet frames out of one interface: gratuitous ARP and
+ * unsolicited Neighbor Advertisements. Opened in the current namespace.
+ */
+export class PacketSocket {
+  private readonly fd: number;
+  readonly ifindex: number;
+
+  constructor(readonly ifname: string) {
+    this.ifindex = ifIndex(ifname);
+    this.fd = check('socket', socketRaw(AF_PACKET, SOCK_RAW, 0) as number, 'AF_PACKET');
+  }
+
+  /** Sends frame (from its Ethernet header on) as is. */
+  send(frame: Buffer): void {
+    const sll = Buffer.alloc(20); // struct sockaddr_ll
+    sll.writeUInt16LE(AF_PACKET, 0);
+    frame.copy(sll, 2, 12, 14); // sll_protocol: the frame's ethertype, network order
+    sll.writeInt32LE(this.ifindex, 4);
+    sll.writeUInt8(6, 11); // sll_halen
+    frame.copy(sll, 12, 0, 6); // sll_addr: the destination MAC
+    check('sendto', Number(sendtoRaw(this.fd, frame, frame.length, 0, sll, sll.length)), this.ifname);
+  }
+
+  close(): void {
+    close(this.fd);
+  }
+}
+
 /** Keeps this thread on one CPU (per-CPU state, such as the data plane's caches, then stays the same). */
 export function pinThreadToCpu(cpu: number): void {
   const mask = Buffer.alloc(128);

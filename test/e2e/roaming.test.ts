@@ -45,6 +45,11 @@ async function move(network: NetworkName, kind: string): Promise<void> {
   await settle(kind);
 }
 
+/** The MAC a home-link host has for the node's IPv4 home address (its ARP cache). */
+const homeHostSees = (address: string): string | undefined =>
+  (JSON.parse(t.lab.exec(t.ns.home, `ip -j neigh show ${address} dev br0`)) as { lladdr?: string }[])[0]?.lladdr;
+const macOf = (ns: string, ifname: string): string => (JSON.parse(t.lab.exec(ns, `ip -j link show dev ${ifname}`)) as { address: string }[])[0]!.address;
+
 const expectPings = async () => {
   expect(await ping(t.ns.cn, a.mnHome.v6)).toEqual({ sent: 3, received: 3 });
   expect(await ping(t.ns.cn, a.mnHome.v4)).toEqual({ sent: 3, received: 3 });
@@ -61,6 +66,10 @@ describe('a mobile node roaming with TCP sessions open to both home addresses', 
       expect(t.mobile.lookupEntry(home)).toMatchObject({ format: 'ip6', local: '2001:db8:f::2', remote: a.ha.v6 });
     }
     await expectPings();
+    // the home agent answers on the home link for the away node (proxy ARP/ND in its data plane)
+    expect(await ping(t.ns.home, a.mnHome.v4)).toEqual({ sent: 3, received: 3 });
+    expect(await ping(t.ns.home, a.mnHome.v6)).toEqual({ sent: 3, received: 3 });
+    for (const address of [a.mnHome.v4, a.mnHome.v6]) expect(homeHostSees(address)).toBe(macOf(t.ns.anchor, 'a-home'));
     sessions.push(await openTcpSession(t.ns.mn, a.mnHome.v6, t.ns.cn, 7001), await openTcpSession(t.ns.mn, a.mnHome.v4, t.ns.cn, 7002));
     await new Promise((r) => setTimeout(r, 300));
   });
@@ -101,11 +110,16 @@ describe('a mobile node roaming with TCP sessions open to both home addresses', 
     expect(t.anchor.bindingIds()).toEqual([]);
     expect(t.mobile.bindingIds()).toEqual([]);
     await expectPings();
+    // the node told the home link it is back (unsolicited NA, gratuitous ARP): no proxy answers remain cached
+    for (const address of [a.mnHome.v4, a.mnHome.v6]) expect(homeHostSees(address)).toBe(macOf(t.ns.mn, 'home0'));
+    expect(await ping(t.ns.home, a.mnHome.v4)).toEqual({ sent: 3, received: 3 });
   });
 
   it('leaves home again, and both TCP sessions have come through every move intact', async () => {
     await move('v6', 'away6');
     await expectPings();
+    // and the home agent told it the node has gone (gratuitous ARP, unsolicited NA from the anchor)
+    for (const address of [a.mnHome.v4, a.mnHome.v6]) expect(homeHostSees(address)).toBe(macOf(t.ns.anchor, 'a-home'));
     const results = await Promise.all(sessions.splice(0).map((s) => s.stop()));
     for (const r of results) {
       expect(r).toMatchObject({ ok: true });

@@ -8,3 +8,4 @@ export * from './constants.js';
 export * from './ipv6.js';
 export * from './ipv4.js';
 export * from './signalling.js';
+export * from './neighbour.js';
