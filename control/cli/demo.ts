@@ -1,56 +1,17 @@
 /**
- * `make demo`: builds the tunnel lab (network namespaces: a correspondent,
- * the anchor, a mobile node on a visited link and one behind a NAT) and
- * sends real traffic through the anchor's data plane in every tunnel
- * format, printing what happens and what the data plane counted.
+ * `make demo`: real traffic through the anchor in network namespaces.
+ * First our home agent and mobile node, roaming with TCP sessions open
+ * (control/cli/demo/roaming.ts); then every tunnel format the data plane
+ * speaks (control/cli/demo/formats.ts).
  */
-import { addr, buildTunnelLab, type MobileNode, type TunnelLab } from '../lab/tunnel-lab.js';
-import { ping, tcpEcho } from '../lab/traffic.js';
-import type { TunnelFormatName } from '../dataplane/layout.js';
-
-const TCP_BYTES = 1024 * 1024;
-
-function nonZero(counters: Record<string, bigint>): string {
-  const parts = Object.entries(counters).filter(([, v]) => v > 0n).map(([k, v]) => `${k}=${v}`);
-  return parts.length ? parts.join(' ') : 'none';
-}
-
-async function exercise(t: TunnelLab, node: MobileNode, format: TunnelFormatName): Promise<boolean> {
-  t.useFormat(node, format);
-  const entry = t.anchor.lookupEntry(node.home.v6)!;
-  const ports = entry.remotePort ? ` udp ${entry.localPort}→${entry.remotePort}` : '';
-  console.log(`\n▶ ${node.name}: ${format} tunnel ${entry.local} → ${entry.remote}${ports}`);
-  let ok = true;
-  if (node.name === 'mnn') await ping(node.ns, addr.cn.v4, 1); // opens the NAT mapping, as a Binding Update would
-  for (const family of ['v6', 'v4'] as const) {
-    const home = node.home[family];
-    const p = await ping(t.ns.cn, home);
-    const tcp = await tcpEcho(node.ns, home, t.ns.cn, TCP_BYTES);
-    const good = p.received === p.sent && tcp.ok;
-    ok &&= good;
-    console.log(`  ${good ? '✔' : '✘'} correspondent → ${home.padEnd(16)} ping ${p.received}/${p.sent}, TCP echo ${tcp.ok ? `${tcp.received} bytes intact` : `failed: ${tcp.error ?? 'mismatch'}`}`);
-  }
-  const c = t.anchor.bindingCounters(node.bindingId);
-  console.log(`  binding ${node.bindingId} at the anchor: encap ${c.encapPackets} packets / ${c.encapBytes} bytes, decap ${c.decapPackets} packets / ${c.decapBytes} bytes`);
-  return ok;
-}
+import { tunnelFormats } from './demo/formats.js';
+import { roaming } from './demo/roaming.js';
 
 async function main(): Promise<void> {
-  console.log('Building the lab: correspondent ─ anchor ─ mobile node, and anchor ─ NAT ─ mobile node …');
-  const t = buildTunnelLab('demo');
-  const cleanup = () => t.destroy();
-  process.once('SIGINT', () => { cleanup(); process.exit(130); });
-  let ok = true;
-  try {
-    for (const format of ['ip6', 'ip4', 'udp4', 'udp4-tlv'] as const) ok = (await exercise(t, t.mn, format)) && ok;
-    for (const format of ['udp4', 'udp4-tlv'] as const) ok = (await exercise(t, t.mnn, format)) && ok;
-    console.log(`\nAnchor data plane, pinned at ${t.anchor.pinDir}:`);
-    console.log(`  attached: ${t.anchor.attachments().join(', ')}`);
-    console.log(`  events:   ${nonZero(t.anchor.events())}`);
-    console.log(`  drops:    ${nonZero(t.anchor.drops())}`);
-  } finally {
-    cleanup();
-  }
+  const roamed = await roaming();
+  console.log('\n' + '─'.repeat(100) + '\n');
+  const tunnelled = await tunnelFormats();
+  const ok = roamed && tunnelled;
   console.log(ok ? '\nAll traffic went through.' : '\nSome traffic did not go through.');
   process.exitCode = ok ? 0 : 1;
 }

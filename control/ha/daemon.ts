@@ -10,6 +10,7 @@ import { addrFamily } from '../dataplane/layout.js';
 import { interfaceInfo } from '../sys/ip.js';
 import { PacketSocket } from '../sys/libc.js';
 import { gratuitousArp, unsolicitedNeighborAdvert } from '../wire/ip/neighbour.js';
+import { SignallingCapture } from '../signalling/capture.js';
 import { SignallingChannel, type SignalPacket } from '../signalling/channel.js';
 import { encodeSignalling6 } from '../wire/ip/signalling.js';
 import type { HomeAgentConfig } from './config.js';
@@ -20,11 +21,14 @@ const EXPIRY_CHECK_MS = 1000;
 export interface DaemonOptions {
   now?: () => number;
   log?: (event: string) => void;
+  /** Writes every signalling packet received and sent to this pcap file. */
+  capture?: string;
 }
 
 export class HomeAgentDaemon {
   readonly homeAgent: HomeAgent;
   private channel: SignallingChannel | null = null;
+  private capture: SignallingCapture | null = null;
   private expiry: NodeJS.Timeout | null = null;
   private homeLink: { socket: PacketSocket; mac: string; ipv6: string } | null = null;
   /** Home addresses the data plane answers for (proxy ARP/ND), by binding. */
@@ -32,7 +36,7 @@ export class HomeAgentDaemon {
   private readonly now: () => number;
   private readonly log: (event: string) => void;
 
-  constructor(readonly config: HomeAgentConfig, private readonly dataPlane: DataPlane, options: DaemonOptions = {}) {
+  constructor(readonly config: HomeAgentConfig, private readonly dataPlane: DataPlane, private readonly options: DaemonOptions = {}) {
     this.homeAgent = new HomeAgent(config);
     this.now = options.now ?? Date.now;
     this.log = options.log ?? (() => {});
@@ -56,7 +60,8 @@ export class HomeAgentDaemon {
       this.dataPlane.addEndpoint(v4, 0, ['decap']);
       this.dataPlane.addEndpoint(v4, DSMIP_PORT, ['decap', 'mh']);
     }
-    this.channel = new SignallingChannel(this.dataPlane, (p) => this.onSignal(p), (err) => this.log(`undecodable signalling: ${err.message}`));
+    this.capture = this.options.capture ? new SignallingCapture(this.options.capture) : null;
+    this.channel = new SignallingChannel(this.dataPlane, (p) => this.onSignal(p), (err) => this.log(`undecodable signalling: ${err.message}`), this.capture?.tap);
     this.expiry = setInterval(() => this.expire(), EXPIRY_CHECK_MS);
   }
 
@@ -67,6 +72,8 @@ export class HomeAgentDaemon {
     this.channel = null;
     this.homeLink?.socket.close();
     this.homeLink = null;
+    this.capture?.close();
+    this.capture = null;
   }
 
   /** Removes the bindings whose lifetime ran out (also called by the timer). */

@@ -108,6 +108,11 @@ export class HomeAgent {
     });
   }
 
+  /** Every live binding (deprecated entries left out). */
+  bindings(): BindingCacheEntry[] {
+    return [...this.cache.values()].filter((e) => e.deprecatedUntilMs === undefined);
+  }
+
   /** The node's live binding (not a deprecated one). */
   binding(nai: string): BindingCacheEntry | undefined {
     const entry = this.cache.get(nai);

@@ -47,13 +47,18 @@ export function unwrapSignal({ ifindex, frame }: SignalFrame): SignalPacket {
   };
 }
 
+/** Sees every IP packet the channel receives or sends (a capture file, say). */
+export type SignallingTap = (ipPacket: Buffer, direction: 'in' | 'out') => void;
+
 export class SignallingChannel {
   private readonly sockets: { 4: RawIpSocket; 6: RawIpSocket };
 
   /** Opens raw sockets in the current network namespace and starts reading the data plane's signals. */
-  constructor(dataPlane: DataPlane, onPacket: (p: SignalPacket) => void, onError: (err: Error, frame: SignalFrame) => void = () => {}) {
+  constructor(dataPlane: DataPlane, onPacket: (p: SignalPacket) => void, onError: (err: Error, frame: SignalFrame) => void = () => {},
+    private readonly tap?: SignallingTap) {
     this.sockets = { 4: new RawIpSocket(4), 6: new RawIpSocket(6) };
     dataPlane.onSignal((frame) => {
+      tap?.(frame.frame.subarray(ETH_HLEN), 'in');
       let packet: SignalPacket;
       try {
         packet = unwrapSignal(frame);
@@ -67,13 +72,16 @@ export class SignallingChannel {
 
   /** Sends a whole IPv6 packet (its own header, any routing header, the MH) to its destination field. */
   sendIpv6(packet: Buffer): void {
+    this.tap?.(packet, 'out');
     this.sockets[6].send(packet, packet.subarray(24, 40));
   }
 
   /** Sends an IPv6 signalling packet inside UDP over IPv4 (to a NAT-mapped address and port, say). */
   sendUdp4(ipv6: Buffer, o: { src: string; dst: string; srcPort: number; dstPort: number; tlv?: boolean }): void {
     if (addrFamily(o.dst) !== 4) throw new TypeError(`sendUdp4: not an IPv4 destination: ${o.dst}`);
-    this.sockets[4].send(encodeSignalling4({ ...o, ipv6 }), addrBytes(o.dst));
+    const packet = encodeSignalling4({ ...o, ipv6 });
+    this.tap?.(packet, 'out');
+    this.sockets[4].send(packet, addrBytes(o.dst));
   }
 
   close(): void {

@@ -86,24 +86,31 @@ function readPcapng(file: Buffer): CapturedFrame[] {
   return frames;
 }
 
-/** A classic pcap file of frames (microsecond timestamps, little-endian). */
-export function writePcap(frames: readonly Buffer[], linktype: number = LINKTYPE.ETHERNET, startMs = Date.now()): Buffer {
+/** A classic pcap file's header (microsecond timestamps, little-endian). */
+export function pcapHeader(linktype: number = LINKTYPE.ETHERNET): Buffer {
   const header = Buffer.alloc(24);
   header.writeUInt32LE(PCAP_MAGIC_US, 0);
   header.writeUInt16LE(2, 4);
   header.writeUInt16LE(4, 6);
   header.writeUInt32LE(262144, 16);
   header.writeUInt32LE(linktype, 20);
-  const records = frames.map((frame, i) => {
-    const rec = Buffer.alloc(16);
-    const ms = startMs + i;
-    rec.writeUInt32LE(Math.floor(ms / 1000), 0);
-    rec.writeUInt32LE((ms % 1000) * 1000, 4);
-    rec.writeUInt32LE(frame.length, 8);
-    rec.writeUInt32LE(frame.length, 12);
-    return Buffer.concat([rec, frame]);
-  });
-  return Buffer.concat([header, ...records]);
+  return header;
+}
+
+/** One frame's record, stamped at timeMs. */
+export function pcapRecord(frame: Buffer, timeMs: number): Buffer {
+  const rec = Buffer.alloc(16);
+  const us = Math.round(timeMs * 1000);
+  rec.writeUInt32LE(Math.floor(us / 1e6), 0);
+  rec.writeUInt32LE(us % 1e6, 4);
+  rec.writeUInt32LE(frame.length, 8);
+  rec.writeUInt32LE(frame.length, 12);
+  return Buffer.concat([rec, frame]);
+}
+
+/** A classic pcap file of frames, a millisecond apart from startMs. */
+export function writePcap(frames: readonly Buffer[], linktype: number = LINKTYPE.ETHERNET, startMs = Date.now()): Buffer {
+  return Buffer.concat([pcapHeader(linktype), ...frames.map((frame, i) => pcapRecord(frame, startMs + i))]);
 }
 
 /** The IP packet in a captured frame (and its version), or null for frames that carry none. */
