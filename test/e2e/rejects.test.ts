@@ -1,0 +1,236 @@
+/**
+ * Every way the home agent refuses a Binding Update, end to end in the
+ * roaming lab: a BU sent from the mobile node's namespace (over IPv6 with a
+ * Home Address option, or in UDP through the NAT), captured by the anchor's
+ * data plane, refused by the home agent daemon, answered with a BA that
+ * reaches the node the way the BU came. For each: the BA's bytes are exactly
+ * the expected message (signed where the node is known), tshark reads its
+ * status, and the binding cache and the data plane are left as they were.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addrBytes } from '../../control/dataplane/layout.js';
+import { parseHomeAgentConfig } from '../../control/ha/config.js';
+import { HomeAgentDaemon } from '../../control/ha/daemon.js';
+import { buildRoamingLab, NAT_PORT, roamingAddr as a, type RoamingLab } from '../../control/lab/roaming-lab.js';
+import { unwrapSignal, type SignalPacket } from '../../control/signalling/channel.js';
+import { RawIpSocket } from '../../control/sys/libc.js';
+import { signMnHa, verifyMnHa } from '../../control/wire/auth/mipv6.js';
+import { ntpTimestamp, replayTimestampOf } from '../../control/wire/auth/replay.js';
+import { encodeSignalling4, encodeSignalling6 } from '../../control/wire/ip/signalling.js';
+import { BaStatus, BeStatus, encodeMobilityHeader, Ipv4AckStatus, type MobilityOption } from '../../control/wire/mh/index.js';
+import { field, LINKTYPE_RAW, tshark } from '../helpers/tshark.js';
+
+const KEY = Buffer.from('00112233445566778899aabbccddeeff00112233', 'hex');
+const OTHER_KEY = Buffer.from('ff'.repeat(20), 'hex');
+const CARE_OF6 = '2001:db8:f::2';
+const CARE_OF4 = '10.0.0.2';
+const NO_FLAGS = { a: false, h: false, l: false, k: false, m: false, r: false, p: false, f: false, t: false };
+const NO_BA_FLAGS = { k: false, r: false, p: false, t: false };
+const node = (nai: string, spi: number, home: string) => ({ nai, spi, home });
+const MN = node('mn@example.net', 4096, a.mnHome.v6);
+const HOST = node('host@example.net', 4097, '2001:db8:1::300'); // no IPv4, not a router
+const ROUTER = node('mr@example.net', 4098, '2001:db8:1::400');
+
+let t: RoamingLab;
+let ha: HomeAgentDaemon;
+const arrived: SignalPacket[] = [];
+const said: string[] = [];
+
+beforeAll(() => {
+  t = buildRoamingLab('rej');
+  const config = parseHomeAgentConfig({
+    homeLink: { interface: 'a-home', prefixes: ['2001:db8:1::/64', '10.1.0.0/24'] },
+    homeAgent: { ipv6: a.ha.v6, ipv4: a.ha.v4 },
+    policy: { forceUdp: 'refuse' },
+    mobileNodes: [
+      { nai: MN.nai, key: KEY.toString('hex'), spi: MN.spi, homeAddress: MN.home, ipv4HomeAddress: a.mnHome.v4 },
+      { nai: HOST.nai, key: KEY.toString('hex'), spi: HOST.spi, homeAddress: HOST.home },
+      { nai: ROUTER.nai, key: KEY.toString('hex'), spi: ROUTER.spi, homeAddress: ROUTER.home, mobileRouter: true, prefixes: ['2001:db8:400::/48'] },
+    ],
+  });
+  ha = new HomeAgentDaemon(config, t.anchor, { log: (e) => said.push(e) });
+  t.lab.within(t.ns.anchor, () => ha.start());
+  // The node's side by hand: both the IPv6-only network and the NAT'd one up, BAs captured by its data plane.
+  t.moveTo('v6');
+  t.lab.exec(t.ns.mn, `ip link set nat up && ip addr add ${CARE_OF4}/24 dev nat && ip route add ${a.ha.v4}/32 via 10.0.0.1 dev nat && ip -6 route replace ${a.ha.v6}/128 via 2001:db8:f::1 dev v6`);
+  t.lab.within(t.ns.mn, () => {
+    t.mobile.attach('v6');
+    t.mobile.attach('nat');
+  });
+  t.mobile.addEndpoint(CARE_OF6, 0, ['mh']);
+  t.mobile.addEndpoint(CARE_OF4, 4191, ['mh']);
+  t.mobile.onSignal((f) => arrived.push(unwrapSignal(f)));
+});
+afterAll(() => {
+  ha?.stop();
+  t?.destroy();
+});
+
+interface BuSpec {
+  who?: typeof MN;
+  seq: number;
+  flags?: Partial<typeof NO_FLAGS>;
+  options?: MobilityOption[];
+  key?: Buffer;
+  timestampMs?: number;
+  /** The home address the BU claims (Home Address option / inner source). */
+  home?: string;
+}
+
+function bu(s: BuSpec, careOf: string): Buffer {
+  const who = s.who ?? MN;
+  return signMnHa(encodeMobilityHeader({
+    type: 'bindingUpdate', sequence: s.seq, lifetime: 600, flags: { ...NO_FLAGS, a: true, h: true, ...s.flags },
+    options: [...(s.options ?? []), { type: 'mobileNodeIdentifier', subtype: 1, identifier: who.nai },
+      { type: 'replayProtection', timestamp: ntpTimestamp(s.timestampMs ?? Date.now()) },
+      { type: 'mobilityMessageAuthentication', subtype: 1, spi: who.spi, authenticator: Buffer.alloc(12) }],
+  }), { key: s.key ?? KEY, spi: who.spi, careOf, home: s.home ?? who.home });
+}
+
+async function nextBa(): Promise<SignalPacket> {
+  for (const end = Date.now() + 3000; Date.now() < end; await new Promise((r) => setTimeout(r, 10))) {
+    const p = arrived.shift();
+    if (p) return p;
+  }
+  throw new Error(`no BA; the home agent said: ${said.join('; ')}`);
+}
+
+async function overIpv6(s: BuSpec): Promise<{ sent: Buffer; ba: SignalPacket }> {
+  const sent = bu(s, CARE_OF6);
+  t.lab.within(t.ns.mn, () => {
+    const sock = new RawIpSocket(6);
+    sock.send(encodeSignalling6({ src: CARE_OF6, dst: a.ha.v6, homeAddressOption: s.home ?? (s.who ?? MN).home, mh: sent }), addrBytes(a.ha.v6));
+    sock.close();
+  });
+  return { sent, ba: await nextBa() };
+}
+
+async function throughNat(s: BuSpec): Promise<{ sent: Buffer; ba: SignalPacket }> {
+  const sent = bu({ ...s, options: [{ type: 'ipv4CareOfAddress', address: CARE_OF4 }, ...(s.options ?? [])] }, CARE_OF4);
+  const ipv6 = encodeSignalling6({ src: s.home ?? (s.who ?? MN).home, dst: a.ha.v6, mh: sent });
+  t.lab.within(t.ns.mn, () => {
+    const sock = new RawIpSocket(4);
+    sock.send(encodeSignalling4({ src: CARE_OF4, dst: a.ha.v4, srcPort: 4191, dstPort: 4191, ipv6 }), addrBytes(a.ha.v4));
+    sock.close();
+  });
+  return { sent, ba: await nextBa() };
+}
+
+/** The BA the home agent must send: status, the BU's sequence (or the one given), and for a known node its NAI, the BU's timestamp and a signature. */
+function expectedBa(status: number, sent: Buffer, careOf: string, o: { who?: typeof MN | null; sequence?: number; options?: MobilityOption[]; lifetime?: number } = {}): Buffer {
+  const who = o.who === undefined ? MN : o.who;
+  const sequence = o.sequence ?? sent.readUInt16BE(6);
+  const options: MobilityOption[] = [...(o.options ?? [])];
+  if (who) {
+    options.push({ type: 'mobileNodeIdentifier', subtype: 1, identifier: who.nai }, { type: 'replayProtection', timestamp: replayTimestampOf(sent)! },
+      { type: 'mobilityMessageAuthentication', subtype: 1, spi: who.spi, authenticator: Buffer.alloc(12) });
+  }
+  const mh = encodeMobilityHeader({ type: 'bindingAcknowledgement', status, sequence, lifetime: o.lifetime ?? 0, flags: NO_BA_FLAGS, options });
+  return who ? signMnHa(mh, { key: KEY, spi: who.spi, careOf, home: who.home }) : mh;
+}
+
+/** The MH as it arrived, its checksum (over the packet's addresses) checked and then zeroed to compare with the expected message. */
+function mhBytes(ba: SignalPacket): string {
+  expect(ba.signalling.mhChecksumOk).toBe(true);
+  const mh = Buffer.from(ba.signalling.mh);
+  mh.writeUInt16BE(0, 4);
+  return mh.toString('hex');
+}
+
+/** What tshark reads in the BA as it arrived (its IPv6 packet). */
+const dissected = (ba: SignalPacket) => tshark([ba.ipv6], { linktype: LINKTYPE_RAW })[0]!;
+
+function unchanged(nai: string) {
+  expect(ha.homeAgent.binding(nai)).toBeUndefined();
+  expect(t.anchor.bindingIds()).toEqual([]);
+}
+
+describe('refused over IPv6: the BA comes back to the care-of address with a type 2 routing header', () => {
+  it.each([
+    { what: 'an unknown NAI (146, unsigned: no key to sign with)', spec: { seq: 1, who: node('stranger@example.net', 4096, MN.home) }, status: BaStatus.mipv6AuthFail, who: null },
+    { what: 'a BU signed with the wrong key (146)', spec: { seq: 2, key: OTHER_KEY }, status: BaStatus.mipv6AuthFail },
+    { what: 'a stale timestamp (145)', spec: { seq: 3, timestampMs: Date.now() - 60_000 }, status: BaStatus.mipv6MesgIdReqd },
+    { what: 'no H flag: not a home registration (131)', spec: { seq: 4, flags: { h: false } }, status: BaStatus.homeRegistrationNotSupported },
+    { what: 'an IPv4 care-of address option over IPv6 (174)', spec: { seq: 5, options: [{ type: 'ipv4CareOfAddress', address: CARE_OF4 }] as MobilityOption[] }, status: BaStatus.invalidCareOfAddress },
+    { what: 'the R flag from a node that is no mobile router (140)', spec: { seq: 6, flags: { r: true } }, status: BaStatus.mobileRouterOperationNotPermitted },
+    { what: 'a mobile network prefix the router does not hold (142)', spec: { seq: 7, who: ROUTER, flags: { r: true }, options: [{ type: 'mobileNetworkPrefix', prefixLength: 48, prefix: '2001:db8:999::' }] as MobilityOption[] }, status: BaStatus.notAuthorizedForPrefix, who: ROUTER },
+    { what: 'a mobile network prefix of length 0 (141)', spec: { seq: 8, who: ROUTER, flags: { r: true }, options: [{ type: 'mobileNetworkPrefix', prefixLength: 0, prefix: '::' }] as MobilityOption[] }, status: BaStatus.invalidPrefix, who: ROUTER },
+  ])('$what', async ({ spec, status, who }) => {
+    const { sent, ba } = await overIpv6(spec as BuSpec);
+    const signer = who === null ? null : (who ?? MN);
+    expect(ba.transport).toBe('ipv6');
+    expect(ba.signalling.routingHeader2?.homeAddress).toBe((spec as BuSpec).who?.home ?? MN.home);
+    expect(mhBytes(ba)).toBe(expectedBa(status, sent, CARE_OF6, { who: signer }).toString('hex'));
+    expect(field(dissected(ba), 'mip6.ba.status')).toEqual([String(status)]);
+    unchanged(signer?.nai ?? MN.nai);
+  });
+
+  it('a home address that is not the node\'s (133)', async () => {
+    const { sent, ba } = await overIpv6({ seq: 9, home: '2001:db8:1::999' });
+    // signed over the home address the BU claimed: that is what the node will check it with
+    const expected = signMnHa(expectedBa(BaStatus.notHomeAgentForThisMobileNode, sent, CARE_OF6, { who: null, options: [
+      { type: 'mobileNodeIdentifier', subtype: 1, identifier: MN.nai }, { type: 'replayProtection', timestamp: replayTimestampOf(sent)! },
+      { type: 'mobilityMessageAuthentication', subtype: 1, spi: MN.spi, authenticator: Buffer.alloc(12) }] }), { key: KEY, spi: MN.spi, careOf: CARE_OF6, home: '2001:db8:1::999' });
+    expect(mhBytes(ba)).toBe(expected.toString('hex'));
+    unchanged(MN.nai);
+  });
+
+  it('an IPv4 home address that is not the node\'s: accepted for IPv6, IPv4 Address Acknowledgement 130, only IPv6 tunnelled', async () => {
+    const { sent, ba } = await overIpv6({ seq: 10, options: [{ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '10.1.0.55' }] });
+    expect(mhBytes(ba)).toBe(expectedBa(BaStatus.accepted, sent, CARE_OF6, {
+      lifetime: 600, options: [{ type: 'ipv4AddressAcknowledgement', status: Ipv4AckStatus.incorrectIpv4HomeAddress, prefixLength: 0, address: '10.1.0.55' }],
+    }).toString('hex'));
+    expect(t.anchor.lookupEntry(MN.home)).toMatchObject({ format: 'ip6', remote: CARE_OF6 });
+    expect(t.anchor.lookupEntry('10.1.0.55')).toBeNull();
+    expect(t.anchor.lookupEntry(a.mnHome.v4)).toBeNull();
+  });
+
+  it('a sequence number not newer than the binding\'s (135, carrying the binding\'s number); the binding stays', async () => {
+    const { sent, ba } = await overIpv6({ seq: 9 });
+    expect(mhBytes(ba)).toBe(expectedBa(BaStatus.sequenceNumberOutOfWindow, sent, CARE_OF6, { sequence: 10 }).toString('hex'));
+    expect(ha.homeAgent.binding(MN.nai)).toMatchObject({ sequence: 10, careOf: CARE_OF6 });
+  });
+
+  it('a host with no IPv4 home address asking for one: IPv4 Address Acknowledgement 129', async () => {
+    const { sent, ba } = await overIpv6({ seq: 1, who: HOST, options: [{ type: 'ipv4HomeAddress', prefixLength: 0, p: false, address: '0.0.0.0' }] });
+    expect(mhBytes(ba)).toBe(expectedBa(BaStatus.accepted, sent, CARE_OF6, {
+      who: HOST, lifetime: 600, options: [{ type: 'ipv4AddressAcknowledgement', status: Ipv4AckStatus.administrativelyProhibited, prefixLength: 0, address: '0.0.0.0' }],
+    }).toString('hex'));
+  });
+
+  it('an MH type the home agent does not support (a HoTI) gets a Binding Error, status 2', async () => {
+    const hoti = encodeMobilityHeader({ type: 'unsupported', mhType: 1, data: Buffer.alloc(10) });
+    t.lab.within(t.ns.mn, () => {
+      const sock = new RawIpSocket(6);
+      sock.send(encodeSignalling6({ src: CARE_OF6, dst: a.ha.v6, mh: hoti }), addrBytes(a.ha.v6));
+      sock.close();
+    });
+    const be = await nextBa();
+    expect(mhBytes(be)).toBe(encodeMobilityHeader({ type: 'bindingError', status: BeStatus.unrecognizedMhType, homeAddress: '::', options: [] }).toString('hex'));
+    expect(field(dissected(be), 'mip6.be.status')).toEqual(['2']);
+  });
+});
+
+describe('refused in UDP through the NAT: the BA goes back in UDP to the NAT\'s address and port', () => {
+  it('forced UDP against the policy (129)', async () => {
+    const { sent, ba } = await throughNat({ seq: 20, flags: { f: true } });
+    expect(ba.transport).toBe('udp4');
+    expect(ba.outer).toMatchObject({ src: a.ha.v4, dst: CARE_OF4, srcPort: 4191, dstPort: 4191 }); // NAT reversed: the node sees its own port
+    expect(mhBytes(ba)).toBe(expectedBa(BaStatus.administrativelyProhibited, sent, CARE_OF4).toString('hex'));
+    expect(field(tshark([ba.ipv6], { linktype: LINKTYPE_RAW })[0]!, 'mip6.ba.status')).toEqual(['129']);
+    expect(ha.homeAgent.binding(MN.nai)).toMatchObject({ careOf: CARE_OF6 }); // the IPv6 binding from before stands
+  });
+
+  it('a BU signed with the wrong key (146); the NAT\'s mapping is where the reply went', async () => {
+    const { sent, ba } = await throughNat({ seq: 21, key: OTHER_KEY });
+    expect(mhBytes(ba)).toBe(expectedBa(BaStatus.mipv6AuthFail, sent, CARE_OF4).toString('hex'));
+    expect(said.at(-1)).toMatch(/authentication/);
+    expect(verifyMnHa(ba.signalling.mh, { careOf: CARE_OF4, home: MN.home, keyFor: () => KEY }).verdict).toBe('ok');
+  });
+
+  it('accepted at last: the tunnel goes to the NAT\'s address and port', async () => {
+    const { ba } = await throughNat({ seq: 22 });
+    expect(field(dissected(ba), 'mip6.ba.status')).toEqual(['0']);
+    expect(t.anchor.lookupEntry(MN.home)).toMatchObject({ format: 'udp4', remote: a.natOutside, remotePort: NAT_PORT });
+  });
+});
