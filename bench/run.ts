@@ -6,6 +6,9 @@
  *      program (testrun.ts)
  *   2. Mpps forwarded between namespaces by the kernel, a pure XDP redirect
  *      forwarder and the anchor (forward.ts)
+ *   3. wire formats (wire.ts)
+ *   4. the home agent's authenticated BU → BA transactions with 100,000
+ *      bindings present (home-agent.ts)
  *
  * Prints a table headed with the machine and writes bench/results.json
  * (report.ts). Everything it creates (namespaces, the pinned data-plane
@@ -21,6 +24,7 @@ import { measureForwarding } from './forward.js';
 import { BenchObject } from './programs.js';
 import { report, rows } from './report.js';
 import { wireBench, wireRows, wireTable } from './wire.js';
+import { homeAgentRows, homeAgentTable, measureHomeAgent } from './home-agent.js';
 import { measureTestRun } from './testrun.js';
 import { addr, buildTopology, type Topology } from './topology.js';
 
@@ -72,9 +76,13 @@ async function main(): Promise<void> {
   log('wire formats ...');
   const wire = wireBench();
 
+  cleanup(); // the home agent's bench brings its own namespaces and data plane
+  log('home agent: BU → BA ...');
+  const ha = measureHomeAgent(log);
+
   const { text } = report(tr, fw);
-  process.stdout.write(`\n${text}\n\n${wireTable(wire)}\n`);
-  writeFileSync(RESULTS, `${JSON.stringify([...rows(tr, fw), ...wireRows(wire)], null, 2)}\n`);
+  process.stdout.write(`\n${text}\n\n${wireTable(wire)}\n\n${homeAgentTable(ha)}\n`);
+  writeFileSync(RESULTS, `${JSON.stringify([...rows(tr, fw), ...wireRows(wire), ...homeAgentRows(ha)], null, 2)}\n`);
   log(`\nwrote ${RESULTS}`);
 }
 

@@ -4,7 +4,7 @@
  * 7"), so one run reports them all. The home agent and the mobile node read
  * their files through it.
  */
-import { addrFamily } from '../dataplane/layout.js';
+import { addrBytes, addrFamily, formatAddr } from '../dataplane/layout.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -35,9 +35,10 @@ export class Checker {
     return typeof v === 'string' && v.length > 0 ? v : this.fail(path, 'a non-empty string', v, '');
   }
 
+  /** An address of the family, in canonical form (RFC 5952): "2001:DB8:1::0:5" is "2001:db8:1::5", as packets decode. */
   address(v: Json, path: string, family: 4 | 6): string {
     try {
-      if (typeof v === 'string' && addrFamily(v) === family) return v;
+      if (typeof v === 'string' && addrFamily(v) === family) return formatAddr(addrBytes(v), family);
     } catch { /* reported below */ }
     return this.fail(path, `an IPv${family} address`, v, family === 4 ? '0.0.0.0' : '::');
   }

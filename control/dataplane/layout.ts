@@ -3,7 +3,6 @@
  * The C header is the source of truth: test/dataplane/layout.test.ts checks
  * every offset and size here against the BTF of the compiled object.
  */
-import { isIPv4, isIPv6 } from 'node:net';
 
 export interface FieldLayout {
   readonly offset: number;
@@ -47,25 +46,93 @@ export const EndpointFlag = { decap: 1, mh: 2, signal: 4 } as const;
 
 const L = layouts;
 
+/**
+ * The bytes of an IPv4 or IPv6 address in text (IPv6 with an embedded IPv4
+ * tail too); throws TypeError on anything else. Hand-parsed: the control
+ * plane turns addresses into bytes several times per Binding Update.
+ */
 export function addrBytes(addr: string): Buffer {
-  if (isIPv4(addr)) return Buffer.from(addr.split('.').map(Number));
-  if (!isIPv6(addr)) throw new TypeError(`not an IP address: ${JSON.stringify(addr)}`);
-  return ipv6Bytes(addr);
+  const b = addr.includes(':') ? parseIpv6(addr) : parseIpv4(addr, 0, addr.length);
+  if (!b) throw new TypeError(`not an IP address: ${JSON.stringify(addr)}`);
+  return b;
 }
 
-function ipv6Bytes(addr: string): Buffer {
-  let text = addr;
-  const v4tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4tail?.[1]) {
-    const b = addrBytes(v4tail[1]);
-    text = text.slice(0, -v4tail[1].length) + `${b.readUInt16BE(0).toString(16)}:${b.readUInt16BE(2).toString(16)}`;
+export function addrFamily(addr: string): 4 | 6 {
+  return addrBytes(addr).length === 4 ? 4 : 6;
+}
+
+/** Dotted quad in s[from, to): four decimal octets, no leading zeros. */
+function parseIpv4(s: string, from: number, to: number): Buffer | null {
+  const out = Buffer.allocUnsafe(4);
+  let octet = 0;
+  let i = from;
+  for (; octet < 4; octet++) {
+    let v = 0;
+    const start = i;
+    while (i < to && i - start < 3) {
+      const c = s.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      v = v * 10 + c;
+      i++;
+    }
+    const digits = i - start;
+    if (digits === 0 || v > 255 || (digits > 1 && s.charCodeAt(start) === 48)) return null;
+    out[octet] = v;
+    if (octet < 3) {
+      if (i >= to || s.charCodeAt(i) !== 46) return null;
+      i++;
+    }
   }
-  const [head = '', tail] = text.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return i === to ? out : null;
+}
+
+const hexValue = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1);
+
+const words = new Uint16Array(8); // scratch for parseIpv6: one allocation per address, the result's
+
+/** RFC 4291 §2.2 text: up to eight groups of 1–4 hex digits, one "::", an IPv4 tail in the last 32 bits. */
+function parseIpv6(s: string): Buffer | null {
+  const n = s.length;
+  let groups = 0;
+  let gap = -1; // where "::" stands, in groups
+  let i = 0;
+  if (s.startsWith('::')) {
+    gap = 0;
+    i = 2;
+  }
+  while (i < n) {
+    if (groups >= 8) return null;
+    let v = 0;
+    const start = i;
+    for (let h; i < n && i - start < 5 && (h = hexValue(s.charCodeAt(i))) >= 0; i++) v = v * 16 + h;
+    if (i < n && s.charCodeAt(i) === 46) { // the IPv4 tail, in place of two groups
+      const v4 = groups <= 6 ? parseIpv4(s, start, n) : null;
+      if (!v4) return null;
+      words[groups++] = (v4[0]! << 8) | v4[1]!;
+      words[groups++] = (v4[2]! << 8) | v4[3]!;
+      break;
+    }
+    if (i === start || i - start > 4) return null;
+    words[groups++] = v;
+    if (i === n) break;
+    if (s.charCodeAt(i) !== 58) return null;
+    i++;
+    if (i < n && s.charCodeAt(i) === 58) {
+      if (gap >= 0) return null;
+      gap = groups;
+      i++;
+    } else if (i === n) {
+      return null; // a single trailing colon
+    }
+  }
+  if (gap < 0 ? groups !== 8 : groups === 8) return null; // "::" stands for at least one group
+  const out = Buffer.allocUnsafe(16);
+  const zeros = 8 - groups;
+  for (let g = 0, w = 0; g < 8; g++) {
+    const word = gap >= 0 && g >= gap && g < gap + zeros ? 0 : words[w++]!;
+    out[2 * g] = word >> 8;
+    out[2 * g + 1] = word & 0xff;
+  }
   return out;
 }
 
@@ -80,12 +147,6 @@ export function inPrefix(addr: string, prefix: string): boolean {
     if (((a[i]! ^ n[i]!) & mask) !== 0) return false;
   }
   return true;
-}
-
-export function addrFamily(addr: string): 4 | 6 {
-  if (isIPv4(addr)) return 4;
-  if (isIPv6(addr)) return 6;
-  throw new TypeError(`not an IP address: ${JSON.stringify(addr)}`);
 }
 
 /** An address in the 16-byte union anchor_addr (IPv4 in the first four bytes). */

@@ -61,7 +61,8 @@ export class HomeAgentDaemon {
       this.dataPlane.addEndpoint(v4, DSMIP_PORT, ['decap', 'mh']);
     }
     this.capture = this.options.capture ? new SignallingCapture(this.options.capture) : null;
-    this.channel = new SignallingChannel(this.dataPlane, (p) => this.onSignal(p), (err) => this.log(`undecodable signalling: ${err.message}`), this.capture?.tap);
+    for (const id of this.dataPlane.bindingIds()) this.proxied.set(id, this.dataPlane.binding(id)?.homeAddresses ?? []); // announced by whoever installed them
+    this.channel = new SignallingChannel(this.dataPlane, (p) => this.handleSignal(p), (err) => this.log(`undecodable signalling: ${err.message}`), this.capture?.tap);
     this.expiry = setInterval(() => this.expire(), EXPIRY_CHECK_MS);
   }
 
@@ -84,7 +85,8 @@ export class HomeAgentDaemon {
     }
   }
 
-  private onSignal(p: SignalPacket): void {
+  /** One captured signalling packet, through the state machine, the data plane and out as a BA (the channel calls it). */
+  handleSignal(p: SignalPacket): void {
     const outcome = this.homeAgent.handleBindingUpdate({
       transport: p.transport,
       outer: p.outer,

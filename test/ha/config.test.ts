@@ -60,3 +60,14 @@ describe('home agent configuration', () => {
     expect(problems(null)[0]).toBe('config: must be an object, got null');
   });
 });
+
+describe('addresses', () => {
+  it('are kept in canonical form, as packets decode them', () => {
+    const c = parseHomeAgentConfig({
+      homeLink: { interface: 'h0', prefixes: [] }, homeAgent: { ipv6: '2001:DB8:F:0:0:0:0:1' },
+      mobileNodes: [{ nai: 'a@b', key: '00', spi: 300, homeAddress: '2001:db8:1::0:5' }],
+    });
+    expect(c.homeAgent.ipv6).toBe('2001:db8:f::1');
+    expect(c.mobileNodes[0]!.homeAddress).toBe('2001:db8:1::5');
+  });
+});
