@@ -76,6 +76,8 @@ export class DataPlane {
   private obj: ObjectHandle | null;
   private config: AnchorConfig;
   private reader: SignalReader | null = null;
+  private batchDepth = 0;
+  private invalidationHeld = false;
   /** True if the maps were already pinned: a restart on a live data plane. */
   readonly resumed: boolean;
 
@@ -130,7 +132,29 @@ export class DataPlane {
    * data plane's per-CPU caches (learnt destinations) then start empty, so no
    * packet is forwarded on what was true before the change.
    */
+  /**
+   * Runs fn with the caches' invalidation held to its end: many changes, one
+   * generation bump (one map write instead of one per change). Until fn
+   * returns, a packet may still meet a cached entry from before it, so what
+   * must follow a change being live (a BA) goes after.
+   */
+  batch<T>(fn: () => T): T {
+    this.batchDepth++;
+    try {
+      return fn();
+    } finally {
+      if (--this.batchDepth === 0 && this.invalidationHeld) {
+        this.invalidationHeld = false;
+        this.invalidateCaches();
+      }
+    }
+  }
+
   private invalidateCaches(): void {
+    if (this.batchDepth > 0) {
+      this.invalidationHeld = true;
+      return;
+    }
     this.config.generation = (this.config.generation + 1) >>> 0 || 1; // 0 marks an empty cache slot
     libbpf.update(this.fd('config'), Buffer.alloc(4), encodeConfig(this.config));
   }
@@ -499,9 +523,9 @@ export class DataPlane {
   /* ---- signalling and testing ---- */
 
   /** Delivers every signalling frame the data plane captures to onFrame, until close(). */
-  onSignal(onFrame: (frame: SignalFrame) => void): void {
+  onSignal(onFrame: (frame: SignalFrame) => void, onDrained?: () => void): void {
     if (this.reader) throw new Error('signal reader already running');
-    this.reader = new SignalReader(this.fd('signals'), onFrame);
+    this.reader = new SignalReader(this.fd('signals'), onFrame, onDrained);
   }
 
   /** Runs a program once on a frame with BPF_PROG_TEST_RUN. */

@@ -22,7 +22,8 @@ export class SignalReader {
   private running = true;
   private readonly events = Buffer.alloc(12 * 4);
 
-  constructor(mapFd: number, private readonly onFrame: (f: SignalFrame) => void) {
+  /** onDrained, if given, runs after each wake-up's frames have all been delivered: the end of a batch. */
+  constructor(mapFd: number, private readonly onFrame: (f: SignalFrame) => void, private readonly onDrained?: () => void) {
     const f = layouts.signal_event.fields;
     this.rb = libbpf.ringBuffer(mapFd, (data, size) => {
       const raw = libbpf.decode(data, size);
@@ -31,16 +32,20 @@ export class SignalReader {
       this.onFrame({ ifindex: raw.readUInt32LE(f.ifindex!.offset), frame });
     });
     this.epfd = libbpf.ringEpollFd(this.rb.handle);
-    libbpf.ringConsume(this.rb.handle); // anything queued while no one listened
+    this.consume(); // anything queued while no one listened
     this.wait();
   }
 
   private wait(): void {
     epollWait.async(this.epfd, this.events, 4, POLL_MS, (err: unknown, n: number) => {
       if (!this.running) return this.free();
-      if (!err && n > 0) libbpf.ringConsume(this.rb.handle);
+      if (!err && n > 0) this.consume();
       this.wait();
     });
+  }
+
+  private consume(): void {
+    if (libbpf.ringConsume(this.rb.handle) > 0) this.onDrained?.();
   }
 
   /** Stops reading; the ring buffer is freed once the pending wait returns. */

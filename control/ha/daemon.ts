@@ -62,7 +62,13 @@ export class HomeAgentDaemon {
     }
     this.capture = this.options.capture ? new SignallingCapture(this.options.capture) : null;
     for (const id of this.dataPlane.bindingIds()) this.proxied.set(id, this.dataPlane.binding(id)?.homeAddresses ?? []); // announced by whoever installed them
-    this.channel = new SignallingChannel(this.dataPlane, (p) => this.handleSignal(p), (err) => this.log(`undecodable signalling: ${err.message}`), this.capture?.tap);
+    const arrived: SignalPacket[] = [];
+    this.channel = new SignallingChannel(this.dataPlane, {
+      onPacket: (p) => arrived.push(p),
+      onDrained: () => this.handleBatch(arrived.splice(0)),
+      onError: (err) => this.log(`undecodable signalling: ${err.message}`),
+      ...(this.capture && { tap: this.capture.tap }),
+    });
     this.expiry = setInterval(() => this.expire(), EXPIRY_CHECK_MS);
   }
 
@@ -79,14 +85,28 @@ export class HomeAgentDaemon {
 
   /** Removes the bindings whose lifetime ran out (also called by the timer). */
   expire(): void {
-    for (const outcome of this.homeAgent.expire(this.now())) {
-      this.log(outcome.event);
-      this.apply(outcome);
-    }
+    const outcomes = this.homeAgent.expire(this.now());
+    for (const o of outcomes) this.log(o.event);
+    const replies = this.dataPlane.batch(() => outcomes.map((o) => this.applyDataPlane(o)));
+    for (const reply of replies) this.send(reply);
   }
 
-  /** One captured signalling packet, through the state machine, the data plane and out as a BA (the channel calls it). */
+  /** One captured signalling packet, through the state machine, the data plane and out as a BA. */
   handleSignal(p: SignalPacket): void {
+    this.handleBatch([p]);
+  }
+
+  /**
+   * Packets the data plane handed over together: every binding change is
+   * written, the data plane's caches are invalidated once, and only then do
+   * the BAs leave, each binding live before its BA.
+   */
+  handleBatch(packets: readonly SignalPacket[]): void {
+    const replies = this.dataPlane.batch(() => packets.map((p) => this.applyDataPlane(this.process(p))));
+    for (const reply of replies) this.send(reply);
+  }
+
+  private process(p: SignalPacket): Outcome {
     const outcome = this.homeAgent.handleBindingUpdate({
       transport: p.transport,
       outer: p.outer,
@@ -96,11 +116,11 @@ export class HomeAgentDaemon {
       nowMs: this.now(),
     });
     this.log(outcome.event);
-    this.apply(outcome);
+    return outcome;
   }
 
-  /** Data plane first, so the binding is live before its BA leaves. */
-  private apply(outcome: Outcome): void {
+  /** Applies an outcome's data-plane changes; returns what to answer: the outcome, or its refusal if a write failed. */
+  private applyDataPlane(outcome: Outcome): Outcome | undefined {
     try {
       for (const change of outcome.dataPlane) {
         if ('install' in change) {
@@ -113,11 +133,9 @@ export class HomeAgentDaemon {
       }
     } catch (err) {
       this.log(`data plane write failed: ${(err as Error).message}`);
-      const refusal = outcome.onDataPlaneFailure?.();
-      if (refusal) this.send(refusal);
-      return;
+      return outcome.onDataPlaneFailure?.();
     }
-    this.send(outcome);
+    return outcome;
   }
 
   /**
@@ -139,8 +157,8 @@ export class HomeAgentDaemon {
     }
   }
 
-  private send(outcome: Outcome): void {
-    const reply = outcome.reply;
+  private send(outcome: Outcome | undefined): void {
+    const reply = outcome?.reply;
     if (!reply || !this.channel) return;
     const r = reply.route;
     if (r.transport === 'ipv6') {

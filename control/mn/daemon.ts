@@ -48,8 +48,10 @@ export class MobileNodeDaemon {
     this.host.setUp();
     this.inNs(() => {
       for (const ifname of [...this.config.interfaces, TUNNEL_PEER]) this.dataPlane.attach(ifname);
-      this.channel = new SignallingChannel(this.dataPlane, (p) => this.handle(this.node.handleSignal(p, this.now())),
-        (err) => this.log(`undecodable signalling: ${err.message}`));
+      this.channel = new SignallingChannel(this.dataPlane, {
+        onPacket: (p) => this.handle(this.node.handleSignal(p, this.now())),
+        onError: (err) => this.log(`undecodable signalling: ${err.message}`),
+      });
     });
     this.moved();
   }

@@ -50,24 +50,36 @@ export function unwrapSignal({ ifindex, frame }: SignalFrame): SignalPacket {
 /** Sees every IP packet the channel receives or sends (a capture file, say). */
 export type SignallingTap = (ipPacket: Buffer, direction: 'in' | 'out') => void;
 
+export interface ChannelHandlers {
+  onPacket: (p: SignalPacket) => void;
+  /** A captured frame that does not unwrap to signalling. */
+  onError?: (err: Error, frame: SignalFrame) => void;
+  /** After each batch of packets the data plane handed over at once. */
+  onDrained?: () => void;
+  /** Sees every packet received and sent. */
+  tap?: SignallingTap;
+}
+
 export class SignallingChannel {
   private readonly sockets: { 4: RawIpSocket; 6: RawIpSocket };
+  private readonly tap?: SignallingTap;
 
   /** Opens raw sockets in the current network namespace and starts reading the data plane's signals. */
-  constructor(dataPlane: DataPlane, onPacket: (p: SignalPacket) => void, onError: (err: Error, frame: SignalFrame) => void = () => {},
-    private readonly tap?: SignallingTap) {
+  constructor(dataPlane: DataPlane, handlers: ChannelHandlers | ((p: SignalPacket) => void)) {
+    const h = typeof handlers === 'function' ? { onPacket: handlers } : handlers;
+    this.tap = h.tap;
     this.sockets = { 4: new RawIpSocket(4), 6: new RawIpSocket(6) };
     dataPlane.onSignal((frame) => {
-      tap?.(frame.frame.subarray(ETH_HLEN), 'in');
+      h.tap?.(frame.frame.subarray(ETH_HLEN), 'in');
       let packet: SignalPacket;
       try {
         packet = unwrapSignal(frame);
       } catch (err) {
-        onError(err as Error, frame);
+        h.onError?.(err as Error, frame);
         return;
       }
-      onPacket(packet);
-    });
+      h.onPacket(packet);
+    }, h.onDrained);
   }
 
   /** Sends a whole IPv6 packet (its own header, any routing header, the MH) to its destination field. */
