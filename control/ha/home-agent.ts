@@ -86,6 +86,12 @@ const splitPrefix = (p: string): [string, number] => {
 /** "address/length" with the address in canonical form and host bits as given (profiles hold network addresses). */
 const canonicalPrefix = (address: string, length: number): string => `${formatAddr(addrBytes(address), addrFamily(address))}/${length}`;
 
+/** Could be a host's address: not 0/8, loopback, link-local, multicast, reserved or broadcast. */
+const unicastIpv4 = (a: string): boolean => {
+  const [first = 0, second = 0] = addrBytes(a);
+  return first !== 0 && first !== 127 && first < 224 && !(first === 169 && second === 254);
+};
+
 /** a is newer than b modulo 2^16 (RFC 6275 §9.5.1). */
 export const sequenceNewer = (a: number, b: number): boolean => a !== b && ((a - b) & 0xffff) < 0x8000;
 
@@ -319,6 +325,7 @@ export class HomeAgent {
   private ipv4HomeAddress(profile: MobileNodeProfile, requested: string, nowMs: number, lifetime: number, careOf4?: string): { status: number; address?: string; lifetime: number } {
     const source = profile.ipv4HomeAddress;
     if (!source) return { status: Ipv4AckStatus.administrativelyProhibited, lifetime };
+    if (requested !== '0.0.0.0' && !unicastIpv4(requested)) return { status: Ipv4AckStatus.invalidIpv4Address, lifetime };
     if ('static' in source) {
       if (requested !== '0.0.0.0' && requested !== source.static) return { status: Ipv4AckStatus.incorrectIpv4HomeAddress, lifetime };
       return { status: Ipv4AckStatus.success, address: source.static, lifetime };

@@ -7,21 +7,28 @@
  * to each home address: both must survive every move. After each move the
  * test checks the binding cache, both data planes' entries, and pings.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HomeAgentDaemon } from '../../control/ha/daemon.js';
 import { buildRoamingLab, NAT_PORT, roamingAddr as a, type NetworkName, type RoamingLab } from '../../control/lab/roaming-lab.js';
 import { openTcpSession, ping, type TcpSession } from '../../control/lab/traffic.js';
 import { MobileNodeDaemon } from '../../control/mn/daemon.js';
+import { readCapture } from '../../control/wire/pcap.js';
+import { field, LINKTYPE_RAW, tshark } from '../helpers/tshark.js';
 
 let t: RoamingLab;
 let ha: HomeAgentDaemon;
 let mn: MobileNodeDaemon;
 const log: string[] = [];
 const sessions: TcpSession[] = [];
+const dir = mkdtempSync(join(tmpdir(), 'roaming-'));
+const capture = join(dir, 'signalling.pcap');
 
 beforeAll(() => {
   t = buildRoamingLab('rme');
-  ha = new HomeAgentDaemon(t.haConfig, t.anchor, { log: (e) => log.push(`ha: ${e}`) });
+  ha = new HomeAgentDaemon(t.haConfig, t.anchor, { capture, log: (e) => log.push(`ha: ${e}`) });
   t.lab.within(t.ns.anchor, () => ha.start());
   mn = new MobileNodeDaemon(t.mnConfig, t.mobile, { netns: t.ns.mn, log: (e) => log.push(`mn: ${e}`) });
 });
@@ -30,6 +37,7 @@ afterAll(async () => {
   mn?.stop();
   ha?.stop();
   t?.destroy();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 async function settle(kind: string): Promise<void> {
@@ -125,5 +133,19 @@ describe('a mobile node roaming with TCP sessions open to both home addresses', 
       expect(r).toMatchObject({ ok: true });
       expect(r.echoed).toBeGreaterThan(20);
     }
+  });
+
+  it('every BA, as tshark reads the home agent\'s capture: accepted, the node\'s lifetime, the NAT detection option only behind the NAT', () => {
+    const packets = tshark(readCapture(readFileSync(capture)).map((f) => f.data), { linktype: LINKTYPE_RAW, decodeAs: ['udp.port==4191,ipv6'] });
+    const bas = packets.filter((p) => field(p, 'mip6.mhtype').includes('6'));
+    const where = ['away6', 'away4', 'nat', 'home4', 'home6', 'home', 'away6'];
+    expect(bas).toHaveLength(where.length);
+    bas.forEach((p, i) => {
+      expect(field(p, 'mip6.ba.status')).toEqual(['0']);
+      expect(field(p, 'mip6.ba.lifetime')).toEqual([where[i] === 'home' ? '0' : '150']); // 4-second units
+      expect(field(p, 'mip6.natd.refresh_t')).toEqual(where[i] === 'nat' ? ['20'] : []);
+      expect(field(p, 'mip6.ipv4aa.sts')).toEqual(where[i] === 'home' ? [] : ['0']);
+      expect(field(p, 'mip6.mnid.identifier')).toEqual(['mn@example.net']);
+    });
   });
 });

@@ -241,6 +241,15 @@ describe('mobile routers (NEMO) and IPv4 home prefixes', () => {
   });
 });
 
+describe('IPv4 home address requests that cannot be granted', () => {
+  it.each([['224.0.0.5', 'multicast'], ['127.0.0.1', 'loopback'], ['0.1.2.3', 'this network'], ['169.254.1.1', 'link-local'], ['255.255.255.255', 'broadcast']])(
+    '%s (%s) is an invalid IPv4 address: acknowledged 131, the IPv6 registration stands', (address) => {
+      const o = new HomeAgent(config()).handleBindingUpdate(overIpv6({ options: [{ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address }] }));
+      expect(ba(o, '2001:db8:f::2', '2001:db8:1::100')).toMatchObject({ status: 0, options: expect.arrayContaining([{ type: 'ipv4AddressAcknowledgement', status: 131, prefixLength: 0, address }]) });
+      expect(o.dataPlane).toEqual([{ install: expect.objectContaining({ homeAddresses: ['2001:db8:1::100'] }) }]);
+    });
+});
+
 describe('extended home link', () => {
   it('IPv4-wise at home (IPv4 care-of address = IPv4 home address): IPv6 tunnelled in IPv4 to it, IPv4 left on the link', () => {
     const home = '2001:db8:1::100';
