@@ -139,7 +139,8 @@ export class HomeAgent {
         continue;
       }
       if (entry.expiresMs > nowMs) {
-        if (lead > 0 && !entry.refreshRequested && entry.expiresMs - lead <= nowMs) {
+        // a binding granted no more than twice the lead is refreshed by its node on its own (at 80%)
+        if (lead > 0 && entry.lifetime * 1000 > 2 * lead && !entry.refreshRequested && entry.expiresMs - lead <= nowMs) {
           entry.refreshRequested = true;
           out.push({ dataPlane: [], reply: { mh: encodeMobilityHeader({ type: 'bindingRefreshRequest', options: [] }), route: entry.route }, event: `binding refresh requested from ${nai}` });
         }

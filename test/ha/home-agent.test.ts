@@ -125,6 +125,12 @@ describe('home registration from an IPv6 care-of address', () => {
     expect(ha.binding('mn1@example.net')).toBeUndefined();
   });
 
+  it('asks for no refresh of a binding whose whole lifetime is within twice the lead (the node refreshes it itself)', () => {
+    const ha = new HomeAgent(config());
+    ha.handleBindingUpdate(overIpv6({ seq: 1, lifetime: 60 }));
+    for (const at of [1_000_000, 1_030_000, 1_059_999]) expect(ha.expire(at)).toEqual([]);
+  });
+
   it('refuses an IPv4 care-of address in a BU sent over IPv6 (174)', () => {
     const o = new HomeAgent(config()).handleBindingUpdate(overIpv6({ options: [{ type: 'ipv4CareOfAddress', address: '198.51.100.2' }] }));
     expect(o.dataPlane).toEqual([]);
