@@ -16,6 +16,7 @@ bpf: $(BPF_OBJ)
 build/bpf/%.o: bpf/%.c $(BPF_HDR)
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+build/bpf/bench.o: bpf/anchor.c # it includes the anchor's programs
 
 ts:
 	npx tsc -p tsconfig.json
