@@ -76,8 +76,8 @@ export class MobileNodeDaemon {
   }
 
   private handle(out: Output): void {
+    if (out.registration !== undefined) this.makeLive(out.registration); // live before it is said to be
     for (const e of out.events) this.log(e);
-    if (out.registration !== undefined) this.makeLive(out.registration);
     if (out.send && this.channel) {
       const bu = out.send;
       if (bu.transport === 'ipv6') this.channel.sendIpv6(bu.packet);
