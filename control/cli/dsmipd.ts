@@ -2,7 +2,7 @@
 /**
  * dsmipd: the DSMIPv6 home agent daemon.
  *
- *   dsmipd --config FILE [--instance NAME] [--attach IF,IF…] [--tc-egress IF] [--capture FILE.pcap]
+ *   dsmipd --config FILE [--instance NAME] [--attach IF,IF…] [--tc-egress IF] [--journal FILE] [--capture FILE.pcap]
  *
  * Run it in the home agent's network namespace (`nsenter --net=/run/netns/NS`
  * keeps the host's bpffs; `ip netns exec` would hide the pinned maps). It opens
@@ -24,21 +24,24 @@ const { values } = parseArgs({
     attach: { type: 'string', default: '' },
     'tc-egress': { type: 'string' },
     capture: { type: 'string' },
+    journal: { type: 'string' },
   },
 });
 const log = pino({ name: 'dsmipd' });
 
 if (!values.config) {
-  process.stderr.write('usage: dsmipd --config FILE [--instance NAME] [--attach IF,IF...] [--tc-egress IF] [--capture FILE.pcap]\n');
+  process.stderr.write('usage: dsmipd --config FILE [--instance NAME] [--attach IF,IF...] [--tc-egress IF] [--journal FILE] [--capture FILE.pcap]\n');
   process.exit(2);
 }
 const config = parseHomeAgentConfig(JSON.parse(readFileSync(values.config, 'utf8')));
 const dataPlane = DataPlane.open({ instance: values.instance, role: 'anchor', icmpSource6: config.homeAgent.ipv6, ...(config.homeAgent.ipv4 && { icmpSource4: config.homeAgent.ipv4 }) });
 for (const ifname of values.attach.split(',').filter(Boolean)) log.info({ ifname, mode: dataPlane.attach(ifname) }, 'attached');
 if (values['tc-egress']) dataPlane.attachTcEgress(values['tc-egress']);
-const daemon = new HomeAgentDaemon(config, dataPlane, { log: (event) => log.info(event), ...(values.capture && { capture: values.capture }) });
+const daemon = new HomeAgentDaemon(config, dataPlane, {
+  log: (event) => log.info(event), ...(values.capture && { capture: values.capture }), ...(values.journal && { journal: values.journal }),
+});
 daemon.start();
-log.info({ instance: values.instance, resumed: dataPlane.resumed, bindings: dataPlane.bindingIds().length }, 'serving');
+log.info({ instance: values.instance, resumed: dataPlane.resumed, bindings: dataPlane.bindingIds().length, cached: daemon.homeAgent.bindings().length }, 'serving');
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {

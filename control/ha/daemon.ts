@@ -11,6 +11,7 @@ import { interfaceInfo } from '../sys/ip.js';
 import { PacketSocket } from '../sys/libc.js';
 import { gratuitousArp, unsolicitedNeighborAdvert } from '../wire/ip/neighbour.js';
 import { SignallingCapture } from '../signalling/capture.js';
+import { BindingJournal } from './journal.js';
 import { SignallingChannel, type SignalPacket } from '../signalling/channel.js';
 import { encodeSignalling6 } from '../wire/ip/signalling.js';
 import type { HomeAgentConfig } from './config.js';
@@ -23,12 +24,15 @@ export interface DaemonOptions {
   log?: (event: string) => void;
   /** Writes every signalling packet received and sent to this pcap file. */
   capture?: string;
+  /** Keeps the binding cache in this file, and rebuilds it from there at start (see journal.ts). */
+  journal?: string;
 }
 
 export class HomeAgentDaemon {
   readonly homeAgent: HomeAgent;
   private channel: SignallingChannel | null = null;
   private capture: SignallingCapture | null = null;
+  private journal: BindingJournal | null = null;
   private expiry: NodeJS.Timeout | null = null;
   private homeLink: { socket: PacketSocket; mac: string; ipv6: string } | null = null;
   /** Home addresses the data plane answers for (proxy ARP/ND), by binding. */
@@ -37,7 +41,7 @@ export class HomeAgentDaemon {
   private readonly log: (event: string) => void;
 
   constructor(readonly config: HomeAgentConfig, private readonly dataPlane: DataPlane, private readonly options: DaemonOptions = {}) {
-    this.homeAgent = new HomeAgent(config);
+    this.homeAgent = new HomeAgent(config, (nai, entry) => this.journal?.record(nai, entry, () => this.homeAgent.entries()));
     this.now = options.now ?? Date.now;
     this.log = options.log ?? (() => {});
   }
@@ -48,6 +52,7 @@ export class HomeAgentDaemon {
    * namespace.
    */
   start(): void {
+    if (this.options.journal) this.restore(this.options.journal);
     const link = this.config.homeLink.interface;
     const info = interfaceInfo(link);
     if (!info) throw new Error(`homeLink.interface: no interface ${JSON.stringify(link)} here`);
@@ -70,6 +75,27 @@ export class HomeAgentDaemon {
       ...(this.capture && { tap: this.capture.tap }),
     });
     this.expiry = setInterval(() => this.expire(), EXPIRY_CHECK_MS);
+  }
+
+  /**
+   * The binding cache from the journal, the data plane made to match it
+   * (the pinned maps kept forwarding meanwhile): then expiry, refresh
+   * requests and the next BU of every node go on as if nothing happened.
+   */
+  private restore(path: string): void {
+    const { journal, entries, problems } = BindingJournal.open(path);
+    for (const p of problems) this.log(p);
+    const held = new Map(this.dataPlane.bindingIds().map((id) => [id, this.dataPlane.binding(id)!]));
+    const { dataPlane, events } = this.homeAgent.restore(entries, held);
+    for (const e of events) this.log(e);
+    this.dataPlane.batch(() => {
+      for (const change of dataPlane) {
+        if ('install' in change) this.dataPlane.install(change.install);
+        else this.dataPlane.remove(change.remove);
+      }
+    });
+    journal.rewrite([...this.homeAgent.entries()]);
+    this.journal = journal;
   }
 
   stop(): void {

@@ -68,6 +68,8 @@ export interface BindingCacheEntry {
   lastTimestamp: bigint;
   /** Where this node's BAs go, and so its Binding Refresh Request. */
   route: ReplyRoute;
+  /** What the data plane holds for it (until deregistered). */
+  binding: Binding;
   refreshRequested: boolean;
   /** Set once deregistered: kept, tunnel-less, until then. */
   deprecatedUntilMs?: number;
@@ -92,6 +94,17 @@ const unicastIpv4 = (a: string): boolean => {
   return first !== 0 && first !== 127 && first < 224 && !(first === 169 && second === 254);
 };
 
+/** The same tunnel for the same addresses (however each side spells or orders them). */
+function sameBinding(a: Binding | undefined, b: Binding): boolean {
+  if (!a) return false;
+  const ta = a.tunnel as Partial<Record<'localPort' | 'remotePort' | 'mtu', number>> & Binding['tunnel'];
+  const tb = b.tunnel as typeof ta;
+  const canon = (xs: readonly string[]) => xs.map((x) => { const [ad = '', len] = x.split('/'); return `${formatAddr(addrBytes(ad), addrFamily(ad))}${len ? `/${len}` : ''}`; }).sort().join(',');
+  return ta.format === tb.format && canon([ta.local, ta.remote]) === canon([tb.local, tb.remote]) && ta.local === tb.local
+    && (ta.localPort ?? 0) === (tb.localPort ?? 0) && (ta.remotePort ?? 0) === (tb.remotePort ?? 0) && (ta.mtu ?? 0) === (tb.mtu ?? 0)
+    && canon(a.homeAddresses) === canon(b.homeAddresses) && canon(a.prefixes) === canon(b.prefixes);
+}
+
 /** a is newer than b modulo 2^16 (RFC 6275 §9.5.1). */
 export const sequenceNewer = (a: number, b: number): boolean => a !== b && ((a - b) & 0xffff) < 0x8000;
 
@@ -105,13 +118,82 @@ export class HomeAgent {
   private readonly bindingIds = new Map<string, number>();
   private readonly statics: ReadonlySet<string>;
 
-  constructor(readonly config: HomeAgentConfig) {
+  /** onChange sees every change to the binding cache (the journal keeps them). */
+  constructor(readonly config: HomeAgentConfig, private readonly onChange?: (nai: string, entry: BindingCacheEntry | undefined) => void) {
     this.statics = new Set(config.mobileNodes.flatMap((m) => (m.ipv4HomeAddress && 'static' in m.ipv4HomeAddress ? [m.ipv4HomeAddress.static] : [])));
     for (const [name, p] of Object.entries(config.pools)) this.pools.set(name, new AddressPool(name, p.from, p.to, this.statics));
     config.mobileNodes.forEach((m, i) => {
       this.profiles.set(m.nai, m);
       this.bindingIds.set(m.nai, i + 1); // stable per home registration
     });
+  }
+
+  private put(nai: string, entry: BindingCacheEntry | undefined): void {
+    if (entry) this.cache.set(nai, entry);
+    else this.cache.delete(nai);
+    this.onChange?.(nai, entry);
+  }
+
+  /** Every entry, deprecated ones too: what a journal must keep. */
+  entries(): IterableIterator<BindingCacheEntry> {
+    return this.cache.values();
+  }
+
+  /**
+   * Takes back entries a journal kept (a restart). Those of nodes no longer
+   * configured are dropped; a binding keeps its data-plane id even if the
+   * configuration moved its node. Returns what the data plane must change to
+   * hold exactly the live entries: bindings it has that no entry explains go,
+   * entries whose binding it lacks (or holds otherwise) are installed.
+   * Expired entries are left for expire() to remove as usual.
+   */
+  restore(entries: readonly BindingCacheEntry[], held: ReadonlyMap<number, Binding>): { dataPlane: Outcome['dataPlane']; events: string[] } {
+    const events: string[] = [];
+    const ids = new Map<number, string>();
+    for (const e of entries) {
+      const profile = this.profiles.get(e.nai);
+      if (!profile || ids.has(e.bindingId)) {
+        events.push(`journal: ${e.nai} ${profile ? `shares binding id ${e.bindingId}` : 'is no longer configured'}: dropped`);
+        continue;
+      }
+      ids.set(e.bindingId, e.nai);
+      this.cache.set(e.nai, e);
+      const source = profile.ipv4HomeAddress;
+      if (e.ipv4HomeAddress && source && 'pool' in source && e.deprecatedUntilMs === undefined) {
+        this.pools.get(source.pool)?.restore({ address: e.ipv4HomeAddress, nai: e.nai, expiresMs: e.expiresMs });
+      }
+    }
+    // ids follow the journal: a configured node whose index-given id a restored one took gets a free one
+    const taken = new Set(ids.keys());
+    let next = 1;
+    for (const m of this.config.mobileNodes) {
+      const restored = this.cache.get(m.nai);
+      if (restored) {
+        this.bindingIds.set(m.nai, restored.bindingId);
+        continue;
+      }
+      const own = this.bindingIds.get(m.nai)!;
+      if (!taken.has(own)) {
+        taken.add(own);
+        continue;
+      }
+      while (taken.has(next)) next++;
+      this.bindingIds.set(m.nai, next);
+      taken.add(next);
+    }
+    const dataPlane: Outcome['dataPlane'] = [];
+    const live = new Map([...this.cache.values()].filter((e) => e.deprecatedUntilMs === undefined).map((e) => [e.bindingId, e]));
+    for (const id of held.keys()) {
+      if (!live.has(id)) {
+        dataPlane.push({ remove: id });
+        events.push(`journal: data-plane binding ${id} belongs to no entry: removed`);
+      }
+    }
+    for (const e of live.values()) {
+      if (!sameBinding(held.get(e.bindingId), e.binding)) dataPlane.push({ install: e.binding });
+    }
+    events.push(`journal: ${live.size} bindings and ${this.cache.size - live.size} deprecated entries restored`);
+    return { dataPlane, events };
   }
 
   /** Every live binding (deprecated entries left out). */
@@ -135,7 +217,7 @@ export class HomeAgent {
     const lead = this.config.policy.bindingRefreshLead * 1000;
     for (const [nai, entry] of this.cache) {
       if (entry.deprecatedUntilMs !== undefined) {
-        if (entry.deprecatedUntilMs <= nowMs) this.cache.delete(nai); // its tunnel went at deregistration
+        if (entry.deprecatedUntilMs <= nowMs) this.put(nai, undefined); // its tunnel went at deregistration
         continue;
       }
       if (entry.expiresMs > nowMs) {
@@ -146,7 +228,7 @@ export class HomeAgent {
         }
         continue;
       }
-      this.cache.delete(nai);
+      this.put(nai, undefined);
       this.releaseLease(nai);
       out.push({ dataPlane: [{ remove: entry.bindingId }], event: `binding of ${nai} expired` });
     }
@@ -243,24 +325,22 @@ export class HomeAgent {
       }
     }
 
-    const bindingId = this.bindingIds.get(profile.nai)!;
-    const entry: BindingCacheEntry = {
-      nai: profile.nai, bindingId, homeAddress: home, ...(ipv4Home && { ipv4HomeAddress: ipv4Home }), careOf, natDetected, tunnel,
-      sequence: m.sequence, lifetime, expiresMs: bu.nowMs + lifetime * 1000, lastTimestamp: timestamp,
-      route: this.routeTo(bu, home, careOf), refreshRequested: false,
-    };
-    const previous = this.cache.get(profile.nai);
-    this.cache.set(profile.nai, entry);
     // Extended home link §4.1/§4.3: at home in one family, only the other family's home address is tunnelled,
     // to the home address of the first (IPv4-wise at home: IPv4 care-of address = IPv4 home address).
     const ipv4WiseAtHome = ipv4Home !== undefined && careOf === ipv4Home;
     const homeAddresses = [...(careOf === home ? [] : [home]), ...(ipv4Home && !ipv4WiseAtHome ? [ipv4Home] : [])];
     if (homeAddresses.length + prefixes.length === 0) return ba(BaStatus.reasonUnspecified); // at home in both families: nothing to tunnel
+    const bindingId = this.bindingIds.get(profile.nai)!;
     const binding: Binding = { id: bindingId, tunnel, homeAddresses, prefixes };
+    const previous = this.cache.get(profile.nai);
+    this.put(profile.nai, {
+      nai: profile.nai, bindingId, homeAddress: home, ...(ipv4Home && { ipv4HomeAddress: ipv4Home }), careOf, natDetected, tunnel,
+      sequence: m.sequence, lifetime, expiresMs: bu.nowMs + lifetime * 1000, lastTimestamp: timestamp,
+      route: this.routeTo(bu, home, careOf), binding, refreshRequested: false,
+    });
     const outcome = ba(BaStatus.accepted, { lifetime, options, flags: { ...NO_BA_FLAGS, t, r: m.flags.r } });
     const onDataPlaneFailure = (): Outcome => {
-      if (previous) this.cache.set(profile.nai, previous);
-      else this.cache.delete(profile.nai);
+      this.put(profile.nai, previous);
       return { ...ba(BaStatus.forwardingSetupFailed), event: `forwarding setup failed for ${profile.nai}` };
     };
     return { ...outcome, dataPlane: [{ install: binding }], event: `registered ${profile.nai} at ${careOf} (${tunnel.format})`, onDataPlaneFailure };
@@ -275,7 +355,7 @@ export class HomeAgent {
   private deregister(profile: MobileNodeProfile, m: BindingUpdate, nowMs: number, timestamp: bigint, ba: Acknowledge): Outcome {
     const entry = this.cache.get(profile.nai);
     if (entry) {
-      this.cache.set(profile.nai, {
+      this.put(profile.nai, {
         ...entry, sequence: m.sequence, lastTimestamp: timestamp, lifetime: 0, expiresMs: nowMs,
         deprecatedUntilMs: nowMs + this.config.policy.minDelayBeforeBceDelete * 1000,
       });

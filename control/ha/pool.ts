@@ -47,6 +47,17 @@ export class AddressPool {
     return lease;
   }
 
+  /** Takes back a lease a journal kept (a restart); false if its address is not this pool's or another holds it. */
+  restore(lease: Lease): boolean {
+    if (!this.contains(lease.address)) return false;
+    const n = toNumber(lease.address);
+    const holder = this.leases.get(n);
+    if (holder && holder.nai !== lease.nai) return false;
+    this.leases.set(n, { ...lease });
+    this.byNai.set(lease.nai, n);
+    return true;
+  }
+
   /** The lease of an address, only if it is this node's (an address is only ever bound to its holder). */
   leaseOf(address: string, nai: string, nowMs: number): Lease | null {
     this.expire(nowMs);

@@ -1,0 +1,130 @@
+/**
+ * The binding cache's journal and a home agent rebuilt from it: the same
+ * entries (sequence numbers, timestamps, lifetimes, leases), the data plane
+ * reconciled to them, a torn last line survived, the file kept compact.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Binding } from '../../control/dataplane/dataplane.js';
+import { parseHomeAgentConfig } from '../../control/ha/config.js';
+import { HomeAgent, type ReceivedBu } from '../../control/ha/home-agent.js';
+import { BindingJournal } from '../../control/ha/journal.js';
+import { signMnHa } from '../../control/wire/auth/mipv6.js';
+import { ntpTimestamp } from '../../control/wire/auth/replay.js';
+import { decodeMobilityHeader, encodeMobilityHeader, type MobilityOption } from '../../control/wire/mh/index.js';
+
+const KEY = '00112233445566778899aabbccddeeff00112233';
+const HA6 = '2001:db8:f::1';
+const profiles = [
+  { nai: 'mn1@example.net', key: KEY, spi: 4096, homeAddress: '2001:db8:1::100', ipv4HomeAddress: '10.1.0.100' },
+  { nai: 'mn2@example.net', key: KEY, spi: 4097, homeAddress: '2001:db8:1::200', ipv4HomeAddress: { pool: 'visitors' } },
+];
+const config = (mobileNodes: object[] = profiles) => parseHomeAgentConfig({
+  homeLink: { interface: 'h0', prefixes: ['2001:db8:1::/64'] }, homeAgent: { ipv6: HA6 },
+  pools: { visitors: { from: '10.1.0.200', to: '10.1.0.201' } }, mobileNodes,
+});
+
+function bu(who: 0 | 1, seq: number, atMs: number, options: MobilityOption[] = [], lifetime = 600): ReceivedBu {
+  const p = profiles[who]!;
+  const careOf = `2001:db8:f::${who + 2}`;
+  const mh = signMnHa(encodeMobilityHeader({
+    type: 'bindingUpdate', sequence: seq, lifetime, flags: { a: true, h: true, l: false, k: false, m: false, r: false, p: false, f: false, t: false },
+    options: [...options, { type: 'mobileNodeIdentifier', subtype: 1, identifier: p.nai }, { type: 'replayProtection', timestamp: ntpTimestamp(atMs) },
+      { type: 'mobilityMessageAuthentication', subtype: 1, spi: p.spi, authenticator: Buffer.alloc(12) }],
+  }), { key: Buffer.from(KEY, 'hex'), spi: p.spi, careOf, home: p.homeAddress });
+  return { transport: 'ipv6', outer: { src: careOf, dst: HA6 }, ipv6Src: careOf, homeAddressOption: p.homeAddress, mh, nowMs: atMs };
+}
+const dynamic: MobilityOption[] = [{ type: 'ipv4HomeAddress', prefixLength: 0, p: false, address: '0.0.0.0' }];
+
+let dir: string;
+let path: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'journal-'));
+  path = join(dir, 'bindings.journal');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A home agent whose every change goes to the journal at path, as the daemon wires it. */
+function journaled(entries?: { held: Map<number, Binding> }) {
+  const { journal, entries: kept, problems } = BindingJournal.open(path);
+  const ha: HomeAgent = new HomeAgent(config(), (nai, e) => journal.record(nai, e, () => ha.entries()));
+  const restored = entries ? ha.restore(kept, entries.held) : undefined;
+  return { ha, journal, problems, restored };
+}
+
+describe('a home agent rebuilt from its journal', () => {
+  it('has the same entries, answers an old sequence number with 135 and the next one with 0', () => {
+    const before = journaled();
+    const t0 = 1_000_000;
+    before.ha.handleBindingUpdate(bu(0, 7, t0));
+    before.ha.handleBindingUpdate(bu(1, 3, t0 + 10, dynamic));
+    const bindings = new Map(before.ha.bindings().map((e) => [e.bindingId, e.binding]));
+
+    const after = journaled({ held: bindings });
+    expect(after.restored).toEqual({ dataPlane: [], events: ['journal: 2 bindings and 0 deprecated entries restored'] });
+    expect(after.ha.bindings()).toEqual(before.ha.bindings());
+    expect(after.ha.binding('mn1@example.net')?.lastTimestamp).toBe(ntpTimestamp(t0)); // a bigint, through JSON
+    expect(decodeMobilityHeader(after.ha.handleBindingUpdate(bu(0, 7, t0 + 20)).reply!.mh)).toMatchObject({ status: 135, sequence: 7 });
+    expect(decodeMobilityHeader(after.ha.handleBindingUpdate(bu(0, 8, t0 + 30)).reply!.mh)).toMatchObject({ status: 0, sequence: 8 });
+  });
+
+  it('keeps a node\'s pool lease: the address is still its own, and no one else\'s', () => {
+    const before = journaled();
+    before.ha.handleBindingUpdate(bu(1, 1, 1_000_000, dynamic));
+    expect(before.ha.binding('mn2@example.net')?.ipv4HomeAddress).toBe('10.1.0.200');
+    const after = journaled({ held: new Map() });
+    const again = after.ha.handleBindingUpdate(bu(1, 2, 1_000_100, [{ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '10.1.0.200' }]));
+    expect(decodeMobilityHeader(again.reply!.mh)).toMatchObject({ options: expect.arrayContaining([{ type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 32, address: '10.1.0.200' }]) });
+  });
+
+  it('keeps deprecated entries, and expires what ran out while it was down', () => {
+    const before = journaled();
+    before.ha.handleBindingUpdate(bu(0, 1, 1_000_000, [], 60));
+    before.ha.handleBindingUpdate(bu(1, 1, 1_000_000));
+    before.ha.handleBindingUpdate(bu(1, 2, 1_000_100, [], 0)); // deregistered: deprecated for 10 s
+    const after = journaled({ held: new Map([[1, before.ha.binding('mn1@example.net')!.binding]]) });
+    expect(after.restored!.events).toContain('journal: 1 bindings and 1 deprecated entries restored');
+    expect(after.ha.expire(1_061_000)).toEqual([{ dataPlane: [{ remove: 1 }], event: 'binding of mn1@example.net expired' }]);
+    expect([...after.ha.entries()]).toEqual([]);
+  });
+
+  it('makes the data plane match: an unexplained binding goes, a missing one is installed', () => {
+    const before = journaled();
+    before.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
+    const orphan: Binding = { id: 9, tunnel: { format: 'ip6', local: HA6, remote: '2001:db8:f::9' }, homeAddresses: ['2001:db8:1::999'], prefixes: [] };
+    const after = journaled({ held: new Map([[9, orphan]]) });
+    expect(after.restored!.dataPlane).toEqual([{ remove: 9 }, { install: before.ha.binding('mn1@example.net')!.binding }]);
+  });
+
+  it('drops entries of nodes no longer configured, and keeps ids when the configuration is reordered', () => {
+    const before = journaled();
+    before.ha.handleBindingUpdate(bu(1, 1, 1_000_000)); // mn2: binding id 2
+    const { entries } = BindingJournal.open(path);
+    const reordered = new HomeAgent(config([profiles[1]!, { ...profiles[0]!, nai: 'new@example.net', spi: 5000 }]));
+    const r = reordered.restore(entries, new Map());
+    expect(r.dataPlane).toEqual([{ install: expect.objectContaining({ id: 2 }) }]);
+    expect(reordered.binding('mn2@example.net')?.bindingId).toBe(2);
+  });
+});
+
+describe('the journal file', () => {
+  it('skips a torn last line, saying where', () => {
+    const before = journaled();
+    before.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
+    appendFileSync(path, '{"nai":"mn2@example.net","entry":{"nai":"mn2');
+    const { entries, problems } = BindingJournal.open(path);
+    expect(entries.map((e) => e.nai)).toEqual(['mn1@example.net']);
+    expect(problems).toEqual([expect.stringMatching(/bindings\.journal:2: .*: line skipped/)]);
+  });
+
+  it('stays compact: folded on open, rewritten when the log outgrows the state', () => {
+    const j = journaled();
+    for (let seq = 1; seq <= 3000; seq++) j.ha.handleBindingUpdate(bu(0, seq, 1_000_000 + seq));
+    expect(readFileSync(path, 'utf8').trim().split('\n').length).toBeLessThanOrEqual(1001);
+    writeFileSync(path, readFileSync(path, 'utf8').repeat(3));
+    BindingJournal.open(path);
+    expect(readFileSync(path, 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+});
