@@ -107,6 +107,8 @@ export class HomeAgentDaemon {
     this.homeLink = null;
     this.capture?.close();
     this.capture = null;
+    this.journal?.close();
+    this.journal = null;
   }
 
   /** Removes the bindings whose lifetime ran out (also called by the timer). */

@@ -10,7 +10,7 @@
  * Appends are write(2)s without fsync: they survive the daemon being killed
  * (the page cache has them), not the machine losing power.
  */
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import type { BindingCacheEntry } from './home-agent.js';
 
 type Line = { nai: string; entry: BindingCacheEntry } | { nai: string; gone: true };
@@ -25,6 +25,7 @@ const COMPACT_MIN_LINES = 1000;
 export class BindingJournal {
   private lines = 0;
   private live = 0;
+  private fd: number | null = null;
 
   private constructor(readonly path: string) {}
 
@@ -52,7 +53,7 @@ export class BindingJournal {
 
   /** Records a node's entry as it now is (undefined: it left the cache). */
   record(nai: string, entry: BindingCacheEntry | undefined, current: () => Iterable<BindingCacheEntry>): void {
-    appendFileSync(this.path, `${JSON.stringify(entry ? { nai, entry: toJson(entry) } : { nai, gone: true })}\n`);
+    writeSync(this.fd ?? this.reopen(), `${JSON.stringify(entry ? { nai, entry: toJson(entry) } : { nai, gone: true })}\n`);
     this.lines++;
     if (this.lines > Math.max(COMPACT_MIN_LINES, COMPACT_FACTOR * this.live)) this.rewrite([...current()]);
   }
@@ -62,7 +63,20 @@ export class BindingJournal {
     const tmp = `${this.path}.tmp`;
     writeFileSync(tmp, entries.map((e) => `${JSON.stringify({ nai: e.nai, entry: toJson(e) })}\n`).join(''));
     renameSync(tmp, this.path);
+    this.reopen();
     this.lines = entries.length;
     this.live = entries.length;
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+
+  /** The file was replaced: appends go to the new one. */
+  private reopen(): number {
+    this.close();
+    this.fd = openSync(this.path, 'a');
+    return this.fd;
   }
 }

@@ -9,9 +9,9 @@ import { createInterface } from 'node:readline';
 
 export interface PingResult { sent: number; received: number }
 
-/** Pings dest from namespace ns; resolves with what came back (never throws on loss). */
-export async function ping(ns: string, dest: string, count = 3): Promise<PingResult> {
-  const out = await run('ip', ['netns', 'exec', ns, 'ping', '-n', '-q', '-c', String(count), '-i', '0.2', '-W', '1', dest]);
+/** Pings dest from namespace ns, every intervalS seconds; resolves with what came back (never throws on loss). */
+export async function ping(ns: string, dest: string, count = 3, intervalS = 0.2): Promise<PingResult> {
+  const out = await run('ip', ['netns', 'exec', ns, 'ping', '-n', '-q', '-c', String(count), '-i', String(intervalS), '-W', '1', dest]);
   const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
   return { sent: Number(m?.[1] ?? count), received: Number(m?.[2] ?? 0) };
 }
