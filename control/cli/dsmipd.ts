@@ -2,7 +2,13 @@
 /**
  * dsmipd: the DSMIPv6 home agent daemon.
  *
- *   dsmipd --config FILE [--instance NAME] [--attach IF,IF…] [--tc-egress IF] [--journal FILE] [--capture FILE.pcap]
+ *   dsmipd --config FILE [--instance NAME] [--attach IF,IF…] [--tc-egress IF] [--journal FILE]
+ *          [--api HOST:PORT | --api off] [--api-token TOKEN] [--capture FILE.pcap]
+ *
+ * The REST API (and /metrics) listens on 127.0.0.1:9180 unless told
+ * otherwise; anywhere else it needs a bearer token (--api-token, or the
+ * environment's DSMIPD_API_TOKEN). Profiles changed through it are saved
+ * to the configuration file.
  *
  * Run it in the home agent's network namespace (`nsenter --net=/run/netns/NS`
  * keeps the host's bpffs; `ip netns exec` would hide the pinned maps). It opens
@@ -15,6 +21,9 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { DataPlane } from '../dataplane/dataplane.js';
 import { parseHomeAgentConfig } from '../ha/config.js';
+import type { FastifyInstance } from 'fastify';
+import { createMetrics } from '../api/metrics.js';
+import { startApi } from '../api/server.js';
 import { HomeAgentDaemon } from '../ha/daemon.js';
 
 const { values } = parseArgs({
@@ -25,12 +34,14 @@ const { values } = parseArgs({
     'tc-egress': { type: 'string' },
     capture: { type: 'string' },
     journal: { type: 'string' },
+    api: { type: 'string', default: '127.0.0.1:9180' },
+    'api-token': { type: 'string' },
   },
 });
 const log = pino({ name: 'dsmipd' });
 
 if (!values.config) {
-  process.stderr.write('usage: dsmipd --config FILE [--instance NAME] [--attach IF,IF...] [--tc-egress IF] [--journal FILE] [--capture FILE.pcap]\n');
+  process.stderr.write('usage: dsmipd --config FILE [--instance NAME] [--attach IF,IF...] [--tc-egress IF] [--journal FILE] [--api HOST:PORT|off] [--api-token T] [--capture FILE.pcap]\n');
   process.exit(2);
 }
 const config = parseHomeAgentConfig(JSON.parse(readFileSync(values.config, 'utf8')));
@@ -38,13 +49,24 @@ const dataPlane = DataPlane.open({ instance: values.instance, role: 'anchor', ic
 for (const ifname of values.attach.split(',').filter(Boolean)) log.info({ ifname, mode: dataPlane.attach(ifname) }, 'attached');
 if (values['tc-egress']) dataPlane.attachTcEgress(values['tc-egress']);
 const daemon = new HomeAgentDaemon(config, dataPlane, {
-  log: (event) => log.info(event), ...(values.capture && { capture: values.capture }), ...(values.journal && { journal: values.journal }),
+  log: (event) => log.info(event), configPath: values.config,
+  ...(values.capture && { capture: values.capture }), ...(values.journal && { journal: values.journal }),
 });
 daemon.start();
 log.info({ instance: values.instance, resumed: dataPlane.resumed, bindings: dataPlane.bindingIds().length, cached: daemon.homeAgent.bindings().length }, 'serving');
 
+let api: FastifyInstance | null = null;
+if (values.api !== 'off') {
+  const at = values.api.lastIndexOf(':');
+  const host = values.api.slice(0, at).replace(/^\[|\]$/g, '');
+  const token = values['api-token'] ?? process.env.DSMIPD_API_TOKEN;
+  api = await startApi(daemon, dataPlane, createMetrics(daemon, dataPlane), { host, port: Number(values.api.slice(at + 1)), ...(token && { token }) });
+  log.info({ api: values.api }, 'REST API listening');
+}
+
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
+  process.once(signal, async () => {
+    await api?.close();
     daemon.stop();
     dataPlane.close(); // the pinned data plane keeps forwarding
     log.info({ signal }, 'stopped');

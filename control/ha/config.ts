@@ -92,6 +92,28 @@ export function parseHomeAgentConfig(json: Json): HomeAgentConfig {
   return { homeLink, homeAgent, pools, policy, mobileNodes };
 }
 
+/** One mobile node profile (the REST API's body), checked like the file's; throws ConfigError naming each field. */
+export function parseMobileNodeProfile(json: Json, pools: HomeAgentConfig['pools'], path = 'profile'): MobileNodeProfile {
+  const c = new Checker();
+  const profile = mobileNode(c, json, path, pools);
+  if (c.problems.length) throw new ConfigError(c.problems);
+  return profile;
+}
+
+/** A profile as the file (and the REST API) writes it: the key as hex, the IPv4 source as an address or { pool }. */
+export function profileJson(p: MobileNodeProfile, withKey = true): Record<string, unknown> {
+  return {
+    nai: p.nai, ...(withKey && { key: p.key.toString('hex') }), spi: p.spi, homeAddress: p.homeAddress,
+    ...(p.ipv4HomeAddress && { ipv4HomeAddress: 'static' in p.ipv4HomeAddress ? p.ipv4HomeAddress.static : { pool: p.ipv4HomeAddress.pool } }),
+    ...(p.prefixes.length > 0 && { prefixes: p.prefixes }), ...(p.mobileRouter && { mobileRouter: true }),
+  };
+}
+
+/** The configuration as a file again (profiles changed through the API are saved so). */
+export function configJson(c: HomeAgentConfig): Record<string, unknown> {
+  return { homeLink: c.homeLink, homeAgent: c.homeAgent, pools: c.pools, policy: c.policy, mobileNodes: c.mobileNodes.map((p) => profileJson(p)) };
+}
+
 function mobileNode(c: Checker, v: Json, path: string, pools: HomeAgentConfig['pools']): MobileNodeProfile {
   const m = c.object(v, path, ['nai', 'key', 'spi', 'homeAddress', 'ipv4HomeAddress', 'prefixes', 'mobileRouter']);
   const keyHex = typeof m.key === 'string' && /^([0-9a-f]{2})+$/i.test(m.key) ? m.key : c.fail(`${path}.key`, 'a hex string', m.key, '');

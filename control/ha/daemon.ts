@@ -5,6 +5,7 @@
  * On the home link the data plane proxies ARP/ND for away nodes; the daemon
  * announces each newly proxied home address there.
  */
+import { renameSync, writeFileSync } from 'node:fs';
 import type { Binding, DataPlane } from '../dataplane/dataplane.js';
 import { addrFamily } from '../dataplane/layout.js';
 import { interfaceInfo } from '../sys/ip.js';
@@ -14,7 +15,7 @@ import { SignallingCapture } from '../signalling/capture.js';
 import { BindingJournal } from './journal.js';
 import { SignallingChannel, type SignalPacket } from '../signalling/channel.js';
 import { encodeSignalling6 } from '../wire/ip/signalling.js';
-import type { HomeAgentConfig } from './config.js';
+import { configJson, type HomeAgentConfig, type MobileNodeProfile } from './config.js';
 import { DSMIP_PORT, HomeAgent, type Outcome } from './home-agent.js';
 
 const EXPIRY_CHECK_MS = 1000;
@@ -26,6 +27,8 @@ export interface DaemonOptions {
   capture?: string;
   /** Keeps the binding cache in this file, and rebuilds it from there at start (see journal.ts). */
   journal?: string;
+  /** The configuration file: profiles changed through setProfile()/deleteProfile() are saved back to it. */
+  configPath?: string;
 }
 
 export class HomeAgentDaemon {
@@ -33,6 +36,10 @@ export class HomeAgentDaemon {
   private channel: SignallingChannel | null = null;
   private capture: SignallingCapture | null = null;
   private journal: BindingJournal | null = null;
+  /** Started and listening (readiness). */
+  serving = false;
+  /** BAs answered, by status; BUs discarded unanswered (malformed) under -1. */
+  readonly answered = new Map<number, number>();
   private expiry: NodeJS.Timeout | null = null;
   private homeLink: { socket: PacketSocket; mac: string; ipv6: string } | null = null;
   /** Home addresses the data plane answers for (proxy ARP/ND), by binding. */
@@ -75,6 +82,7 @@ export class HomeAgentDaemon {
       ...(this.capture && { tap: this.capture.tap }),
     });
     this.expiry = setInterval(() => this.expire(), EXPIRY_CHECK_MS);
+    this.serving = true;
   }
 
   /**
@@ -88,17 +96,13 @@ export class HomeAgentDaemon {
     const held = new Map(this.dataPlane.bindingIds().map((id) => [id, this.dataPlane.binding(id)!]));
     const { dataPlane, events } = this.homeAgent.restore(entries, held);
     for (const e of events) this.log(e);
-    this.dataPlane.batch(() => {
-      for (const change of dataPlane) {
-        if ('install' in change) this.dataPlane.install(change.install);
-        else this.dataPlane.remove(change.remove);
-      }
-    });
+    this.applyChanges(dataPlane);
     journal.rewrite([...this.homeAgent.entries()]);
     this.journal = journal;
   }
 
   stop(): void {
+    this.serving = false;
     if (this.expiry) clearInterval(this.expiry);
     this.expiry = null;
     this.channel?.close();
@@ -144,7 +148,54 @@ export class HomeAgentDaemon {
       nowMs: this.now(),
     });
     this.log(outcome.event);
+    const status = outcome.status ?? -1;
+    this.answered.set(status, (this.answered.get(status) ?? 0) + 1);
     return outcome;
+  }
+
+  /* ---- what an operator may do (the REST API) ---- */
+
+  /** Ends a node's binding now; false if it had none. */
+  revoke(nai: string): boolean {
+    const changes = this.homeAgent.revoke(nai);
+    this.applyChanges(changes);
+    if (changes.length) this.log(`binding of ${nai} revoked`);
+    return changes.length > 0;
+  }
+
+  /** Adds or replaces a profile (a changed one loses its binding), saved to the configuration file. */
+  setProfile(p: MobileNodeProfile): void {
+    this.applyChanges(this.homeAgent.setProfile(p));
+    this.saveConfig();
+    this.log(`profile ${p.nai} saved`);
+  }
+
+  deleteProfile(nai: string): boolean {
+    const changes = this.homeAgent.deleteProfile(nai);
+    if (!changes) return false;
+    this.applyChanges(changes);
+    this.saveConfig();
+    this.log(`profile ${nai} deleted`);
+    return true;
+  }
+
+  private applyChanges(changes: Outcome['dataPlane']): void {
+    this.dataPlane.batch(() => {
+      for (const change of changes) {
+        if ('install' in change) this.dataPlane.install(change.install);
+        else {
+          this.dataPlane.remove(change.remove);
+          this.proxied.delete(change.remove);
+        }
+      }
+    });
+  }
+
+  private saveConfig(): void {
+    const path = this.options.configPath;
+    if (!path) return;
+    writeFileSync(`${path}.tmp`, `${JSON.stringify(configJson({ ...this.config, mobileNodes: this.homeAgent.profileList() }), null, 2)}\n`);
+    renameSync(`${path}.tmp`, path);
   }
 
   /** Applies an outcome's data-plane changes; returns what to answer: the outcome, or its refusal if a write failed. */

@@ -45,6 +45,8 @@ export interface Outcome {
   /** Apply in order, before sending the reply: the binding is live before its BA leaves. */
   dataPlane: ({ install: Binding } | { remove: number })[];
   reply?: { mh: Buffer; route: ReplyRoute };
+  /** The BA's status, when the outcome is one (for the metrics). */
+  status?: number;
   event: string;
   /**
    * If applying dataPlane failed: undoes the registration in the binding
@@ -94,6 +96,13 @@ const unicastIpv4 = (a: string): boolean => {
   return first !== 0 && first !== 127 && first < 224 && !(first === 169 && second === 254);
 };
 
+/** A profile change that would give one node's address, SPI or pool to another: field and reason. */
+export class ProfileConflict extends Error {
+  constructor(readonly field: string, readonly reason: string) {
+    super(`${field}: ${reason}`);
+  }
+}
+
 /** The same tunnel for the same addresses (however each side spells or orders them). */
 function sameBinding(a: Binding | undefined, b: Binding): boolean {
   if (!a) return false;
@@ -116,7 +125,7 @@ export class HomeAgent {
   private readonly profiles = new Map<string, MobileNodeProfile>();
   private readonly pools = new Map<string, AddressPool>();
   private readonly bindingIds = new Map<string, number>();
-  private readonly statics: ReadonlySet<string>;
+  private readonly statics: Set<string>;
 
   /** onChange sees every change to the binding cache (the journal keeps them). */
   constructor(readonly config: HomeAgentConfig, private readonly onChange?: (nai: string, entry: BindingCacheEntry | undefined) => void) {
@@ -126,6 +135,68 @@ export class HomeAgent {
       this.profiles.set(m.nai, m);
       this.bindingIds.set(m.nai, i + 1); // stable per home registration
     });
+  }
+
+  /** The configured mobile node profiles. */
+  profileList(): MobileNodeProfile[] {
+    return [...this.profiles.values()];
+  }
+
+  profile(nai: string): MobileNodeProfile | undefined {
+    return this.profiles.get(nai);
+  }
+
+  /**
+   * Adds or replaces a profile (checked by the caller, as the configuration
+   * is). A node whose home address or IPv4 source changes loses its binding:
+   * it was granted under the old profile. Returns the data-plane changes.
+   */
+  setProfile(p: MobileNodeProfile): Outcome['dataPlane'] {
+    const old = this.profiles.get(p.nai);
+    for (const other of this.profiles.values()) {
+      if (other.nai === p.nai) continue;
+      if (other.homeAddress === p.homeAddress) throw new ProfileConflict('homeAddress', `${p.homeAddress} is already ${other.nai}'s`);
+      if (other.spi === p.spi) throw new ProfileConflict('spi', `${p.spi} is already ${other.nai}'s`);
+      const v4 = (m: MobileNodeProfile) => (m.ipv4HomeAddress && 'static' in m.ipv4HomeAddress ? m.ipv4HomeAddress.static : undefined);
+      if (v4(p) && v4(other) === v4(p)) throw new ProfileConflict('ipv4HomeAddress', `${v4(p)} is already ${other.nai}'s`);
+    }
+    if (p.ipv4HomeAddress && 'pool' in p.ipv4HomeAddress && !this.pools.has(p.ipv4HomeAddress.pool)) {
+      throw new ProfileConflict('ipv4HomeAddress.pool', `no pool named ${JSON.stringify(p.ipv4HomeAddress.pool)}`);
+    }
+    this.profiles.set(p.nai, p);
+    if (p.ipv4HomeAddress && 'static' in p.ipv4HomeAddress) this.statics.add(p.ipv4HomeAddress.static);
+    if (!this.bindingIds.has(p.nai)) this.bindingIds.set(p.nai, this.freeBindingId());
+    const regranted = old && (old.homeAddress !== p.homeAddress || JSON.stringify(old.ipv4HomeAddress) !== JSON.stringify(p.ipv4HomeAddress)
+      || JSON.stringify(old.prefixes) !== JSON.stringify(p.prefixes) || old.mobileRouter !== p.mobileRouter);
+    return regranted ? this.revoke(p.nai) : [];
+  }
+
+  /** Removes a profile and whatever its node had; returns the data-plane changes. */
+  deleteProfile(nai: string): Outcome['dataPlane'] | undefined {
+    const p = this.profiles.get(nai);
+    if (!p) return undefined;
+    const changes = this.revoke(nai);
+    if (p.ipv4HomeAddress && 'static' in p.ipv4HomeAddress) this.statics.delete(p.ipv4HomeAddress.static);
+    this.profiles.delete(nai);
+    this.bindingIds.delete(nai);
+    this.cache.delete(nai); // a deprecated entry too
+    return changes;
+  }
+
+  /** Ends a node's binding now (an operator's decision): the tunnel goes, the lease is released. */
+  revoke(nai: string): Outcome['dataPlane'] {
+    const entry = this.binding(nai);
+    if (!entry) return [];
+    this.put(nai, undefined);
+    this.releaseLease(nai);
+    return [{ remove: entry.bindingId }];
+  }
+
+  private freeBindingId(): number {
+    const used = new Set(this.bindingIds.values());
+    let id = 1;
+    while (used.has(id)) id++;
+    return id;
   }
 
   private put(nai: string, entry: BindingCacheEntry | undefined): void {
@@ -440,7 +511,7 @@ export class HomeAgent {
     };
     let mh = encodeMobilityHeader(message);
     if (profile) mh = signMnHa(mh, { key: profile.key, spi: profile.spi, careOf, home });
-    return { dataPlane: [], reply: { mh, route: this.routeTo(bu, home, careOf) }, event: extra.event ?? `BA status ${status}` };
+    return { dataPlane: [], reply: { mh, route: this.routeTo(bu, home, careOf) }, status, event: extra.event ?? `BA status ${status}` };
   }
 
   /** Back to the mobile node the way its BU came: in UDP if it came in UDP (RFC 5555 §4.5), else with a type 2 routing header. */

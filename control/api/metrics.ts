@@ -1,0 +1,53 @@
+/**
+ * Prometheus metrics (prom-client), read at scrape time from where they
+ * live: the binding cache, the home agent's answers, and the data plane's
+ * per-CPU counters in the pinned maps.
+ */
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { DataPlane } from '../dataplane/dataplane.js';
+import type { HomeAgentDaemon } from '../ha/daemon.js';
+
+/** A counter whose value is kept elsewhere: set from its source at each scrape. */
+function mirrored(registry: Registry, name: string, help: string, labelNames: string[], read: () => [Record<string, string>, number][]): void {
+  new Counter({
+    name, help, labelNames, registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of read()) if (value > 0) this.inc(labels, value);
+    },
+  });
+}
+
+export function createMetrics(daemon: HomeAgentDaemon, dataPlane: DataPlane, extra: { rateLimited?: () => number } = {}): Registry {
+  const registry = new Registry();
+  new Gauge({
+    name: 'dsmip_bindings', help: 'Live bindings by tunnel format and NAT', labelNames: ['format', 'nat'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const b of daemon.homeAgent.bindings()) this.inc({ format: b.tunnel.format, nat: String(b.natDetected) });
+    },
+  });
+  mirrored(registry, 'dsmip_binding_updates_total', 'Binding Updates answered, by BA status (discarded: malformed, unanswered)', ['result', 'status'],
+    () => [...daemon.answered].map(([status, n]) => [status < 0 ? { result: 'discarded', status: 'none' } : { result: status < 128 ? 'accepted' : 'rejected', status: String(status) }, n]));
+  mirrored(registry, 'dsmip_dataplane_drops_total', 'Packets the data plane dropped, by reason', ['reason'],
+    () => Object.entries(dataPlane.drops()).map(([reason, n]) => [{ reason }, Number(n)]));
+  mirrored(registry, 'dsmip_dataplane_events_total', 'What the data plane did besides forwarding, by event', ['event'],
+    () => Object.entries(dataPlane.events()).map(([event, n]) => [{ event }, Number(n)]));
+  const tunnelled = () => {
+    const sum = { encapPackets: 0, encapBytes: 0, decapPackets: 0, decapBytes: 0 };
+    for (const id of dataPlane.bindingIds()) {
+      const c = dataPlane.bindingCounters(id);
+      for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += Number(c[k]);
+    }
+    return sum;
+  };
+  mirrored(registry, 'dsmip_tunnel_packets_total', 'Packets through the live bindings\' tunnels (encap: towards the nodes)', ['direction'],
+    () => { const s = tunnelled(); return [[{ direction: 'encap' }, s.encapPackets], [{ direction: 'decap' }, s.decapPackets]]; });
+  mirrored(registry, 'dsmip_tunnel_bytes_total', 'Bytes through the live bindings\' tunnels (encap: towards the nodes)', ['direction'],
+    () => { const s = tunnelled(); return [[{ direction: 'encap' }, s.encapBytes], [{ direction: 'decap' }, s.decapBytes]]; });
+  if (extra.rateLimited) {
+    const read = extra.rateLimited;
+    mirrored(registry, 'dsmip_signalling_rate_limited_total', 'Signalling packets dropped by the per-source rate limit', [], () => [[{}, read()]]);
+  }
+  return registry;
+}
