@@ -6,7 +6,9 @@
  * configuration file; statistics, metrics, the OpenAPI document; bad
  * requests answered 4xx naming the field; the bearer token.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -188,5 +190,41 @@ describe('access', () => {
     } finally {
       await guarded.close();
     }
+  });
+});
+
+describe('dsmipctl, over the API', () => {
+  let served: FastifyInstance;
+  let url: string;
+  /** Runs dsmipctl (asynchronously: the API it calls answers from this very process). */
+  const ctl = (...args: string[]) => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'control/cli/dsmipctl.ts', '--url', url, ...args], { encoding: 'utf8' },
+      (error, out, err) => resolve({ code: error ? (error.code as number) : 0, out, err }));
+  });
+  beforeAll(async () => {
+    served = await startApi(daemon, dp, createMetrics(daemon, dp), { host: '127.0.0.1', port: 0 });
+    const a = served.server.address() as AddressInfo;
+    url = `http://127.0.0.1:${a.port}`;
+  });
+  afterAll(async () => served?.close());
+
+  it('prints tables for people and JSON for scripts', async () => {
+    const profiles = await ctl('profiles');
+    expect(profiles).toMatchObject({ code: 0 });
+    expect(profiles.out.split('\n')[0]).toMatch(/^NAI\s+SPI\s+HOME\s+IPV4 HOME\s+PREFIXES\s+ROUTER$/);
+    expect(profiles.out).toMatch(/mn1@example\.net\s+4096\s+2001:db8:1::100\s+10\.1\.0\.100/);
+    expect(JSON.parse((await ctl('--json', 'profiles')).out).map((p: { nai: string }) => p.nai)).toEqual(['mn1@example.net', 'mn2@example.net']);
+    expect((await ctl('stats')).out).toMatch(/^bindings: 0 \(0 behind a NAT\)/);
+  });
+
+  it('sets a profile from a file, and says why the API refused one', async () => {
+    const file = join(dir, 'p.json');
+    writeFileSync(file, JSON.stringify({ nai: 'mn9@example.net', key: KEY, spi: 9000, homeAddress: '2001:db8:1::900' }));
+    expect(await ctl('profile-set', file)).toMatchObject({ code: 0, out: 'profile mn9@example.net saved\n' });
+    writeFileSync(file, JSON.stringify({ nai: 'mn9@example.net', key: KEY, spi: 9, homeAddress: '2001:db8:1::900' }));
+    expect(await ctl('profile-set', file)).toMatchObject({ code: 1, err: expect.stringMatching(/^dsmipctl: 400 Bad Request \(body\.spi\): /) });
+    expect(await ctl('revoke', 'nobody@example.net')).toMatchObject({ code: 1, err: 'dsmipctl: 404 Not Found (params.nai): no binding for nobody@example.net\n' });
+    expect(await ctl('profile-delete', 'mn9@example.net')).toMatchObject({ code: 0 });
+    expect(await ctl('frobnicate')).toMatchObject({ code: 2, err: expect.stringMatching(/unknown command frobnicate\nusage: dsmipctl/) });
   });
 });
