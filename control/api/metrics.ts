@@ -18,7 +18,7 @@ function mirrored(registry: Registry, name: string, help: string, labelNames: st
   });
 }
 
-export function createMetrics(daemon: HomeAgentDaemon, dataPlane: DataPlane, extra: { rateLimited?: () => number } = {}): Registry {
+export function createMetrics(daemon: HomeAgentDaemon, dataPlane: DataPlane): Registry {
   const registry = new Registry();
   new Gauge({
     name: 'dsmip_bindings', help: 'Live bindings by tunnel format and NAT', labelNames: ['format', 'nat'], registers: [registry],
@@ -45,9 +45,10 @@ export function createMetrics(daemon: HomeAgentDaemon, dataPlane: DataPlane, ext
     () => { const s = tunnelled(); return [[{ direction: 'encap' }, s.encapPackets], [{ direction: 'decap' }, s.decapPackets]]; });
   mirrored(registry, 'dsmip_tunnel_bytes_total', 'Bytes through the live bindings\' tunnels (encap: towards the nodes)', ['direction'],
     () => { const s = tunnelled(); return [[{ direction: 'encap' }, s.encapBytes], [{ direction: 'decap' }, s.decapBytes]]; });
-  if (extra.rateLimited) {
-    const read = extra.rateLimited;
-    mirrored(registry, 'dsmip_signalling_rate_limited_total', 'Signalling packets dropped by the per-source rate limit', [], () => [[{}, read()]]);
-  }
+  mirrored(registry, 'dsmip_signalling_rate_limited_total', 'Signalling packets dropped by the per-source rate limit', [], () => [[{}, daemon.limiter.limited]]);
+  new Gauge({
+    name: 'dsmip_signalling_sources', help: 'Signalling sources the rate limiter remembers (bounded)', registers: [registry],
+    collect() { this.set(daemon.limiter.sources); },
+  });
   return registry;
 }

@@ -32,12 +32,16 @@ export interface HomeAgentConfig {
     replayWindow: number;
     minDelayBeforeBceDelete: number;
     bindingRefreshLead: number;
+    /** Signalling packets per second from one source (address, or address and port), and the burst allowed. */
+    signallingRate: number;
+    signallingBurst: number;
   };
   mobileNodes: MobileNodeProfile[];
 }
 
 const DEFAULT_POLICY: HomeAgentConfig['policy'] = {
   forceUdp: 'allow', tlv: true, maxLifetime: 3600, natRefreshTime: 110, replayWindow: 7, minDelayBeforeBceDelete: 10, bindingRefreshLead: 30,
+  signallingRate: 10, signallingBurst: 20,
 };
 
 /** Checks a parsed JSON configuration; throws ConfigError listing every problem. */
@@ -75,6 +79,8 @@ export function parseHomeAgentConfig(json: Json): HomeAgentConfig {
     replayWindow: c.integer(pol.replayWindow, 'policy.replayWindow', 1, 3600, DEFAULT_POLICY.replayWindow),
     minDelayBeforeBceDelete: c.integer(pol.minDelayBeforeBceDelete, 'policy.minDelayBeforeBceDelete', 0, 3600, DEFAULT_POLICY.minDelayBeforeBceDelete),
     bindingRefreshLead: c.integer(pol.bindingRefreshLead, 'policy.bindingRefreshLead', 0, 3600, DEFAULT_POLICY.bindingRefreshLead),
+    signallingRate: c.integer(pol.signallingRate, 'policy.signallingRate', 1, 1_000_000, DEFAULT_POLICY.signallingRate),
+    signallingBurst: c.integer(pol.signallingBurst, 'policy.signallingBurst', 1, 1_000_000, DEFAULT_POLICY.signallingBurst),
   };
 
   const mobileNodes = c.array(top.mobileNodes, 'mobileNodes', (x, path) => mobileNode(c, x, path, pools));

@@ -13,12 +13,14 @@ import { PacketSocket } from '../sys/libc.js';
 import { gratuitousArp, unsolicitedNeighborAdvert } from '../wire/ip/neighbour.js';
 import { SignallingCapture } from '../signalling/capture.js';
 import { BindingJournal } from './journal.js';
+import { SourceRateLimiter } from './rate-limit.js';
 import { SignallingChannel, type SignalPacket } from '../signalling/channel.js';
 import { encodeSignalling6 } from '../wire/ip/signalling.js';
 import { configJson, type HomeAgentConfig, type MobileNodeProfile } from './config.js';
 import { DSMIP_PORT, HomeAgent, type Outcome } from './home-agent.js';
 
 const EXPIRY_CHECK_MS = 1000;
+const MAX_RATE_SOURCES = 65536;
 
 export interface DaemonOptions {
   now?: () => number;
@@ -36,6 +38,8 @@ export class HomeAgentDaemon {
   private channel: SignallingChannel | null = null;
   private capture: SignallingCapture | null = null;
   private journal: BindingJournal | null = null;
+  /** Signalling per source, bounded (a flood from many addresses costs at most this many buckets). */
+  readonly limiter: SourceRateLimiter;
   /** Started and listening (readiness). */
   serving = false;
   /** BAs answered, by status; BUs discarded unanswered (malformed) under -1. */
@@ -51,6 +55,7 @@ export class HomeAgentDaemon {
     this.homeAgent = new HomeAgent(config, (nai, entry) => this.journal?.record(nai, entry, () => this.homeAgent.entries()));
     this.now = options.now ?? Date.now;
     this.log = options.log ?? (() => {});
+    this.limiter = new SourceRateLimiter({ rate: config.policy.signallingRate, burst: config.policy.signallingBurst, maxSources: MAX_RATE_SOURCES });
   }
 
   /**
@@ -134,7 +139,9 @@ export class HomeAgentDaemon {
    * the BAs leave, each binding live before its BA.
    */
   handleBatch(packets: readonly SignalPacket[]): void {
-    const replies = this.dataPlane.batch(() => packets.map((p) => this.applyDataPlane(this.process(p))));
+    const nowMs = this.now();
+    const admitted = packets.filter((p) => this.limiter.allow(`${p.outer.src}:${p.outer.srcPort ?? ''}`, nowMs));
+    const replies = this.dataPlane.batch(() => admitted.map((p) => this.applyDataPlane(this.process(p))));
     for (const reply of replies) this.send(reply);
   }
 

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { SourceRateLimiter } from '../../control/ha/rate-limit.js';
+
+describe('per-source rate limiting', () => {
+  it('lets a burst through, then the rate, per source', () => {
+    const l = new SourceRateLimiter({ rate: 10, burst: 5, maxSources: 100 });
+    const at = (ms: number, n: number, src = 'a') => Array.from({ length: n }, () => l.allow(src, ms)).filter(Boolean).length;
+    expect(at(0, 20)).toBe(5);
+    expect(at(0, 5, 'b')).toBe(5); // another source has its own bucket
+    expect(at(100, 5)).toBe(1); // 100 ms at 10/s: one more
+    expect(at(10_000, 20)).toBe(5); // never more than the burst, however long it waited
+    expect(l.limited).toBe(15 + 4 + 15);
+  });
+
+  it('keeps at most maxSources, forgetting the least recently seen', () => {
+    const l = new SourceRateLimiter({ rate: 1, burst: 1, maxSources: 1000 });
+    for (let i = 0; i < 100_000; i++) l.allow(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, i);
+    expect(l.sources).toBe(1000);
+    expect(l.allow('10.1.134.159', 100_000)).toBe(false); // recent: still remembered, bucket empty
+    expect(l.allow('10.0.0.1', 100_000)).toBe(true); // long forgotten: a fresh bucket
+  });
+});
