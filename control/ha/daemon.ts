@@ -14,7 +14,7 @@ import { gratuitousArp, unsolicitedNeighborAdvert } from '../wire/ip/neighbour.j
 import { SignallingCapture } from '../signalling/capture.js';
 import { BindingJournal } from './journal.js';
 import { SourceRateLimiter } from './rate-limit.js';
-import { SignallingChannel, type SignalPacket } from '../signalling/channel.js';
+import { frameSource, SignallingChannel, type SignalPacket } from '../signalling/channel.js';
 import { encodeSignalling6 } from '../wire/ip/signalling.js';
 import { configJson, type HomeAgentConfig, type MobileNodeProfile } from './config.js';
 import { DSMIP_PORT, HomeAgent, type Outcome } from './home-agent.js';
@@ -40,6 +40,9 @@ export class HomeAgentDaemon {
   private journal: BindingJournal | null = null;
   /** Signalling per source, bounded (a flood from many addresses costs at most this many buckets). */
   readonly limiter: SourceRateLimiter;
+  /** Replies that could not be sent. */
+  sendErrors = 0;
+  private lastSendErrorLogMs = -Infinity;
   /** Started and listening (readiness). */
   serving = false;
   /** BAs answered, by status; BUs discarded unanswered (malformed) under -1. */
@@ -81,6 +84,7 @@ export class HomeAgentDaemon {
     for (const id of this.dataPlane.bindingIds()) this.proxied.set(id, this.dataPlane.binding(id)?.homeAddresses ?? []); // announced by whoever installed them
     const arrived: SignalPacket[] = [];
     this.channel = new SignallingChannel(this.dataPlane, {
+      admit: (f) => this.limiter.allow(frameSource(f.frame) ?? 'unknown', this.now()),
       onPacket: (p) => arrived.push(p),
       onDrained: () => this.handleBatch(arrived.splice(0)),
       onError: (err) => this.log(`undecodable signalling: ${err.message}`),
@@ -139,9 +143,7 @@ export class HomeAgentDaemon {
    * the BAs leave, each binding live before its BA.
    */
   handleBatch(packets: readonly SignalPacket[]): void {
-    const nowMs = this.now();
-    const admitted = packets.filter((p) => this.limiter.allow(`${p.outer.src}:${p.outer.srcPort ?? ''}`, nowMs));
-    const replies = this.dataPlane.batch(() => admitted.map((p) => this.applyDataPlane(this.process(p))));
+    const replies = this.dataPlane.batch(() => packets.map((p) => this.applyDataPlane(this.process(p))));
     for (const reply of replies) this.send(reply);
   }
 
@@ -243,14 +245,24 @@ export class HomeAgentDaemon {
     }
   }
 
+  /** A BA that cannot leave (no route back to a spoofed source, say) is counted, and logged at most once a second. */
   private send(outcome: Outcome | undefined): void {
     const reply = outcome?.reply;
     if (!reply || !this.channel) return;
     const r = reply.route;
-    if (r.transport === 'ipv6') {
-      this.channel.sendIpv6(encodeSignalling6({ src: r.src, dst: r.dst, ...(r.routingHeader2 !== undefined && { routingHeader2: r.routingHeader2 }), mh: reply.mh }));
-    } else {
-      this.channel.sendUdp4(encodeSignalling6({ src: r.ipv6Src, dst: r.ipv6Dst, mh: reply.mh }), { src: r.src, dst: r.dst, srcPort: r.srcPort, dstPort: r.dstPort });
+    try {
+      if (r.transport === 'ipv6') {
+        this.channel.sendIpv6(encodeSignalling6({ src: r.src, dst: r.dst, ...(r.routingHeader2 !== undefined && { routingHeader2: r.routingHeader2 }), mh: reply.mh }));
+      } else {
+        this.channel.sendUdp4(encodeSignalling6({ src: r.ipv6Src, dst: r.ipv6Dst, mh: reply.mh }), { src: r.src, dst: r.dst, srcPort: r.srcPort, dstPort: r.dstPort });
+      }
+    } catch (err) {
+      this.sendErrors++;
+      const nowMs = this.now();
+      if (nowMs - this.lastSendErrorLogMs >= 1000) {
+        this.lastSendErrorLogMs = nowMs;
+        this.log(`reply to ${r.dst} not sent: ${(err as Error).message} (${this.sendErrors} so far)`);
+      }
     }
   }
 }

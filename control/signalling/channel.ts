@@ -56,8 +56,23 @@ export interface ChannelHandlers {
   onError?: (err: Error, frame: SignalFrame) => void;
   /** After each batch of packets the data plane handed over at once. */
   onDrained?: () => void;
+  /** Asked first, before any decoding: false drops the frame (a rate limit, say). */
+  admit?: (frame: SignalFrame) => boolean;
   /** Sees every packet received and sent. */
   tap?: SignallingTap;
+}
+
+/**
+ * Who sent a captured frame, cheaply, from its bytes: the outer IPv6 source,
+ * or the outer IPv4 source and UDP source port (nodes behind one NAT share
+ * its address). Undefined for a frame too short to say.
+ */
+export function frameSource(frame: Buffer): string | undefined {
+  const ethertype = frame.length >= ETH_HLEN ? frame.readUInt16BE(12) : 0;
+  if (ethertype === 0x86dd && frame.length >= ETH_HLEN + 40) return frame.toString('hex', ETH_HLEN + 8, ETH_HLEN + 24);
+  if (ethertype !== 0x0800 || frame.length < ETH_HLEN + 20) return undefined;
+  const udp = ETH_HLEN + (frame[ETH_HLEN]! & 0x0f) * 4;
+  return frame.length >= udp + 2 ? frame.toString('hex', ETH_HLEN + 12, ETH_HLEN + 16) + frame.toString('hex', udp, udp + 2) : undefined;
 }
 
 export class SignallingChannel {
@@ -70,6 +85,7 @@ export class SignallingChannel {
     this.tap = h.tap;
     this.sockets = { 4: new RawIpSocket(4), 6: new RawIpSocket(6) };
     dataPlane.onSignal((frame) => {
+      if (h.admit && !h.admit(frame)) return;
       h.tap?.(frame.frame.subarray(ETH_HLEN), 'in');
       let packet: SignalPacket;
       try {
