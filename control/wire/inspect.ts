@@ -81,7 +81,7 @@ function inspectIpv4(ip: Buffer): Inspected | null {
     if (payload[0] !== ICMP_ROUTER_ADVERTISEMENT) return null;
     return attempt('agentAdvertisement', addressing, () => ({ protocol: 'agentAdvertisement', ...addressing, message: decodeAgentAdvertisement(payload) }));
   }
-  if (ip[9] !== 17) return null;
+  if (ip[9] !== 17 || payload.length < 8) return null; // the header's own length may leave no room for UDP's
   const ports = { srcPort: payload.readUInt16BE(0), dstPort: payload.readUInt16BE(2) };
   const at = { ...addressing, ...ports };
   const either = (port: number) => ports.srcPort === port || ports.dstPort === port;
