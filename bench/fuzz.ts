@@ -188,3 +188,28 @@ export function fuzz(target: Target, iterations: number, seed = 1): FuzzResult {
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   return { name: target.name, inputs: iterations, rejected, perSecond: iterations / seconds, findings };
 }
+
+/** For `make bench`: a million inputs per target, beside the mutation alone (the harness's own cost, same run). */
+export function fuzzBench(iterations = 1_000_000): { harness: number; results: FuzzResult[] } {
+  const baseline = fuzz({ name: 'mutation alone', inputs: seeds().packets, run: () => 'ok' }, iterations);
+  return { harness: baseline.perSecond, results: targets().map((t) => fuzz(t, iterations)) };
+}
+
+export function fuzzRows(f: ReturnType<typeof fuzzBench>): { name: string; value: number; unit: string; baseline?: string }[] {
+  return [
+    { name: 'fuzz/harness', value: Math.round(f.harness), unit: 'inputs/s' },
+    ...f.results.flatMap((r) => [
+      { name: `fuzz/${r.name}`, value: Math.round(r.perSecond), unit: 'inputs/s', baseline: 'fuzz/harness' },
+      { name: `fuzz/${r.name}/findings`, value: r.findings.length, unit: 'inputs' },
+    ]),
+  ];
+}
+
+export function fuzzTable(f: ReturnType<typeof fuzzBench>): string {
+  const lines = [`6. Fuzzing: ${f.results[0]?.inputs.toLocaleString('en')} mutated real messages per target (seeded), mutation alone ${Math.round(f.harness).toLocaleString('en')}/s`];
+  for (const r of f.results) {
+    lines.push(`   ${r.name.padEnd(52)} ${Math.round(r.perSecond).toLocaleString('en').padStart(9)}/s  refused ${(100 * r.rejected / r.inputs).toFixed(0).padStart(3)}%  findings ${r.findings.length}`);
+    for (const x of r.findings) lines.push(`     ${x.error.split('\n')[0]} on ${x.input.slice(0, 64)}…`);
+  }
+  return lines.join('\n');
+}

@@ -9,6 +9,8 @@
  *   3. wire formats (wire.ts)
  *   4. the home agent's authenticated BU → BA transactions with 100,000
  *      bindings present (home-agent.ts)
+ *   5. the home agent under a signalling flood (flood.ts)
+ *   6. fuzzing of the decoders and state machines (fuzz.ts)
  *
  * Prints a table headed with the machine and writes bench/results.json
  * (report.ts). Everything it creates (namespaces, the pinned data-plane
@@ -25,6 +27,8 @@ import { BenchObject } from './programs.js';
 import { report, rows } from './report.js';
 import { wireBench, wireRows, wireTable } from './wire.js';
 import { homeAgentRows, homeAgentTable, measureHomeAgent } from './home-agent.js';
+import { floodRows, floodTable, measureFlood } from './flood.js';
+import { fuzzBench, fuzzRows, fuzzTable } from './fuzz.js';
 import { measureTestRun } from './testrun.js';
 import { addr, buildTopology, type Topology } from './topology.js';
 
@@ -79,10 +83,14 @@ async function main(): Promise<void> {
   cleanup(); // the home agent's bench brings its own namespaces and data plane
   log('home agent: BU → BA ...');
   const ha = measureHomeAgent(log);
+  log('flood ...');
+  const flood = await measureFlood(log);
+  log('fuzzing ...');
+  const fuzzed = fuzzBench();
 
   const { text } = report(tr, fw);
-  process.stdout.write(`\n${text}\n\n${wireTable(wire)}\n\n${homeAgentTable(ha)}\n`);
-  writeFileSync(RESULTS, `${JSON.stringify([...rows(tr, fw), ...wireRows(wire), ...homeAgentRows(ha)], null, 2)}\n`);
+  process.stdout.write(`\n${text}\n\n${wireTable(wire)}\n\n${homeAgentTable(ha)}\n\n${floodTable(flood)}\n\n${fuzzTable(fuzzed)}\n`);
+  writeFileSync(RESULTS, `${JSON.stringify([...rows(tr, fw), ...wireRows(wire), ...homeAgentRows(ha), ...floodRows(flood), ...fuzzRows(fuzzed)], null, 2)}\n`);
   log(`\nwrote ${RESULTS}`);
 }
 
