@@ -5,7 +5,7 @@
  * daemon rebuilds its binding cache from the journal and the maps, and the
  * node's next BU is accepted in sequence. SIGTERM then drains cleanly.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +86,11 @@ it('forwards with zero loss through a SIGKILL, then resumes its binding cache an
   expect(said.some((l) => /^mn: registered/.test(l))).toBe(true);
   expect(mn.node.registration!.expiresMs).toBeGreaterThan(before);
   expect(second.lines.some((l) => l.includes('registered mn@example.net at 2001:db8:f::2'))).toBe(true);
+
+  // the operator's view, over the restarted daemon's REST API (127.0.0.1:9180 in its namespace)
+  const listed = await new Promise<string>((resolve) => execFile('ip', ['netns', 'exec', t.ns.anchor, process.execPath, '--import', 'tsx', 'control/cli/dsmipctl.ts', '--json', 'bindings'],
+    { encoding: 'utf8' }, (_err, out) => resolve(out)));
+  expect(JSON.parse(listed)).toEqual([expect.objectContaining({ nai: 'mn@example.net', careOf: '2001:db8:f::2', tunnel: expect.objectContaining({ format: 'ip6' }) })]);
 
   second.proc.kill('SIGTERM');
   expect(await second.exited).toBe(0);
