@@ -8,6 +8,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import type { Binding, DataPlane } from '../dataplane/dataplane.js';
 import { addrFamily } from '../dataplane/layout.js';
+import { RouteWatch } from '../dataplane/route-watch.js';
 import { interfaceInfo } from '../sys/ip.js';
 import { PacketSocket } from '../sys/libc.js';
 import { gratuitousArp, unsolicitedNeighborAdvert } from '../wire/ip/neighbour.js';
@@ -38,6 +39,8 @@ export class HomeAgentDaemon {
   private channel: SignallingChannel | null = null;
   private capture: SignallingCapture | null = null;
   private journal: BindingJournal | null = null;
+  /** Forgets the data plane's learnt next hops when routes, links or neighbours' MACs change. */
+  routeWatch: RouteWatch | null = null;
   /** Signalling per source, bounded (a flood from many addresses costs at most this many buckets). */
   readonly limiter: SourceRateLimiter;
   /** Replies that could not be sent. */
@@ -91,6 +94,7 @@ export class HomeAgentDaemon {
       ...(this.capture && { tap: this.capture.tap }),
     });
     this.expiry = setInterval(() => this.expire(), EXPIRY_CHECK_MS);
+    this.routeWatch = new RouteWatch(this.dataPlane);
     this.serving = true;
   }
 
@@ -122,6 +126,8 @@ export class HomeAgentDaemon {
     this.capture = null;
     this.journal?.close();
     this.journal = null;
+    this.routeWatch?.close();
+    this.routeWatch = null;
   }
 
   /** Removes the bindings whose lifetime ran out (also called by the timer). */

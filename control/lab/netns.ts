@@ -11,8 +11,13 @@ export function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/** `sysctl -w` for each pair, as one shell command. */
+export const sysctls = (pairs: Record<string, string | number>): string =>
+  Object.entries(pairs).map(([k, v]) => `sysctl -qw ${k}=${v}`).join(' && ');
+
 export class Lab {
   readonly namespaces: string[] = [];
+  private readonly owned: { destroy(): void }[] = [];
 
   constructor(readonly prefix: string) {}
 
@@ -49,7 +54,16 @@ export class Lab {
     return inNetns(`/run/netns/${ns}`, fn);
   }
 
+  /** Something that lives in the lab (a data plane instance, say): destroyed with it, first. */
+  own<T extends { destroy(): void }>(thing: T): T {
+    this.owned.push(thing);
+    return thing;
+  }
+
   destroy(): void {
+    for (const thing of this.owned.splice(0).reverse()) {
+      try { thing.destroy(); } catch { /* keep tearing down */ }
+    }
     for (const ns of this.namespaces.splice(0).reverse()) {
       try { sh('ip', ['netns', 'del', ns]); } catch { /* already gone */ }
     }

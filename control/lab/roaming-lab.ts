@@ -20,7 +20,7 @@
 import { DataPlane } from '../dataplane/dataplane.js';
 import { parseHomeAgentConfig, type HomeAgentConfig } from '../ha/config.js';
 import { parseMobileNodeConfig, type MobileNodeConfig } from '../mn/config.js';
-import { Lab } from './netns.js';
+import { Lab, sysctls } from './netns.js';
 
 export const roamingAddr = {
   cn: { v6: '2001:db8:c::2', v4: '192.0.2.2' },
@@ -58,11 +58,8 @@ export interface RoamingLab {
   destroy(): void;
 }
 
-const sysctls = (pairs: Record<string, string | number>) => Object.entries(pairs).map(([k, v]) => `sysctl -qw ${k}=${v}`).join(' && ');
-
 export function buildRoamingLab(prefix = 'roam'): RoamingLab {
   const lab = new Lab(prefix);
-  const planes: DataPlane[] = [];
   try {
     const ns = { cn: lab.ns('cn'), anchor: lab.ns('anchor'), home: lab.ns('home'), nat: lab.ns('nat'), mn: lab.ns('mn') };
     lab.link(ns.cn, 'cn0', ns.anchor, 'a-cn');
@@ -105,13 +102,11 @@ export function buildRoamingLab(prefix = 'roam'): RoamingLab {
       ...['v6', 'v4', 'nat', 'home0'].flatMap((i) => [`ethtool -K ${i} gro on >/dev/null`, `ip link set ${i} down`]),
     ].join(' && '));
 
-    const anchor = DataPlane.open({ instance: `${prefix}-anchor`, role: 'anchor', icmpSource4: a.anchorCn.v4, icmpSource6: a.anchorCn.v6 });
-    planes.push(anchor);
+    const anchor = lab.own(DataPlane.open({ instance: `${prefix}-anchor`, role: 'anchor', icmpSource4: a.anchorCn.v4, icmpSource6: a.anchorCn.v6 }));
     lab.within(ns.anchor, () => {
       for (const ifname of ['a-cn', 'a-v6', 'a-v4', 'a-nat', 'a-home']) anchor.attach(ifname);
     });
-    const mobile = DataPlane.open({ instance: `${prefix}-mn`, role: 'mobile', icmpSource4: a.mnHome.v4, icmpSource6: a.mnHome.v6 });
-    planes.push(mobile);
+    const mobile = lab.own(DataPlane.open({ instance: `${prefix}-mn`, role: 'mobile', icmpSource4: a.mnHome.v4, icmpSource6: a.mnHome.v6 }));
 
     const haConfig = parseHomeAgentConfig({
       homeLink: { interface: 'a-home', prefixes: ['2001:db8:1::/64', '10.1.0.0/24'] },
@@ -143,13 +138,9 @@ export function buildRoamingLab(prefix = 'roam'): RoamingLab {
 
     return {
       lab, ns, anchor, mobile, haConfig, mnConfig, moveTo,
-      destroy() {
-        for (const dp of planes) dp.destroy();
-        lab.destroy();
-      },
+      destroy: () => lab.destroy(),
     };
   } catch (err) {
-    for (const dp of planes) dp.destroy();
     lab.destroy();
     throw err;
   }

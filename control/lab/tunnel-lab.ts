@@ -16,7 +16,7 @@
  */
 import { DataPlane, type Binding, type Tunnel } from '../dataplane/dataplane.js';
 import type { TunnelFormatName } from '../dataplane/layout.js';
-import { Lab } from './netns.js';
+import { Lab, sysctls } from './netns.js';
 
 export const addr = {
   cn: { v6: '2001:db8:c::2', v4: '192.0.2.2' },
@@ -58,12 +58,8 @@ export interface TunnelLab {
   destroy(): void;
 }
 
-const sysctls = (pairs: Record<string, string | number>) =>
-  Object.entries(pairs).map(([k, v]) => `sysctl -qw ${k}=${v}`).join(' && ');
-
 export function buildTunnelLab(prefix = 'ma'): TunnelLab {
   const lab = new Lab(prefix);
-  const instances: DataPlane[] = [];
   try {
     const ns = { cn: lab.ns('cn'), anchor: lab.ns('anchor'), home: lab.ns('home'), nat: lab.ns('nat') };
     const mnNs = lab.ns('mn');
@@ -97,8 +93,7 @@ export function buildTunnelLab(prefix = 'ma'): TunnelLab {
       'nft add rule ip nat post oifname n-out masquerade',
     ].join(' && '));
 
-    const anchor = DataPlane.open({ instance: `${prefix}-anchor`, role: 'anchor', icmpSource4: addr.anchorCn.v4, icmpSource6: addr.anchorCn.v6 });
-    instances.push(anchor);
+    const anchor = lab.own(DataPlane.open({ instance: `${prefix}-anchor`, role: 'anchor', icmpSource4: addr.anchorCn.v4, icmpSource6: addr.anchorCn.v6 }));
     lab.within(ns.anchor, () => {
       for (const ifname of ['a-cn', 'a-mn', 'a-nat', 'a-home']) anchor.attach(ifname);
       anchor.attachTcEgress('a-home');
@@ -109,11 +104,9 @@ export function buildTunnelLab(prefix = 'ma'): TunnelLab {
     const mn = mobileNode(lab, 'mn', mnNs, 1, addr.mnHome, { v6: addr.mnCareOf.v6, v4: addr.mnCareOf.v4 }, [
       `ip addr add ${addr.mnCareOf.v6}/64 dev m0 nodad`, `ip addr add ${addr.mnCareOf.v4}/24 dev m0`,
     ]);
-    instances.push(mn.dataPlane);
     const mnn = mobileNode(lab, 'mnn', mnnNs, 2, addr.mnnHome, { v4: addr.mnnCareOf.v4 }, [
       `ip addr add ${addr.mnnCareOf.v4}/24 dev m0`, `ip route add ${addr.anchorNat.v4}/32 via ${addr.natInside.v4} dev m0`,
     ]);
-    instances.push(mnn.dataPlane);
 
     const useFormat = (node: MobileNode, format: TunnelFormatName) => {
       const { anchorSide, mobileSide } = tunnelsFor(node, format);
@@ -128,13 +121,9 @@ export function buildTunnelLab(prefix = 'ma'): TunnelLab {
 
     return {
       lab, ns, anchor, mn, mnn, useFormat,
-      destroy() {
-        for (const dp of instances) dp.destroy();
-        lab.destroy();
-      },
+      destroy: () => lab.destroy(),
     };
   } catch (err) {
-    for (const dp of instances) dp.destroy();
     lab.destroy();
     throw err;
   }
@@ -151,7 +140,7 @@ function mobileNode(lab: Lab, name: 'mn' | 'mnn', ns: string, bindingId: number,
     `ip addr add ${home.v6}/128 dev mip0 nodad`, `ip addr add ${home.v4}/32 dev mip0`,
     `ip route add default dev mip0 src ${home.v4}`, `ip -6 route add default dev mip0 src ${home.v6}`,
   ].join(' && '));
-  const dataPlane = DataPlane.open({ instance: `${lab.prefix}-${name}`, role: 'mobile', icmpSource4: home.v4, icmpSource6: home.v6 });
+  const dataPlane = lab.own(DataPlane.open({ instance: `${lab.prefix}-${name}`, role: 'mobile', icmpSource4: home.v4, icmpSource6: home.v6 }));
   lab.within(ns, () => {
     dataPlane.attach('m0');
     dataPlane.attach('mip0p');

@@ -8,6 +8,7 @@
  * changes only when the home agent has accepted the binding.
  */
 import type { DataPlane } from '../dataplane/dataplane.js';
+import { RouteWatch } from '../dataplane/route-watch.js';
 import { SignallingChannel } from '../signalling/channel.js';
 import { inNetns } from '../sys/libc.js';
 import type { MobileNodeConfig } from './config.js';
@@ -33,6 +34,7 @@ export class MobileNodeDaemon {
   private timer: NodeJS.Timeout | null = null;
   private endpoints: Endpoint[] = [];
   private attached: Attachment | null = null;
+  private routeWatch: RouteWatch | null = null;
   private readonly now: () => number;
   private readonly log: (event: string) => void;
 
@@ -48,6 +50,7 @@ export class MobileNodeDaemon {
     this.host.setUp();
     this.inNs(() => {
       for (const ifname of [...this.config.interfaces, TUNNEL_PEER]) this.dataPlane.attach(ifname);
+      this.routeWatch = new RouteWatch(this.dataPlane); // a move changes routes under the tunnel's learnt next hop
       this.channel = new SignallingChannel(this.dataPlane, {
         onPacket: (p) => this.handle(this.node.handleSignal(p, this.now())),
         onError: (err) => this.log(`undecodable signalling: ${err.message}`),
@@ -73,6 +76,8 @@ export class MobileNodeDaemon {
     this.timer = null;
     this.channel?.close();
     this.channel = null;
+    this.routeWatch?.close();
+    this.routeWatch = null;
   }
 
   private handle(out: Output): void {

@@ -69,6 +69,8 @@ it('forwards with zero loss through a SIGKILL, then resumes its binding cache an
   await registered();
   expect(readFileSync(journal, 'utf8')).toContain('"nai":"mn@example.net"');
 
+  const farSide = () => t.mobile.bindingCounters(1).decapPackets; // what reached the node through the tunnel
+  const arrivedBefore = farSide();
   const stream = ping(t.ns.cn, a.mnHome.v6, 400, 0.01); // 4 s, one every 10 ms
   await new Promise((r) => setTimeout(r, 800));
   first.proc.kill('SIGKILL');
@@ -78,6 +80,7 @@ it('forwards with zero loss through a SIGKILL, then resumes its binding cache an
   expect(JSON.parse(second.lines.find((l) => l.includes('"msg":"serving"'))!)).toMatchObject({ resumed: true, bindings: 1, cached: 1 });
   expect(second.lines.some((l) => l.includes('journal: 1 bindings and 0 deprecated entries restored'))).toBe(true);
   expect(await stream).toEqual({ sent: 400, received: 400 });
+  expect(farSide() - arrivedBefore).toBe(400n); // every echo request reached the node, counted by its data plane
 
   const before = mn.node.registration!.expiresMs;
   said.length = 0;

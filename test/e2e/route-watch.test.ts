@@ -1,0 +1,46 @@
+/**
+ * The learnt next hops follow the kernel: a binding's next hop, learnt from
+ * the FIB by its first packet, is forgotten when a route changes (the home
+ * agent daemon watches rtnetlink), then learnt again from the new route,
+ * with traffic flowing throughout.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { HomeAgentDaemon } from '../../control/ha/daemon.js';
+import { buildRoamingLab, roamingAddr as a, type RoamingLab } from '../../control/lab/roaming-lab.js';
+import { ping } from '../../control/lab/traffic.js';
+import { MobileNodeDaemon } from '../../control/mn/daemon.js';
+
+let t: RoamingLab;
+let ha: HomeAgentDaemon;
+let mn: MobileNodeDaemon;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  t = buildRoamingLab('rtw');
+  ha = new HomeAgentDaemon(t.haConfig, t.anchor);
+  t.lab.within(t.ns.anchor, () => ha.start());
+  mn = new MobileNodeDaemon(t.mnConfig, t.mobile, { netns: t.ns.mn });
+  t.moveTo('v6');
+  mn.start();
+  for (const end = Date.now() + 5000; !(mn.node.registration && !mn.node.awaitingAck) && Date.now() < end;) await sleep(20);
+});
+afterAll(() => {
+  mn?.stop();
+  ha?.stop();
+  t?.destroy();
+});
+
+it('forgets a learnt next hop when a route changes, and learns it again', async () => {
+  expect(await ping(t.ns.cn, a.mnHome.v6)).toEqual({ sent: 3, received: 3 });
+  const learnt = t.anchor.lookupEntry(a.mnHome.v6)?.nexthop;
+  expect(learnt).toMatchObject({ ifindex: expect.any(Number) });
+
+  const flushes = ha.routeWatch!.flushes;
+  t.lab.exec(t.ns.anchor, 'ip -6 route add 2001:db8:f::2/128 dev a-v6 metric 1');
+  for (const end = Date.now() + 2000; ha.routeWatch!.flushes === flushes && Date.now() < end;) await sleep(10);
+  expect(ha.routeWatch!.flushes).toBe(flushes + 1);
+  expect(t.anchor.lookupEntry(a.mnHome.v6)?.nexthop).toBeNull();
+
+  expect(await ping(t.ns.cn, a.mnHome.v6)).toEqual({ sent: 3, received: 3 });
+  expect(t.anchor.lookupEntry(a.mnHome.v6)?.nexthop).toEqual(learnt);
+});
