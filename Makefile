@@ -30,7 +30,7 @@ demo: setup bpf ts
 	node dist/control/cli/demo.js
 
 bench: setup bpf ts
-	node dist/bench/run.js
+	node --expose-gc dist/bench/run.js
 
 clean:
 	rm -rf build dist
