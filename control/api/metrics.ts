@@ -34,7 +34,8 @@ export function createMetrics(daemon: HomeAgentDaemon, dataPlane: DataPlane): Re
   mirrored(registry, 'dsmip_dataplane_events_total', 'What the data plane did besides forwarding, by event', ['event'],
     () => Object.entries(dataPlane.events()).map(([event, n]) => [{ event }, Number(n)]));
   const tunnelled = () => {
-    const sum = { encapPackets: 0, encapBytes: 0, decapPackets: 0, decapBytes: 0 };
+    const r = daemon.retired; // bindings removed since start still count: the totals never go back
+    const sum = { encapPackets: Number(r.encapPackets), encapBytes: Number(r.encapBytes), decapPackets: Number(r.decapPackets), decapBytes: Number(r.decapBytes) };
     for (const id of dataPlane.bindingIds()) {
       const c = dataPlane.bindingCounters(id);
       for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += Number(c[k]);

@@ -528,6 +528,12 @@ export class DataPlane {
     this.reader = new SignalReader(this.fd('signals'), onFrame, onDrained);
   }
 
+  /** Stops delivering signalling frames (they queue in the ring buffer for whoever reads next). */
+  offSignal(): void {
+    this.reader?.stop();
+    this.reader = null;
+  }
+
   /** Runs a program once on a frame with BPF_PROG_TEST_RUN. */
   testRun(prog: Hook | 'tc', frame: Buffer, opts: { ingressIfindex?: number; repeat?: number } = {}): { verdict: number; frame: Buffer; durationNs: number } {
     const out = Buffer.alloc(frame.length + 512);

@@ -86,7 +86,8 @@ export function parseHomeAgentConfig(json: Json): HomeAgentConfig {
   const mobileNodes = c.array(top.mobileNodes, 'mobileNodes', (x, path) => mobileNode(c, x, path, pools));
   const seen = new Map<string, string>();
   mobileNodes.forEach((m, i) => {
-    for (const [what, value] of [['nai', m.nai], ['homeAddress', m.homeAddress], ['spi', String(m.spi)]] as const) {
+    const ipv4 = m.ipv4HomeAddress && 'static' in m.ipv4HomeAddress ? m.ipv4HomeAddress.static : '';
+    for (const [what, value] of [['nai', m.nai], ['homeAddress', m.homeAddress], ['spi', String(m.spi)], ['ipv4HomeAddress', ipv4]] as const) {
       if (!value || value === '0') continue; // already reported as invalid
       const key = `${what}=${value}`;
       const first = seen.get(key);

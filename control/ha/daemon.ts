@@ -7,6 +7,7 @@
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import type { Binding, DataPlane } from '../dataplane/dataplane.js';
+import type { BindingCounters } from '../dataplane/layout.js';
 import { addrFamily } from '../dataplane/layout.js';
 import { RouteWatch } from '../dataplane/route-watch.js';
 import { interfaceInfo } from '../sys/ip.js';
@@ -43,6 +44,8 @@ export class HomeAgentDaemon {
   routeWatch: RouteWatch | null = null;
   /** Signalling per source, bounded (a flood from many addresses costs at most this many buckets). */
   readonly limiter: SourceRateLimiter;
+  /** Tunnel counters of bindings since removed. */
+  readonly retired: BindingCounters = { encapPackets: 0n, encapBytes: 0n, decapPackets: 0n, decapBytes: 0n };
   /** Replies that could not be sent. */
   sendErrors = 0;
   private lastSendErrorLogMs = -Infinity;
@@ -172,7 +175,7 @@ export class HomeAgentDaemon {
 
   /** Ends a node's binding now; false if it had none. */
   revoke(nai: string): boolean {
-    const changes = this.homeAgent.revoke(nai);
+    const changes = this.homeAgent.revoke(nai, this.now());
     this.applyChanges(changes);
     if (changes.length) this.log(`binding of ${nai} revoked`);
     return changes.length > 0;
@@ -198,18 +201,24 @@ export class HomeAgentDaemon {
     this.dataPlane.batch(() => {
       for (const change of changes) {
         if ('install' in change) this.dataPlane.install(change.install);
-        else {
-          this.dataPlane.remove(change.remove);
-          this.proxied.delete(change.remove);
-        }
+        else this.removeBinding(change.remove);
       }
     });
+  }
+
+  /** A binding leaves the data plane; its counters go on counting in the totals (Prometheus counters never go back). */
+  private removeBinding(id: number): void {
+    const c = this.dataPlane.bindingCounters(id);
+    for (const k of Object.keys(this.retired) as (keyof BindingCounters)[]) this.retired[k] += c[k];
+    this.dataPlane.remove(id);
+    this.proxied.delete(id);
   }
 
   private saveConfig(): void {
     const path = this.options.configPath;
     if (!path) return;
-    writeFileSync(`${path}.tmp`, `${JSON.stringify(configJson({ ...this.config, mobileNodes: this.homeAgent.profileList() }), null, 2)}\n`);
+    // it holds every MN-HA key: readable by its owner only, whatever the old file's mode was
+    writeFileSync(`${path}.tmp`, `${JSON.stringify(configJson({ ...this.config, mobileNodes: this.homeAgent.profileList() }), null, 2)}\n`, { mode: 0o600 });
     renameSync(`${path}.tmp`, path);
   }
 
@@ -221,8 +230,7 @@ export class HomeAgentDaemon {
           this.dataPlane.install(change.install);
           this.announce(change.install);
         } else {
-          this.dataPlane.remove(change.remove);
-          this.proxied.delete(change.remove);
+          this.removeBinding(change.remove);
         }
       }
     } catch (err) {

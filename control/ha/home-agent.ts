@@ -96,6 +96,9 @@ const unicastIpv4 = (a: string): boolean => {
   return first !== 0 && first !== 127 && first < 224 && !(first === 169 && second === 254);
 };
 
+const staticIpv4 = (m: MobileNodeProfile | undefined): string | undefined =>
+  (m?.ipv4HomeAddress && 'static' in m.ipv4HomeAddress ? m.ipv4HomeAddress.static : undefined);
+
 /** A profile change that would give one node's address, SPI or pool to another: field and reason. */
 export class ProfileConflict extends Error {
   constructor(readonly field: string, readonly reason: string) {
@@ -157,14 +160,18 @@ export class HomeAgent {
       if (other.nai === p.nai) continue;
       if (other.homeAddress === p.homeAddress) throw new ProfileConflict('homeAddress', `${p.homeAddress} is already ${other.nai}'s`);
       if (other.spi === p.spi) throw new ProfileConflict('spi', `${p.spi} is already ${other.nai}'s`);
-      const v4 = (m: MobileNodeProfile) => (m.ipv4HomeAddress && 'static' in m.ipv4HomeAddress ? m.ipv4HomeAddress.static : undefined);
-      if (v4(p) && v4(other) === v4(p)) throw new ProfileConflict('ipv4HomeAddress', `${v4(p)} is already ${other.nai}'s`);
+      if (staticIpv4(p) && staticIpv4(other) === staticIpv4(p)) throw new ProfileConflict('ipv4HomeAddress', `${staticIpv4(p)} is already ${other.nai}'s`);
     }
     if (p.ipv4HomeAddress && 'pool' in p.ipv4HomeAddress && !this.pools.has(p.ipv4HomeAddress.pool)) {
       throw new ProfileConflict('ipv4HomeAddress.pool', `no pool named ${JSON.stringify(p.ipv4HomeAddress.pool)}`);
     }
+    const newStatic = staticIpv4(p);
+    const inPool = newStatic && [...this.pools.values()].find((pool) => pool.contains(newStatic));
+    if (inPool && newStatic !== staticIpv4(old)) throw new ProfileConflict('ipv4HomeAddress', `${newStatic} is in pool ${inPool.name}, which leases it dynamically`);
     this.profiles.set(p.nai, p);
-    if (p.ipv4HomeAddress && 'static' in p.ipv4HomeAddress) this.statics.add(p.ipv4HomeAddress.static);
+    const oldStatic = staticIpv4(old);
+    if (oldStatic) this.statics.delete(oldStatic);
+    if (newStatic) this.statics.add(newStatic);
     if (!this.bindingIds.has(p.nai)) this.bindingIds.set(p.nai, this.freeBindingId());
     const regranted = old && (old.homeAddress !== p.homeAddress || JSON.stringify(old.ipv4HomeAddress) !== JSON.stringify(p.ipv4HomeAddress)
       || JSON.stringify(old.prefixes) !== JSON.stringify(p.prefixes) || old.mobileRouter !== p.mobileRouter);
@@ -176,20 +183,41 @@ export class HomeAgent {
     const p = this.profiles.get(nai);
     if (!p) return undefined;
     const changes = this.revoke(nai);
-    if (p.ipv4HomeAddress && 'static' in p.ipv4HomeAddress) this.statics.delete(p.ipv4HomeAddress.static);
+    const address = staticIpv4(p);
+    if (address) this.statics.delete(address);
     this.profiles.delete(nai);
     this.bindingIds.delete(nai);
-    this.cache.delete(nai); // a deprecated entry too
+    if (this.cache.has(nai)) this.put(nai, undefined); // a deprecated entry too
     return changes;
   }
 
-  /** Ends a node's binding now (an operator's decision): the tunnel goes, the lease is released. */
-  revoke(nai: string): Outcome['dataPlane'] {
+  /**
+   * Ends a node's binding now (an operator's decision): the tunnel goes, the
+   * lease is released, and the entry stays deprecated, as after a
+   * deregistration, so that a replay of the node's last BU cannot undo it.
+   */
+  revoke(nai: string, nowMs = Date.now()): Outcome['dataPlane'] {
     const entry = this.binding(nai);
     if (!entry) return [];
-    this.put(nai, undefined);
+    this.put(nai, { ...entry, lifetime: 0, expiresMs: nowMs, deprecatedUntilMs: nowMs + this.config.policy.minDelayBeforeBceDelete * 1000 });
     this.releaseLease(nai);
     return [{ remove: entry.bindingId }];
+  }
+
+  /**
+   * Why a journaled entry no longer holds under the node's profile (edited
+   * while the daemon was down), or undefined if it does; a pooled address is
+   * taken back here, so a refusal means another holds it.
+   */
+  private staleAgainst(profile: MobileNodeProfile, e: BindingCacheEntry): string | undefined {
+    if (e.homeAddress !== profile.homeAddress) return `had home address ${e.homeAddress}, now ${profile.homeAddress}`;
+    if (!e.ipv4HomeAddress || e.deprecatedUntilMs !== undefined) return undefined;
+    const source = profile.ipv4HomeAddress;
+    if (!source) return 'has no IPv4 home address any more';
+    if ('static' in source) return source.static === e.ipv4HomeAddress || e.careOf === e.ipv4HomeAddress ? undefined : `had ${e.ipv4HomeAddress}, now ${source.static}`;
+    const pool = this.pools.get(source.pool);
+    if (!pool?.contains(e.ipv4HomeAddress)) return this.onHomeLink(e.ipv4HomeAddress) ? undefined : `had ${e.ipv4HomeAddress}, not of pool ${source.pool}`;
+    return pool.restore({ address: e.ipv4HomeAddress, nai: e.nai, expiresMs: e.expiresMs }) ? undefined : `lease of ${e.ipv4HomeAddress} is another node's`;
   }
 
   private freeBindingId(): number {
@@ -223,16 +251,13 @@ export class HomeAgent {
     const ids = new Map<number, string>();
     for (const e of entries) {
       const profile = this.profiles.get(e.nai);
-      if (!profile || ids.has(e.bindingId)) {
-        events.push(`journal: ${e.nai} ${profile ? `shares binding id ${e.bindingId}` : 'is no longer configured'}: dropped`);
+      const stale = !profile ? 'is no longer configured' : ids.has(e.bindingId) ? `shares binding id ${e.bindingId}` : this.staleAgainst(profile, e);
+      if (stale) {
+        events.push(`journal: ${e.nai} ${stale}: dropped`);
         continue;
       }
       ids.set(e.bindingId, e.nai);
       this.cache.set(e.nai, e);
-      const source = profile.ipv4HomeAddress;
-      if (e.ipv4HomeAddress && source && 'pool' in source && e.deprecatedUntilMs === undefined) {
-        this.pools.get(source.pool)?.restore({ address: e.ipv4HomeAddress, nai: e.nai, expiresMs: e.expiresMs });
-      }
     }
     // ids follow the journal: a configured node whose index-given id a restored one took gets a free one
     const taken = new Set(ids.keys());
@@ -335,7 +360,8 @@ export class HomeAgent {
     // Authentication first (RFC 4285 §5): nothing else is believed before it.
     if (!profile) return ba(BaStatus.mipv6AuthFail, { event: 'unknown or missing NAI' });
     const verdict = verifyMnHa(bu.mh, { careOf, home, keyFor: (spi) => (spi === profile.spi ? profile.key : undefined) });
-    if (verdict.verdict !== 'ok') return ba(BaStatus.mipv6AuthFail, { event: `authentication: ${verdict.verdict}` });
+    // unsigned: a signed refusal of a BU anyone could have forged would let them end the node's registration
+    if (verdict.verdict !== 'ok') return this.acknowledge(bu, m, undefined, home, careOf, BaStatus.mipv6AuthFail, { event: `authentication: ${verdict.verdict}` });
     const timestamp = replayTimestampOf(bu.mh);
     const previous = this.cache.get(profile.nai);
     const replay = timestamp === undefined ? 'missing' : checkReplay(timestamp, bu.nowMs, this.config.policy.replayWindow * 1000, previous?.lastTimestamp).verdict;
@@ -411,6 +437,7 @@ export class HomeAgent {
     });
     const outcome = ba(BaStatus.accepted, { lifetime, options, flags: { ...NO_BA_FLAGS, t, r: m.flags.r } });
     const onDataPlaneFailure = (): Outcome => {
+      if (ipv4Home && previous?.ipv4HomeAddress !== ipv4Home) this.releaseLease(profile.nai); // leased for this BU only
       this.put(profile.nai, previous);
       return { ...ba(BaStatus.forwardingSetupFailed), event: `forwarding setup failed for ${profile.nai}` };
     };
@@ -486,8 +513,8 @@ export class HomeAgent {
     if (requested === '0.0.0.0' && careOf4 && this.onHomeLink(careOf4) && !this.statics.has(careOf4) && !pool?.contains(careOf4)) {
       return { status: Ipv4AckStatus.success, address: careOf4, lifetime };
     }
-    if (requested !== '0.0.0.0') {
-      const held = pool?.leaseOf(requested, profile.nai, nowMs);
+    if (requested !== '0.0.0.0') { // the node's own lease, or (after a revocation, say) the same address if still free
+      const held = pool?.leaseOf(requested, profile.nai, nowMs) ?? pool?.leaseAddress(requested, profile.nai, nowMs, lifetime);
       if (!held) return { status: Ipv4AckStatus.incorrectIpv4HomeAddress, lifetime };
     }
     const lease = pool?.lease(profile.nai, nowMs, lifetime);

@@ -47,6 +47,21 @@ export class AddressPool {
     return lease;
   }
 
+  /** Leases this very address to the node, if it is the pool's and free (the node's old address, asked for again). */
+  leaseAddress(address: string, nai: string, nowMs: number, seconds: number): Lease | null {
+    this.expire(nowMs);
+    if (!this.contains(address) || this.reserved.has(address)) return null;
+    const n = toNumber(address);
+    const holder = this.leases.get(n);
+    if (holder && holder.nai !== nai) return null;
+    const mine = this.byNai.get(nai);
+    if (mine !== undefined && mine !== n) this.leases.delete(mine);
+    const lease = { address, nai, expiresMs: nowMs + seconds * 1000 };
+    this.leases.set(n, lease);
+    this.byNai.set(nai, n);
+    return lease;
+  }
+
   /** Takes back a lease a journal kept (a restart); false if its address is not this pool's or another holds it. */
   restore(lease: Lease): boolean {
     if (!this.contains(lease.address)) return false;

@@ -22,7 +22,8 @@ export class SourceRateLimiter {
   allow(source: string, nowMs: number): boolean {
     const { rate, burst, maxSources } = this.limit;
     const b = this.buckets.get(source);
-    const tokens = b ? Math.min(burst, b.tokens + ((nowMs - b.atMs) / 1000) * rate) : burst;
+    const elapsed = b ? Math.max(0, nowMs - b.atMs) : 0; // a clock stepped back refills nothing, and takes nothing either
+    const tokens = b ? Math.min(burst, b.tokens + (elapsed / 1000) * rate) : burst;
     if (b) this.buckets.delete(source); // re-inserted last: the map's order is least recently seen first
     else if (this.buckets.size >= maxSources) this.buckets.delete(this.buckets.keys().next().value!);
     const allowed = tokens >= 1;

@@ -52,7 +52,7 @@ export class MobileNodeDaemon {
       for (const ifname of [...this.config.interfaces, TUNNEL_PEER]) this.dataPlane.attach(ifname);
       this.routeWatch = new RouteWatch(this.dataPlane); // a move changes routes under the tunnel's learnt next hop
       this.channel = new SignallingChannel(this.dataPlane, {
-        onPacket: (p) => this.handle(this.node.handleSignal(p, this.now())),
+        onPacket: (p) => this.guarded('a BA', () => this.handle(this.node.handleSignal(p, this.now()))),
         onError: (err) => this.log(`undecodable signalling: ${err.message}`),
       });
     });
@@ -60,15 +60,27 @@ export class MobileNodeDaemon {
   }
 
   /** The node's link changed (or may have): find where it is and register from there. */
-  moved(attachment: Attachment | null = this.host.attachment()): void {
-    if (!attachment) {
-      this.log('no interface is up with an address: waiting to be told of a move');
-      return;
+  moved(attachment?: Attachment | null): void {
+    this.guarded('a move', () => {
+      const a = attachment === undefined ? this.host.attachment() : attachment;
+      if (!a) {
+        this.log('no interface is up with an address: waiting to be told of a move');
+        return;
+      }
+      this.attached = a;
+      this.setEndpoints(a);
+      this.host.routeToHomeAgent(a);
+      this.handle(this.node.attach(a, this.now()));
+    });
+  }
+
+  /** A failure (an `ip` command, a data-plane write) is logged and the node carries on: the next timer or move tries again. */
+  private guarded(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log(`${what} failed: ${(err as Error).message}`);
     }
-    this.attached = attachment;
-    this.setEndpoints(attachment);
-    this.host.routeToHomeAgent(attachment);
-    this.handle(this.node.attach(attachment, this.now()));
   }
 
   stop(): void {
@@ -80,15 +92,23 @@ export class MobileNodeDaemon {
     this.routeWatch = null;
   }
 
+  /** Whatever fails here (and is thrown on, to be logged), the BU goes and the timer stays armed: the node never stalls. */
   private handle(out: Output): void {
-    if (out.registration !== undefined) this.makeLive(out.registration); // live before it is said to be
-    for (const e of out.events) this.log(e);
-    if (out.send && this.channel) {
-      const bu = out.send;
-      if (bu.transport === 'ipv6') this.channel.sendIpv6(bu.packet);
-      else this.channel.sendUdp4(bu.ipv6, bu);
+    try {
+      if (out.registration !== undefined) this.makeLive(out.registration); // live before it is said to be
+    } finally {
+      for (const e of out.events) this.log(e);
+      if (out.send && this.channel) {
+        const bu = out.send;
+        try {
+          if (bu.transport === 'ipv6') this.channel.sendIpv6(bu.packet);
+          else this.channel.sendUdp4(bu.ipv6, bu);
+        } catch (err) {
+          this.log(`BU not sent (${(err as Error).message}): it goes again when its wait runs out`);
+        }
+      }
+      this.schedule();
     }
-    this.schedule();
   }
 
   private makeLive(registration: Registration | null): void {
@@ -105,7 +125,7 @@ export class MobileNodeDaemon {
   private schedule(): void {
     if (this.timer) clearTimeout(this.timer);
     const at = this.node.nextWakeMs();
-    this.timer = at === undefined ? null : setTimeout(() => this.handle(this.node.tick(this.now())), Math.max(0, at - this.now()));
+    this.timer = at === undefined ? null : setTimeout(() => this.guarded('a timer', () => this.handle(this.node.tick(this.now()))), Math.max(0, at - this.now()));
   }
 
   /** Where tunnelled packets and BAs come to: the care-of addresses (or home addresses, at home in a family). */

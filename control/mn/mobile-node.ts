@@ -128,9 +128,9 @@ export class MobileNode {
     if (at6 && (at4 || !this.config.ipv4HomeAddress)) return { kind: 'home' };
     if (at6) return { kind: 'home6' };
     if (a.ipv6) return { kind: 'away6', careOf: a.ipv6 }; // never UDP on an IPv6 link (RFC 5555 §4.5)
-    if (at4) return { kind: 'home4', address: a.ipv4! };
-    if (a.ipv4) return { kind: 'away4', careOf: a.ipv4 };
-    return { kind: 'detached' };
+    if (at4 && this.config.homeAgent.ipv4) return { kind: 'home4', address: a.ipv4! };
+    if (a.ipv4 && this.config.homeAgent.ipv4) return { kind: 'away4', careOf: a.ipv4 };
+    return { kind: 'detached' }; // (IPv4 only, and no IPv4 address of the home agent to reach)
   }
 
   /** The node moved (or first came up): register from where it is now. */
@@ -156,7 +156,7 @@ export class MobileNode {
 
   /** When tick() next has something to do. */
   nextWakeMs(): number | undefined {
-    const times = [this.pending && this.pending.sentMs + this.pending.timeoutMs, this.current?.refreshAtMs, this.current?.expiresMs]
+    const times = [this.pending ? this.pending.sentMs + this.pending.timeoutMs : this.current?.refreshAtMs, this.current?.expiresMs]
       .filter((t): t is number => typeof t === 'number');
     return times.length ? Math.min(...times) : undefined;
   }
@@ -192,10 +192,11 @@ export class MobileNode {
       this.forceUdp = false;
       return this.sendBu(nowMs, false, ['the home agent refuses forced UDP: sending again without F']);
     }
-    if (m.status >= 128) {
+    if (m.status >= 128) { // tried again after the longest wait: the cause may be passing (143, 130) or fixed by an operator
       const hadOne = this.current !== null;
       this.current = null;
-      return { events: [`registration refused: status ${m.status} (${statusName(m.status)})`], ...(hadOne && { registration: null }) };
+      this.pending = { ...pending, sentMs: nowMs, timeoutMs: MAX_BINDACK_TIMEOUT_MS };
+      return { events: [`registration refused: status ${m.status} (${statusName(m.status)}); trying again in ${MAX_BINDACK_TIMEOUT_MS / 1000} s`], ...(hadOne && { registration: null }) };
     }
     if (pending.placement.kind === 'home') {
       this.current = null;
@@ -210,7 +211,7 @@ export class MobileNode {
     const { placement } = pending;
     const ack = option(m, 'ipv4AddressAcknowledgement');
     const ipv4Home = ack && ack.status < 128 && ack.prefixLength === 32 ? ack.address : undefined;
-    if (ipv4Home && this.config.ipv4HomeAddress === 'dynamic') this.leasedIpv4 = ipv4Home;
+    if (this.config.ipv4HomeAddress === 'dynamic') this.leasedIpv4 = ipv4Home; // refused: ask for a new one next time
     const nat = option(m, 'natDetection');
     const ha = this.config.homeAgent;
     let tunnel: Tunnel;
@@ -289,9 +290,8 @@ export class MobileNode {
         { type: 'replayProtection', timestamp: ntpTimestamp(nowMs) },
         { type: 'mobilityMessageAuthentication', subtype: 1, spi: c.spi, authenticator: Buffer.alloc(12) }],
     }), { key: c.key, spi: c.spi, careOf, home });
-    if (udp) {
-      if (!c.homeAgent.ipv4) throw new Error('an IPv4 care-of address needs homeAgent.ipv4 in the configuration');
-      return { transport: 'udp4', ipv6: encodeSignalling6({ src: home, dst: c.homeAgent.ipv6, mh }), src: careOf, dst: c.homeAgent.ipv4, srcPort: DSMIP_PORT, dstPort: DSMIP_PORT };
+    if (udp) { // placementFor() gives no IPv4 placement without homeAgent.ipv4
+      return { transport: 'udp4', ipv6: encodeSignalling6({ src: home, dst: c.homeAgent.ipv6, mh }), src: careOf, dst: c.homeAgent.ipv4!, srcPort: DSMIP_PORT, dstPort: DSMIP_PORT };
     }
     const fromCareOf = p.kind === 'away6';
     return { transport: 'ipv6', packet: encodeSignalling6({ src: careOf, dst: c.homeAgent.ipv6, ...(fromCareOf && { homeAddressOption: home }), mh }) };

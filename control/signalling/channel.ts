@@ -80,7 +80,7 @@ export class SignallingChannel {
   private readonly tap?: SignallingTap;
 
   /** Opens raw sockets in the current network namespace and starts reading the data plane's signals. */
-  constructor(dataPlane: DataPlane, handlers: ChannelHandlers | ((p: SignalPacket) => void)) {
+  constructor(private readonly dataPlane: DataPlane, handlers: ChannelHandlers | ((p: SignalPacket) => void)) {
     const h = typeof handlers === 'function' ? { onPacket: handlers } : handlers;
     this.tap = h.tap;
     this.sockets = { 4: new RawIpSocket(4), 6: new RawIpSocket(6) };
@@ -112,7 +112,9 @@ export class SignallingChannel {
     this.sockets[4].send(packet, addrBytes(o.dst));
   }
 
+  /** Stops reading the data plane's signals and closes the sockets. */
   close(): void {
+    this.dataPlane.offSignal();
     this.sockets[4].close();
     this.sockets[6].close();
   }

@@ -7,7 +7,7 @@
  * requests answered 4xx naming the field; the bearer token.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,6 +114,7 @@ describe('profiles', () => {
     const r = await app.inject({ method: 'POST', url: '/profiles', payload: { nai: 'mn3@example.net', key: KEY, spi: 5000, homeAddress: '2001:db8:1::300' } });
     expect(r.statusCode).toBe(201);
     expect(saved()).toContain('mn3@example.net');
+    expect(statSync(configPath).mode & 0o777).toBe(0o600); // it holds the keys
     expect((await app.inject({ url: '/profiles/mn3@example.net' })).json()).toEqual({ nai: 'mn3@example.net', spi: 5000, homeAddress: '2001:db8:1::300' });
   });
 

@@ -61,6 +61,14 @@ describe('home agent configuration', () => {
   });
 });
 
+describe('static IPv4 home addresses', () => {
+  it('are each one node\'s', () => {
+    expect(() => parseHomeAgentConfig({ homeLink: { interface: 'h0', prefixes: [] }, homeAgent: { ipv6: '2001:db8:f::1' }, mobileNodes: [
+      { nai: 'a@b', key: '00', spi: 300, homeAddress: '2001:db8:1::1', ipv4HomeAddress: '10.1.0.5' },
+      { nai: 'c@d', key: '00', spi: 301, homeAddress: '2001:db8:1::2', ipv4HomeAddress: '10.1.0.5' }] })).toThrow(/mobileNodes\[1\]\.ipv4HomeAddress: 10\.1\.0\.5 is already mobileNodes\[0\]'s/);
+  });
+});
+
 describe('addresses', () => {
   it('are kept in canonical form, as packets decode them', () => {
     const c = parseHomeAgentConfig({

@@ -91,6 +91,31 @@ describe('home registration from an IPv6 care-of address', () => {
     expect(decodeMobilityHeader(o.reply!.mh)).toMatchObject({ status, lifetime: 0 });
   });
 
+  it('answers a BU that fails authentication unsigned: a signed refusal of a forgery would end the real node\'s registration', () => {
+    const o = new HomeAgent(config()).handleBindingUpdate(overIpv6({ key: 'ff'.repeat(20) }));
+    expect(decodeMobilityHeader(o.reply!.mh)).toMatchObject({ status: 146, options: [] });
+  });
+
+  it('keeps a revoked binding deprecated: a replay of its last BU cannot bring it back', () => {
+    const ha = new HomeAgent(config());
+    const last = overIpv6({ seq: 5 });
+    ha.handleBindingUpdate(last);
+    expect(ha.revoke('mn1@example.net', 1_000_500)).toEqual([{ remove: 1 }]);
+    const replayed = ha.handleBindingUpdate({ ...last, nowMs: 1_001_000 });
+    expect(decodeMobilityHeader(replayed.reply!.mh)).toMatchObject({ status: 145 });
+    expect(replayed.dataPlane).toEqual([]);
+    expect(ha.binding('mn1@example.net')).toBeUndefined();
+  });
+
+  it('refuses a profile whose static IPv4 address a pool hands out (409 material), and keeps statics current', () => {
+    const ha = new HomeAgent(config());
+    const mn1 = ha.profile('mn1@example.net')!;
+    expect(() => ha.setProfile({ ...mn1, ipv4HomeAddress: { static: '10.1.0.200' } })).toThrow(/is in pool visitors/);
+    ha.setProfile({ ...mn1, ipv4HomeAddress: { static: '10.1.0.99' } }); // 10.1.0.100 is free again
+    expect(() => ha.setProfile({ ...ha.profile('mn2@example.net')!, ipv4HomeAddress: { static: '10.1.0.99' } })).toThrow(/already mn1@example.net's/);
+    ha.setProfile({ ...ha.profile('mn2@example.net')!, ipv4HomeAddress: { static: '10.1.0.100' } });
+  });
+
   it('refuses a replayed BU (145) and an old sequence number (135, with the last one)', () => {
     const ha = new HomeAgent(config());
     const first = overIpv6({ seq: 10 });

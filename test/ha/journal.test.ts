@@ -109,6 +109,26 @@ describe('a home agent rebuilt from its journal', () => {
   });
 });
 
+describe('entries the configuration no longer allows (edited while the daemon was down)', () => {
+  it('are dropped, and their bindings leave the data plane', () => {
+    const before = journaled();
+    before.ha.handleBindingUpdate(bu(0, 1, 1_000_000, [{ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '10.1.0.100' }]));
+    before.ha.handleBindingUpdate(bu(1, 1, 1_000_000, dynamic));
+    const held = new Map(before.ha.bindings().map((e) => [e.bindingId, e.binding]));
+    const { entries } = BindingJournal.open(path);
+    const edited = new HomeAgent(config([{ ...profiles[0]!, ipv4HomeAddress: '10.1.0.101' }, { ...profiles[1]!, homeAddress: '2001:db8:1::222' }]));
+    const r = edited.restore(entries, held);
+    expect(r.events).toEqual([
+      'journal: mn1@example.net had 10.1.0.100, now 10.1.0.101: dropped',
+      'journal: mn2@example.net had home address 2001:db8:1::200, now 2001:db8:1::222: dropped',
+      'journal: data-plane binding 1 belongs to no entry: removed',
+      'journal: data-plane binding 2 belongs to no entry: removed',
+      'journal: 0 bindings and 0 deprecated entries restored',
+    ]);
+    expect(r.dataPlane).toEqual([{ remove: 1 }, { remove: 2 }]);
+  });
+});
+
 describe('the journal file', () => {
   it('skips a torn last line, saying where', () => {
     const before = journaled();

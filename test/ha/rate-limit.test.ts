@@ -12,6 +12,13 @@ describe('per-source rate limiting', () => {
     expect(l.limited).toBe(15 + 4 + 15);
   });
 
+  it('takes a clock stepped back in its stride: no refill, no debt', () => {
+    const l = new SourceRateLimiter({ rate: 10, burst: 2, maxSources: 10 });
+    expect([l.allow('a', 3_600_000), l.allow('a', 3_600_000), l.allow('a', 3_600_000)]).toEqual([true, true, false]);
+    expect(l.allow('a', 0)).toBe(false); // an hour back: still empty, not an hour in debt...
+    expect(l.allow('a', 100)).toBe(true); // ...so 100 ms later, one more
+  });
+
   it('keeps at most maxSources, forgetting the least recently seen', () => {
     const l = new SourceRateLimiter({ rate: 1, burst: 1, maxSources: 1000 });
     for (let i = 0; i < 100_000; i++) l.allow(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, i);

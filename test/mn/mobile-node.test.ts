@@ -224,11 +224,42 @@ describe('mobile node: losses, restarts and what it refuses to believe', () => {
     expect(stale.send).toBeDefined();
   });
 
-  it('a refused registration (unknown home address, 133) leaves nothing registered', () => {
+  it('a refused registration (unknown home address, 133) leaves nothing registered, and is tried again after 32 s', () => {
     const w = pair(mnConfig({ homeAddress: '2001:db8:1::999' }));
     const out = w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
-    expect(out.events).toEqual(['registration refused: status 133 (notHomeAgentForThisMobileNode)']);
+    expect(out.events).toEqual(['registration refused: status 133 (notHomeAgentForThisMobileNode); trying again in 32 s']);
     expect(w.mn.registration).toBeNull();
+    expect(w.mn.nextWakeMs()).toBe(w.nowMs + 32_000);
+    expect(w.mn.tick(w.nowMs + 32_000).send).toBeDefined();
+  });
+
+  it('believes no refusal it cannot authenticate: a forged 146 is unsigned, and ignored', () => {
+    const w = pair();
+    const out = w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs);
+    const forged = decodeSignalling6((out.send as { packet: Buffer }).packet);
+    const tampered = Buffer.from(forged.mh);
+    tampered[tampered.length - 1]! ^= 1; // an attacker's copy, its authenticator broken
+    const o = w.ha.handleBindingUpdate({ transport: 'ipv6', outer: { src: '2001:db8:f::2', dst: HA6 }, ipv6Src: '2001:db8:f::2', homeAddressOption: '2001:db8:1::100', mh: tampered, nowMs: w.nowMs });
+    expect(o.status).toBe(146);
+    const ba = encodeSignalling6({ src: HA6, dst: '2001:db8:f::2', routingHeader2: '2001:db8:1::100', mh: o.reply!.mh });
+    expect(w.mn.handleSignal({ signalling: decodeSignalling6(ba) }, w.nowMs).events[0]).toMatch(/^BA failed authentication/);
+    expect(w.mn.awaitingAck).toBe(true); // still waiting for the real answer
+  });
+
+  it('does not spin while a refresh is outstanding: the next wake is the BU\'s wait', () => {
+    const w = pair();
+    w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
+    const refreshAt = w.mn.registration!.refreshAtMs;
+    expect(w.mn.tick(refreshAt).send).toBeDefined(); // the refresh BU, lost
+    expect(w.mn.nextWakeMs()).toBe(refreshAt + 1000);
+  });
+
+  it('gets its dynamic IPv4 home address back after a revocation released it, and a new one when it is taken', () => {
+    const w = pair(mnConfig({ nai: 'dyn@example.net', spi: 4097, homeAddress: '2001:db8:1::200', ipv4HomeAddress: 'dynamic' }));
+    w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::9' }, w.nowMs).send);
+    w.ha.revoke('dyn@example.net', w.nowMs); // the lease goes with the binding
+    const again = w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::9' }, (w.nowMs += 20_000)).send);
+    expect(again.registration).toMatchObject({ ipv4HomeAddress: '10.1.0.200' }); // asked for by address, still free
   });
 
   it('its registration expires if never refreshed', () => {
