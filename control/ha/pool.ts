@@ -11,6 +11,9 @@ export interface Lease {
   expiresMs: number;
 }
 
+/** Longer than the home agent's expiry tick (1 s). */
+const LEASE_GRACE_MS = 5000;
+
 const toNumber = (a: string): number => addrBytes(a).readUInt32BE(0);
 const toAddress = (n: number): string => {
   const b = Buffer.alloc(4);
@@ -93,11 +96,15 @@ export class AddressPool {
     return true;
   }
 
-  /** Drops the leases that ended; returns them. */
+  /**
+   * Drops the leases that ended (a grace period past their end: the home
+   * agent removes an expired binding on its next tick, and its address must
+   * not be someone else's before then); returns them.
+   */
   expire(nowMs: number): Lease[] {
     const ended: Lease[] = [];
     for (const [n, lease] of this.leases) {
-      if (lease.expiresMs > nowMs) continue;
+      if (lease.expiresMs + LEASE_GRACE_MS > nowMs) continue;
       this.leases.delete(n);
       this.byNai.delete(lease.nai);
       ended.push(lease);
