@@ -345,10 +345,7 @@ export class DataPlane {
       }
     }
     try {
-      for (const [map, { keys, values }] of batches) {
-        if (map === 'home4' || map === 'home6') libbpf.updateBatch(this.fd(map), Buffer.concat(keys), Buffer.concat(values), keys.length);
-        else keys.forEach((k, i) => libbpf.update(this.fd(map), k, values[i]!));
-      }
+      this.writeBatches(batches);
     } catch (err) {
       for (const { entries } of fresh) for (const e of entries) libbpf.delete(this.fd(e.map), e.key);
       throw err;
@@ -389,11 +386,26 @@ export class DataPlane {
 
   /** Forgets every learnt next hop, in bindings and in the destination caches: call it on any route or neighbour change. */
   flushNexthops(): void {
+    const batches = new Map<MapName, { keys: Buffer[]; values: Buffer[] }>();
     for (const { binding, entries } of this.bindings.values()) {
       const value = this.tunnelValue(binding);
-      for (const e of entries) libbpf.update(this.fd(e.map), e.key, value);
+      for (const e of entries) {
+        const batch = batches.get(e.map) ?? { keys: [], values: [] };
+        batch.keys.push(e.key);
+        batch.values.push(value);
+        batches.set(e.map, batch);
+      }
     }
+    this.writeBatches(batches);
     this.invalidateCaches();
+  }
+
+  /** Map writes grouped by map: one batched syscall for the hashes, one write per entry for the LPM tries (no batch ops). */
+  private writeBatches(batches: Map<MapName, { keys: Buffer[]; values: Buffer[] }>): void {
+    for (const [map, { keys, values }] of batches) {
+      if (map === 'home4' || map === 'home6') libbpf.updateBatch(this.fd(map), Buffer.concat(keys), Buffer.concat(values), keys.length);
+      else keys.forEach((k, i) => libbpf.update(this.fd(map), k, values[i]!));
+    }
   }
 
   private tunnelValue(b: Binding): Buffer {
