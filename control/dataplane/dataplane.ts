@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Btf } from './btf.js';
 import { BPF_ANY, attachType, libbpf, xdpFlags, type ObjectHandle } from './libbpf.js';
 import {
-  EndpointFlag, addrFamily, decodeTunnel, encodeConfig, encodeEndpointKey, encodeHomeKey, encodeHomeLink, encodePrefixKey,
+  EndpointFlag, addrBytes, addrFamily, decodeTunnel, encodeConfig, encodeEndpointKey, encodeHomeKey, encodeHomeLink, encodePrefixKey,
   encodeTunnel, formatAddr, layouts, sumBindingCounters, type AnchorConfig, type BindingCounters,
   type RoleName, type TunnelFormatName,
 } from './layout.js';
@@ -63,6 +63,23 @@ const possibleCpus = (): number => {
   const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
   return Math.max(...text.split(',').map((r) => Number(r.split('-').pop()))) + 1;
 };
+
+/** Whether two bindings put the same tunnel in front of the same addresses (spelling and order aside). */
+export function sameBinding(a: Binding, b: Binding): boolean {
+  const ta = a.tunnel as Binding['tunnel'] & { localPort?: number; remotePort?: number };
+  const tb = b.tunnel as typeof ta;
+  if (a.id !== b.id || ta.format !== tb.format || (ta.localPort ?? 0) !== (tb.localPort ?? 0) || (ta.remotePort ?? 0) !== (tb.remotePort ?? 0)
+    || (ta.mtu ?? 0) !== (tb.mtu ?? 0) || a.homeAddresses.length !== b.homeAddresses.length || a.prefixes.length !== b.prefixes.length) return false;
+  const same = (x: string, y: string) => x === y || canonical(x) === canonical(y); // spelled alike, the common case, costs nothing
+  const sameSet = (xs: readonly string[], ys: readonly string[]) => xs.every((x, i) => same(x, ys[i]!)) || xs.map(canonical).sort().join() === ys.map(canonical).sort().join();
+  return same(ta.local, tb.local) && same(ta.remote, tb.remote) && sameSet(a.homeAddresses, b.homeAddresses) && sameSet(a.prefixes, b.prefixes);
+}
+
+/** An address or "address/length" in canonical form. */
+function canonical(x: string): string {
+  const [address = '', length] = x.split('/');
+  return `${formatAddr(addrBytes(address), addrFamily(address))}${length === undefined ? '' : `/${length}`}`;
+}
 
 export class DataPlane {
   readonly pinDir: string;

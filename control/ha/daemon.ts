@@ -6,7 +6,7 @@
  * announces each newly proxied home address there.
  */
 import { renameSync, writeFileSync } from 'node:fs';
-import type { Binding, DataPlane } from '../dataplane/dataplane.js';
+import { sameBinding, type Binding, type DataPlane } from '../dataplane/dataplane.js';
 import type { BindingCounters } from '../dataplane/layout.js';
 import { addrFamily } from '../dataplane/layout.js';
 import { RouteWatch } from '../dataplane/route-watch.js';
@@ -227,6 +227,8 @@ export class HomeAgentDaemon {
     try {
       for (const change of outcome.dataPlane) {
         if ('install' in change) {
+          const held = this.dataPlane.binding(change.install.id);
+          if (held && sameBinding(held, change.install)) continue; // a refresh: the data plane has it already, caches and next hop stay
           this.dataPlane.install(change.install);
           this.announce(change.install);
         } else {

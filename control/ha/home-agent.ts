@@ -14,7 +14,7 @@
  * deprecated entries after deregistration, the extended home link's
  * IPv4-wise and IPv6-wise at home. Not yet: its shadow entries (PMIPv6).
  */
-import type { Binding, Tunnel } from '../dataplane/dataplane.js';
+import { sameBinding, type Binding, type Tunnel } from '../dataplane/dataplane.js';
 import { addrBytes, addrFamily, formatAddr, inPrefix } from '../dataplane/layout.js';
 import { DecodeError } from '../wire/buffer.js';
 import { signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
@@ -104,17 +104,6 @@ export class ProfileConflict extends Error {
   constructor(readonly field: string, readonly reason: string) {
     super(`${field}: ${reason}`);
   }
-}
-
-/** The same tunnel for the same addresses (however each side spells or orders them). */
-function sameBinding(a: Binding | undefined, b: Binding): boolean {
-  if (!a) return false;
-  const ta = a.tunnel as Partial<Record<'localPort' | 'remotePort' | 'mtu', number>> & Binding['tunnel'];
-  const tb = b.tunnel as typeof ta;
-  const canon = (xs: readonly string[]) => xs.map((x) => { const [ad = '', len] = x.split('/'); return `${formatAddr(addrBytes(ad), addrFamily(ad))}${len ? `/${len}` : ''}`; }).sort().join(',');
-  return ta.format === tb.format && canon([ta.local, ta.remote]) === canon([tb.local, tb.remote]) && ta.local === tb.local
-    && (ta.localPort ?? 0) === (tb.localPort ?? 0) && (ta.remotePort ?? 0) === (tb.remotePort ?? 0) && (ta.mtu ?? 0) === (tb.mtu ?? 0)
-    && canon(a.homeAddresses) === canon(b.homeAddresses) && canon(a.prefixes) === canon(b.prefixes);
 }
 
 /** a is newer than b modulo 2^16 (RFC 6275 §9.5.1). */
@@ -286,7 +275,8 @@ export class HomeAgent {
       }
     }
     for (const e of live.values()) {
-      if (!sameBinding(held.get(e.bindingId), e.binding)) dataPlane.push({ install: e.binding });
+      const now = held.get(e.bindingId);
+      if (!now || !sameBinding(now, e.binding)) dataPlane.push({ install: e.binding });
     }
     events.push(`journal: ${live.size} bindings and ${this.cache.size - live.size} deprecated entries restored`);
     return { dataPlane, events };

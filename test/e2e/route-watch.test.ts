@@ -30,10 +30,17 @@ afterAll(() => {
   t?.destroy();
 });
 
-it('forgets a learnt next hop when a route changes, and learns it again', async () => {
+it('keeps a learnt next hop through a refresh, forgets it when a route changes, and learns it again', async () => {
   expect(await ping(t.ns.cn, a.mnHome.v6)).toEqual({ sent: 3, received: 3 });
   const learnt = t.anchor.lookupEntry(a.mnHome.v6)?.nexthop;
   expect(learnt).toMatchObject({ ifindex: expect.any(Number) });
+
+  // a refresh changes nothing in the data plane: the learnt next hop stays
+  const sequence = ha.homeAgent.binding('mn@example.net')!.sequence;
+  mn.moved();
+  for (const end = Date.now() + 3000; ha.homeAgent.binding('mn@example.net')!.sequence === sequence && Date.now() < end;) await sleep(10);
+  expect(ha.homeAgent.binding('mn@example.net')!.sequence).not.toBe(sequence);
+  expect(t.anchor.lookupEntry(a.mnHome.v6)?.nexthop).toEqual(learnt);
 
   const flushes = ha.routeWatch!.flushes;
   t.lab.exec(t.ns.anchor, 'ip -6 route add 2001:db8:f::2/128 dev a-v6 metric 1');
