@@ -11,9 +11,9 @@
  * the NAT refresh time), and re-registers on SIGHUP, which is how it is told
  * it has moved. SIGTERM/SIGINT stop it; its pinned data plane stays.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { loadConfig } from '../config/load.js';
 import { DataPlane } from '../dataplane/dataplane.js';
 import { parseMobileNodeConfig } from '../mn/config.js';
 import { MobileNodeDaemon } from '../mn/daemon.js';
@@ -25,7 +25,7 @@ if (!values.config) {
   process.stderr.write('usage: dsmip-mn --config FILE [--instance NAME]\n');
   process.exit(2);
 }
-const config = parseMobileNodeConfig(JSON.parse(readFileSync(values.config, 'utf8')));
+const config = loadConfig('dsmip-mn', values.config, parseMobileNodeConfig);
 const ipv4 = config.ipv4HomeAddress !== 'dynamic' ? config.ipv4HomeAddress : undefined;
 const dataPlane = DataPlane.open({ instance: values.instance, role: 'mobile', icmpSource6: config.homeAddress, ...(ipv4 && { icmpSource4: ipv4 }) });
 const daemon = new MobileNodeDaemon(config, dataPlane, { log: (event) => log.info(event) });

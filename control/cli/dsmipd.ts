@@ -16,9 +16,9 @@
  * Binding Updates until SIGTERM/SIGINT, after which the data plane keeps
  * forwarding for the next start.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { loadConfig } from '../config/load.js';
 import { DataPlane } from '../dataplane/dataplane.js';
 import { parseHomeAgentConfig } from '../ha/config.js';
 import type { FastifyInstance } from 'fastify';
@@ -44,7 +44,7 @@ if (!values.config) {
   process.stderr.write('usage: dsmipd --config FILE [--instance NAME] [--attach IF,IF...] [--tc-egress IF] [--journal FILE] [--api HOST:PORT|off] [--api-token T] [--capture FILE.pcap]\n');
   process.exit(2);
 }
-const config = parseHomeAgentConfig(JSON.parse(readFileSync(values.config, 'utf8')));
+const config = loadConfig('dsmipd', values.config, parseHomeAgentConfig);
 const dataPlane = DataPlane.open({ instance: values.instance, role: 'anchor', icmpSource6: config.homeAgent.ipv6, ...(config.homeAgent.ipv4 && { icmpSource4: config.homeAgent.ipv4 }) });
 for (const ifname of values.attach.split(',').filter(Boolean)) log.info({ ifname, mode: dataPlane.attach(ifname) }, 'attached');
 if (values['tc-egress']) dataPlane.attachTcEgress(values['tc-egress']);

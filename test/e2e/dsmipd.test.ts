@@ -72,3 +72,18 @@ it('serves a Binding Update and stops on SIGTERM, leaving the data plane pinned'
   expect(lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
   expect(existsSync(join(t.anchor.pinDir, 'home6'))).toBe(true);
 });
+
+it('refuses a bad configuration with every problem named, status 2, and no stack trace', async () => {
+  const config = join(dir, 'bad.json');
+  writeFileSync(config, JSON.stringify({ homeLink: { interface: 'a-home' }, homeAgent: { ipv6: 'nope' }, mobileNodes: [{ nai: 'x', key: 'zz', spi: 7, homeAddress: '2001:db8:1::1' }] }));
+  const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', 'control/cli/dsmipd.ts', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    p.on('exit', (code) => resolve({ code, err }));
+  });
+  expect(r.code).toBe(2);
+  expect(r.err).toContain('homeAgent.ipv6: must be an IPv6 address, got "nope"');
+  expect(r.err).toContain('mobileNodes[0].spi: must be an integer in 256..4294967295, got 7');
+  expect(r.err).not.toMatch(/\n\s+at /);
+});
