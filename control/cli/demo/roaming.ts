@@ -6,10 +6,14 @@
  * traffic and the counters, and the signalling is summarised by tshark
  * from the home agent's capture file at the end.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { createMetrics } from '../../api/metrics.js';
+import { startApi } from '../../api/server.js';
+import { packageRoot } from '../../dataplane/dataplane.js';
 import { HomeAgentDaemon } from '../../ha/daemon.js';
 import { buildRoamingLab, networks, roamingAddr as a, type NetworkName, type RoamingLab } from '../../lab/roaming-lab.js';
 import { openTcpSession, ping, type TcpSession } from '../../lab/traffic.js';
@@ -59,6 +63,22 @@ async function visit(t: RoamingLab, ha: HomeAgentDaemon, mn: MobileNodeDaemon, s
   return good;
 }
 
+/** What an operator sees meanwhile: dsmipctl over the home agent's REST API, and a few of its metrics. */
+async function operatorsView(ha: HomeAgentDaemon, t: RoamingLab): Promise<void> {
+  const api = await startApi(ha, t.anchor, createMetrics(ha, t.anchor), { host: '127.0.0.1', port: 0 });
+  try {
+    const url = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
+    const ctl = (...args: string[]) => new Promise<string>((resolve) => execFile(process.execPath, [join(packageRoot, 'dist/control/cli/dsmipctl.js'), '--url', url, ...args],
+      { encoding: 'utf8' }, (_err, out, err) => resolve(`${out}${err}`.trimEnd())));
+    console.log('\nThe operator\'s view (dsmipctl over the REST API):');
+    for (const args of [['bindings'], ['stats']]) console.log(`  $ dsmipctl ${args.join(' ')}\n${(await ctl(...args)).split('\n').map((l) => `  ${l}`).join('\n')}`);
+    const metrics = (await (await fetch(`${url}/metrics`)).text()).split('\n').filter((l) => /^dsmip_(bindings|binding_updates_total|tunnel_packets_total)/.test(l));
+    console.log(`  $ curl ${url}/metrics   (some of it)\n${metrics.map((l) => `  ${l}`).join('\n')}`);
+  } finally {
+    await api.close();
+  }
+}
+
 const TSHARK_FIELDS = ['frame.time_relative', 'ip.src', 'udp.srcport', 'ip.dst', 'udp.dstport', 'ipv6.src', 'ipv6.dst', 'mip6.mhtype',
   'mip6.bu.seqnr', 'mip6.bu.lifetime', 'mip6.ba.seqnr', 'mip6.ba.status', 'mip6.ba.lifetime'];
 const MH_TYPES: Record<string, string> = { 0: 'BRR', 5: 'BU', 6: 'BA', 7: 'BE' };
@@ -106,6 +126,7 @@ export async function roaming(): Promise<boolean> {
     }
     sessions.length = 0;
     console.log(`\nAnchor data plane: events ${nonZero(t.anchor.events())}; drops ${nonZero(t.anchor.drops())}`);
+    await operatorsView(ha, t);
     ha.stop(); // closes the capture file
     console.log(`\nThe signalling, as the home agent captured it, dissected by tshark:`);
     console.log(signallingSummary(capture));
