@@ -88,6 +88,10 @@ it('forwards with zero loss through a SIGKILL, then resumes its binding cache an
   await registered();
   expect(said.some((l) => /^mn: registered/.test(l))).toBe(true);
   expect(mn.node.registration!.expiresMs).toBeGreaterThan(before);
+  // (the daemon's log is asynchronous: its line may follow the BA)
+  for (const end = Date.now() + 3000; !second.lines.some((l) => l.includes('registered mn@example.net at 2001:db8:f::2')) && Date.now() < end;) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
   expect(second.lines.some((l) => l.includes('registered mn@example.net at 2001:db8:f::2'))).toBe(true);
 
   // the operator's view, over the restarted daemon's REST API (127.0.0.1:9180 in its namespace)
