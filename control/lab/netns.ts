@@ -15,6 +15,20 @@ export function sh(cmd: string, args: string[]): string {
 export const sysctls = (pairs: Record<string, string | number>): string =>
   Object.entries(pairs).map(([k, v]) => `sysctl -qw ${k}=${v}`).join(' && ');
 
+type Dual = { v6: string; v4: string };
+
+/** The correspondent's side of both labs: its addresses on cn0 and default routes through the anchor. */
+export function correspondentSetup(cn: Dual, anchor: Dual): string {
+  return [
+    `ip addr add ${cn.v6}/64 dev cn0 nodad`, `ip addr add ${cn.v4}/24 dev cn0`,
+    `ip route add default via ${anchor.v4}`, `ip -6 route add default via ${anchor.v6}`,
+    'ethtool -K cn0 gro on >/dev/null', // XDP_REDIRECT into a veth needs GRO (or XDP) on the peer
+  ].join(' && ');
+}
+
+/** The anchor forwards (and lets decapsulated home-address sources through). */
+export const routerSysctls = (): string => sysctls({ 'net.ipv4.ip_forward': 1, 'net.ipv6.conf.all.forwarding': 1, 'net.ipv4.conf.all.rp_filter': 0 });
+
 export class Lab {
   readonly namespaces: string[] = [];
   private readonly owned: { destroy(): void }[] = [];

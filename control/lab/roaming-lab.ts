@@ -20,7 +20,7 @@
 import { DataPlane } from '../dataplane/dataplane.js';
 import { parseHomeAgentConfig, type HomeAgentConfig } from '../ha/config.js';
 import { parseMobileNodeConfig, type MobileNodeConfig } from '../mn/config.js';
-import { Lab, sysctls } from './netns.js';
+import { correspondentSetup, Lab, routerSysctls, sysctls } from './netns.js';
 
 export const roamingAddr = {
   cn: { v6: '2001:db8:c::2', v4: '192.0.2.2' },
@@ -71,13 +71,9 @@ export function buildRoamingLab(prefix = 'roam'): RoamingLab {
     lab.link(ns.home, 'hb-mn', ns.mn, 'home0');
 
     const a = roamingAddr;
-    lab.exec(ns.cn, [
-      `ip addr add ${a.cn.v6}/64 dev cn0 nodad`, `ip addr add ${a.cn.v4}/24 dev cn0`,
-      `ip route add default via ${a.anchorCn.v4}`, `ip -6 route add default via ${a.anchorCn.v6}`,
-      'ethtool -K cn0 gro on >/dev/null', // XDP_REDIRECT into a veth needs GRO (or XDP) on the peer
-    ].join(' && '));
+    lab.exec(ns.cn, correspondentSetup(a.cn, a.anchorCn));
     lab.exec(ns.anchor, [
-      sysctls({ 'net.ipv4.ip_forward': 1, 'net.ipv6.conf.all.forwarding': 1, 'net.ipv4.conf.all.rp_filter': 0 }),
+      routerSysctls(),
       `ip addr add ${a.anchorCn.v6}/64 dev a-cn nodad`, `ip addr add ${a.anchorCn.v4}/24 dev a-cn`,
       'ip addr add 2001:db8:f::1/64 dev a-v6 nodad', 'ip addr add 198.51.100.1/24 dev a-v4', 'ip addr add 203.0.113.1/24 dev a-nat',
       `ip addr add ${a.ha.v6}/64 dev a-home nodad`, `ip addr add ${a.ha.v4}/24 dev a-home`,

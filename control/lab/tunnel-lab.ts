@@ -16,7 +16,7 @@
  */
 import { DataPlane, type Binding, type Tunnel } from '../dataplane/dataplane.js';
 import type { TunnelFormatName } from '../dataplane/layout.js';
-import { Lab, sysctls } from './netns.js';
+import { correspondentSetup, Lab, routerSysctls, sysctls } from './netns.js';
 
 export const addr = {
   cn: { v6: '2001:db8:c::2', v4: '192.0.2.2' },
@@ -71,13 +71,9 @@ export function buildTunnelLab(prefix = 'ma'): TunnelLab {
     lab.link(ns.anchor, 'a-nat', ns.nat, 'n-out');
     lab.link(ns.nat, 'n-in', mnnNs, 'm0');
 
-    lab.exec(ns.cn, [
-      `ip addr add ${addr.cn.v6}/64 dev cn0 nodad`, `ip addr add ${addr.cn.v4}/24 dev cn0`,
-      `ip route add default via ${addr.anchorCn.v4}`, `ip -6 route add default via ${addr.anchorCn.v6}`,
-      'ethtool -K cn0 gro on >/dev/null', // XDP_REDIRECT into a veth needs GRO (or XDP) on the peer
-    ].join(' && '));
+    lab.exec(ns.cn, correspondentSetup(addr.cn, addr.anchorCn));
     lab.exec(ns.anchor, [
-      sysctls({ 'net.ipv4.ip_forward': 1, 'net.ipv6.conf.all.forwarding': 1, 'net.ipv4.conf.all.rp_filter': 0 }),
+      routerSysctls(),
       `ip addr add ${addr.anchorCn.v6}/64 dev a-cn nodad`, `ip addr add ${addr.anchorCn.v4}/24 dev a-cn`,
       `ip addr add ${addr.anchorVisited.v6}/64 dev a-mn nodad`, `ip addr add ${addr.anchorVisited.v4}/24 dev a-mn`,
       `ip addr add ${addr.anchorNat.v4}/24 dev a-nat`,
