@@ -74,6 +74,11 @@ describe('a mobile node roaming with TCP sessions open to both home addresses', 
       expect(t.mobile.lookupEntry(home)).toMatchObject({ format: 'ip6', local: '2001:db8:f::2', remote: a.ha.v6 });
     }
     await expectPings();
+    // the node's own applications use its home addresses: its pings go out through the tunnel, not from the care-of address
+    const decapBefore = t.anchor.bindingCounters(1).decapPackets;
+    expect(await ping(t.ns.mn, a.cn.v6)).toEqual({ sent: 3, received: 3 });
+    expect(await ping(t.ns.mn, a.cn.v4)).toEqual({ sent: 3, received: 3 });
+    expect(t.anchor.bindingCounters(1).decapPackets - decapBefore).toBe(6n);
     // the home agent answers on the home link for the away node (proxy ARP/ND in its data plane)
     expect(await ping(t.ns.home, a.mnHome.v4)).toEqual({ sent: 3, received: 3 });
     expect(await ping(t.ns.home, a.mnHome.v6)).toEqual({ sent: 3, received: 3 });
