@@ -3,12 +3,13 @@
  * into the HomeAgent state machine; its data-plane changes are applied, then
  * its BA is sent (raw IPv6 with a type 2 routing header, or IPv4/UDP 4191).
  * On the home link the data plane proxies ARP/ND for away nodes; the daemon
- * announces each newly proxied home address there.
+ * announces each newly proxied home address there. Around that: the
+ * journal (restarts), per-source rate limiting (floods), the route watch
+ * (learnt next hops), and what the REST API asks of it.
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { sameBinding, type Binding, type DataPlane } from '../dataplane/dataplane.js';
-import type { BindingCounters } from '../dataplane/layout.js';
-import { addrFamily } from '../dataplane/layout.js';
+import { addrFamily, type BindingCounters } from '../dataplane/layout.js';
 import { RouteWatch } from '../dataplane/route-watch.js';
 import { interfaceInfo } from '../sys/ip.js';
 import { PacketSocket } from '../sys/libc.js';
