@@ -56,14 +56,6 @@ daemon.start();
 log.info({ instance: values.instance, resumed: dataPlane.resumed, bindings: dataPlane.bindingIds().length, cached: daemon.homeAgent.bindings().length }, 'serving');
 
 let api: FastifyInstance | null = null;
-if (values.api !== 'off') {
-  const at = values.api.lastIndexOf(':');
-  const host = values.api.slice(0, at).replace(/^\[|\]$/g, '');
-  const token = values['api-token'] ?? process.env.DSMIPD_API_TOKEN;
-  api = await startApi(daemon, dataPlane, createMetrics(daemon, dataPlane), { host, port: Number(values.api.slice(at + 1)), ...(token && { token }) });
-  log.info({ api: values.api }, 'REST API listening');
-}
-
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, async () => {
     await api?.close();
@@ -72,4 +64,12 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     log.info({ signal }, 'stopped');
     process.exit(0);
   });
+}
+
+if (values.api !== 'off') {
+  const at = values.api.lastIndexOf(':');
+  const host = values.api.slice(0, at).replace(/^\[|\]$/g, '');
+  const token = values['api-token'] ?? process.env.DSMIPD_API_TOKEN;
+  api = await startApi(daemon, dataPlane, createMetrics(daemon, dataPlane), { host, port: Number(values.api.slice(at + 1)), ...(token && { token }) });
+  log.info({ api: values.api }, 'REST API listening');
 }

@@ -11,7 +11,8 @@ export interface PingResult { sent: number; received: number }
 
 /** Pings dest from namespace ns, every intervalS seconds; resolves with what came back (never throws on loss). */
 export async function ping(ns: string, dest: string, count = 3, intervalS = 0.2): Promise<PingResult> {
-  const out = await run('ip', ['netns', 'exec', ns, 'ping', '-n', '-q', '-c', String(count), '-i', String(intervalS), '-W', '1', dest]);
+  const deadline = Math.ceil(count * intervalS) + 5; // ping then waits for every reply, not just 2 RTTs after its last request
+  const out = await run('ip', ['netns', 'exec', ns, 'ping', '-n', '-q', '-c', String(count), '-i', String(intervalS), '-W', '1', '-w', String(deadline), dest]);
   const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
   return { sent: Number(m?.[1] ?? count), received: Number(m?.[2] ?? 0) };
 }
@@ -93,7 +94,7 @@ s.on('close', () => { error = error || 'connection closed'; });
 process.stdin.on('data', () => {});
 process.stdin.on('end', () => {
   clearInterval(tick);
-  const deadline = Date.now() + 5000; // let the last lines come back
+  const deadline = Date.now() + 10000; // let the last lines come back (retransmissions after a move included)
   const done = () => {
     if (echoed < sent && Date.now() < deadline && !error) return setTimeout(done, 20);
     console.log(JSON.stringify({ ok: !error && !mismatch && echoed === sent, sent, echoed, longestGapMs, ...(error && { error }) }));

@@ -43,9 +43,9 @@ describe('refresh timers', () => {
     mn.start();
     const first = await registered();
     expect(mn.node.registration).toMatchObject({ natDetected: true, lifetime: 4 });
-    await sleep(4500);
-    const now = ha.homeAgent.binding('mn@example.net')!;
-    expect((now.sequence - first) & 0xffff).toBeGreaterThanOrEqual(2); // at 2 s and 4 s
+    const refreshedTwice = () => ((ha.homeAgent.binding('mn@example.net')?.sequence ?? first) - first & 0xffff) >= 2;
+    for (const end = Date.now() + 8000; !refreshedTwice() && Date.now() < end;) await sleep(50);
+    expect(refreshedTwice()).toBe(true); // at 2 s and 4 s
     expect(said.filter((l) => l === 'mn: refreshing the registration').length).toBeGreaterThanOrEqual(2);
     expect(await ping(t.ns.cn, a.mnHome.v4)).toEqual({ sent: 3, received: 3 });
   });

@@ -224,7 +224,7 @@ describe('refused in UDP through the NAT: the BA goes back in UDP to the NAT\'s 
   it('a BU signed with the wrong key (146, unsigned); the NAT\'s mapping is where the reply went', async () => {
     const { sent, ba } = await throughNat({ seq: 21, key: OTHER_KEY });
     expect(mhBytes(ba)).toBe(expectedBa(BaStatus.mipv6AuthFail, sent, CARE_OF4, { who: null }).toString('hex'));
-    expect(said.at(-1)).toMatch(/authentication/);
+    expect(said.some((l) => /authentication/.test(l))).toBe(true);
     expect(verifyMnHa(ba.signalling.mh, { careOf: CARE_OF4, home: MN.home, keyFor: () => KEY }).verdict).not.toBe('ok'); // nothing for the node to believe
   });
 

@@ -56,7 +56,7 @@ it('keeps a learnt next hop through a refresh, forgets it when a route changes, 
   const flushes = ha.routeWatch!.flushes;
   t.lab.exec(t.ns.anchor, 'ip -6 route add 2001:db8:f::2/128 dev a-v6 metric 1');
   for (const end = Date.now() + 2000; ha.routeWatch!.flushes === flushes && Date.now() < end;) await sleep(10);
-  expect(ha.routeWatch!.flushes).toBe(flushes + 1);
+  expect(ha.routeWatch!.flushes).toBeGreaterThan(flushes);
   expect(t.anchor.lookupEntry(a.mnHome.v6)?.nexthop).toBeNull();
 
   expect(await ping(t.ns.cn, a.mnHome.v6)).toEqual({ sent: 3, received: 3 });
