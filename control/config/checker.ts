@@ -43,11 +43,12 @@ export class Checker {
     return this.fail(path, `an IPv${family} address`, v, family === 4 ? '0.0.0.0' : '::');
   }
 
+  /** "address/length", the address in canonical form (host bits kept as given). */
   prefix(v: Json, path: string): string {
     const [addr = '', len = ''] = typeof v === 'string' ? v.split('/') : [];
     try {
-      const max = addrFamily(addr) === 4 ? 32 : 128;
-      if (/^\d+$/.test(len) && Number(len) <= max) return v as string;
+      const family = addrFamily(addr);
+      if (/^\d+$/.test(len) && Number(len) <= (family === 4 ? 32 : 128)) return `${formatAddr(addrBytes(addr), family)}/${Number(len)}`;
     } catch { /* reported below */ }
     return this.fail(path, 'a prefix "address/length"', v, '::/128');
   }

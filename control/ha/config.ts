@@ -87,7 +87,9 @@ export function parseHomeAgentConfig(json: Json): HomeAgentConfig {
   const seen = new Map<string, string>();
   mobileNodes.forEach((m, i) => {
     const ipv4 = m.ipv4HomeAddress && 'static' in m.ipv4HomeAddress ? m.ipv4HomeAddress.static : '';
-    for (const [what, value] of [['nai', m.nai], ['homeAddress', m.homeAddress], ['spi', String(m.spi)], ['ipv4HomeAddress', ipv4]] as const) {
+    const owned: (readonly [string, string])[] = [['nai', m.nai], ['homeAddress', m.homeAddress], ['spi', String(m.spi)], ['ipv4HomeAddress', ipv4],
+      ...m.prefixes.map((x) => ['prefixes', x] as const)]; // a mobile network prefix is one router's
+    for (const [what, value] of owned) {
       if (!value || value === '0') continue; // already reported as invalid
       const key = `${what}=${value}`;
       const first = seen.get(key);

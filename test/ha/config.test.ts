@@ -69,6 +69,15 @@ describe('static IPv4 home addresses', () => {
   });
 });
 
+describe('mobile network prefixes', () => {
+  it('are each one router\'s, however written', () => {
+    expect(() => parseHomeAgentConfig({ homeLink: { interface: 'h0', prefixes: [] }, homeAgent: { ipv6: '2001:db8:f::1' }, mobileNodes: [
+      { nai: 'a@b', key: '00', spi: 300, homeAddress: '2001:db8:1::1', mobileRouter: true, prefixes: ['2001:db8:100::/48'] },
+      { nai: 'c@d', key: '00', spi: 301, homeAddress: '2001:db8:1::2', mobileRouter: true, prefixes: ['2001:DB8:100:0::/48'] }] }))
+      .toThrow(/mobileNodes\[1\]\.prefixes: 2001:db8:100::\/48 is already mobileNodes\[0\]'s/);
+  });
+});
+
 describe('addresses', () => {
   it('are kept in canonical form, as packets decode them', () => {
     const c = parseHomeAgentConfig({
