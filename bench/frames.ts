@@ -3,7 +3,7 @@
  * Ethernet frames, the same packets inside each tunnel format, and a
  * Mobility Header packet. Checksums are finished, as on a wire.
  */
-import { addrBytes, addrFamily, type TunnelFormatName } from '../control/dataplane/layout.js';
+import { addrBytes, addrFamily, macBytes, type TunnelFormatName } from '../control/dataplane/layout.js';
 
 export const FRAME_LEN = 64; // Ethernet header to the end of the UDP payload, no FCS
 export const DSMIP_PORT = 4191;
@@ -15,9 +15,7 @@ const IPPROTO_UDP = 17;
 const IPPROTO_IPV6 = 41;
 const IPPROTO_MH = 135;
 
-export function macBytes(mac: string): Buffer {
-  return Buffer.from(mac.split(':').map((x) => parseInt(x, 16)));
-}
+export { macBytes };
 
 function sum16(buf: Buffer, sum = 0): number {
   for (let i = 0; i + 1 < buf.length; i += 2) sum += buf.readUInt16BE(i);

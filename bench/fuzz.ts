@@ -21,7 +21,7 @@ import { DecodeError } from '../control/wire/buffer.js';
 import { dhcpDiscover, encodeDhcp4 } from '../control/wire/dhcp4/index.js';
 import { inspectPacket } from '../control/wire/inspect.js';
 import { decodeSignalling, encodeSignalling4, encodeSignalling6 } from '../control/wire/ip/signalling.js';
-import { decodeMobilityHeader, encodeMobilityHeader, type MobilityHeader, type MobilityOption } from '../control/wire/mh/index.js';
+import { decodeMobilityHeader, encodeMobilityHeader, NO_BU_FLAGS, type MobilityHeader, type MobilityOption } from '../control/wire/mh/index.js';
 import { encodeMip4, makeRegistrationRequest } from '../control/wire/mipv4/index.js';
 
 const KEY = Buffer.from('00112233445566778899aabbccddeeff00112233', 'hex');
@@ -29,7 +29,7 @@ const HA6 = '2001:db8:1::1';
 const HA4 = '10.1.0.1';
 const HOME = '2001:db8:1::100';
 const CARE_OF = '2001:db8:f::2';
-const FLAGS = { a: true, h: true, l: false, k: false, m: false, r: true, p: false, f: true, t: true };
+const FLAGS = { ...NO_BU_FLAGS, a: true, h: true, r: true, f: true, t: true };
 
 /** xorshift32: fast, seeded, good enough to pick mutations. */
 export class Rng {

@@ -18,7 +18,7 @@
  * sign the BA), the floor of any authenticated transaction.
  */
 import { DataPlane, PIN_ROOT } from '../control/dataplane/dataplane.js';
-import { addrBytes, formatAddr } from '../control/dataplane/layout.js';
+import { canonicalAddr as canonical } from '../control/dataplane/layout.js';
 import { parseHomeAgentConfig } from '../control/ha/config.js';
 import { HomeAgentDaemon } from '../control/ha/daemon.js';
 import { Lab } from '../control/lab/netns.js';
@@ -27,7 +27,7 @@ import { pinThreadToCpu } from '../control/sys/libc.js';
 import { signMnHa, verifyMnHa } from '../control/wire/auth/mipv6.js';
 import { ntpTimestamp } from '../control/wire/auth/replay.js';
 import { encodeSignalling6 } from '../control/wire/ip/signalling.js';
-import { encodeMobilityHeader } from '../control/wire/mh/index.js';
+import { encodeMobilityHeader, NO_BU_FLAGS } from '../control/wire/mh/index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +38,7 @@ const MEASURED = 50_000;
 const KEY = Buffer.alloc(20, 0x5a);
 const HA = '2001:db8:f::1';
 const PEER = '2001:db8:f::2';
-const NO_FLAGS = { a: true, h: true, l: false, k: false, m: false, r: false, p: false, f: false, t: false };
+const FLAGS = { ...NO_BU_FLAGS, a: true, h: true };
 const ETH = Buffer.from('02000000000102000000000286dd', 'hex');
 
 export interface Transactions {
@@ -57,7 +57,6 @@ export interface HomeAgentBench {
   cryptoPerSecond: number;
 }
 
-const canonical = (v6: string) => formatAddr(addrBytes(v6), 6);
 const home = (i: number) => canonical(`2001:db8:1::${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}`);
 const home4 = (i: number) => `10.${(i >> 16) & 0xff}.${(i >> 8) & 0xff}.${i & 0xff}`;
 const careOf = (i: number, round: number) => canonical(`2001:db8:e:${round.toString(16)}::${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}`);
@@ -69,7 +68,7 @@ const nodeOf = (k: number) => (k * 7919) % BINDINGS;
 function buFrame(i: number, round: number, sequence: number): Buffer {
   const coa = careOf(i, round);
   const mh = signMnHa(encodeMobilityHeader({
-    type: 'bindingUpdate', sequence, lifetime: 3600, flags: NO_FLAGS,
+    type: 'bindingUpdate', sequence, lifetime: 3600, flags: FLAGS,
     options: [{ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: home4(i) },
       { type: 'mobileNodeIdentifier', subtype: 1, identifier: nai(i) }, { type: 'replayProtection', timestamp: ntpTimestamp(Date.now()) },
       { type: 'mobilityMessageAuthentication', subtype: 1, spi: 256 + i, authenticator: Buffer.alloc(12) }],

@@ -5,15 +5,13 @@
  * JSON.stringify + JSON.parse round trip of the same decoded message,
  * measured in the same run (the baseline: Node's own serializer).
  */
-import { decodeMobilityHeader, encodeMobilityHeader, type MobilityHeader } from '../control/wire/mh/index.js';
+import { decodeMobilityHeader, encodeMobilityHeader, NO_BA_FLAGS, NO_BU_FLAGS, type MobilityHeader } from '../control/wire/mh/index.js';
 import { signMnHa, verifyMnHa } from '../control/wire/auth/mipv6.js';
 import type { ResultRow } from './report.js';
 
 const KEY = Buffer.alloc(20, 7);
 const SPI = 0x1000;
 const SECURITY = { careOf: '2001:db8:f::2', home: '2001:db8:1::100' };
-const NO_BU_FLAGS = { a: false, h: false, l: false, k: false, m: false, r: false, p: false, f: false, t: false };
-const NO_BA_FLAGS = { k: false, r: false, p: false, t: false };
 const auth = { type: 'mobilityMessageAuthentication' as const, subtype: 1, spi: SPI, authenticator: Buffer.alloc(12) };
 
 export const bindingUpdate: MobilityHeader = {

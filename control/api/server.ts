@@ -11,11 +11,10 @@
  */
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { isIP } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { DataPlane } from '../dataplane/dataplane.js';
-import { addrBytes, formatAddr } from '../dataplane/layout.js';
+import { canonicalAddr } from '../dataplane/layout.js';
 import { ConfigError, parseMobileNodeProfile, profileJson } from '../ha/config.js';
 import type { HomeAgentDaemon } from '../ha/daemon.js';
 import { ProfileConflict, type BindingCacheEntry } from '../ha/home-agent.js';
@@ -44,9 +43,10 @@ export async function startApi(daemon: HomeAgentDaemon, dataPlane: DataPlane, me
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
+/** A queried address in canonical form, or as given if it is none (then it matches nothing). */
 const canonical = (a: string): string => {
   try {
-    return formatAddr(addrBytes(a), isIP(a) === 4 ? 4 : 6);
+    return canonicalAddr(a);
   } catch {
     return a;
   }
@@ -70,11 +70,9 @@ const matches = (e: BindingCacheEntry, q: Query): boolean =>
 function fieldOf(err: FastifyError): { field?: string; message: string } {
   const v = err.validation?.[0];
   if (!v) return { message: err.message };
-  const missing = (v.params as { missingProperty?: string; additionalProperty?: string }).missingProperty
-    ?? (v.params as { additionalProperty?: string }).additionalProperty;
-  const path = [err.validationContext, ...v.instancePath.split('/').filter(Boolean), ...(missing ? [missing] : [])].filter(Boolean).join('.');
-  const extra = (v.params as { additionalProperty?: string }).additionalProperty ? 'is not a known field' : v.message ?? 'is invalid';
-  return { field: path, message: missing && !(v.params as { additionalProperty?: string }).additionalProperty ? 'is required' : extra };
+  const { missingProperty: missing, additionalProperty: unknown } = v.params as { missingProperty?: string; additionalProperty?: string };
+  const field = [err.validationContext, ...v.instancePath.split('/'), missing ?? unknown].filter(Boolean).join('.');
+  return { field, message: unknown ? 'is not a known field' : missing ? 'is required' : v.message ?? 'is invalid' };
 }
 
 /** The API's routes, not yet listening (tests inject requests). */

@@ -4,7 +4,7 @@
  * 7"), so one run reports them all. The home agent and the mobile node read
  * their files through it.
  */
-import { addrBytes, addrFamily, formatAddr } from '../dataplane/layout.js';
+import { addrFamily, canonicalAddr } from '../dataplane/layout.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -38,7 +38,7 @@ export class Checker {
   /** An address of the family, in canonical form (RFC 5952): "2001:DB8:1::0:5" is "2001:db8:1::5", as packets decode. */
   address(v: Json, path: string, family: 4 | 6): string {
     try {
-      if (typeof v === 'string' && addrFamily(v) === family) return formatAddr(addrBytes(v), family);
+      if (typeof v === 'string' && addrFamily(v) === family) return canonicalAddr(v);
     } catch { /* reported below */ }
     return this.fail(path, `an IPv${family} address`, v, family === 4 ? '0.0.0.0' : '::');
   }
@@ -48,7 +48,7 @@ export class Checker {
     const [addr = '', len = ''] = typeof v === 'string' ? v.split('/') : [];
     try {
       const family = addrFamily(addr);
-      if (/^\d+$/.test(len) && Number(len) <= (family === 4 ? 32 : 128)) return `${formatAddr(addrBytes(addr), family)}/${Number(len)}`;
+      if (/^\d+$/.test(len) && Number(len) <= (family === 4 ? 32 : 128)) return `${canonicalAddr(addr)}/${Number(len)}`;
     } catch { /* reported below */ }
     return this.fail(path, 'a prefix "address/length"', v, '::/128');
   }

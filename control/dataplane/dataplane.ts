@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Btf } from './btf.js';
 import { BPF_ANY, attachType, libbpf, xdpFlags, type ObjectHandle } from './libbpf.js';
 import {
-  EndpointFlag, addrBytes, addrFamily, decodeTunnel, encodeConfig, encodeEndpointKey, encodeHomeKey, encodeHomeLink, encodePrefixKey,
+  EndpointFlag, addrFamily, canonicalAddr, decodeTunnel, encodeConfig, encodeEndpointKey, encodeHomeKey, encodeHomeLink, encodePrefixKey,
   encodeTunnel, formatAddr, layouts, sumBindingCounters, type AnchorConfig, type BindingCounters,
   type RoleName, type TunnelFormatName,
 } from './layout.js';
@@ -78,7 +78,7 @@ export function sameBinding(a: Binding, b: Binding): boolean {
 /** An address or "address/length" in canonical form. */
 function canonical(x: string): string {
   const [address = '', length] = x.split('/');
-  return `${formatAddr(addrBytes(address), addrFamily(address))}${length === undefined ? '' : `/${length}`}`;
+  return `${canonicalAddr(address)}${length === undefined ? '' : `/${length}`}`;
 }
 
 export class DataPlane {
@@ -145,11 +145,6 @@ export class DataPlane {
   }
 
   /**
-   * Every change to bindings, endpoints or routes bumps the generation: the
-   * data plane's per-CPU caches (learnt destinations) then start empty, so no
-   * packet is forwarded on what was true before the change.
-   */
-  /**
    * Runs fn with the caches' invalidation held to its end: many changes, one
    * generation bump (one map write instead of one per change). Until fn
    * returns, a packet may still meet a cached entry from before it, so what
@@ -167,6 +162,11 @@ export class DataPlane {
     }
   }
 
+  /**
+   * Every change to bindings, endpoints or routes bumps the generation: the
+   * data plane's per-CPU caches (learnt destinations) then start empty, so no
+   * packet is forwarded on what was true before the change.
+   */
   private invalidateCaches(): void {
     if (this.batchDepth > 0) {
       this.invalidationHeld = true;
@@ -351,18 +351,9 @@ export class DataPlane {
     }
     for (const b of list) if (this.bindings.has(b.id)) this.install(b);
 
-    const batches = new Map<MapName, { keys: Buffer[]; values: Buffer[] }>();
-    for (const { binding, entries, value } of fresh) {
-      this.zeroCounters(binding.id);
-      for (const e of entries) {
-        const batch = batches.get(e.map) ?? { keys: [], values: [] };
-        batch.keys.push(e.key);
-        batch.values.push(value);
-        batches.set(e.map, batch);
-      }
-    }
+    for (const { binding } of fresh) this.zeroCounters(binding.id);
     try {
-      this.writeBatches(batches);
+      this.writeEntries(fresh);
     } catch (err) {
       for (const { entries } of fresh) for (const e of entries) libbpf.delete(this.fd(e.map), e.key);
       throw err;
@@ -403,9 +394,17 @@ export class DataPlane {
 
   /** Forgets every learnt next hop, in bindings and in the destination caches: call it on any route or neighbour change. */
   flushNexthops(): void {
+    this.writeEntries([...this.bindings.values()].map(({ binding, entries }) => ({ entries, value: this.tunnelValue(binding) })));
+    this.invalidateCaches();
+  }
+
+  /**
+   * Writes each binding's value to its entries, grouped by map: one batched
+   * syscall for the hashes, one write per entry for the LPM tries (no batch ops).
+   */
+  private writeEntries(bindings: Iterable<{ entries: readonly Entry[]; value: Buffer }>): void {
     const batches = new Map<MapName, { keys: Buffer[]; values: Buffer[] }>();
-    for (const { binding, entries } of this.bindings.values()) {
-      const value = this.tunnelValue(binding);
+    for (const { entries, value } of bindings) {
       for (const e of entries) {
         const batch = batches.get(e.map) ?? { keys: [], values: [] };
         batch.keys.push(e.key);
@@ -413,12 +412,6 @@ export class DataPlane {
         batches.set(e.map, batch);
       }
     }
-    this.writeBatches(batches);
-    this.invalidateCaches();
-  }
-
-  /** Map writes grouped by map: one batched syscall for the hashes, one write per entry for the LPM tries (no batch ops). */
-  private writeBatches(batches: Map<MapName, { keys: Buffer[]; values: Buffer[] }>): void {
     for (const [map, { keys, values }] of batches) {
       if (map === 'home4' || map === 'home6') libbpf.updateBatch(this.fd(map), Buffer.concat(keys), Buffer.concat(values), keys.length);
       else keys.forEach((k, i) => libbpf.update(this.fd(map), k, values[i]!));
@@ -497,17 +490,9 @@ export class DataPlane {
    * ipv6 (our address on that link). Call inside the interface's namespace.
    */
   setHomeLink(ifname: string, mac: string, ipv6: string): void {
-    libbpf.update(this.fd('home_links'), this.ifindexKey(ifname), encodeHomeLink(mac, ipv6));
-  }
-
-  clearHomeLink(ifname: string): boolean {
-    return libbpf.delete(this.fd('home_links'), this.ifindexKey(ifname));
-  }
-
-  private ifindexKey(ifname: string): Buffer {
     const key = Buffer.alloc(4);
     key.writeUInt32LE(ifIndex(ifname));
-    return key;
+    libbpf.update(this.fd('home_links'), key, encodeHomeLink(mac, ipv6));
   }
 
   /* ---- counters ---- */

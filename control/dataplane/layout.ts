@@ -61,6 +61,18 @@ export function addrFamily(addr: string): 4 | 6 {
   return addrBytes(addr).length === 4 ? 4 : 6;
 }
 
+/** An address in canonical form (RFC 5952 for IPv6): "2001:DB8:1::0:5" is "2001:db8:1::5", as packets decode. */
+export function canonicalAddr(addr: string): string {
+  const b = addrBytes(addr);
+  return formatAddr(b, b.length === 4 ? 4 : 6);
+}
+
+/** The six bytes of a MAC address written "02:00:00:00:00:01"; throws TypeError on anything else. */
+export function macBytes(mac: string): Buffer {
+  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(mac)) throw new TypeError(`not a MAC address: ${JSON.stringify(mac)}`);
+  return Buffer.from(mac.replaceAll(':', ''), 'hex');
+}
+
 /** Dotted quad in s[from, to): four decimal octets, no leading zeros. */
 function parseIpv4(s: string, from: number, to: number): Buffer | null {
   const out = Buffer.allocUnsafe(4);
@@ -139,8 +151,8 @@ function parseIpv6(s: string): Buffer | null {
 /** Whether addr lies in prefix ("address/length"); never across families. */
 export function inPrefix(addr: string, prefix: string): boolean {
   const [net = '', len = ''] = prefix.split('/');
-  if (addrFamily(addr) !== addrFamily(net)) return false;
   const a = addrBytes(addr), n = addrBytes(net);
+  if (a.length !== n.length) return false;
   let bits = Number(len);
   for (let i = 0; bits > 0; i++, bits -= 8) {
     const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
@@ -250,7 +262,7 @@ export function encodeEndpointKey(addr: string, port: number): Buffer {
 export function encodeHomeLink(mac: string, ipv6: string): Buffer {
   const f = L.home_link.fields;
   const b = Buffer.alloc(L.home_link.size);
-  Buffer.from(mac.split(':').map((x) => parseInt(x, 16))).copy(b, f.mac!.offset);
+  macBytes(mac).copy(b, f.mac!.offset);
   anchorAddr(ipv6).copy(b, f.ipv6!.offset);
   return b;
 }

@@ -86,8 +86,7 @@ export function parseHomeAgentConfig(json: Json): HomeAgentConfig {
   const mobileNodes = c.array(top.mobileNodes, 'mobileNodes', (x, path) => mobileNode(c, x, path, pools));
   const seen = new Map<string, string>();
   mobileNodes.forEach((m, i) => {
-    const ipv4 = m.ipv4HomeAddress && 'static' in m.ipv4HomeAddress ? m.ipv4HomeAddress.static : '';
-    const owned: (readonly [string, string])[] = [['nai', m.nai], ['homeAddress', m.homeAddress], ['spi', String(m.spi)], ['ipv4HomeAddress', ipv4],
+    const owned: (readonly [string, string])[] = [['nai', m.nai], ['homeAddress', m.homeAddress], ['spi', String(m.spi)], ['ipv4HomeAddress', staticIpv4(m) ?? ''],
       ...m.prefixes.map((x) => ['prefixes', x] as const)]; // a mobile network prefix is one router's
     for (const [what, value] of owned) {
       if (!value || value === '0') continue; // already reported as invalid
@@ -100,6 +99,10 @@ export function parseHomeAgentConfig(json: Json): HomeAgentConfig {
   if (c.problems.length) throw new ConfigError(c.problems);
   return { homeLink, homeAgent, pools, policy, mobileNodes };
 }
+
+/** The node's static IPv4 home address, if it has one (not a pool). */
+export const staticIpv4 = (m: MobileNodeProfile | undefined): string | undefined =>
+  (m?.ipv4HomeAddress && 'static' in m.ipv4HomeAddress ? m.ipv4HomeAddress.static : undefined);
 
 /** One mobile node profile (the REST API's body), checked like the file's; throws ConfigError naming each field. */
 export function parseMobileNodeProfile(json: Json, pools: HomeAgentConfig['pools'], path = 'profile'): MobileNodeProfile {

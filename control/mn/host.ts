@@ -49,7 +49,7 @@ export class MobileHost {
    * destinations route back through mip0, not the link they came in on).
    */
   setUp(): void {
-    if (!this.exists(TUNNEL_IF)) {
+    if (!interfaceInfo(TUNNEL_IF, this.netns)) {
       this.ip(['link', 'add', TUNNEL_IF, 'address', '02:00:00:00:00:fe', 'type', 'veth', 'peer', 'name', TUNNEL_PEER, 'address', '02:00:00:00:00:fe']);
       this.ip(['link', 'set', TUNNEL_IF, 'arp', 'off', 'mtu', String(TUNNEL_MTU), 'up']);
       this.ip(['link', 'set', TUNNEL_PEER, 'up']);
@@ -63,23 +63,9 @@ export class MobileHost {
     execFileSync(this.netns ? 'ip' : cmd, this.netns ? ['netns', 'exec', this.netns, cmd, ...args] : args, { stdio: 'ignore' });
   }
 
-  tearDown(): void {
-    this.tryIp(['link', 'del', TUNNEL_IF]);
-    this.forgetHomeAgentRoutes();
-  }
-
   private forgetHomeAgentRoutes(): void {
     for (const [family = '', ...route] of this.haRoutes) this.tryIp([family, 'route', 'del', ...route]);
     this.haRoutes = [];
-  }
-
-  private exists(ifname: string): boolean {
-    try {
-      this.ip(['link', 'show', 'dev', ifname]);
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   /** The first configured interface that is up and has a global address: where the node is attached. */

@@ -25,10 +25,11 @@ import { inPrefix } from '../dataplane/layout.js';
 import { signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
 import { ntpTimestamp } from '../wire/auth/replay.js';
 import { encodeSignalling6, type SignallingPacket6 } from '../wire/ip/signalling.js';
-import { BaStatus, decodeMobilityHeader, encodeMobilityHeader, type BindingAcknowledgement, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
+import { DSMIP6_UDP_PORT } from '../wire/ip/constants.js';
+import { BaStatus, decodeMobilityHeader, encodeMobilityHeader, NO_BU_FLAGS, type BindingAcknowledgement, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
 import type { MobileNodeConfig } from './config.js';
 
-export const DSMIP_PORT = 4191;
+export const DSMIP_PORT = DSMIP6_UDP_PORT;
 const INITIAL_BINDACK_TIMEOUT_FIRST_REG_MS = 1500;
 const INITIAL_BINDACK_TIMEOUT_MS = 1000;
 const MAX_BINDACK_TIMEOUT_MS = 32_000;
@@ -90,7 +91,6 @@ interface Pending {
 const option = <T extends MobilityOption['type']>(m: { options: MobilityOption[] }, type: T): OptionOf<T> | undefined =>
   m.options.find((o): o is OptionOf<T> => o.type === type);
 
-const NO_FLAGS = { a: false, h: false, l: false, k: false, m: false, r: false, p: false, f: false, t: false };
 
 export class MobileNode {
   private sequence: number;
@@ -284,7 +284,7 @@ export class MobileNode {
     const udp = p.kind === 'away4' || p.kind === 'home4';
     const mh = signMnHa(encodeMobilityHeader({
       type: 'bindingUpdate', sequence: this.sequence, lifetime: deregister ? 0 : c.lifetime,
-      flags: { ...NO_FLAGS, a: true, h: true, r: c.mobileRouter, f: forceUdp, t: udp && c.tlv },
+      flags: { ...NO_BU_FLAGS, a: true, h: true, r: c.mobileRouter, f: forceUdp, t: udp && c.tlv },
       options: [...options,
         { type: 'mobileNodeIdentifier', subtype: 1, identifier: c.nai },
         { type: 'replayProtection', timestamp: ntpTimestamp(nowMs) },

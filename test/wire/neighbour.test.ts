@@ -4,7 +4,8 @@
  * itself), and tshark reads them as meant.
  */
 import { describe, expect, it } from 'vitest';
-import { gratuitousArp, macBytes, unsolicitedNeighborAdvert } from '../../control/wire/ip/neighbour.js';
+import { macBytes } from '../../control/dataplane/layout.js';
+import { gratuitousArp, unsolicitedNeighborAdvert } from '../../control/wire/ip/neighbour.js';
 import { scapy } from '../helpers/scapy.js';
 import { field, tshark } from '../helpers/tshark.js';
 

@@ -6,19 +6,13 @@
  * whole Ethernet frame. The home agent sends them when it starts answering
  * for an away node's home address, the node when it is back home.
  */
-import { addrBytes } from '../../dataplane/layout.js';
+import { addrBytes, macBytes } from '../../dataplane/layout.js';
 import { checksum6 } from '../checksum.js';
 
 const BROADCAST = 'ff:ff:ff:ff:ff:ff';
 const ALL_NODES = 'ff02::1';
 const ALL_NODES_MAC = '33:33:00:00:00:01';
 const ICMPV6 = 58;
-
-export const macBytes = (mac: string): Buffer => {
-  const b = Buffer.from(mac.split(':').map((x) => parseInt(x, 16)));
-  if (b.length !== 6 || !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(mac)) throw new TypeError(`not a MAC address: ${JSON.stringify(mac)}`);
-  return b;
-};
 
 function ethernet(dst: string, src: string, ethertype: number, payload: Buffer): Buffer {
   const hdr = Buffer.alloc(14);

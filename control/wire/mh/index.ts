@@ -8,6 +8,8 @@ export {
   encodeMobilityHeader,
   decodeMobilityHeader,
   optionLocations,
+  NO_BU_FLAGS,
+  NO_BA_FLAGS,
 } from './messages.js';
 export type {
   MobilityHeader,

@@ -20,6 +20,10 @@ export type BuFlags = Record<keyof typeof BuFlag, boolean>;
 export type BaFlags = Record<keyof typeof BaFlag, boolean>;
 export type BrFlags = Record<keyof typeof BrFlag, boolean>;
 
+/** No flag set; spread and override: { ...NO_BU_FLAGS, a: true, h: true }. */
+export const NO_BU_FLAGS: Readonly<BuFlags> = Object.freeze(Object.fromEntries(Object.keys(BuFlag).map((k) => [k, false])) as BuFlags);
+export const NO_BA_FLAGS: Readonly<BaFlags> = Object.freeze(Object.fromEntries(Object.keys(BaFlag).map((k) => [k, false])) as BaFlags);
+
 interface Common {
   /** The MH checksum field as on the wire; encode writes 0 when absent. */
   checksum?: number;
