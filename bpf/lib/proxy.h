@@ -130,7 +130,8 @@ static __always_inline int xdp_proxy_ns(struct xdp_md *ctx)
 		__builtin_memcpy(peer_mac, eth->h_source, 6);
 	}
 
-	/* exactly Ethernet + IPv6 + our NA: whatever options (or padding) followed go */
+	/* exactly Ethernet + IPv6 + our NA: whatever options (or padding) followed go
+	 * (the packet pointers are reloaded after; link, a map value, stays valid) */
 	if (bpf_xdp_adjust_tail(ctx, (int)(sizeof(*eth) + sizeof(*ip6h) + sizeof(*na)) - (int)(data_end - data)))
 		return XDP_PASS;
 	data = (void *)(long)ctx->data;
@@ -139,9 +140,6 @@ static __always_inline int xdp_proxy_ns(struct xdp_md *ctx)
 	ip6h = (void *)(eth + 1);
 	na = (void *)(ip6h + 1);
 	if ((void *)(na + 1) > data_end)
-		return XDP_DROP;
-	link = home_link_of(ctx); /* pointers from before a helper call that moved the packet are stale */
-	if (!link)
 		return XDP_DROP;
 
 	__builtin_memcpy(eth->h_dest, peer_mac, 6);
