@@ -15,6 +15,11 @@
  *   net   raw − undo: harness + anchor, what BPF_PROG_TEST_RUN would report
  *         for the anchor alone; comparable with the XDP_TX baseline, which
  *         carries the same harness
+ *
+ * This machine's speed drifts by a fifth from one second to the next, so
+ * every round of a path runs XDP_TX, the wrapper, the undo and the empty
+ * program back to back, and a path's ratio is the median of its rounds'
+ * ratios: each net figure against the baseline measured beside it.
  */
 import { join } from 'node:path';
 import { closeFd } from '../control/sys/libc.js';
@@ -26,7 +31,7 @@ import { addr, homeAddress, mac, type Topology } from './topology.js';
 import { FORMATS, bindingNumber } from './bindings.js';
 
 export const REPEAT = 1_000_000;
-const ROUNDS = 5;
+const ROUNDS = 7;
 // Signalling fills the ring buffer (4 MiB: 2032 frames of 2 KiB), drained between runs of
 // SIGNAL_CHUNK; every run costs ~16 ms of the kernel's own (XDP dispatcher switch), so one round.
 export const SIGNAL_CHUNK = 2000;
@@ -43,8 +48,11 @@ export interface Path {
   outDmac: string;  // its destination MAC
 }
 
-/** raw: bench_anchor; undo: bench_undo − bench_pass; net = raw − undo, the anchor's figure as test_run would give it. */
-export interface PathResult { path: Path; raw: number; undo: number; net: number }
+/**
+ * raw: bench_anchor; undo: bench_undo − bench_pass; net = raw − undo, the anchor's figure as test_run would give it;
+ * xdpTx: the baseline in the same rounds; ratio: the median of the rounds' net / XDP_TX (medians all).
+ */
+export interface PathResult { path: Path; raw: number; undo: number; net: number; xdpTx: number; ratio: number }
 export interface TestRunResults {
   xdpTx: number;
   redirect: number;
@@ -166,19 +174,20 @@ export async function measureTestRun(topo: Topology, dp: DataPlane, bench: Bench
   };
   await baselines();
 
-  const measured: { path: Path; raw: number; undo: number }[] = [];
+  const paths: PathResult[] = [];
   for (const p of all) {
     const ifindex = topo.ifindex[p.ingress];
     const signal = p.key.startsWith('signal');
     bench.setInput(p.frame);
     const drops0 = sumOf(dp.drops());
     const slow0 = sumOf(dp.events(), SLOW_EVENTS);
-    const raw: number[] = [];
-    const undo: number[] = [];
-    for (let i = 0; i < (signal ? SIGNAL_ROUNDS : ROUNDS); i++) { // interleaved, so that drift hits both alike
+    const r = { xdpTx: [] as number[], raw: [] as number[], undo: [] as number[], net: [] as number[], ratio: [] as number[] };
+    for (let i = 0; i < (signal ? SIGNAL_ROUNDS : ROUNDS); i++) { // paired: all four figures of a round side by side
       inAnchor(() => {
-        raw.push(signal ? timeSignal(bench, dp, p, ifindex) : timeProgram(bench, 'bench_anchor', p.frame, ifindex, p.verdict));
-        undo.push(timeProgram(bench, 'bench_undo', p.frame, ifindex, XDP.PASS));
+        const xdpTx = timeProgram(bench, 'bench_xdp_tx', baseFrame, ifindex, XDP.TX);
+        const raw = signal ? timeSignal(bench, dp, p, ifindex) : timeProgram(bench, 'bench_anchor', p.frame, ifindex, p.verdict);
+        const undo = timeProgram(bench, 'bench_undo', p.frame, ifindex, XDP.PASS) - timeProgram(bench, 'bench_pass', p.frame, ifindex, XDP.PASS);
+        Object.entries({ xdpTx, raw, undo, net: raw - undo, ratio: (raw - undo) / xdpTx }).forEach(([k, v]) => r[k as keyof typeof r].push(v));
       });
       await tick();
     }
@@ -186,12 +195,12 @@ export async function measureTestRun(topo: Topology, dp: DataPlane, bench: Bench
     const drops = sumOf(dp.drops()) - drops0;
     const slow = sumOf(dp.events(), SLOW_EVENTS) - slow0;
     if (drops || slow) throw new Error(`test_run ${p.key}: ${drops} drops and ${slow} slow-path events while measuring`);
-    measured.push({ path: p, raw: median(raw), undo: median(undo) });
-    log(`  ${p.key}: bench_anchor ${median(raw).toFixed(1)} ns, bench_undo ${median(undo)} ns`);
+    const result = { path: p, xdpTx: median(r.xdpTx), raw: median(r.raw), undo: median(r.undo), net: median(r.net), ratio: median(r.ratio) };
+    paths.push(result);
+    log(`  ${p.key}: net ${result.net.toFixed(1)} ns, ${result.ratio.toFixed(2)}× XDP_TX (${result.xdpTx} ns beside it)`);
   }
   await baselines();
 
   const harness = median(base.pass);
-  const results = measured.map(({ path, raw, undo }) => ({ path, raw, undo: undo - harness, net: raw - (undo - harness) }));
-  return { xdpTx: median(base.xdpTx), redirect: median(base.redirect), harness, paths: results, repeat: REPEAT, rounds: ROUNDS };
+  return { xdpTx: median(base.xdpTx), redirect: median(base.redirect), harness, paths, repeat: REPEAT, rounds: ROUNDS };
 }

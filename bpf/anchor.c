@@ -36,23 +36,14 @@ struct tunnel_hdr {
 	__u16 inner_off;     /* from the start of the frame */
 	__u8 tos;
 	__be16 sport, dport; /* UDP forms */
-	union anchor_addr src, dst;
+	const __be32 *src, *dst; /* the outer addresses, in the packet: 4 or 16 bytes */
 };
 
 enum nexthop_verdict { NH_FORWARD, NH_STACK, NH_TOO_BIG, NH_NO_ROUTE };
 
-struct nexthop {
-	__u32 ifindex;
-	__u32 mtu;
-	__u8 smac[6];
-	__u8 dmac[6];
-};
-
-static __always_inline int is_anchor(void)
+static __always_inline int is_anchor(const struct anchor_config *cfg)
 {
-	struct anchor_config *cfg = get_config();
-
-	return !cfg || cfg->role == ROLE_ANCHOR;
+	return cfg->role == ROLE_ANCHOR;
 }
 
 static __always_inline void decrement_ttl(void *l3, __u8 family)
@@ -94,33 +85,31 @@ static __always_inline __u32 tunnel_mtu(const struct tunnel *t, __u32 nh_mtu)
 }
 
 /*
- * The next hop towards a tunnel's remote end: cached in the binding, or
- * learnt from the FIB on first use and cached there (the control plane
- * clears the cache when routes or neighbours change).
+ * Makes sure the next hop towards a tunnel's remote end is in the binding:
+ * cached there, or learnt from the FIB on first use and cached (the control
+ * plane clears it when routes or neighbours change). *mtu: the largest
+ * outer packet the way takes.
  */
 static __always_inline enum nexthop_verdict
-tunnel_nexthop(struct xdp_md *ctx, struct tunnel *t, __u16 outer_len, struct nexthop *nh)
+tunnel_nexthop(struct xdp_md *ctx, struct tunnel *t, __u16 outer_len, __u32 *mtu)
 {
 	struct bpf_fib_lookup p;
 	__u32 dev_mtu = 0;
 	int rc;
 
 	if (t->nh_valid) {
-		nh->ifindex = t->nh_ifindex;
-		nh->mtu = tunnel_mtu(t, t->nh_mtu);
-		__builtin_memcpy(nh->smac, t->nh_smac, 6);
-		__builtin_memcpy(nh->dmac, t->nh_dmac, 6);
-		return outer_len > nh->mtu ? NH_TOO_BIG : NH_FORWARD;
+		*mtu = tunnel_mtu(t, t->nh_mtu);
+		return outer_len > *mtu ? NH_TOO_BIG : NH_FORWARD;
 	}
 	fib_params_tunnel(&p, t, outer_len, ctx->ingress_ifindex);
 	rc = bpf_fib_lookup(ctx, &p, sizeof(p), 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
-		nh->mtu = tunnel_mtu(t, p.mtu_result);
+		*mtu = tunnel_mtu(t, p.mtu_result);
 		return NH_TOO_BIG;
 	}
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
-		nh->mtu = tunnel_mtu(t, 0xffff);
-		return outer_len > nh->mtu ? NH_TOO_BIG : NH_STACK;
+		*mtu = tunnel_mtu(t, 0xffff);
+		return outer_len > *mtu ? NH_TOO_BIG : NH_STACK;
 	}
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return NH_NO_ROUTE;
@@ -133,19 +122,15 @@ tunnel_nexthop(struct xdp_md *ctx, struct tunnel *t, __u16 outer_len, struct nex
 		dev_mtu = p.mtu_result;
 	if (dev_mtu > 0xffff)
 		dev_mtu = 0xffff;
-	nh->ifindex = p.ifindex;
-	nh->mtu = tunnel_mtu(t, dev_mtu);
-	__builtin_memcpy(nh->smac, p.smac, 6);
-	__builtin_memcpy(nh->dmac, p.dmac, 6);
-
 	t->nh_ifindex = p.ifindex;
 	t->nh_mtu = dev_mtu;
-	__builtin_memcpy(t->nh_smac, p.smac, 6);
 	__builtin_memcpy(t->nh_dmac, p.dmac, 6);
+	__builtin_memcpy(t->nh_smac, p.smac, 6);
 	asm volatile("" ::: "memory"); /* the fields before the flag */
 	t->nh_valid = 1;
 	count_event(EVENT_NH_LEARNT);
-	return outer_len > nh->mtu ? NH_TOO_BIG : NH_FORWARD;
+	*mtu = tunnel_mtu(t, dev_mtu);
+	return outer_len > *mtu ? NH_TOO_BIG : NH_FORWARD;
 }
 
 /* Out of ifindex, also when that is where the frame came in: XDP_TX into a
@@ -173,7 +158,7 @@ static __always_inline int xdp_encap(struct xdp_md *ctx, struct tunnel *t, const
 {
 	void *data, *data_end;
 	struct ethhdr *eth;
-	struct nexthop nh = {};
+	__u32 mtu = 0;
 	int overhead = tunnel_overhead(t->format);
 	enum nexthop_verdict verdict;
 
@@ -183,9 +168,9 @@ static __always_inline int xdp_encap(struct xdp_md *ctx, struct tunnel *t, const
 		count_event(EVENT_STACK_TTL);
 		return XDP_PASS; /* the stack sends the Time Exceeded */
 	}
-	verdict = tunnel_nexthop(ctx, t, ip->len + overhead, &nh);
+	verdict = tunnel_nexthop(ctx, t, ip->len + overhead, &mtu);
 	if (verdict == NH_TOO_BIG)
-		return xdp_too_big(ctx, ip, nh.mtu - overhead);
+		return xdp_too_big(ctx, ip, mtu - overhead);
 	if (verdict == NH_NO_ROUTE) {
 		count_drop(DROP_NO_ROUTE);
 		return XDP_DROP;
@@ -218,9 +203,8 @@ static __always_inline int xdp_encap(struct xdp_md *ctx, struct tunnel *t, const
 		return XDP_DROP;
 	eth->h_proto = bpf_htons(tunnel_outer_is_v6(t->format) ? ETH_P_IPV6 : ETH_P_IP);
 	count_binding(t, 0, ip->len);
-	__builtin_memcpy(eth->h_dest, nh.dmac, 6);
-	__builtin_memcpy(eth->h_source, nh.smac, 6);
-	return redirect_to(nh.ifindex);
+	write_macs(eth, t->nh_dmac);
+	return redirect_to(t->nh_ifindex);
 }
 
 /* The destination cache slot of an inner destination (16 bytes, IPv4 in the first four). */
@@ -236,9 +220,40 @@ static __always_inline int dest_hit(const struct dest_cache_entry *e, const __be
 	return e && e->generation == generation && e->family == family && addr6_eq(e->addr, addr);
 }
 
+/* The current destination cache entry of a (validated) inner packet's destination, if any. */
+static __always_inline struct dest_cache_entry *dest_of_inner(void *inner, __u8 family, __u32 generation)
+{
+	struct dest_cache_entry *e;
+
+	if (family == 4) {
+		__be32 dst[4] = { ((struct iphdr *)inner)->daddr };
+
+		e = dest_slot(dst);
+		return dest_hit(e, dst, 4, generation) ? e : 0;
+	}
+	const __be32 *dst = ((struct ipv6hdr *)inner)->daddr.in6_u.u6_addr32;
+
+	e = dest_slot(dst);
+	return dest_hit(e, dst, 6, generation) ? e : 0;
+}
+
+/* The entry, if forward_cached() may take the packet there without the stack's help. */
+static __always_inline struct dest_cache_entry *forwardable(struct dest_cache_entry *e, const struct ip_info *ip)
+{
+	return e && ip->len <= e->mtu && ip->ttl > 1 ? e : 0;
+}
+
+/* The frame (Ethernet + ip, checked forwardable()) out to e's next hop. */
+static __always_inline int forward_cached(struct ethhdr *eth, const struct ip_info *ip, const struct dest_cache_entry *e)
+{
+	decrement_ttl(eth + 1, ip->family);
+	write_macs(eth, e->macs);
+	return redirect_to(e->ifindex);
+}
+
 /* Forwards the frame (Ethernet + a packet of ip->len bytes) to a known next hop, or hands it up. */
 static __always_inline int forward_to(struct xdp_md *ctx, const struct ip_info *ip, __u32 ifindex, __u32 mtu,
-				      const __u8 *smac, const __u8 *dmac)
+				      const __u8 *dmac, const __u8 *smac)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
@@ -265,16 +280,16 @@ static __always_inline int forward_to(struct xdp_md *ctx, const struct ip_info *
  * (the costliest call here); any change the control plane makes bumps the
  * generation and so empties it.
  */
-static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip_info *ip)
+static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip_info *ip,
+					     const struct anchor_config *cfg)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	struct anchor_config *cfg = get_config();
 	__be32 dst[4] = {};
 	struct dest_cache_entry *e;
 	struct bpf_fib_lookup p;
-	__u32 generation = cfg ? cfg->generation : 0, mtu = 0;
-	int anchor = !cfg || cfg->role == ROLE_ANCHOR;
+	__u32 generation = cfg->generation, mtu = 0;
+	int anchor = is_anchor(cfg);
 	int rc;
 
 	if ((void *)(eth + 1) + sizeof(struct iphdr) > data_end) /* short IPv4 packets too */
@@ -285,7 +300,7 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 		dst[0] = iph->daddr;
 		e = dest_slot(dst);
 		if (dest_hit(e, dst, 4, generation))
-			return forward_to(ctx, ip, e->ifindex, e->mtu, e->smac, e->dmac);
+			return forward_to(ctx, ip, e->ifindex, e->mtu, e->macs, e->macs + 6);
 		/* home address or prefix (a NEMO mobile network), as in xdp_ipv4() */
 		struct tunnel *t = anchor ? binding_of4(iph->daddr) : 0;
 
@@ -305,7 +320,7 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 		__builtin_memcpy(dst, &ip6h->daddr, 16);
 		e = dest_slot(dst);
 		if (dest_hit(e, dst, 6, generation))
-			return forward_to(ctx, ip, e->ifindex, e->mtu, e->smac, e->dmac);
+			return forward_to(ctx, ip, e->ifindex, e->mtu, e->macs, e->macs + 6);
 		t = anchor ? binding_of6(&ip6h->daddr) : 0;
 		if (t)
 			return xdp_encap(ctx, t, ip);
@@ -331,30 +346,27 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 		e->family = ip->family;
 		e->ifindex = p.ifindex;
 		e->mtu = mtu > 0xffff ? 0xffff : mtu;
-		__builtin_memcpy(e->smac, p.smac, 6);
-		__builtin_memcpy(e->dmac, p.dmac, 6);
+		__builtin_memcpy(e->macs, p.dmac, 6);
+		__builtin_memcpy(e->macs + 6, p.smac, 6);
 		e->generation = generation;
 	}
-	return forward_to(ctx, ip, p.ifindex, mtu ? mtu : 0xffff, p.smac, p.dmac);
+	return forward_to(ctx, ip, p.ifindex, mtu ? mtu : 0xffff, p.dmac, p.smac);
 }
 
-/* Does the tunnel packet come from where its binding says, in its format? */
-static __always_inline int reverse_check(const struct tunnel *t, const struct tunnel_hdr *th)
+/*
+ * Does the tunnel packet come from where its binding says, in its format?
+ * Returns the drop reason if not, -1 if so.
+ */
+static __always_inline int reverse_drop_reason(const struct tunnel *t, const struct tunnel_hdr *th)
 {
-	if (t->format != th->format) {
-		count_drop(DROP_FORMAT_MISMATCH);
-		return -1;
-	}
-	if (th->format == TUNNEL_IP6 ? !addr6_eq(t->remote.v6, th->src.v6) || !addr6_eq(t->local.v6, th->dst.v6)
-				     : t->remote.v4 != th->src.v4 || t->local.v4 != th->dst.v4) {
-		count_drop(DROP_SPOOFED_OUTER);
-		return -1;
-	}
-	if (tunnel_is_udp(th->format) && (t->remote_port != th->sport || t->local_port != th->dport)) {
-		count_drop(DROP_SPOOFED_OUTER);
-		return -1;
-	}
-	return 0;
+	if (t->format != th->format)
+		return DROP_FORMAT_MISMATCH;
+	if (th->format == TUNNEL_IP6 ? !addr6_eq(t->remote.v6, th->src) || !addr6_eq(t->local.v6, th->dst)
+				     : t->remote.v4 != th->src[0] || t->local.v4 != th->dst[0])
+		return DROP_SPOOFED_OUTER;
+	if (tunnel_is_udp(th->format) && (t->remote_port != th->sport || t->local_port != th->dport))
+		return DROP_SPOOFED_OUTER;
+	return -1;
 }
 
 /* RFC 6040 decapsulation: CE on the outer header must reach the inner one. */
@@ -376,64 +388,126 @@ static __always_inline int propagate_ecn(void *inner, const struct ip_info *in, 
 	return 0;
 }
 
-static __always_inline int xdp_decap(struct xdp_md *ctx, const struct tunnel_hdr *th, __u16 outer_end)
+/* Parses the inner packet; -1 if it is malformed or overruns the outer one. */
+static __always_inline int parse_inner(void *inner, void *data_end, const struct tunnel_hdr *th, __u16 outer_end,
+				       struct ip_info *in)
 {
-	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
-	void *inner = data + th->inner_off;
-	struct ip_info in;
-	struct tunnel *t;
-	__u8 macs[12];
-	int anchor = is_anchor();
+	if (th->inner_family == 4 ? parse_ipv4(inner, data_end, in) : parse_ipv6(inner, data_end, in))
+		return -1;
+	return th->inner_off + in->len > outer_end ? -1 : 0;
+}
 
-	if (th->inner_off > 256) { /* outer headers longer than we strip: counted like any drop */
-		count_drop(DROP_HEADROOM);
-		return XDP_DROP;
-	}
-	if (th->inner_family == 4 ? parse_ipv4(inner, data_end, &in) : parse_ipv6(inner, data_end, &in)) {
-		count_drop(DROP_MALFORMED_INNER);
-		return XDP_DROP;
-	}
-	if (th->inner_off + in.len > outer_end) {
-		count_drop(DROP_MALFORMED_INNER);
-		return XDP_DROP;
-	}
-	if (th->inner_family == 4) {
+/* The binding of an inner packet: by its source at the anchor, its destination at a mobile node. */
+static __always_inline struct tunnel *binding_of_inner(void *inner, __u8 family, const struct anchor_config *cfg,
+						       __u32 *local_flags)
+{
+	int anchor = is_anchor(cfg);
+
+	if (family == 4) {
 		struct iphdr *iph = inner;
-
 		__be32 key[4] = { anchor ? iph->saddr : iph->daddr };
 
-		t = binding_of(key, 4);
-	} else {
-		struct ipv6hdr *ip6h = inner;
+		return binding_of(key, 4, cfg->generation, local_flags);
+	}
+	struct ipv6hdr *ip6h = inner;
 
-		t = binding_of((const __be32 *)(anchor ? &ip6h->saddr : &ip6h->daddr), 6);
-	}
-	if (!t) {
-		count_drop(DROP_UNKNOWN_INNER_SOURCE);
-		return XDP_DROP;
-	}
-	if (reverse_check(t, th))
-		return XDP_DROP;
-	if (propagate_ecn(inner, &in, th->tos)) {
+	return binding_of((anchor ? &ip6h->saddr : &ip6h->daddr)->in6_u.u6_addr32, 6, cfg->generation, local_flags);
+}
+
+/* Strips the outer headers of a checked tunnel packet of binding t and forwards the inner packet. */
+static __always_inline int decap_forward(struct xdp_md *ctx, const struct tunnel_hdr *th, const struct tunnel *t,
+					 void *inner, const struct ip_info *in, const struct anchor_config *cfg)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	__u8 macs[12];
+
+	if (propagate_ecn(inner, in, th->tos)) {
 		count_drop(DROP_ECN);
 		return XDP_DROP;
 	}
-	count_binding(t, 1, in.len);
+	count_binding(t, 1, in->len);
+
+	/* The inner packet's next hop from the destination cache, read while
+	 * the outer headers are still there: on a hit nothing of the old
+	 * Ethernet header is needed afterwards. */
+	struct dest_cache_entry *nh = forwardable(dest_of_inner(inner, th->inner_family, cfg->generation), in);
 
 	if (data + sizeof(struct ethhdr) > data_end)
 		return XDP_DROP;
-	__builtin_memcpy(macs, data, sizeof(macs));
+	if (!nh)
+		__builtin_memcpy(macs, data, sizeof(macs));
 	if (bpf_xdp_adjust_head(ctx, th->inner_off - sizeof(struct ethhdr))) {
 		count_drop(DROP_HEADROOM);
 		return XDP_DROP;
 	}
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
-	if (data + sizeof(struct ethhdr) > data_end)
+	if (data + sizeof(struct ethhdr) + sizeof(struct iphdr) > data_end)
 		return XDP_DROP;
-	__builtin_memcpy(data, macs, sizeof(macs));
 	((struct ethhdr *)data)->h_proto = bpf_htons(th->inner_family == 6 ? ETH_P_IPV6 : ETH_P_IP);
-	return xdp_forward_inner(ctx, &in);
+	if (nh)
+		return forward_cached(data, in, nh);
+	__builtin_memcpy(data, macs, sizeof(macs));
+	return xdp_forward_inner(ctx, in, cfg);
+}
+
+/*
+ * The hot path of decapsulation, before any endpoint lookup: a well-formed
+ * tunnel packet whose binding is in this CPU's binding cache, from the
+ * binding's care-of endpoint to its local one, which the cache entry says
+ * is one of our decapsulating endpoints (and no signalling one). Returns
+ * that binding, its inner packet in *inner and *in; 0 for anything else,
+ * which the full path classifies after the endpoint lookup.
+ */
+static __always_inline struct tunnel *cached_tunnel(struct xdp_md *ctx, const struct tunnel_hdr *th, __u16 outer_end,
+						    const struct anchor_config *cfg, void **inner, struct ip_info *in)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct tunnel *t;
+	__u32 flags = 0;
+
+	*inner = data + th->inner_off;
+	if (th->inner_off > 256 || parse_inner(*inner, data_end, th, outer_end, in))
+		return 0;
+	t = binding_of_inner(*inner, th->inner_family, cfg, &flags);
+	if (!t || (flags & (ENDPOINT_DECAP | ENDPOINT_SIGNAL)) != ENDPOINT_DECAP || reverse_drop_reason(t, th) >= 0)
+		return 0;
+	/* signalling in the UDP form is the full path's to find */
+	if ((flags & ENDPOINT_MH) && tunnel_is_udp(th->format) && th->inner_family == 6 &&
+	    (in->proto == IPPROTO_MH || ipv6_is_exthdr(in->proto)))
+		return 0;
+	return t;
+}
+
+/* A tunnel packet to one of our decapsulating endpoints: checked, decapsulated, forwarded, or dropped and counted. */
+static __always_inline int xdp_decap(struct xdp_md *ctx, const struct tunnel_hdr *th, __u16 outer_end,
+				     const struct anchor_config *cfg)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	void *inner = data + th->inner_off;
+	struct ip_info in;
+	struct tunnel *t;
+	int reason;
+
+	if (th->inner_off > 256) { /* outer headers longer than we strip: counted like any drop */
+		count_drop(DROP_HEADROOM);
+		return XDP_DROP;
+	}
+	if (parse_inner(inner, data_end, th, outer_end, &in)) {
+		count_drop(DROP_MALFORMED_INNER);
+		return XDP_DROP;
+	}
+	t = binding_of_inner(inner, th->inner_family, cfg, 0);
+	if (!t) {
+		count_drop(DROP_UNKNOWN_INNER_SOURCE);
+		return XDP_DROP;
+	}
+	reason = reverse_drop_reason(t, th);
+	if (reason >= 0) {
+		count_drop(reason);
+		return XDP_DROP;
+	}
+	return decap_forward(ctx, th, t, inner, &in, cfg);
 }
 
 static __always_inline __u8 first_nibble(void *p)
@@ -441,13 +515,51 @@ static __always_inline __u8 first_nibble(void *p)
 	return *(__u8 *)p >> 4;
 }
 
+/*
+ * The tunnel format of an IPv4 packet to a tunnel protocol or listened UDP
+ * port, and where its inner packet starts. -1: a malformed UDP form.
+ */
+static __always_inline int ipv4_tunnel_hdr(const struct ip_info *ip, struct udphdr *udph, void *data_end,
+					   struct tunnel_hdr *th)
+{
+	th->inner_off = sizeof(struct ethhdr) + ip->hlen;
+	if (ip->proto != IPPROTO_UDP) {
+		th->format = TUNNEL_IP4;
+		th->inner_family = ip->proto == IPPROTO_IPV6 ? 6 : 4;
+		return 0;
+	}
+	void *payload = udph + 1;
+
+	if (bpf_ntohs(udph->len) != ip->len - ip->hlen || payload + sizeof(struct tlvhdr) > data_end)
+		return -1;
+	th->inner_off += sizeof(*udph);
+	if (first_nibble(payload) == 4 || first_nibble(payload) == 6) {
+		th->format = TUNNEL_UDP4;
+		th->inner_family = first_nibble(payload);
+		return 0;
+	}
+	struct tlvhdr *tlv = payload;
+
+	if (tlv->type != TLV_TYPE_IPV4 && tlv->type != TLV_TYPE_IPV6)
+		return -1;
+	th->format = TUNNEL_UDP4_TLV;
+	th->inner_family = tlv->type == TLV_TYPE_IPV6 ? 6 : 4;
+	th->inner_off += sizeof(*tlv);
+	return 0;
+}
+
 /* IPv4 to one of our endpoints: IP-in-IP, UDP-encapsulated, or signalling. */
-static __always_inline int xdp_ipv4_endpoint(struct xdp_md *ctx, struct iphdr *iph, const struct ip_info *ip)
+static __always_inline int xdp_ipv4_endpoint(struct xdp_md *ctx, struct iphdr *iph, const struct ip_info *ip,
+					     const struct anchor_config *cfg)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
-	struct tunnel_hdr th = { .tos = ip->tos, .src.v4 = iph->saddr, .dst.v4 = iph->daddr };
+	struct tunnel_hdr th = { .tos = ip->tos, .src = &iph->saddr, .dst = &iph->daddr };
 	struct udphdr *udph = (void *)iph + ip->hlen;
 	__u16 outer_end = sizeof(struct ethhdr) + ip->len;
+	struct ip_info in;
+	struct tunnel *t;
+	void *inner;
+	int malformed;
 	__u32 flags;
 
 	if (ip->proto == IPPROTO_UDP) {
@@ -465,7 +577,11 @@ static __always_inline int xdp_ipv4_endpoint(struct xdp_md *ctx, struct iphdr *i
 	} else if (ip->proto != IPPROTO_IPIP && ip->proto != IPPROTO_IPV6) {
 		return NOT_OURS;
 	}
-	flags = endpoint_flags(&iph->daddr, 4, th.dport);
+	malformed = ipv4_tunnel_hdr(ip, udph, data_end, &th);
+	t = malformed || ip->frag ? 0 : cached_tunnel(ctx, &th, outer_end, cfg, &inner, &in);
+	if (t)
+		return decap_forward(ctx, &th, t, inner, &in, cfg);
+	flags = endpoint_flags(&iph->daddr, 4, th.dport, cfg->generation);
 	if (!flags)
 		return NOT_OURS;
 	if (ip->frag) {
@@ -474,46 +590,19 @@ static __always_inline int xdp_ipv4_endpoint(struct xdp_md *ctx, struct iphdr *i
 	}
 	if (flags & ENDPOINT_SIGNAL)
 		return xdp_signal(ctx);
-
-	if (ip->proto != IPPROTO_UDP) {
-		if (!(flags & ENDPOINT_DECAP))
-			return NOT_OURS;
-		th.format = TUNNEL_IP4;
-		th.inner_family = ip->proto == IPPROTO_IPV6 ? 6 : 4;
-		th.inner_off = sizeof(struct ethhdr) + ip->hlen;
-		return xdp_decap(ctx, &th, outer_end);
-	}
-
-	void *payload = udph + 1;
-
-	if (bpf_ntohs(udph->len) != ip->len - ip->hlen || payload + sizeof(struct tlvhdr) > data_end) {
+	if (malformed) {
 		count_drop(DROP_MALFORMED_TUNNEL);
 		return XDP_DROP;
 	}
-	th.inner_off = sizeof(struct ethhdr) + ip->hlen + sizeof(*udph);
-	if (first_nibble(payload) == 4 || first_nibble(payload) == 6) {
-		th.format = TUNNEL_UDP4;
-		th.inner_family = first_nibble(payload);
-	} else {
-		struct tlvhdr *tlv = payload;
-
-		if (tlv->type != TLV_TYPE_IPV4 && tlv->type != TLV_TYPE_IPV6) {
-			count_drop(DROP_MALFORMED_TUNNEL);
-			return XDP_DROP;
-		}
-		th.format = TUNNEL_UDP4_TLV;
-		th.inner_family = tlv->type == TLV_TYPE_IPV6 ? 6 : 4;
-		th.inner_off += sizeof(*tlv);
-	}
-	if (th.inner_family == 6 && (flags & ENDPOINT_MH) && th.inner_off < 256 &&
+	if (tunnel_is_udp(th.format) && th.inner_family == 6 && (flags & ENDPOINT_MH) && th.inner_off < 256 &&
 	    ipv6_is_mh(data + th.inner_off, data_end))
 		return xdp_signal(ctx);
 	if (!(flags & ENDPOINT_DECAP))
 		return NOT_OURS;
-	return xdp_decap(ctx, &th, outer_end);
+	return xdp_decap(ctx, &th, outer_end, cfg);
 }
 
-static __always_inline int xdp_ipv4(struct xdp_md *ctx)
+static __always_inline int xdp_ipv4(struct xdp_md *ctx, const struct anchor_config *cfg)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct iphdr *iph = data + sizeof(struct ethhdr);
@@ -526,7 +615,7 @@ static __always_inline int xdp_ipv4(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 	if (ip.proto == IPPROTO_UDP || ip.proto == IPPROTO_IPIP || ip.proto == IPPROTO_IPV6) {
-		verdict = xdp_ipv4_endpoint(ctx, iph, &ip);
+		verdict = xdp_ipv4_endpoint(ctx, iph, &ip, cfg);
 		if (verdict != NOT_OURS)
 			return verdict;
 		data = (void *)(long)ctx->data;
@@ -536,20 +625,36 @@ static __always_inline int xdp_ipv4(struct xdp_md *ctx)
 			return XDP_PASS;
 	}
 	{
-		__be32 key[4] = { is_anchor() ? iph->daddr : iph->saddr };
+		__be32 key[4] = { is_anchor(cfg) ? iph->daddr : iph->saddr };
 
-		t = binding_of(key, 4);
+		t = binding_of(key, 4, cfg->generation, 0);
 	}
 	return t ? xdp_encap(ctx, t, &ip) : XDP_PASS;
 }
 
 /* IPv6 to one of our endpoints: IPv6/IPv4-in-IPv6, or a Mobility Header. */
-static __always_inline int xdp_ipv6_endpoint(struct xdp_md *ctx, struct ipv6hdr *ip6h, struct ip_info *ip)
+static __always_inline int xdp_ipv6_endpoint(struct xdp_md *ctx, struct ipv6hdr *ip6h, struct ip_info *ip,
+					     const struct anchor_config *cfg)
 {
 	void *data_end = (void *)(long)ctx->data_end;
-	struct tunnel_hdr th = { .format = TUNNEL_IP6, .tos = ip->tos };
-	__u32 flags = endpoint_flags(&ip6h->daddr, 6, 0);
+	struct tunnel_hdr th = {
+		.format = TUNNEL_IP6, .tos = ip->tos,
+		.src = ip6h->saddr.in6_u.u6_addr32, .dst = ip6h->daddr.in6_u.u6_addr32,
+	};
+	__u16 outer_end = sizeof(struct ethhdr) + ip->len;
+	struct ip_info in;
+	struct tunnel *t;
+	void *inner;
+	__u32 flags;
 
+	if (ip->proto == IPPROTO_IPV6 || ip->proto == IPPROTO_IPIP) { /* no extension headers */
+		th.inner_family = ip->proto == IPPROTO_IPV6 ? 6 : 4;
+		th.inner_off = sizeof(struct ethhdr) + ip->hlen;
+		t = cached_tunnel(ctx, &th, outer_end, cfg, &inner, &in);
+		if (t)
+			return decap_forward(ctx, &th, t, inner, &in, cfg);
+	}
+	flags = endpoint_flags(ip6h->daddr.in6_u.u6_addr32, 6, 0, cfg->generation);
 	if (!flags)
 		return NOT_OURS;
 	if (ipv6_skip_exthdrs(ip6h, data_end, ip)) {
@@ -562,11 +667,9 @@ static __always_inline int xdp_ipv6_endpoint(struct xdp_md *ctx, struct ipv6hdr 
 		return flags & ENDPOINT_MH ? xdp_signal(ctx) : NOT_OURS;
 	if ((ip->proto != IPPROTO_IPV6 && ip->proto != IPPROTO_IPIP) || !(flags & ENDPOINT_DECAP))
 		return NOT_OURS;
-	__builtin_memcpy(th.src.v6, &ip6h->saddr, 16);
-	__builtin_memcpy(th.dst.v6, &ip6h->daddr, 16);
 	th.inner_family = ip->proto == IPPROTO_IPV6 ? 6 : 4;
 	th.inner_off = sizeof(struct ethhdr) + ip->hlen;
-	return xdp_decap(ctx, &th, sizeof(struct ethhdr) + ip->len);
+	return xdp_decap(ctx, &th, outer_end, cfg);
 }
 
 static __always_inline int ipv6_may_be_ours(__u8 nexthdr)
@@ -575,7 +678,7 @@ static __always_inline int ipv6_may_be_ours(__u8 nexthdr)
 	       ipv6_is_exthdr(nexthdr);
 }
 
-static __always_inline int xdp_ipv6(struct xdp_md *ctx)
+static __always_inline int xdp_ipv6(struct xdp_md *ctx, const struct anchor_config *cfg)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct ipv6hdr *ip6h = data + sizeof(struct ethhdr);
@@ -588,7 +691,7 @@ static __always_inline int xdp_ipv6(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 	if (ipv6_may_be_ours(ip.proto)) {
-		verdict = xdp_ipv6_endpoint(ctx, ip6h, &ip);
+		verdict = xdp_ipv6_endpoint(ctx, ip6h, &ip, cfg);
 		if (verdict != NOT_OURS)
 			return verdict;
 		data = (void *)(long)ctx->data;
@@ -597,7 +700,7 @@ static __always_inline int xdp_ipv6(struct xdp_md *ctx)
 		if ((void *)(ip6h + 1) > data_end)
 			return XDP_PASS;
 	}
-	if (ip6h->nexthdr == IPPROTO_ICMPV6 && is_anchor()) {
+	if (ip6h->nexthdr == IPPROTO_ICMPV6 && is_anchor(cfg)) {
 		verdict = xdp_proxy_ns(ctx);
 		if (verdict != XDP_PASS)
 			return verdict;
@@ -607,7 +710,7 @@ static __always_inline int xdp_ipv6(struct xdp_md *ctx)
 		if ((void *)(ip6h + 1) > data_end)
 			return XDP_PASS;
 	}
-	t = binding_of((const __be32 *)(is_anchor() ? &ip6h->daddr : &ip6h->saddr), 6);
+	t = binding_of((const __be32 *)(is_anchor(cfg) ? &ip6h->daddr : &ip6h->saddr), 6, cfg->generation, 0);
 	return t ? xdp_encap(ctx, t, &ip) : XDP_PASS;
 }
 
@@ -616,14 +719,15 @@ static __always_inline int anchor_xdp_main(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
+	struct anchor_config *cfg = get_config(); /* read once: passed down to whoever needs it */
 
-	if ((void *)(eth + 1) > data_end)
+	if ((void *)(eth + 1) > data_end || !cfg)
 		return XDP_PASS;
 	if (eth->h_proto == bpf_htons(ETH_P_IP))
-		return xdp_ipv4(ctx);
+		return xdp_ipv4(ctx, cfg);
 	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
-		return xdp_ipv6(ctx);
-	if (eth->h_proto == bpf_htons(ETH_P_ARP) && is_anchor())
+		return xdp_ipv6(ctx, cfg);
+	if (eth->h_proto == bpf_htons(ETH_P_ARP) && is_anchor(cfg))
 		return xdp_proxy_arp(ctx);
 	return XDP_PASS;
 }
@@ -671,7 +775,8 @@ static __always_inline int tc_encap(struct __sk_buff *skb, int forwarding)
 	__u8 family, tos, ttl;
 	__u16 inner_len = skb->len - sizeof(struct ethhdr), ip_len;
 	__u32 gso = skb->gso_size, ifindex = skb->ifindex;
-	int overhead, rc;
+	struct anchor_config *cfg = get_config();
+	int anchor = !cfg || cfg->role == ROLE_ANCHOR, overhead, rc;
 
 	asm volatile("" : "+r"(gso), "+r"(ifindex)); /* read the context once, here */
 	if (skb->protocol != bpf_htons(ETH_P_IP) && skb->protocol != bpf_htons(ETH_P_IPV6))
@@ -691,7 +796,7 @@ static __always_inline int tc_encap(struct __sk_buff *skb, int forwarding)
 		tos = iph->tos;
 		ttl = iph->ttl;
 		ip_len = bpf_ntohs(iph->tot_len);
-		t = binding_of4(is_anchor() ? iph->daddr : iph->saddr);
+		t = binding_of4(anchor ? iph->daddr : iph->saddr);
 	} else {
 		struct ipv6hdr *ip6h = (void *)(eth + 1);
 
@@ -701,7 +806,7 @@ static __always_inline int tc_encap(struct __sk_buff *skb, int forwarding)
 		tos = ipv6_tclass(ip6h);
 		ttl = ip6h->hop_limit;
 		ip_len = bpf_ntohs(ip6h->payload_len) + sizeof(*ip6h);
-		t = binding_of6(is_anchor() ? &ip6h->daddr : &ip6h->saddr);
+		t = binding_of6(anchor ? &ip6h->daddr : &ip6h->saddr);
 	}
 	if (!t)
 		return TC_ACT_OK;

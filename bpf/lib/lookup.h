@@ -24,14 +24,6 @@ static __always_inline struct tunnel *binding_of6(const struct in6_addr *addr)
 	return bpf_map_lookup_elem(&prefix6, &key);
 }
 
-/* The generation the per-CPU caches are valid for (anchor_config.generation; 0: caches off). */
-static __always_inline __u32 cache_generation(void)
-{
-	struct anchor_config *cfg = get_config();
-
-	return cfg ? cfg->generation : 0;
-}
-
 /* Fibonacci hashing of a 16-byte address (IPv4 in the first word) to `bits` bits. */
 static __always_inline __u32 addr_slot(const __be32 *a, int bits)
 {
@@ -39,52 +31,31 @@ static __always_inline __u32 addr_slot(const __be32 *a, int bits)
 }
 
 /*
- * The binding of an address, through this CPU's binding cache. A hit gives
- * the cached copy (its next hop learnt, so nothing writes to it); a miss
- * looks the maps up and remembers the answer.
+ * The per-CPU caches below hold answers for one generation of the maps
+ * (anchor_config.generation, bumped on every change; 0: caches off).
  */
-static __always_inline struct tunnel *binding_of(const __be32 *addr, __u8 family)
-{
-	__u32 generation = cache_generation();
-	__u32 slot = addr_slot(addr, 12);
-	struct binding_cache_entry *e = bpf_map_lookup_elem(&binding_cache, &slot);
-	struct tunnel *t;
 
-	if (e && e->generation == generation && e->family == family && addr6_eq(e->addr, addr))
-		return e->found ? &e->tunnel : 0;
-	t = family == 4 ? binding_of4(addr[0]) : binding_of6((const struct in6_addr *)addr);
-	if (!e || !generation || (t && !t->nh_valid))
-		return t; /* learn the next hop on the authoritative entry first */
-	__builtin_memcpy(e->addr, addr, 16);
-	e->family = family;
-	e->found = !!t;
-	if (t)
-		__builtin_memcpy(&e->tunnel, t, sizeof(*t));
-	e->generation = generation;
-	return t;
-}
-
-static __always_inline int endpoint_key_eq(const struct endpoint_key *a, const struct endpoint_key *b)
-{
-	return addr6_eq(a->addr.v6, b->addr.v6) && a->family == b->family && a->port == b->port;
-}
-
-/* Is this address (and UDP port, 0 for IP-in-IP) one of our endpoints? Through this CPU's cache. */
-static __always_inline __u32 endpoint_flags(const void *addr, __u8 family, __be16 port)
+/*
+ * Is this address (and UDP port, 0 for IP-in-IP) one of our endpoints?
+ * Through this CPU's cache, compared with the packet's own bytes: the key
+ * is only built on a miss.
+ */
+static __always_inline __u32 endpoint_flags(const __be32 *addr, __u8 family, __be16 port, __u32 generation)
 {
 	struct endpoint_key key = { .family = family, .port = port };
-	__u32 generation = cache_generation();
 	__u32 slot, *flags;
 	struct endpoint_cache_entry *e;
 
+	slot = ((family == 4 ? addr[0] : addr[0] ^ addr[1] ^ addr[2] ^ addr[3]) * 2654435761u) >> (32 - 8);
+	slot ^= port & (ENDPOINT_CACHE_SLOTS - 1);
+	e = bpf_map_lookup_elem(&endpoint_cache, &slot);
+	if (e && e->generation == generation && e->key.family == family && e->key.port == port &&
+	    (family == 4 ? e->key.addr.v4 == addr[0] : addr6_eq(e->key.addr.v6, addr)))
+		return e->flags;
 	if (family == 4)
-		key.addr.v4 = *(const __be32 *)addr;
+		key.addr.v4 = addr[0];
 	else
 		__builtin_memcpy(key.addr.v6, addr, sizeof(key.addr.v6));
-	slot = addr_slot(key.addr.v6, 8) ^ (port & (ENDPOINT_CACHE_SLOTS - 1));
-	e = bpf_map_lookup_elem(&endpoint_cache, &slot);
-	if (e && e->generation == generation && endpoint_key_eq(&e->key, &key))
-		return e->flags;
 	flags = bpf_map_lookup_elem(&endpoints, &key);
 	if (e && generation) {
 		e->key = key;
@@ -92,6 +63,45 @@ static __always_inline __u32 endpoint_flags(const void *addr, __u8 family, __be1
 		e->generation = generation;
 	}
 	return flags ? *flags : 0;
+}
+
+/* Where a tunnel's packets arrive here: its local address and, in the UDP forms, port. */
+static __always_inline __u32 tunnel_local_flags(const struct tunnel *t, __u32 generation)
+{
+	return endpoint_flags(t->local.v6, tunnel_outer_is_v6(t->format) ? 6 : 4,
+			      tunnel_is_udp(t->format) ? t->local_port : 0, generation);
+}
+
+/*
+ * The binding of an address, through this CPU's binding cache. A hit gives
+ * the cached copy (its next hop learnt, so nothing writes to it); a miss
+ * looks the maps up and remembers the answer. *local_flags (if asked for):
+ * the endpoint flags of the binding's local end, as cached; 0 when the
+ * answer did not come from the cache.
+ */
+static __always_inline struct tunnel *binding_of(const __be32 *addr, __u8 family, __u32 generation,
+						 __u32 *local_flags)
+{
+	__u32 slot = addr_slot(addr, 12);
+	struct binding_cache_entry *e = bpf_map_lookup_elem(&binding_cache, &slot);
+	struct tunnel *t;
+
+	if (e && e->generation == generation && e->family == family && addr6_eq(e->addr, addr)) {
+		if (local_flags)
+			*local_flags = e->local_flags;
+		return e->found ? &e->tunnel : 0;
+	}
+	t = family == 4 ? binding_of4(addr[0]) : binding_of6((const struct in6_addr *)addr);
+	if (!e || !generation || (t && !t->nh_valid))
+		return t; /* learn the next hop on the authoritative entry first */
+	__builtin_memcpy(e->addr, addr, 16);
+	e->family = family;
+	e->found = !!t;
+	e->local_flags = t ? tunnel_local_flags(t, generation) : 0;
+	if (t)
+		__builtin_memcpy(&e->tunnel, t, sizeof(*t));
+	e->generation = generation;
+	return t;
 }
 
 static __always_inline void count_binding(const struct tunnel *t, int decap, __u64 bytes)

@@ -33,6 +33,7 @@ beforeAll(() => {
     // binding 2 takes the correspondent's address: from then on it is a home address, tunnelled
     plain: `${eth(MAC.cn, MAC.aCn)}/${inner(6, { src: ADDR.cn.v6, dst: ADDR.home2.v6 })}`,
     plainOut: `${eth(MAC.aMn, MAC.mn)}/${outer(sentBy(anchorTunnel('ip6')), 6, innerLength(6, { src: ADDR.cn.v6, dst: ADDR.home2.v6 }))}${inner(6, { src: ADDR.cn.v6, dst: ADDR.home2.v6, ttl: 63 })}`,
+    toHome1: `${eth(MAC.cn, MAC.aCn)}/${inner(6, { src: ADDR.cn.v6, dst: ADDR.home1.v6 })}`,
     toCnTunnelled: `${eth(MAC.aMn, MAC.mn)}/${outer(sentBy(anchorTunnel('ip6')), 6, innerLength(6, toCn))}${inner(6, { ...toCn, ttl: 63 })}`,
   });
   t.anchor.install(binding1);
@@ -103,5 +104,21 @@ describe('binding cache', () => {
     expect(cached.delta.bindings[3]).toMatchObject({ encapPackets: 1 });
     t.anchor.remove(3);
     expect(send().verdict).toBe(XDP_PASS);
+  });
+
+  it('decapsulates from the cache only while the tunnel\'s local address is a decapsulating endpoint', () => {
+    expect(t.xdp(t.anchor, 'a-cn', frame('toHome1'), [1]).verdict).toBe(XDP_REDIRECT); // learns the next hop: cacheable
+    expect(hex(decap('in').frame)).toBe(hex(frame('out')));
+    expect(hex(decap('in').frame)).toBe(hex(frame('out'))); // from the cache
+    t.anchor.removeEndpoint(ADDR.anchor.v6, 0);
+    try {
+      const r = decap('in');
+      expect(r.verdict).toBe(XDP_PASS); // not ours any more: the kernel's, untouched and uncounted
+      expect(hex(r.frame)).toBe(hex(frame('in')));
+      expect(r.delta).toEqual(changed({}));
+    } finally {
+      t.anchor.addEndpoint(ADDR.anchor.v6, 0, ['decap', 'mh']);
+    }
+    expect(hex(decap('in').frame)).toBe(hex(frame('out')));
   });
 });

@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignalFrame } from '../../control/dataplane/signals.js';
-import { ADDR, DSMIP_PORT, MAC, XDP_DROP, XDP_PASS, buildDataPlaneLab, changed, hex, type DataPlaneLab } from '../helpers/dataplane-lab.js';
+import { ADDR, DSMIP_PORT, MAC, XDP_DROP, XDP_PASS, XDP_REDIRECT, anchorTunnel, buildDataPlaneLab, changed, hex, type DataPlaneLab } from '../helpers/dataplane-lab.js';
 import { eth } from '../helpers/frames.js';
 import { scapy } from '../helpers/scapy.js';
 
@@ -32,6 +32,7 @@ const EXPR = {
   noMhFlag: `${eth(MAC.cn, MAC.aCn)}/IPv6(src='${ADDR.cn.v6}', dst='${ADDR.anchorCn.v6}')/${BU}`,
   udpOtherPort: viaUdp(4500),
   tooBig: `${eth(MAC.mn, MAC.aMn)}/IPv6(src='${ADDR.home1.v6}', dst='${ADDR.anchor.v6}', nh=135)/Raw(bytes(2100))`,
+  toHome: `${eth(MAC.cn, MAC.aCn)}/IPv6(src='${ADDR.cn.v6}', dst='${ADDR.home1.v6}')/UDP(sport=1000, dport=2000)`,
 };
 
 beforeAll(() => {
@@ -69,6 +70,21 @@ describe('signalling to an endpoint: queued whole, dropped from the data path', 
     expect(got.ifindex).toBe(t.ifindex(t.anchor, 'a-mn'));
     expect(hex(got.frame)).toBe(hex(input));
     expect(queue).toEqual([]);
+  });
+
+  it('a BU in UDP from a node whose binding is in the cache (the decapsulation hot path) is still signalling', async () => {
+    t.anchor.install({ id: 1, tunnel: anchorTunnel('udp4'), homeAddresses: [ADDR.home1.v6], prefixes: [] });
+    try {
+      // traffic to the home address learns the tunnel's next hop, which lets the binding into the cache
+      expect(t.xdp(t.anchor, 'a-cn', f.toHome).verdict).toBe(XDP_REDIRECT);
+      expect(t.xdp(t.anchor, 'a-cn', f.toHome).verdict).toBe(XDP_REDIRECT);
+      const r = t.xdp(t.anchor, 'a-mn', f.udp);
+      expect(r.verdict).toBe(XDP_DROP);
+      expect(r.delta).toEqual(changed({ events: { signal: 1 } }));
+      expect(hex((await nextSignal()).frame)).toBe(hex(f.udp));
+    } finally {
+      t.anchor.remove(1);
+    }
   });
 
   it('a frame over SIGNAL_MAX_FRAME (2048) is dropped uncopied (signal_too_big)', async () => {
