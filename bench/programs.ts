@@ -15,7 +15,7 @@ export const benchObject = join(packageRoot, 'build/bpf/bench.o');
 export const XDP = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;
 export const verdictName = (v: number) => Object.keys(XDP).find((k) => XDP[k as keyof typeof XDP] === v) ?? String(v);
 
-export type BenchProgram = 'bench_xdp_tx' | 'bench_redirect' | 'bench_gen' | 'bench_sink' | 'bench_anchor' | 'bench_undo' | 'bench_pass';
+export type BenchProgram = 'bench_xdp_tx' | 'bench_redirect' | 'bench_gen' | 'bench_sink' | 'bench_anchor' | 'bench_undo' | 'bench_pass' | 'bench_floor';
 
 const FRAME_MAX = 256; // BENCH_FRAME_MAX
 const FRAME_VALUE = 8 + FRAME_MAX; // struct bench_frame

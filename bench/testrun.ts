@@ -46,6 +46,8 @@ export interface Path {
   verdict: number;
   outLen: number;   // length of the anchor's output frame
   outDmac: string;  // its destination MAC
+  /** A reference beside the anchor's paths, run by this program instead of the anchor (no target applies). */
+  reference?: BenchProgram;
 }
 
 /**
@@ -93,6 +95,10 @@ export function benchPaths(): Path[] {
       ingress: 'anchorIn', verdict: XDP.PASS, outLen: FRAME_LEN, outDmac: mac.anchorIn,
     });
   }
+  out.push({
+    key: 'floor/helpers', label: 'floor: bpf_xdp_adjust_head + bpf_redirect alone', frame: out[0]!.frame,
+    ingress: 'anchorIn', verdict: XDP.REDIRECT, outLen: FRAME_LEN, outDmac: mac.anchorIn, reference: 'bench_floor',
+  });
   const mh = ethernet(mac.anchorOut, mac.sink, mhPacket(addr.sink.v6, addr.anchorOut.v6));
   out.push({ key: 'signal/mh', label: 'signalling capture (MH to ring buffer)', frame: mh, ingress: 'anchorOut', verdict: XDP.DROP, outLen: mh.length, outDmac: mac.anchorOut });
   return out;
@@ -108,8 +114,14 @@ const sumOf = (counters: Record<string, bigint>, names?: string[]) =>
 
 /** One path, checked: the real anchor program (anchor.o) once, then the wrapper once. Learns next hops. */
 function check(dp: DataPlane, bench: BenchObject, p: Path, ifindex: number): void {
-  const real = dp.testRun('xdp', p.frame, { ingressIfindex: ifindex });
   const problems: string[] = [];
+  if (p.reference) {
+    bench.setInput(p.frame);
+    const r = bench.run(p.reference, p.frame, 1, ifindex);
+    if (r.verdict !== p.verdict || !r.out.equals(p.frame)) throw new Error(`test_run ${p.key}: verdict ${verdictName(r.verdict)}, input ${r.out.equals(p.frame) ? '' : 'not '}restored`);
+    return;
+  }
+  const real = dp.testRun('xdp', p.frame, { ingressIfindex: ifindex });
   if (real.verdict !== p.verdict) problems.push(`verdict ${verdictName(real.verdict)}, expected ${verdictName(p.verdict)}`);
   if (real.frame.length !== p.outLen) problems.push(`output of ${real.frame.length} bytes, expected ${p.outLen}`);
   if (!real.frame.subarray(0, 6).equals(macBytes(p.outDmac))) problems.push(`output to ${real.frame.subarray(0, 6).toString('hex')}, expected ${p.outDmac}`);
@@ -185,7 +197,7 @@ export async function measureTestRun(topo: Topology, dp: DataPlane, bench: Bench
     for (let i = 0; i < (signal ? SIGNAL_ROUNDS : ROUNDS); i++) { // paired: all four figures of a round side by side
       inAnchor(() => {
         const xdpTx = timeProgram(bench, 'bench_xdp_tx', baseFrame, ifindex, XDP.TX);
-        const raw = signal ? timeSignal(bench, dp, p, ifindex) : timeProgram(bench, 'bench_anchor', p.frame, ifindex, p.verdict);
+        const raw = signal ? timeSignal(bench, dp, p, ifindex) : timeProgram(bench, p.reference ?? 'bench_anchor', p.frame, ifindex, p.verdict);
         const undo = timeProgram(bench, 'bench_undo', p.frame, ifindex, XDP.PASS) - timeProgram(bench, 'bench_pass', p.frame, ifindex, XDP.PASS);
         Object.entries({ xdpTx, raw, undo, net: raw - undo, ratio: (raw - undo) / xdpTx }).forEach(([k, v]) => r[k as keyof typeof r].push(v));
       });

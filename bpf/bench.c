@@ -14,6 +14,9 @@
  *                  iteration of a repeated BPF_PROG_TEST_RUN sees the same
  *                  input frame instead of the previous iteration's output
  *   bench_undo     bench_restore() alone, to subtract from bench_anchor
+ *   bench_floor    the two helper calls of every tunnelling path and nothing
+ *                  else (room for an outer IPv6 header, then a redirect),
+ *                  wrapped like bench_anchor: what no path can go under
  *   bench_pass     nothing: the test-run harness's own cost per iteration
  *
  * anchor.c comes in whole: its maps (for which the bench reuses the pinned
@@ -188,6 +191,20 @@ int bench_anchor(struct xdp_md *ctx)
 	int len0 = packet_len(ctx);
 	int verdict = anchor_xdp_main(ctx);
 
+	return bench_restore(ctx, len0) ? XDP_ABORTED : verdict;
+}
+
+SEC("xdp")
+int bench_floor(struct xdp_md *ctx)
+{
+	int len0 = packet_len(ctx);
+	__u32 zero = 0;
+	struct bench_fwd *fwd = bpf_map_lookup_elem(&bench_fwd, &zero);
+	int verdict;
+
+	if (!fwd || bpf_xdp_adjust_head(ctx, -(int)sizeof(struct ipv6hdr)))
+		return XDP_ABORTED;
+	verdict = bpf_redirect(fwd->ifindex, 0);
 	return bench_restore(ctx, len0) ? XDP_ABORTED : verdict;
 }
 
