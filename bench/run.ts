@@ -82,7 +82,7 @@ async function main(): Promise<void> {
 
   cleanup(); // the home agent's bench brings its own namespaces and data plane
   log('home agent: BU → BA ...');
-  const ha = measureHomeAgent(log);
+  const ha = await measureHomeAgent(log);
   log('flood ...');
   const flood = await measureFlood(log);
   log('fuzzing ...');

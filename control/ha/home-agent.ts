@@ -26,6 +26,7 @@ import { DSMIP6_UDP_PORT } from '../wire/ip/constants.js';
 import { decodeMobilityHeader, encodeMobilityHeader, NO_BA_FLAGS, type BaFlags, type BindingUpdate, type MobilityHeader, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
 import { BaStatus, BeStatus, Ipv4AckStatus } from '../wire/mh/constants.js';
 import { staticIpv4, type HomeAgentConfig, type MobileNodeProfile } from './config.js';
+import { DueWheel } from './due.js';
 import { AddressPool } from './pool.js';
 
 export const DSMIP_PORT = DSMIP6_UDP_PORT;
@@ -118,6 +119,8 @@ export class HomeAgent {
   private readonly pools = new Map<string, AddressPool>();
   private readonly bindingIds = new Map<string, number>();
   private readonly statics: Set<string>;
+  /** Each entry by when expire() must next look at it. */
+  private readonly due = new DueWheel<string>();
 
   /** onChange sees every change to the binding cache (the journal keeps them). */
   constructor(readonly config: HomeAgentConfig, private readonly onChange?: (nai: string, entry: BindingCacheEntry | undefined) => void) {
@@ -219,7 +222,24 @@ export class HomeAgent {
   private put(nai: string, entry: BindingCacheEntry | undefined): void {
     if (entry) this.cache.set(nai, entry);
     else this.cache.delete(nai);
+    this.due.set(nai, entry && this.dueMs(entry));
     this.onChange?.(nai, entry);
+  }
+
+  /** When expire() must next look at an entry: its deletion, its Binding Refresh Request, or its expiry. */
+  private dueMs(e: BindingCacheEntry): number {
+    if (e.deprecatedUntilMs !== undefined) return e.deprecatedUntilMs;
+    return this.refreshRequestDue(e) ? e.expiresMs - this.refreshLeadMs : e.expiresMs;
+  }
+
+  private get refreshLeadMs(): number {
+    return this.config.policy.bindingRefreshLead * 1000;
+  }
+
+  /** A binding granted no more than twice the lead is refreshed by its node on its own (at 80%): no request. */
+  private refreshRequestDue(e: BindingCacheEntry): boolean {
+    const lead = this.refreshLeadMs;
+    return lead > 0 && e.lifetime * 1000 > 2 * lead && !e.refreshRequested;
   }
 
   /** Every entry, deprecated ones too: what a journal must keep. */
@@ -247,6 +267,7 @@ export class HomeAgent {
       }
       ids.set(e.bindingId, e.nai);
       this.cache.set(e.nai, e);
+      this.due.set(e.nai, this.dueMs(e));
     }
     // ids follow the journal: a configured node whose index-given id a restored one took gets a free one
     const taken = new Set(ids.keys());
@@ -300,18 +321,20 @@ export class HomeAgent {
    */
   expire(nowMs: number): Outcome[] {
     const out: Outcome[] = [];
-    const lead = this.config.policy.bindingRefreshLead * 1000;
-    for (const [nai, entry] of this.cache) {
-      if (entry.deprecatedUntilMs !== undefined) {
-        if (entry.deprecatedUntilMs <= nowMs) this.put(nai, undefined); // its tunnel went at deregistration
+    for (const nai of this.due.take(nowMs)) {
+      const entry = this.cache.get(nai)!;
+      if (this.dueMs(entry) > nowMs) {
+        this.due.set(nai, this.dueMs(entry)); // later in this second
         continue;
       }
-      if (entry.expiresMs > nowMs) {
-        // a binding granted no more than twice the lead is refreshed by its node on its own (at 80%)
-        if (lead > 0 && entry.lifetime * 1000 > 2 * lead && !entry.refreshRequested && entry.expiresMs - lead <= nowMs) {
-          entry.refreshRequested = true;
-          out.push({ dataPlane: [], reply: { mh: encodeMobilityHeader({ type: 'bindingRefreshRequest', options: [] }), route: entry.route }, event: `binding refresh requested from ${nai}` });
-        }
+      if (entry.deprecatedUntilMs !== undefined) {
+        this.put(nai, undefined); // its tunnel went at deregistration
+        continue;
+      }
+      if (entry.expiresMs > nowMs) { // its refresh request is due
+        entry.refreshRequested = true;
+        this.due.set(nai, this.dueMs(entry));
+        out.push({ dataPlane: [], reply: { mh: encodeMobilityHeader({ type: 'bindingRefreshRequest', options: [] }), route: entry.route }, event: `binding refresh requested from ${nai}` });
         continue;
       }
       this.put(nai, undefined);

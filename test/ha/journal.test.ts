@@ -3,7 +3,7 @@
  * entries (sequence numbers, timestamps, lifetimes, leases), the data plane
  * reconciled to them, a torn last line survived, the file kept compact.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -139,10 +139,47 @@ describe('the journal file', () => {
     expect(problems).toEqual([expect.stringMatching(/bindings\.journal:2: .*: line skipped/)]);
   });
 
-  it('stays compact: folded on open, rewritten when the log outgrows the state', () => {
+  it('holds what a batch records until it returns, then writes it, also when it throws', () => {
+    const j = journaled();
+    const lines = () => readFileSync(path, 'utf8').split('\n').filter(Boolean).length;
+    j.journal.batch(() => {
+      j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
+      j.ha.handleBindingUpdate(bu(1, 1, 1_000_000, dynamic));
+      expect(lines()).toBe(0);
+    });
+    expect(lines()).toBe(2);
+    expect(() => j.journal.batch(() => {
+      j.ha.handleBindingUpdate(bu(0, 2, 1_000_001));
+      throw new Error('the data plane failed');
+    })).toThrow('the data plane failed');
+    expect(lines()).toBe(3);
+    expect(BindingJournal.open(path).entries.map((e) => [e.nai, e.sequence])).toEqual([['mn1@example.net', 2], ['mn2@example.net', 1]]);
+  });
+
+  it('keeps what comes in while it compacts, and gives a compaction up whole when closed', async () => {
+    const j = journaled();
+    for (let seq = 1; seq <= 1500; seq++) j.ha.handleBindingUpdate(bu(0, seq, 1_000_000 + seq));
+    await new Promise((r) => setImmediate(r)); // a slice
+    j.ha.handleBindingUpdate(bu(1, 1, 1_000_000, dynamic)); // mid-compaction
+    while (j.journal.compacting) await new Promise((r) => setImmediate(r));
+    expect(BindingJournal.open(path).entries.map((e) => [e.nai, e.sequence])).toEqual([['mn1@example.net', 1500], ['mn2@example.net', 1]]);
+
+    const k = journaled();
+    for (let seq = 1501; seq <= 3000; seq++) k.ha.handleBindingUpdate(bu(0, seq, 1_000_000 + seq));
+    expect(k.journal.compacting).toBe(true);
+    k.journal.close();
+    expect(existsSync(`${path}.tmp`)).toBe(false);
+    expect(BindingJournal.open(path).entries.map((e) => [e.nai, e.sequence])).toEqual([['mn1@example.net', 3000], ['mn2@example.net', 1]]);
+  });
+
+  it('stays compact: folded on open, compacted in the background when the log outgrows the state', async () => {
     const j = journaled();
     for (let seq = 1; seq <= 3000; seq++) j.ha.handleBindingUpdate(bu(0, seq, 1_000_000 + seq));
-    expect(readFileSync(path, 'utf8').trim().split('\n').length).toBeLessThanOrEqual(1001);
+    expect(j.journal.compacting).toBe(true); // begun at line 1001, advancing on event-loop turns only
+    expect(readFileSync(path, 'utf8').trim().split('\n')).toHaveLength(3000);
+    while (j.journal.compacting) await new Promise((r) => setImmediate(r));
+    expect(readFileSync(path, 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(BindingJournal.open(path).entries.map((e) => e.sequence)).toEqual([3000]);
     writeFileSync(path, readFileSync(path, 'utf8').repeat(3));
     BindingJournal.open(path);
     expect(readFileSync(path, 'utf8').trim().split('\n')).toHaveLength(1);
