@@ -119,8 +119,8 @@ export class HomeAgent {
   private readonly pools = new Map<string, AddressPool>();
   private readonly bindingIds = new Map<string, number>();
   private readonly statics: Set<string>;
-  /** Each entry by when expire() must next look at it. */
-  private readonly due = new DueWheel<string>();
+  /** Each entry by when expire() must next look at it (by identity: entries are replaced, never changed, but for refreshRequested). */
+  private readonly due = new DueWheel<BindingCacheEntry>();
 
   /** onChange sees every change to the binding cache (the journal keeps them). */
   constructor(readonly config: HomeAgentConfig, private readonly onChange?: (nai: string, entry: BindingCacheEntry | undefined) => void) {
@@ -220,9 +220,14 @@ export class HomeAgent {
   }
 
   private put(nai: string, entry: BindingCacheEntry | undefined): void {
-    if (entry) this.cache.set(nai, entry);
-    else this.cache.delete(nai);
-    this.due.set(nai, entry && this.dueMs(entry));
+    const before = this.cache.get(nai);
+    if (before) this.due.set(before, undefined);
+    if (entry) {
+      this.cache.set(nai, entry);
+      this.due.set(entry, this.dueMs(entry));
+    } else {
+      this.cache.delete(nai);
+    }
     this.onChange?.(nai, entry);
   }
 
@@ -267,7 +272,7 @@ export class HomeAgent {
       }
       ids.set(e.bindingId, e.nai);
       this.cache.set(e.nai, e);
-      this.due.set(e.nai, this.dueMs(e));
+      this.due.set(e, this.dueMs(e));
     }
     // ids follow the journal: a configured node whose index-given id a restored one took gets a free one
     const taken = new Set(ids.keys());
@@ -321,10 +326,10 @@ export class HomeAgent {
    */
   expire(nowMs: number): Outcome[] {
     const out: Outcome[] = [];
-    for (const nai of this.due.take(nowMs)) {
-      const entry = this.cache.get(nai)!;
+    for (const entry of this.due.take(nowMs)) {
+      const nai = entry.nai;
       if (this.dueMs(entry) > nowMs) {
-        this.due.set(nai, this.dueMs(entry)); // later in this second
+        this.due.set(entry, this.dueMs(entry)); // later in this second
         continue;
       }
       if (entry.deprecatedUntilMs !== undefined) {
@@ -333,7 +338,7 @@ export class HomeAgent {
       }
       if (entry.expiresMs > nowMs) { // its refresh request is due
         entry.refreshRequested = true;
-        this.due.set(nai, this.dueMs(entry));
+        this.due.set(entry, this.dueMs(entry));
         out.push({ dataPlane: [], reply: { mh: encodeMobilityHeader({ type: 'bindingRefreshRequest', options: [] }), route: entry.route }, event: `binding refresh requested from ${nai}` });
         continue;
       }
