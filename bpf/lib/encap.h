@@ -11,6 +11,28 @@ static __always_inline __u8 inner_proto(__u8 inner_family)
 }
 
 /*
+ * An outer IPv4 header (no options, id 0, DF: too-big packets get an ICMP
+ * error, never fragments) built in registers and stored as five words, its
+ * checksum summed from those registers: read back from the packet, the
+ * fields just stored byte by byte would stall the loads that span them.
+ */
+static __always_inline void write_ipv4_header(struct iphdr *iph, __u8 tos, __u16 tot_len, __u8 protocol,
+					      __be32 saddr, __be32 daddr)
+{
+	frame_word *w = (frame_word *)iph;
+	__u32 w0 = bpf_htonl(0x45000000 | ((__u32)tos << 16) | tot_len);
+	__u32 w1 = bpf_htonl(IP_DF);
+	__u32 w2 = bpf_htonl(((__u32)TUNNEL_TTL << 24) | ((__u32)protocol << 16)); /* check: 0 */
+	__u16 check = csum_fold((__u64)w0 + w1 + w2 + saddr + daddr);
+
+	w[0] = w0;
+	w[1] = w1;
+	w[2] = w2 | (__u32)check << 16; /* bytes 10 and 11, in the order it was summed in */
+	w[3] = saddr;
+	w[4] = daddr;
+}
+
+/*
  * Writes the outer header(s) of tunnel t at `outer`, in front of an inner
  * packet of inner_len bytes. tos is the inner DSCP and ECN, copied out
  * (RFC 6040 normal mode). Returns -1 if the headers do not fit.
@@ -39,18 +61,8 @@ static __always_inline int write_outer(void *outer, void *data_end, const struct
 
 	if ((void *)(iph + 1) > data_end)
 		return -1;
-	iph->version = 4;
-	iph->ihl = 5;
-	iph->tos = tos;
-	iph->tot_len = bpf_htons(sizeof(*iph) + l4 + inner_len);
-	iph->id = 0;
-	iph->frag_off = bpf_htons(IP_DF); /* too-big packets get an ICMP error, never fragments */
-	iph->ttl = TUNNEL_TTL;
-	iph->protocol = udp ? IPPROTO_UDP : inner_proto(inner_family);
-	iph->check = 0;
-	iph->saddr = t->local.v4;
-	iph->daddr = t->remote.v4;
-	iph->check = ipv4_csum(iph);
+	write_ipv4_header(iph, tos, sizeof(*iph) + l4 + inner_len, udp ? IPPROTO_UDP : inner_proto(inner_family),
+			  t->local.v4, t->remote.v4);
 	if (!udp)
 		return 0;
 
