@@ -124,8 +124,8 @@ tunnel_nexthop(struct xdp_md *ctx, struct tunnel *t, __u16 outer_len, __u32 *mtu
 		dev_mtu = 0xffff;
 	t->nh_ifindex = p.ifindex;
 	t->nh_mtu = dev_mtu;
-	__builtin_memcpy(t->nh_dmac, p.dmac, 6);
 	__builtin_memcpy(t->nh_smac, p.smac, 6);
+	__builtin_memcpy(t->nh_dmac, p.dmac, 6);
 	asm volatile("" ::: "memory"); /* the fields before the flag */
 	t->nh_valid = 1;
 	count_event(EVENT_NH_LEARNT);
@@ -203,7 +203,7 @@ static __always_inline int xdp_encap(struct xdp_md *ctx, struct tunnel *t, const
 		return XDP_DROP;
 	eth->h_proto = bpf_htons(tunnel_outer_is_v6(t->format) ? ETH_P_IPV6 : ETH_P_IP);
 	count_binding(t, 0, ip->len);
-	write_macs(eth, t->nh_dmac);
+	write_macs(eth, t->nh_dmac, t->nh_smac);
 	return redirect_to(t->nh_ifindex);
 }
 
@@ -247,7 +247,7 @@ static __always_inline struct dest_cache_entry *forwardable(struct dest_cache_en
 static __always_inline int forward_cached(struct ethhdr *eth, const struct ip_info *ip, const struct dest_cache_entry *e)
 {
 	decrement_ttl(eth + 1, ip->family);
-	write_macs(eth, e->macs);
+	write_macs(eth, e->dmac, e->smac);
 	return redirect_to(e->ifindex);
 }
 
@@ -300,7 +300,7 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 		dst[0] = iph->daddr;
 		e = dest_slot(dst);
 		if (dest_hit(e, dst, 4, generation))
-			return forward_to(ctx, ip, e->ifindex, e->mtu, e->macs, e->macs + 6);
+			return forward_to(ctx, ip, e->ifindex, e->mtu, e->dmac, e->smac);
 		/* home address or prefix (a NEMO mobile network), as in xdp_ipv4() */
 		struct tunnel *t = anchor ? binding_of4(iph->daddr) : 0;
 
@@ -320,7 +320,7 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 		__builtin_memcpy(dst, &ip6h->daddr, 16);
 		e = dest_slot(dst);
 		if (dest_hit(e, dst, 6, generation))
-			return forward_to(ctx, ip, e->ifindex, e->mtu, e->macs, e->macs + 6);
+			return forward_to(ctx, ip, e->ifindex, e->mtu, e->dmac, e->smac);
 		t = anchor ? binding_of6(&ip6h->daddr) : 0;
 		if (t)
 			return xdp_encap(ctx, t, ip);
@@ -346,8 +346,8 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 		e->family = ip->family;
 		e->ifindex = p.ifindex;
 		e->mtu = mtu > 0xffff ? 0xffff : mtu;
-		__builtin_memcpy(e->macs, p.dmac, 6);
-		__builtin_memcpy(e->macs + 6, p.smac, 6);
+		__builtin_memcpy(e->smac, p.smac, 6);
+		__builtin_memcpy(e->dmac, p.dmac, 6);
 		e->generation = generation;
 	}
 	return forward_to(ctx, ip, p.ifindex, mtu ? mtu : 0xffff, p.dmac, p.smac);

@@ -51,8 +51,8 @@ struct tunnel {
 	 * cleared by the control plane when routes or neighbours change. */
 	__u32 nh_ifindex;
 	__u16 nh_mtu;
-	__u8 nh_dmac[6];          /* then nh_smac: as in the frame, for write_macs() */
 	__u8 nh_smac[6];
+	__u8 nh_dmac[6];
 };
 
 /*
@@ -67,7 +67,8 @@ struct dest_cache_entry {
 	__u16 mtu;           /* of the egress device and route */
 	__u8 family;
 	__u8 pad;
-	__u8 macs[12];       /* the next hop's destination MAC, then ours: as in the frame */
+	__u8 smac[6];
+	__u8 dmac[6];
 };
 
 #define DEST_CACHE_SLOTS 1024

@@ -27,9 +27,10 @@ static __always_inline void write_ipv4_header(struct iphdr *iph, __u8 tos, __u16
 
 	w[0] = w0;
 	w[1] = w1;
-	w[2] = w2 | (__u32)check << 16; /* bytes 10 and 11, in the order it was summed in */
+	w[2] = w2;
 	w[3] = saddr;
 	w[4] = daddr;
+	*(frame_half *)&iph->check = check; /* summed in native order, so stored in it */
 }
 
 /*

@@ -25,6 +25,8 @@ export const PIN_ROOT = '/sys/fs/bpf/mobility-anchor';
 export const MAX_BINDINGS = 131072;
 
 const MAP_NAMES = ['home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'endpoint_ports', 'config', 'home_links', 'binding_cache', 'dest_cache', 'endpoint_cache', 'binding_counters', 'drops', 'events', 'signals'] as const;
+/** Maps that only remember answers (valid per generation): a pinned one of another shape is replaced, not refused. */
+const CACHE_MAPS: ReadonlySet<string> = new Set(['binding_cache', 'dest_cache', 'endpoint_cache']);
 type MapName = (typeof MAP_NAMES)[number];
 type Hook = 'xdp' | 'tc-ingress' | 'tc-egress';
 const PROGRAMS: Record<Hook, string> = { xdp: 'anchor_xdp', 'tc-ingress': 'anchor_tc_ingress', 'tc-egress': 'anchor_tc_egress' };
@@ -105,13 +107,19 @@ export class DataPlane {
     this.counterNames = { drops: btf.fieldNames('drop_counters'), events: btf.fieldNames('event_counters') };
 
     this.obj = libbpf.open(options.objectPath);
-    let reused = 0;
+    let pinnedMaps = 0;
     for (const name of MAP_NAMES) {
       const pinned = libbpf.getPinned(join(this.pinDir, name));
-      if (pinned >= 0) {
-        libbpf.reuseMapFd(libbpf.map(this.obj, name), pinned, name);
+      if (pinned < 0) continue;
+      pinnedMaps++;
+      try {
+        if (this.fitsObject(name, pinned)) libbpf.reuseMapFd(libbpf.map(this.obj, name), pinned, name);
+        else rmSync(join(this.pinDir, name)); // a cache: the running programs keep theirs until ours replace them
+      } catch (err) {
+        libbpf.close(this.obj);
+        throw err;
+      } finally {
         closeFd(pinned);
-        reused++;
       }
     }
     libbpf.load(this.obj, options.objectPath);
@@ -120,7 +128,7 @@ export class DataPlane {
       this.fds.set(name, fd);
       if (!existsSync(join(this.pinDir, name))) libbpf.pin(fd, join(this.pinDir, name));
     }
-    this.resumed = reused === MAP_NAMES.length;
+    this.resumed = pinnedMaps === MAP_NAMES.length;
     const obj = this.obj;
     this.progFds = { xdp: 0, 'tc-ingress': 0, 'tc-egress': 0 };
     for (const hook of Object.keys(PROGRAMS) as Hook[]) this.progFds[hook] = libbpf.programFd(obj, PROGRAMS[hook]);
@@ -132,6 +140,22 @@ export class DataPlane {
     this.invalidateCaches();
     this.reloadBindings();
     this.reattachPinnedLinks();
+  }
+
+  /**
+   * Whether a pinned map is what this build's object expects. A cache of
+   * another shape (an older build's) is not: it is replaced. Any other map
+   * of another shape holds state this build cannot read: refused, by name.
+   */
+  private fitsObject(name: string, pinnedFd: number): boolean {
+    const want = libbpf.mapShape(libbpf.map(this.obj!, name));
+    const have = libbpf.mapInfo(pinnedFd, name);
+    const differs = (Object.keys(want) as (keyof typeof want)[]).filter((k) => want[k] !== have[k]);
+    if (!differs.length) return true;
+    if (CACHE_MAPS.has(name)) return false;
+    const what = differs.map((k) => `${k} ${have[k]} (this build: ${want[k]})`).join(', ');
+    throw new Error(`${join(this.pinDir, name)}: pinned by another build of the data plane: ${what}; `
+      + `its state cannot be carried over: remove ${this.pinDir} (its traffic stops until the bindings are installed again)`);
   }
 
   static open(options: DataPlaneOptions): DataPlane {

@@ -24,7 +24,7 @@ export const layouts = {
   tunnel: struct('tunnel', 64, {
     binding_id: [0, 4], format: [4, 1], nh_valid: [5, 1], mtu: [6, 2],
     local: [8, 16], remote: [24, 16], local_port: [40, 2], remote_port: [42, 2],
-    nh_ifindex: [44, 4], nh_mtu: [48, 2], nh_dmac: [50, 6], nh_smac: [56, 6],
+    nh_ifindex: [44, 4], nh_mtu: [48, 2], nh_smac: [50, 6], nh_dmac: [56, 6],
   }),
   prefix4_key: struct('prefix4_key', 8, { prefixlen: [0, 4], addr: [4, 4] }),
   prefix6_key: struct('prefix6_key', 20, { prefixlen: [0, 4], addr: [4, 16] }),

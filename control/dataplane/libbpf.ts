@@ -12,6 +12,8 @@ const BpfMap = koffi.opaque('bpf_map');
 const BpfProgram = koffi.opaque('bpf_program');
 const RingBuffer = koffi.opaque('ring_buffer');
 
+export interface MapShape { type: number; keySize: number; valueSize: number; maxEntries: number }
+
 export const TestRunOpts = koffi.struct('bpf_test_run_opts', {
   sz: 'size_t',
   data_in: 'void *',
@@ -54,6 +56,11 @@ const f = {
   findMap: lib.func('bpf_map *bpf_object__find_map_by_name(bpf_object *obj, const char *name)'),
   findProgram: lib.func('bpf_program *bpf_object__find_program_by_name(bpf_object *obj, const char *name)'),
   mapFd: lib.func('int bpf_map__fd(bpf_map *map)'),
+  mapType: lib.func('int bpf_map__type(bpf_map *map)'),
+  mapKeySize: lib.func('uint32_t bpf_map__key_size(bpf_map *map)'),
+  mapValueSize: lib.func('uint32_t bpf_map__value_size(bpf_map *map)'),
+  mapMaxEntries: lib.func('uint32_t bpf_map__max_entries(bpf_map *map)'),
+  objInfo: lib.func('int bpf_obj_get_info_by_fd(int fd, _Inout_ uint8_t *info, _Inout_ uint32_t *len)'),
   mapReuseFd: lib.func('int bpf_map__reuse_fd(bpf_map *map, int fd)'),
   mapSetMaxEntries: lib.func('int bpf_map__set_max_entries(bpf_map *map, uint32_t max)'),
   programFd: lib.func('int bpf_program__fd(bpf_program *prog)'),
@@ -123,6 +130,16 @@ export const libbpf = {
   },
   mapFd(map: MapHandle, name: string): number {
     return ok('bpf_map__fd', f.mapFd(map) as number, name);
+  },
+  /** What the object says a map is (before load). */
+  mapShape(map: MapHandle): MapShape {
+    return { type: f.mapType(map) as number, keySize: f.mapKeySize(map) as number, valueSize: f.mapValueSize(map) as number, maxEntries: f.mapMaxEntries(map) as number };
+  },
+  /** What a map in the kernel is (struct bpf_map_info: type, id, key_size, value_size, max_entries). */
+  mapInfo(fd: number, name: string): MapShape {
+    const info = Buffer.alloc(96);
+    ok('bpf_obj_get_info_by_fd', f.objInfo(fd, info, [info.length]) as number, name);
+    return { type: info.readUInt32LE(0), keySize: info.readUInt32LE(8), valueSize: info.readUInt32LE(12), maxEntries: info.readUInt32LE(16) };
   },
   reuseMapFd(map: MapHandle, fd: number, name: string): void {
     ok('bpf_map__reuse_fd', f.mapReuseFd(map, fd) as number, name);

@@ -5,7 +5,7 @@
  * a concurrent reader never sees half a binding.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BindingError, DataPlane, type Binding } from '../../control/dataplane/dataplane.js';
 import { libbpf } from '../../control/dataplane/libbpf.js';
@@ -185,6 +185,22 @@ describe('what an operator sees', () => {
     const home4 = bpftool('map', 'dump', 'pinned', join(dp.pinDir, 'home4')) as Dump;
     expect(home4[0]!.formatted.value).toMatchObject({ binding_id: 10, format: 3, local_port: 0x5f10 /* 4191, big-endian */ });
     dp.remove(udp.id);
+  });
+});
+
+describe('an instance pinned by another build', () => {
+  it('is refused, naming the map and its shape, when a map that holds state has another shape', () => {
+    const other = DataPlane.open({ instance: `${INSTANCE}-other`, role: 'anchor' });
+    const pinDir = other.pinDir;
+    other.close();
+    try {
+      rmSync(join(pinDir, 'home6'));
+      execFileSync('bpftool', ['map', 'create', join(pinDir, 'home6'), 'type', 'hash', 'key', '16', 'value', '60', 'entries', '262144', 'name', 'home6']);
+      expect(() => DataPlane.open({ instance: `${INSTANCE}-other`, role: 'anchor' }))
+        .toThrow(`${join(pinDir, 'home6')}: pinned by another build of the data plane: valueSize 60 (this build: ${layouts.tunnel.size})`);
+    } finally {
+      rmSync(pinDir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -5,9 +5,11 @@
  * without losing a packet.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { DataPlane } from '../../control/dataplane/dataplane.js';
+import { Btf } from '../../control/dataplane/btf.js';
+import { DataPlane, defaultObject } from '../../control/dataplane/dataplane.js';
 import { addr, buildTunnelLab, type TunnelLab } from '../../control/lab/tunnel-lab.js';
 
 let t: TunnelLab;
@@ -44,6 +46,25 @@ it('traffic flows without loss while the control plane is down and after it come
     expect(again.bindingCounters(t.mn.bindingId).encapPackets).toBeGreaterThanOrEqual(BigInt(count));
     // the links now run the programs the new process loaded
     expect(linkProgram(again, 'a-cn@xdp')).not.toBe(oldProgram);
+  } finally {
+    again.close();
+  }
+});
+
+it('a pinned cache of another shape (an older build\'s) is replaced, and traffic goes on through the new one', async () => {
+  const instance = t.anchor.options.instance;
+  const pinDir = t.anchor.pinDir;
+  t.anchor.close();
+  const cache = join(pinDir, 'binding_cache');
+  rmSync(cache); // the running programs keep theirs
+  execFileSync('bpftool', ['map', 'create', cache, 'type', 'percpu_array', 'key', '4', 'value', '8', 'entries', '16', 'name', 'binding_cache']);
+  const again = DataPlane.open({ instance, role: 'anchor', icmpSource4: addr.anchorCn.v4, icmpSource6: addr.anchorCn.v6 });
+  try {
+    expect(again.resumed).toBe(true);
+    const shape = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', cache], { encoding: 'utf8' })) as { bytes_value: number; max_entries: number };
+    expect(shape).toMatchObject({ bytes_value: new Btf(defaultObject).struct('binding_cache_entry').size, max_entries: 4096 });
+    const ping = execFileSync('ip', ['netns', 'exec', t.ns.cn, 'ping', '-n', '-q', '-c', '20', '-i', '0.01', '-w', '5', addr.mnHome.v6], { encoding: 'utf8' });
+    expect(ping).toMatch(/20 packets transmitted, 20 received, 0% packet loss/);
   } finally {
     again.close();
   }
