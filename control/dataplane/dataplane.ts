@@ -77,6 +77,8 @@ export function sameBinding(a: Binding, b: Binding): boolean {
   return same(ta.local, tb.local) && same(ta.remote, tb.remote) && sameSet(a.homeAddresses, b.homeAddresses) && sameSet(a.prefixes, b.prefixes);
 }
 
+const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
 /** An address or "address/length" in canonical form. */
 function canonical(x: string): string {
   const [address = '', length] = x.split('/');
@@ -284,7 +286,8 @@ export class DataPlane {
     return out;
   }
 
-  private validate(b: Binding): void {
+  /** Checks a binding's fields; its addresses too unless told they were checked before. */
+  private validate(b: Binding, addresses = true): void {
     if (!Number.isInteger(b.id) || b.id < 0 || b.id >= MAX_BINDINGS) throw new BindingError(b.id, 'id', `must be an integer in [0, ${MAX_BINDINGS})`);
     const outer = b.tunnel.format === 'ip6' ? 6 : 4;
     for (const field of ['local', 'remote'] as const) {
@@ -303,6 +306,7 @@ export class DataPlane {
       }
     }
     if (b.homeAddresses.length + b.prefixes.length === 0) throw new BindingError(b.id, 'homeAddresses', 'a binding needs a home address or prefix');
+    if (!addresses) return;
     for (const addr of b.homeAddresses) {
       try { addrFamily(addr); } catch { throw new BindingError(b.id, 'homeAddresses', `not an IP address: ${addr}`); }
     }
@@ -315,13 +319,15 @@ export class DataPlane {
    * If a write fails, what this call wrote is undone and the error thrown.
    */
   install(b: Binding): void {
-    this.validate(b);
-    const entries = this.entriesOf(b);
-    for (const e of entries) {
+    const previous = this.bindings.get(b.id);
+    // a node that moved keeps its addresses: their entries (checked and owned then) are the ones it had
+    const moved = previous !== undefined && sameList(previous.binding.homeAddresses, b.homeAddresses) && sameList(previous.binding.prefixes, b.prefixes);
+    this.validate(b, !moved);
+    const entries = moved ? previous.entries : this.entriesOf(b);
+    for (const e of moved ? [] : entries) {
       const holder = this.owner.get(e.id);
       if (holder !== undefined && holder !== b.id) throw new BindingError(b.id, 'homeAddresses', `${describeEntry(e)} belongs to binding ${holder}`);
     }
-    const previous = this.bindings.get(b.id);
     const value = this.tunnelValue(b);
     const written: Entry[] = [];
     try {
