@@ -5,10 +5,19 @@
 
 #include "common.h"
 
+/*
+ * The hash maps are not preallocated: a preallocated map hands a replaced
+ * element to the next update at once, so a packet on another CPU still
+ * reading it could see another binding's tunnel (flushNexthops() rewrites
+ * every entry). Without preallocation an element is freed after an RCU
+ * grace period, when no program can hold it any more.
+ */
+
 /* Home addresses: the exact-match hot path. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_HOME_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __be32);
 	__type(value, struct tunnel);
 } home4 SEC(".maps");
@@ -16,6 +25,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_HOME_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct in6_addr);
 	__type(value, struct tunnel);
 } home6 SEC(".maps");
@@ -41,6 +51,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_ENDPOINTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct endpoint_key);
 	__type(value, __u32); /* enum endpoint_flags */
 } endpoints SEC(".maps");
@@ -65,6 +76,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_HOME_LINKS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32); /* ifindex */
 	__type(value, struct home_link);
 } home_links SEC(".maps");
