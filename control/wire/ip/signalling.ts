@@ -163,7 +163,12 @@ export function encodeSignalling6(spec: SignallingSpec6): Buffer {
   const mhAt = w.offset;
   w.bytes(mh);
   const out = w.buf.subarray(mhAt);
-  out.writeUInt16BE(mhChecksum(spec.homeAddressOption ?? spec.src, spec.routingHeader2 ?? spec.dst, out), MH_CHECKSUM_OFFSET);
+  // the pseudo-header's addresses as just written (parsing them again cost more than the checksum)
+  const header = w.buf;
+  const finalDestination = spec.routingHeader2 !== undefined
+    ? header.subarray(IPV6_HEADER_LENGTH + 8, IPV6_HEADER_LENGTH + 24) // the type 2 routing header's home address
+    : header.subarray(24, 40);
+  out.writeUInt16BE(mhChecksum(spec.homeAddressOption ?? header.subarray(8, 24), finalDestination, out), MH_CHECKSUM_OFFSET);
   return w.buf;
 }
 
