@@ -208,9 +208,9 @@ static __always_inline int xdp_encap(struct xdp_md *ctx, struct tunnel *t, const
 }
 
 /* The destination cache slot of an inner destination (16 bytes, IPv4 in the first four). */
-static __always_inline struct dest_cache_entry *dest_slot(const __be32 *addr)
+static __always_inline struct dest_cache_entry *dest_slot(const __be32 *addr, __u8 family)
 {
-	__u32 slot = addr_slot(addr, 10);
+	__u32 slot = addr_slot(addr, family, 10);
 
 	return bpf_map_lookup_elem(&dest_cache, &slot);
 }
@@ -228,12 +228,12 @@ static __always_inline struct dest_cache_entry *dest_of_inner(void *inner, __u8 
 	if (family == 4) {
 		__be32 dst[4] = { ((struct iphdr *)inner)->daddr };
 
-		e = dest_slot(dst);
+		e = dest_slot(dst, 4);
 		return dest_hit(e, dst, 4, generation) ? e : 0;
 	}
 	const __be32 *dst = ((struct ipv6hdr *)inner)->daddr.in6_u.u6_addr32;
 
-	e = dest_slot(dst);
+	e = dest_slot(dst, 6);
 	return dest_hit(e, dst, 6, generation) ? e : 0;
 }
 
@@ -278,10 +278,12 @@ static __always_inline int forward_to(struct xdp_md *ctx, const struct ip_info *
  * The frame is Ethernet + a decapsulated packet: route it on. The per-CPU
  * destination cache spares the hot path the home lookup and the FIB lookup
  * (the costliest call here); any change the control plane makes bumps the
- * generation and so empties it.
+ * generation and so empties it. cached: the packet's destination as the
+ * caller found it there (forward_cached() declined it: too big, or its hop
+ * limit spent), or 0 if it was not.
  */
 static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip_info *ip,
-					     const struct anchor_config *cfg)
+					     const struct anchor_config *cfg, const struct dest_cache_entry *cached)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
@@ -292,21 +294,20 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 	int anchor = is_anchor(cfg);
 	int rc;
 
+	if (cached) /* a hit also says the destination was no home address */
+		return forward_to(ctx, ip, cached->ifindex, cached->mtu, cached->dmac, cached->smac);
 	if ((void *)(eth + 1) + sizeof(struct iphdr) > data_end) /* short IPv4 packets too */
 		return XDP_PASS;
 	if (ip->family == 4) {
 		struct iphdr *iph = (void *)(eth + 1);
 
 		dst[0] = iph->daddr;
-		e = dest_slot(dst);
-		if (dest_hit(e, dst, 4, generation))
-			return forward_to(ctx, ip, e->ifindex, e->mtu, e->dmac, e->smac);
 		/* home address or prefix (a NEMO mobile network), as in xdp_ipv4() */
 		struct tunnel *t = anchor ? binding_of4(iph->daddr) : 0;
 
 		if (t) /* from one mobile node to another: straight back into a tunnel */
 			return xdp_encap(ctx, t, ip);
-		__builtin_memset(&p, 0, sizeof(p)); /* only now: a cache hit needs none of it */
+		__builtin_memset(&p, 0, sizeof(p));
 		p.family = AF_INET;
 		p.tos = iph->tos;
 		p.ipv4_src = iph->saddr;
@@ -318,9 +319,6 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 		if ((void *)(ip6h + 1) > data_end)
 			return XDP_PASS;
 		__builtin_memcpy(dst, &ip6h->daddr, 16);
-		e = dest_slot(dst);
-		if (dest_hit(e, dst, 6, generation))
-			return forward_to(ctx, ip, e->ifindex, e->mtu, e->dmac, e->smac);
 		t = anchor ? binding_of6(&ip6h->daddr) : 0;
 		if (t)
 			return xdp_encap(ctx, t, ip);
@@ -341,6 +339,7 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 	bpf_check_mtu(ctx, p.ifindex, &mtu, 0, 0);
 	if (p.mtu_result && p.mtu_result < mtu) /* the route's MTU binds too (see tunnel_nexthop) */
 		mtu = p.mtu_result;
+	e = dest_slot(dst, ip->family);
 	if (e && generation) {
 		__builtin_memcpy(e->addr, dst, sizeof(dst));
 		e->family = ip->family;
@@ -430,7 +429,8 @@ static __always_inline int decap_forward(struct xdp_md *ctx, const struct tunnel
 	/* The inner packet's next hop from the destination cache, read while
 	 * the outer headers are still there: on a hit nothing of the old
 	 * Ethernet header is needed afterwards. */
-	struct dest_cache_entry *nh = forwardable(dest_of_inner(inner, th->inner_family, cfg->generation), in);
+	struct dest_cache_entry *cached = dest_of_inner(inner, th->inner_family, cfg->generation);
+	struct dest_cache_entry *nh = forwardable(cached, in);
 
 	if (data + sizeof(struct ethhdr) > data_end)
 		return XDP_DROP;
@@ -448,7 +448,7 @@ static __always_inline int decap_forward(struct xdp_md *ctx, const struct tunnel
 	if (nh)
 		return forward_cached(data, in, nh);
 	__builtin_memcpy(data, macs, sizeof(macs));
-	return xdp_forward_inner(ctx, in, cfg);
+	return xdp_forward_inner(ctx, in, cfg, cached);
 }
 
 /*
@@ -776,7 +776,7 @@ static __always_inline int tc_encap(struct __sk_buff *skb, int forwarding)
 	__u16 inner_len = skb->len - sizeof(struct ethhdr), ip_len;
 	__u32 gso = skb->gso_size, ifindex = skb->ifindex;
 	struct anchor_config *cfg = get_config();
-	int anchor = !cfg || cfg->role == ROLE_ANCHOR, overhead, rc;
+	int anchor = !cfg || is_anchor(cfg), overhead, rc;
 
 	asm volatile("" : "+r"(gso), "+r"(ifindex)); /* read the context once, here */
 	if (skb->protocol != bpf_htons(ETH_P_IP) && skb->protocol != bpf_htons(ETH_P_IPV6))

@@ -24,10 +24,10 @@ static __always_inline struct tunnel *binding_of6(const struct in6_addr *addr)
 	return bpf_map_lookup_elem(&prefix6, &key);
 }
 
-/* Fibonacci hashing of a 16-byte address (IPv4 in the first word) to `bits` bits. */
-static __always_inline __u32 addr_slot(const __be32 *a, int bits)
+/* Fibonacci hashing of an address (IPv4: a[0] alone is read) to `bits` bits. */
+static __always_inline __u32 addr_slot(const __be32 *a, __u8 family, int bits)
 {
-	return ((a[0] ^ a[1] ^ a[2] ^ a[3]) * 2654435761u) >> (32 - bits);
+	return ((family == 4 ? a[0] : a[0] ^ a[1] ^ a[2] ^ a[3]) * 2654435761u) >> (32 - bits);
 }
 
 /*
@@ -46,8 +46,7 @@ static __always_inline __u32 endpoint_flags(const __be32 *addr, __u8 family, __b
 	__u32 slot, *flags;
 	struct endpoint_cache_entry *e;
 
-	slot = ((family == 4 ? addr[0] : addr[0] ^ addr[1] ^ addr[2] ^ addr[3]) * 2654435761u) >> (32 - 8);
-	slot ^= port & (ENDPOINT_CACHE_SLOTS - 1);
+	slot = addr_slot(addr, family, 8) ^ (port & (ENDPOINT_CACHE_SLOTS - 1));
 	e = bpf_map_lookup_elem(&endpoint_cache, &slot);
 	if (e && e->generation == generation && e->key.family == family && e->key.port == port &&
 	    (family == 4 ? e->key.addr.v4 == addr[0] : addr6_eq(e->key.addr.v6, addr)))
@@ -82,7 +81,7 @@ static __always_inline __u32 tunnel_local_flags(const struct tunnel *t, __u32 ge
 static __always_inline struct tunnel *binding_of(const __be32 *addr, __u8 family, __u32 generation,
 						 __u32 *local_flags)
 {
-	__u32 slot = addr_slot(addr, 12);
+	__u32 slot = addr_slot(addr, family, 12);
 	struct binding_cache_entry *e = bpf_map_lookup_elem(&binding_cache, &slot);
 	struct tunnel *t;
 

@@ -328,8 +328,9 @@ export class HomeAgent {
     const out: Outcome[] = [];
     for (const entry of this.due.take(nowMs)) {
       const nai = entry.nai;
-      if (this.dueMs(entry) > nowMs) {
-        this.due.set(entry, this.dueMs(entry)); // later in this second
+      const dueMs = this.dueMs(entry);
+      if (dueMs > nowMs) {
+        this.due.set(entry, dueMs); // later in this second
         continue;
       }
       if (entry.deprecatedUntilMs !== undefined) {

@@ -24,6 +24,7 @@ type Line = { nai: string; entry: BindingCacheEntry } | { nai: string; gone: tru
 /** JSON cannot hold a bigint: the timestamp travels as a decimal string. */
 const toJson = (entry: BindingCacheEntry) => ({ ...entry, lastTimestamp: entry.lastTimestamp.toString() });
 const entryLine = (e: BindingCacheEntry) => `${JSON.stringify({ nai: e.nai, entry: toJson(e) })}\n`;
+const goneLine = (nai: string) => `${JSON.stringify({ nai, gone: true })}\n`;
 const fromJson = (raw: Record<string, unknown>): BindingCacheEntry => ({ ...(raw as unknown as BindingCacheEntry), lastTimestamp: BigInt(raw.lastTimestamp as string) });
 
 const COMPACT_FACTOR = 4;
@@ -77,7 +78,7 @@ export class BindingJournal {
    * current() lists every entry, for a compaction.
    */
   record(nai: string, entry: BindingCacheEntry | undefined, current: () => Iterable<BindingCacheEntry>): void {
-    this.pending.push(`${JSON.stringify(entry ? { nai, entry: toJson(entry) } : { nai, gone: true })}\n`);
+    this.pending.push(entry ? entryLine(entry) : goneLine(nai));
     this.current = current;
     if (this.depth === 0) this.flush();
   }
