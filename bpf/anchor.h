@@ -196,8 +196,13 @@ enum event { EVENTS(AS_EVENT_ENUM) EVENT__MAX };
 struct drop_counters { DROP_REASONS(AS_COUNTER) };
 struct event_counters { EVENTS(AS_COUNTER) };
 
-/* A signalling packet, handed whole to the control plane. */
+/* A signalling packet, handed whole to the control plane. A ring-buffer
+ * record is only as long as its frame needs: the header and SIGNAL_SMALL
+ * bytes of frame for a frame up to that (every BU), the whole struct for a
+ * larger one. The ring then holds ~7x more BUs, and a BU's record spans
+ * 4 cache lines instead of 33. */
 #define SIGNAL_MAX_FRAME 2048
+#define SIGNAL_SMALL 256
 struct signal_event {
 	__u32 ifindex;    /* where it came in */
 	__u16 frame_len;  /* bytes in frame, from the Ethernet header */

@@ -14,9 +14,8 @@
  * is checked (test/dataplane/layout.test.ts). */
 const struct signal_event *signal_event_btf __attribute__((unused));
 
-#define SIGNAL_SMALL 256 /* frames up to this size are copied by direct loads and stores */
-
-/* Copies a frame of len (8..SIGNAL_SMALL) bytes into to, 8 bytes at a time, the last word overlapping. */
+/* Frames up to SIGNAL_SMALL bytes are copied by direct loads and stores.
+ * Copies a frame of len (8..SIGNAL_SMALL) bytes into to, 8 bytes at a time, the last word overlapping. */
 static __always_inline int copy_small_frame(struct xdp_md *ctx, __u8 *to, __u32 len)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
@@ -38,6 +37,25 @@ static __always_inline int copy_small_frame(struct xdp_md *ctx, __u8 *to, __u32 
 	return 0;
 }
 
+/* The record for a frame of len bytes, its header filled; NULL if the ring is full (counted). */
+static __always_inline struct signal_event *signal_record(struct xdp_md *ctx, __u32 len)
+{
+	struct signal_event *ev;
+
+	if (len <= SIGNAL_SMALL) /* two calls: the verifier needs a constant size */
+		ev = bpf_ringbuf_reserve(&signals, offsetof(struct signal_event, frame) + SIGNAL_SMALL, 0);
+	else
+		ev = bpf_ringbuf_reserve(&signals, sizeof(*ev), 0);
+	if (!ev) {
+		count_drop(DROP_SIGNAL_QUEUE_FULL);
+		return NULL;
+	}
+	ev->ifindex = ctx->ingress_ifindex;
+	ev->frame_len = len;
+	ev->reserved = 0;
+	return ev;
+}
+
 static __always_inline int xdp_signal(struct xdp_md *ctx)
 {
 	__u32 len = ctx->data_end - ctx->data;
@@ -48,14 +66,9 @@ static __always_inline int xdp_signal(struct xdp_md *ctx)
 		count_drop(DROP_SIGNAL_TOO_BIG);
 		return XDP_DROP;
 	}
-	ev = bpf_ringbuf_reserve(&signals, sizeof(*ev), 0);
-	if (!ev) {
-		count_drop(DROP_SIGNAL_QUEUE_FULL);
+	ev = signal_record(ctx, len);
+	if (!ev)
 		return XDP_DROP;
-	}
-	ev->ifindex = ctx->ingress_ifindex;
-	ev->frame_len = len;
-	ev->reserved = 0;
 	if (len <= SIGNAL_SMALL)
 		err = copy_small_frame(ctx, ev->frame, len);
 	else /* 1..SIGNAL_MAX_FRAME in a form the verifier can follow */

@@ -26,10 +26,9 @@ export class SignalReader {
   constructor(mapFd: number, private readonly onFrame: (f: SignalFrame) => void, private readonly onDrained?: () => void) {
     const f = layouts.signal_event.fields;
     this.rb = libbpf.ringBuffer(mapFd, (data, size) => {
-      const raw = libbpf.decode(data, size);
+      const raw = libbpf.decode(data, size); // a copy, as long as its frame needs (bpf/anchor.h)
       const len = raw.readUInt16LE(f.frame_len!.offset);
-      const frame = Buffer.from(raw.subarray(f.frame!.offset, f.frame!.offset + len));
-      this.onFrame({ ifindex: raw.readUInt32LE(f.ifindex!.offset), frame });
+      this.onFrame({ ifindex: raw.readUInt32LE(f.ifindex!.offset), frame: raw.subarray(f.frame!.offset, f.frame!.offset + len) });
     });
     this.epfd = libbpf.ringEpollFd(this.rb.handle);
     this.consume(); // anything queued while no one listened

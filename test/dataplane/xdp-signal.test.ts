@@ -31,6 +31,8 @@ const EXPR = {
   notEndpoint: `${eth(MAC.mn, MAC.aMn)}/IPv6(src='${ADDR.careOf.v6}', dst='2001:db8:f::77')/${hao}/${BU}`,
   noMhFlag: `${eth(MAC.cn, MAC.aCn)}/IPv6(src='${ADDR.cn.v6}', dst='${ADDR.anchorCn.v6}')/${BU}`,
   udpOtherPort: viaUdp(4500),
+  // a record is as long as its frame needs: up to 256 bytes of frame (every BU), or up to 2048 (bpf/anchor.h)
+  ...Object.fromEntries([256, 257, 1514].map((n) => [`mhOf${n}`, `${eth(MAC.mn, MAC.aMn)}/IPv6(src='${ADDR.home1.v6}', dst='${ADDR.anchor.v6}', nh=135)/Raw(bytes(i % 251 for i in range(${n - 54})))`])) as Record<'mhOf256' | 'mhOf257' | 'mhOf1514', string>,
   tooBig: `${eth(MAC.mn, MAC.aMn)}/IPv6(src='${ADDR.home1.v6}', dst='${ADDR.anchor.v6}', nh=135)/Raw(bytes(2100))`,
   toHome: `${eth(MAC.cn, MAC.aCn)}/IPv6(src='${ADDR.cn.v6}', dst='${ADDR.home1.v6}')/UDP(sport=1000, dport=2000)`,
 };
@@ -61,8 +63,12 @@ describe('signalling to an endpoint: queued whole, dropped from the data path', 
     { name: 'udpTlv', what: 'a BU in UDP 4191 over IPv4 after a TLV header' },
     { name: 'plain', what: 'a plain Mobility Header packet' },
     { name: 'mip4', what: 'anything to an endpoint flagged "signal" (MIPv4, UDP 434)' },
+    { name: 'mhOf256', what: 'a 256-byte frame (the largest in a small record)' },
+    { name: 'mhOf257', what: 'a 257-byte frame (the smallest in a large record)' },
+    { name: 'mhOf1514', what: 'a 1514-byte frame' },
   ] as const)('$what', async ({ name }) => {
     const input = f[name]!;
+    if (name.startsWith('mhOf')) expect(input.length).toBe(Number(name.slice(4)));
     const r = t.xdp(t.anchor, 'a-mn', input);
     expect(r.verdict).toBe(XDP_DROP);
     expect(r.delta).toEqual(changed({ events: { signal: 1 } }));
@@ -87,6 +93,19 @@ describe('signalling to an endpoint: queued whole, dropped from the data path', 
     }
   });
 
+  it('the ring buffer holds 10,000 BUs unread (a record as long as a BU needs), each delivered whole', async () => {
+    const drops = t.anchor.drops().signal_queue_full;
+    const events = t.anchor.events().signal;
+    const r = t.anchor.testRun('xdp', f.hao, { ingressIfindex: t.ifindex(t.anchor, 'a-mn'), repeat: 10_000 }); // one run: nothing drains meanwhile
+    expect(r.verdict).toBe(XDP_DROP);
+    expect(t.anchor.drops().signal_queue_full - drops).toBe(0n);
+    expect(t.anchor.events().signal - events).toBe(10_000n);
+    for (let end = Date.now() + 5000; queue.length < 10_000 && Date.now() < end;) await sleep(10);
+    expect(queue.length).toBe(10_000);
+    expect(queue.every((s) => s.frame.equals(f.hao))).toBe(true);
+    queue.length = 0;
+  });
+
   it('a frame over SIGNAL_MAX_FRAME (2048) is dropped uncopied (signal_too_big)', async () => {
     const r = t.xdp(t.anchor, 'a-mn', f.tooBig);
     expect(f.tooBig.length).toBeGreaterThan(2048);
@@ -104,6 +123,7 @@ describe('not signalling for us: the kernel gets it untouched, nothing is queued
     { name: 'udpOtherPort', what: 'a BU in UDP to a port that is not an endpoint', ifname: 'a-mn' },
   ] as const)('$what', async ({ name, ifname }) => {
     const input = f[name]!;
+    if (name.startsWith('mhOf')) expect(input.length).toBe(Number(name.slice(4)));
     const r = t.xdp(t.anchor, ifname, input);
     expect(r.verdict).toBe(XDP_PASS);
     expect(hex(r.frame)).toBe(hex(input));
