@@ -406,11 +406,11 @@ static __always_inline struct tunnel *binding_of_inner(void *inner, __u8 family,
 		struct iphdr *iph = inner;
 		__be32 key[4] = { anchor ? iph->saddr : iph->daddr };
 
-		return binding_of(key, 4, cfg->generation, local_flags);
+		return binding_of(key, 4, cfg->generation, 0, local_flags);
 	}
 	struct ipv6hdr *ip6h = inner;
 
-	return binding_of((anchor ? &ip6h->saddr : &ip6h->daddr)->in6_u.u6_addr32, 6, cfg->generation, local_flags);
+	return binding_of((anchor ? &ip6h->saddr : &ip6h->daddr)->in6_u.u6_addr32, 6, cfg->generation, 0, local_flags);
 }
 
 /* Strips the outer headers of a checked tunnel packet of binding t and forwards the inner packet. */
@@ -627,7 +627,7 @@ static __always_inline int xdp_ipv4(struct xdp_md *ctx, const struct anchor_conf
 	{
 		__be32 key[4] = { is_anchor(cfg) ? iph->daddr : iph->saddr };
 
-		t = binding_of(key, 4, cfg->generation, 0);
+		t = binding_of(key, 4, cfg->generation, 1, 0);
 	}
 	return t ? xdp_encap(ctx, t, &ip) : XDP_PASS;
 }
@@ -710,7 +710,7 @@ static __always_inline int xdp_ipv6(struct xdp_md *ctx, const struct anchor_conf
 		if ((void *)(ip6h + 1) > data_end)
 			return XDP_PASS;
 	}
-	t = binding_of((const __be32 *)(is_anchor(cfg) ? &ip6h->daddr : &ip6h->saddr), 6, cfg->generation, 0);
+	t = binding_of((const __be32 *)(is_anchor(cfg) ? &ip6h->daddr : &ip6h->saddr), 6, cfg->generation, 1, 0);
 	return t ? xdp_encap(ctx, t, &ip) : XDP_PASS;
 }
 

@@ -73,26 +73,30 @@ static __always_inline __u32 tunnel_local_flags(const struct tunnel *t, __u32 ge
 
 /*
  * The binding of an address, through this CPU's binding cache. A hit gives
- * the cached copy (its next hop learnt, so nothing writes to it); a miss
- * looks the maps up and remembers the answer. *local_flags (if asked for):
- * the endpoint flags of the binding's local end, as cached; 0 when the
- * answer did not come from the cache.
+ * the cached copy; a miss looks the maps up and remembers the answer.
+ * nexthop: the caller will send into the tunnel, so its next hop must be
+ * learnt, on the authoritative entry (which keeps it across generations),
+ * before a copy serves it: a copy without one (cached by decapsulation,
+ * which needs none) is passed over until then. *local_flags (if asked
+ * for): the endpoint flags of the binding's local end, as cached; 0 when
+ * the answer did not come from the cache.
  */
 static __always_inline struct tunnel *binding_of(const __be32 *addr, __u8 family, __u32 generation,
-						 __u32 *local_flags)
+						 int nexthop, __u32 *local_flags)
 {
 	__u32 slot = addr_slot(addr, family, 12);
 	struct binding_cache_entry *e = bpf_map_lookup_elem(&binding_cache, &slot);
 	struct tunnel *t;
 
-	if (e && e->generation == generation && e->family == family && addr6_eq(e->addr, addr)) {
+	if (e && e->generation == generation && e->family == family && addr6_eq(e->addr, addr) &&
+	    !(nexthop && e->found && !e->tunnel.nh_valid)) {
 		if (local_flags)
 			*local_flags = e->local_flags;
 		return e->found ? &e->tunnel : 0;
 	}
 	t = family == 4 ? binding_of4(addr[0]) : binding_of6((const struct in6_addr *)addr);
-	if (!e || !generation || (t && !t->nh_valid))
-		return t; /* learn the next hop on the authoritative entry first */
+	if (!e || !generation || (nexthop && t && !t->nh_valid))
+		return t; /* the caller learns the next hop on t; the next packet caches it */
 	__builtin_memcpy(e->addr, addr, 16);
 	e->family = family;
 	e->found = !!t;

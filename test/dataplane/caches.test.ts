@@ -5,7 +5,10 @@
  * change the control plane makes (bindings, endpoints, flushNexthops after a
  * route or neighbour change) empties both through the generation number.
  */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addrBytes } from '../../control/dataplane/layout.js';
 import type { Binding } from '../../control/dataplane/dataplane.js';
 import { ADDR, MAC, XDP_PASS, XDP_REDIRECT, anchorTunnel, buildDataPlaneLab, changed, hex, type DataPlaneLab, named } from '../helpers/dataplane-lab.js';
 import { eth, inner, innerLength, outer, receivedBy, sentBy, type InnerSpec } from '../helpers/frames.js';
@@ -104,6 +107,31 @@ describe('binding cache', () => {
     expect(cached.delta.bindings[3]).toMatchObject({ encapPackets: 1 });
     t.anchor.remove(3);
     expect(send().verdict).toBe(XDP_PASS);
+  });
+
+  /** This CPU's binding cache entry for an IPv6 address, as bpftool shows it (the slot as lookup.h's addr_slot computes it). */
+  const bindingCacheEntry = (address: string) => {
+    const a = addrBytes(address);
+    const folded = (a.readUInt32LE(0) ^ a.readUInt32LE(4) ^ a.readUInt32LE(8) ^ a.readUInt32LE(12)) >>> 0;
+    const slot = Number((BigInt(folded) * 2654435761n) & 0xffffffffn) >>> 20;
+    const key = [0, 8, 16, 24].map((s) => String((slot >>> s) & 0xff));
+    const out = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'lookup', 'pinned', join(t.anchor.pinDir, 'binding_cache'), 'key', ...key], { encoding: 'utf8' })) as
+      { formatted: { values: { cpu: number; value: { found: number; generation: number; tunnel: { nh_valid: number; binding_id: number } } }[] } };
+    return out.formatted.values.find((v) => v.cpu === 0)!.value;
+  };
+
+  it('caches a binding that only decapsulates; sending into it still learns its next hop on the binding first', () => {
+    t.anchor.flushNexthops(); // no binding has a next hop now
+    expect(hex(decap('in').frame)).toBe(hex(frame('out')));
+    const cached = bindingCacheEntry(ADDR.home1.v6);
+    expect(cached).toMatchObject({ found: 1, tunnel: { binding_id: 1, nh_valid: 0 } });
+    expect(cached.generation).toBeGreaterThan(0);
+    expect(t.anchor.lookupEntry(ADDR.home1.v6)?.nexthop).toBeNull();
+    const sent = t.xdp(t.anchor, 'a-cn', frame('toHome1'), [1]); // encapsulation passes over the copy without a next hop
+    expect(sent.verdict).toBe(XDP_REDIRECT);
+    expect(t.anchor.lookupEntry(ADDR.home1.v6)?.nexthop).not.toBeNull();
+    expect(t.xdp(t.anchor, 'a-cn', frame('toHome1'), [1]).verdict).toBe(XDP_REDIRECT);
+    expect(bindingCacheEntry(ADDR.home1.v6).tunnel.nh_valid).toBe(1);
   });
 
   it('decapsulates from the cache only while the tunnel\'s local address is a decapsulating endpoint', () => {
