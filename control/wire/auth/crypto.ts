@@ -1,14 +1,33 @@
 /**
- * The keyed hashes the mobility protocols use, as thin wrappers over
- * node:crypto, and the one comparison every verifier goes through.
+ * The keyed hashes the mobility protocols use, and the one comparison every
+ * verifier goes through. HMAC-SHA1, the one on every BU and BA, keeps each
+ * key's precomputed state (sha1.ts); the rest are thin wrappers over
+ * node:crypto.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { HmacSha1Key } from './sha1.js';
+
+/** Prepared keys, by the key's bytes as given (a copy: a buffer changed in place is prepared again). */
+const prepared = new WeakMap<Uint8Array, { bytes: Buffer; key: HmacSha1Key }>();
+
+function preparedKey(key: Uint8Array): HmacSha1Key {
+  const known = prepared.get(key);
+  if (known && sameBytes(known.bytes, key)) return known.key;
+  const fresh = { bytes: Buffer.from(key), key: new HmacSha1Key(key) };
+  prepared.set(key, fresh);
+  return fresh.key;
+}
+
+/** (Buffer.equals is a call into C++, several times slower than this on a 20-byte key.) */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /** HMAC-SHA1 (RFC 2104) over the concatenated parts. */
 export function hmacSha1(key: Uint8Array, ...parts: Uint8Array[]): Buffer {
-  const h = createHmac('sha1', key);
-  for (const p of parts) h.update(p);
-  return h.digest();
+  return preparedKey(key).mac(parts);
 }
 
 /** First(96, HMAC_SHA1(key, data)): the RFC 4285 §5.1 authenticator. */
