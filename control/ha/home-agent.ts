@@ -21,7 +21,7 @@ import { sameBinding, type Binding, type Tunnel } from '../dataplane/dataplane.j
 import { addrBytes, canonicalAddr, inPrefix } from '../dataplane/layout.js';
 import { DecodeError } from '../wire/buffer.js';
 import { signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
-import { checkReplay, replayTimestampOf } from '../wire/auth/replay.js';
+import { checkReplay } from '../wire/auth/replay.js';
 import { DSMIP6_UDP_PORT } from '../wire/ip/constants.js';
 import { decodeMobilityHeader, encodeMobilityHeader, NO_BA_FLAGS, type BaFlags, type BindingUpdate, type MobilityHeader, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
 import { BaStatus, BeStatus, Ipv4AckStatus } from '../wire/mh/constants.js';
@@ -381,7 +381,7 @@ export class HomeAgent {
     const verdict = verifyMnHa(bu.mh, { careOf, home, keyFor: (spi) => (spi === profile.spi ? profile.key : undefined) });
     // unsigned: a signed refusal of a BU anyone could have forged would let them end the node's registration
     if (verdict.verdict !== 'ok') return this.acknowledge(bu, m, undefined, home, careOf, BaStatus.mipv6AuthFail, { event: `authentication: ${verdict.verdict}` });
-    const timestamp = replayTimestampOf(bu.mh);
+    const timestamp = option(m, 'replayProtection')?.timestamp;
     const previous = this.cache.get(profile.nai);
     const replay = timestamp === undefined ? 'missing' : checkReplay(timestamp, bu.nowMs, this.config.policy.replayWindow * 1000, previous?.lastTimestamp).verdict;
     if (replay !== 'fresh') return ba(BaStatus.mipv6MesgIdReqd, { event: `replay protection: ${replay}` });
@@ -547,7 +547,7 @@ export class HomeAgent {
     const options: MobilityOption[] = [...(extra.options ?? [])];
     if (profile) {
       options.push({ type: 'mobileNodeIdentifier', subtype: 1, identifier: profile.nai });
-      const ts = replayTimestampOf(bu.mh);
+      const ts = option(m, 'replayProtection')?.timestamp;
       if (ts !== undefined) options.push({ type: 'replayProtection', timestamp: ts });
       options.push({ type: 'mobilityMessageAuthentication', subtype: 1, spi: profile.spi, authenticator: Buffer.alloc(12) });
     }

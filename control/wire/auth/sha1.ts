@@ -69,21 +69,21 @@ class Sha1Stream {
   }
 
   update(data: Uint8Array): this {
+    const buf = this.buffer;
     let at = 0;
     this.length += data.length;
-    if (this.filled) {
-      const n = Math.min(BLOCK - this.filled, data.length);
-      this.buffer.set(data.subarray(0, n), this.filled);
-      this.filled += n;
-      at = n;
-      if (this.filled < BLOCK) return this;
-      compress(this.state, this.buffer, 0);
-      this.filled = 0;
-    }
-    for (; at + BLOCK <= data.length; at += BLOCK) compress(this.state, data, at);
-    if (at < data.length) {
-      this.buffer.set(data.subarray(at), 0);
-      this.filled = data.length - at;
+    // byte by byte into the block: subarray() allocates, and these pieces are short
+    while (at < data.length) {
+      if (this.filled === 0 && at + BLOCK <= data.length) {
+        compress(this.state, data, at);
+        at += BLOCK;
+        continue;
+      }
+      buf[this.filled++] = data[at++]!;
+      if (this.filled === BLOCK) {
+        compress(this.state, buf, 0);
+        this.filled = 0;
+      }
     }
     return this;
   }
