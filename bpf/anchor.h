@@ -200,7 +200,7 @@ struct event_counters { EVENTS(AS_COUNTER) };
  * record is only as long as its frame needs: the header and SIGNAL_SMALL
  * bytes of frame for a frame up to that (every BU), the whole struct for a
  * larger one. The ring then holds ~7x more BUs, and a BU's record spans
- * 4 cache lines instead of 33. */
+ * 5-6 cache lines instead of 33-34. */
 #define SIGNAL_MAX_FRAME 2048
 #define SIGNAL_SMALL 256
 struct signal_event {

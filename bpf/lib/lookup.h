@@ -101,8 +101,16 @@ static __always_inline struct tunnel *binding_of(const __be32 *addr, __u8 family
 	e->family = family;
 	e->found = !!t;
 	e->local_flags = t ? tunnel_local_flags(t, generation) : 0;
-	if (t)
+	if (t) {
+		/* Another CPU may be learning t's next hop (tunnel_nexthop: the
+		 * fields, then the flag): the flag is read first, so a copy
+		 * never says valid over fields it did not see written. */
+		__u8 nh_valid = *(volatile __u8 *)&t->nh_valid;
+
+		asm volatile("" ::: "memory");
 		__builtin_memcpy(&e->tunnel, t, sizeof(*t));
+		e->tunnel.nh_valid = nh_valid;
+	}
 	e->generation = generation;
 	return t;
 }
