@@ -32,11 +32,12 @@ import { FORMATS, bindingNumber } from './bindings.js';
 
 export const REPEAT = 1_000_000;
 const ROUNDS = 7;
-// Signalling fills the ring buffer (4 MiB: ~15,000 records of a BU-sized frame), drained between runs of
-// SIGNAL_CHUNK; every run costs ~16 ms of the kernel's own (XDP dispatcher switch), so one round.
-export const SIGNAL_CHUNK = 2000;
+// Signalling fills the ring buffer (4 MiB: ~15,400 records of a BU-sized frame), drained between runs of
+// SIGNAL_CHUNK, as long as the ring allows: a run's own fixed cost (~25 µs inside the kernel's timing, its
+// caches cold after the drain) is then ~2 ns a packet, as it is ~0 in the other paths' runs of REPEAT (with
+// runs of 2,000 it added ~12 ns). Every run also costs ~16 ms outside that timing (the XDP dispatcher switch).
+export const SIGNAL_CHUNK = 12_500;
 export const SIGNAL_REPEAT = 1_000_000;
-const SIGNAL_ROUNDS = 1;
 
 export interface Path {
   key: string;      // e.g. encap/ip6/inner-v6
@@ -194,7 +195,7 @@ export async function measureTestRun(topo: Topology, dp: DataPlane, bench: Bench
     const drops0 = sumOf(dp.drops());
     const slow0 = sumOf(dp.events(), SLOW_EVENTS);
     const r = { xdpTx: [] as number[], raw: [] as number[], undo: [] as number[], net: [] as number[], ratio: [] as number[] };
-    for (let i = 0; i < (signal ? SIGNAL_ROUNDS : ROUNDS); i++) { // paired: all four figures of a round side by side
+    for (let i = 0; i < ROUNDS; i++) { // paired: all four figures of a round side by side
       inAnchor(() => {
         const xdpTx = timeProgram(bench, 'bench_xdp_tx', baseFrame, ifindex, XDP.TX);
         const raw = signal ? timeSignal(bench, dp, p, ifindex) : timeProgram(bench, p.reference ?? 'bench_anchor', p.frame, ifindex, p.verdict);
