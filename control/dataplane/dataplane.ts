@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync } f
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Btf } from './btf.js';
-import { BPF_ANY, attachType, libbpf, xdpFlags, type ObjectHandle } from './libbpf.js';
+import { BPF_ANY, attachType, libbpf, xdpFlags, type MapShape, type ObjectHandle } from './libbpf.js';
 import {
   EndpointFlag, addrFamily, canonicalAddr, decodeTunnel, encodeConfig, encodeEndpointKey, encodeHomeKey, encodeHomeLink, encodePrefixKey,
   encodeTunnel, formatAddr, layouts, sumBindingCounters, type AnchorConfig, type BindingCounters,
@@ -27,6 +27,18 @@ export const MAX_BINDINGS = 131072;
 const MAP_NAMES = ['home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'endpoint_ports', 'config', 'home_links', 'binding_cache', 'dest_cache', 'endpoint_cache', 'binding_counters', 'drops', 'events', 'signals'] as const;
 /** Maps that only remember answers (valid per generation): a pinned one of another shape is replaced, not refused. */
 const CACHE_MAPS: ReadonlySet<string> = new Set(['binding_cache', 'dest_cache', 'endpoint_cache']);
+/** Map types whose entries can be listed and written back one by one (BPF_MAP_TYPE_HASH, _ARRAY, _LPM_TRIE). */
+const ENUMERABLE_MAP_TYPES: ReadonlySet<number> = new Set([1, 2, 11]);
+
+/** Every entry of a map, as [key, value]. */
+function entriesOf(fd: number, shape: MapShape): [Buffer, Buffer][] {
+  const out: [Buffer, Buffer][] = [];
+  for (const key of libbpf.keys(fd, shape.keySize)) {
+    const value = libbpf.lookup(fd, key, shape.valueSize);
+    if (value) out.push([key, value]);
+  }
+  return out;
+}
 type MapName = (typeof MAP_NAMES)[number];
 type Hook = 'xdp' | 'tc-ingress' | 'tc-egress';
 const PROGRAMS: Record<Hook, string> = { xdp: 'anchor_xdp', 'tc-ingress': 'anchor_tc_ingress', 'tc-egress': 'anchor_tc_egress' };
@@ -101,6 +113,8 @@ export class DataPlane {
   private invalidationHeld = false;
   /** True if the maps were already pinned: a restart on a live data plane. */
   readonly resumed: boolean;
+  /** Pinned maps replaced by ones with this build's flags, their entries carried over (see pinnedVerdict). */
+  readonly carriedOver: readonly string[];
 
   private constructor(readonly options: Required<Pick<DataPlaneOptions, 'instance' | 'role' | 'objectPath' | 'pinRoot'>> & DataPlaneOptions) {
     this.pinDir = join(options.pinRoot, options.instance);
@@ -110,13 +124,19 @@ export class DataPlane {
 
     this.obj = libbpf.open(options.objectPath);
     let pinnedMaps = 0;
+    const carried = new Map<MapName, [Buffer, Buffer][]>(); // entries of replaced maps, for their replacements
     for (const name of MAP_NAMES) {
       const pinned = libbpf.getPinned(join(this.pinDir, name));
       if (pinned < 0) continue;
       pinnedMaps++;
       try {
-        if (this.fitsObject(name, pinned)) libbpf.reuseMapFd(libbpf.map(this.obj, name), pinned, name);
-        else rmSync(join(this.pinDir, name)); // a cache: the running programs keep theirs until ours replace them
+        const verdict = this.pinnedVerdict(name, pinned);
+        if (verdict === 'reuse') {
+          libbpf.reuseMapFd(libbpf.map(this.obj, name), pinned, name);
+        } else {
+          if (verdict === 'carry') carried.set(name, entriesOf(pinned, libbpf.mapInfo(pinned, name)));
+          rmSync(join(this.pinDir, name)); // the running programs keep the old map until ours replace them
+        }
       } catch (err) {
         libbpf.close(this.obj);
         throw err;
@@ -128,8 +148,10 @@ export class DataPlane {
     for (const name of MAP_NAMES) {
       const fd = libbpf.mapFd(libbpf.map(this.obj, name), name);
       this.fds.set(name, fd);
+      for (const [key, value] of carried.get(name) ?? []) libbpf.update(fd, key, value);
       if (!existsSync(join(this.pinDir, name))) libbpf.pin(fd, join(this.pinDir, name));
     }
+    this.carriedOver = [...carried.keys()];
     this.resumed = pinnedMaps === MAP_NAMES.length;
     const obj = this.obj;
     this.progFds = { xdp: 0, 'tc-ingress': 0, 'tc-egress': 0 };
@@ -145,16 +167,20 @@ export class DataPlane {
   }
 
   /**
-   * Whether a pinned map is what this build's object expects. A cache of
-   * another shape (an older build's) is not: it is replaced. Any other map
-   * of another shape holds state this build cannot read: refused, by name.
+   * What to do with a pinned map. Reuse it if it is what this build's object
+   * expects. A cache of another shape (an older build's) is replaced, empty.
+   * A map that differs only in its flags (older builds preallocated the home
+   * maps) is replaced by one with this build's flags, its entries carried
+   * over. Any other map of another shape holds state this build cannot
+   * read: refused, by name.
    */
-  private fitsObject(name: string, pinnedFd: number): boolean {
+  private pinnedVerdict(name: string, pinnedFd: number): 'reuse' | 'replace' | 'carry' {
     const want = libbpf.mapShape(libbpf.map(this.obj!, name));
     const have = libbpf.mapInfo(pinnedFd, name);
     const differs = (Object.keys(want) as (keyof typeof want)[]).filter((k) => want[k] !== have[k]);
-    if (!differs.length) return true;
-    if (CACHE_MAPS.has(name)) return false;
+    if (!differs.length) return 'reuse';
+    if (CACHE_MAPS.has(name)) return 'replace';
+    if (differs.length === 1 && differs[0] === 'flags' && ENUMERABLE_MAP_TYPES.has(want.type)) return 'carry';
     const what = differs.map((k) => `${k} ${have[k]} (this build: ${want[k]})`).join(', ');
     throw new Error(`${join(this.pinDir, name)}: pinned by another build of the data plane: ${what}; `
       + `its state cannot be carried over: remove ${this.pinDir} (its traffic stops until the bindings are installed again)`);

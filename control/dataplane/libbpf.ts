@@ -12,7 +12,7 @@ const BpfMap = koffi.opaque('bpf_map');
 const BpfProgram = koffi.opaque('bpf_program');
 const RingBuffer = koffi.opaque('ring_buffer');
 
-export interface MapShape { type: number; keySize: number; valueSize: number; maxEntries: number }
+export interface MapShape { type: number; keySize: number; valueSize: number; maxEntries: number; flags: number }
 
 export const TestRunOpts = koffi.struct('bpf_test_run_opts', {
   sz: 'size_t',
@@ -60,6 +60,7 @@ const f = {
   mapKeySize: lib.func('uint32_t bpf_map__key_size(bpf_map *map)'),
   mapValueSize: lib.func('uint32_t bpf_map__value_size(bpf_map *map)'),
   mapMaxEntries: lib.func('uint32_t bpf_map__max_entries(bpf_map *map)'),
+  mapFlags: lib.func('uint32_t bpf_map__map_flags(bpf_map *map)'),
   objInfo: lib.func('int bpf_obj_get_info_by_fd(int fd, _Inout_ uint8_t *info, _Inout_ uint32_t *len)'),
   mapReuseFd: lib.func('int bpf_map__reuse_fd(bpf_map *map, int fd)'),
   mapSetMaxEntries: lib.func('int bpf_map__set_max_entries(bpf_map *map, uint32_t max)'),
@@ -133,13 +134,13 @@ export const libbpf = {
   },
   /** What the object says a map is (before load). */
   mapShape(map: MapHandle): MapShape {
-    return { type: f.mapType(map) as number, keySize: f.mapKeySize(map) as number, valueSize: f.mapValueSize(map) as number, maxEntries: f.mapMaxEntries(map) as number };
+    return { type: f.mapType(map) as number, keySize: f.mapKeySize(map) as number, valueSize: f.mapValueSize(map) as number, maxEntries: f.mapMaxEntries(map) as number, flags: f.mapFlags(map) as number };
   },
-  /** What a map in the kernel is (struct bpf_map_info: type, id, key_size, value_size, max_entries). */
+  /** What a map in the kernel is (struct bpf_map_info: type, id, key_size, value_size, max_entries, map_flags). */
   mapInfo(fd: number, name: string): MapShape {
     const info = Buffer.alloc(96);
     ok('bpf_obj_get_info_by_fd', f.objInfo(fd, info, [info.length]) as number, name);
-    return { type: info.readUInt32LE(0), keySize: info.readUInt32LE(8), valueSize: info.readUInt32LE(12), maxEntries: info.readUInt32LE(16) };
+    return { type: info.readUInt32LE(0), keySize: info.readUInt32LE(8), valueSize: info.readUInt32LE(12), maxEntries: info.readUInt32LE(16), flags: info.readUInt32LE(20) };
   },
   reuseMapFd(map: MapHandle, fd: number, name: string): void {
     ok('bpf_map__reuse_fd', f.mapReuseFd(map, fd) as number, name);

@@ -9,6 +9,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BindingError, DataPlane, type Binding } from '../../control/dataplane/dataplane.js';
 import { libbpf } from '../../control/dataplane/libbpf.js';
+import { closeFd } from '../../control/sys/libc.js';
 import { encodeHomeKey, layouts } from '../../control/dataplane/layout.js';
 import { join } from 'node:path';
 
@@ -24,11 +25,11 @@ const udp: Binding = {
   prefixes: ['2001:db8:100::/48', '10.200.0.0/16'],
 };
 
-/** Every map entry the data plane holds, as "map key -> binding id". */
-function entries(): string[] {
+/** Every map entry a data plane holds, as "map key -> binding id". */
+function entries(plane: DataPlane = dp): string[] {
   const out: string[] = [];
   for (const [map, keySize] of [['home4', 4], ['home6', 16], ['prefix4', 8], ['prefix6', 20]] as const) {
-    const fd = libbpf.getPinned(join(dp.pinDir, map));
+    const fd = libbpf.getPinned(join(plane.pinDir, map));
     for (const key of libbpf.keys(fd, keySize)) {
       const value = libbpf.lookup(fd, key, layouts.tunnel.size)!;
       out.push(`${map} ${key.toString('hex')} -> ${value.readUInt32LE(0)}`);
@@ -198,6 +199,46 @@ describe('an instance pinned by another build', () => {
       execFileSync('bpftool', ['map', 'create', join(pinDir, 'home6'), 'type', 'hash', 'key', '16', 'value', '60', 'entries', '262144', 'name', 'home6']);
       expect(() => DataPlane.open({ instance: `${INSTANCE}-other`, role: 'anchor' }))
         .toThrow(`${join(pinDir, 'home6')}: pinned by another build of the data plane: valueSize 60 (this build: ${layouts.tunnel.size})`);
+    } finally {
+      rmSync(pinDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('an instance pinned by an older build with other map flags', () => {
+  it('keeps its bindings: home6 pinned preallocated is replaced by this build\'s map, entries carried over', () => {
+    const instance = `${INSTANCE}-upgrade`;
+    const first = DataPlane.open({ instance, role: 'anchor' });
+    const pinDir = first.pinDir;
+    const pin = join(pinDir, 'home6');
+    const mapFlags = () => (JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', pin], { encoding: 'utf8' })) as { flags: number }).flags;
+    try {
+      first.install(udp);
+      const before = entries(first).filter((e) => e.startsWith('home6'));
+      first.close();
+      // what older builds pinned: the same home6, preallocated (map_flags 0), holding the same entries
+      const current = libbpf.getPinned(pin);
+      const held = [...libbpf.keys(current, 16)].map((k) => [k, libbpf.lookup(current, k, layouts.tunnel.size)!] as const);
+      closeFd(current);
+      rmSync(pin);
+      execFileSync('bpftool', ['map', 'create', pin, 'type', 'hash', 'key', '16', 'value', String(layouts.tunnel.size), 'entries', '262144', 'name', 'home6']);
+      expect(mapFlags()).toBe(0);
+      const old = libbpf.getPinned(pin);
+      for (const [k, v] of held) libbpf.update(old, k, v);
+      closeFd(old);
+
+      const upgraded = DataPlane.open({ instance, role: 'anchor' });
+      try {
+        expect(upgraded.carriedOver).toEqual(['home6']);
+        expect(mapFlags()).toBe(1); // BPF_F_NO_PREALLOC
+        expect(entries(upgraded).filter((e) => e.startsWith('home6'))).toEqual(before);
+        expect(upgraded.lookupEntry('2001:db8:1::10')).toMatchObject({ bindingId: 10, remote: '203.0.113.7' });
+      } finally {
+        upgraded.close();
+      }
+      const next = DataPlane.open({ instance, role: 'anchor' });
+      expect(next.carriedOver).toEqual([]); // and the next start simply reuses it
+      next.close();
     } finally {
       rmSync(pinDir, { recursive: true, force: true });
     }
