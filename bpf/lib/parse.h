@@ -49,7 +49,7 @@ static __always_inline __u8 ipv6_tclass(const struct ipv6hdr *ip6h)
 /* Returns 0 if the fixed IPv6 header (and the packet it announces) fits. */
 static __always_inline int parse_ipv6(struct ipv6hdr *ip6h, void *data_end, struct ip_info *ip)
 {
-	__u16 len;
+	__u32 len; /* 32 bits: a payload length over 65495 plus the header would wrap 16 */
 
 	if ((void *)(ip6h + 1) > data_end || ip6h->version != 6)
 		return -1;

@@ -54,6 +54,9 @@ const BAD: { name: string; format: Format; expr: string; drop: string; pad?: num
   { name: 'IPv4 header length under 20', format: 'ip4', drop: 'malformed_l3', expr: `${toAnchor4(ADDR.careOf.v4, ADDR.anchor.v4, "flags='DF', ihl=4")}/${inner(4, up4)}` },
   { name: 'IPv4 total length beyond the frame', format: 'ip4', drop: 'malformed_l3', expr: `${toAnchor4(ADDR.careOf.v4, ADDR.anchor.v4, `flags='DF', len=${20 + innerLength(4, {}) + 1}`)}/${inner(4, up4)}` },
   { name: 'IPv6 payload length beyond the frame', format: 'ip6', drop: 'malformed_l3', expr: `${eth(MAC.mn, MAC.aMn)}/IPv6(src='${ADDR.careOf.v6}', dst='${ADDR.anchor.v6}', plen=${innerLength(6, {}) + 1})/${inner(6, up6)}` },
+  // 0xfff0 + 40 wraps to 24 in 16 bits: a length that "fits" any frame (found by a review)
+  { name: 'IPv6 payload length that wraps 16 bits', format: 'ip6', drop: 'malformed_l3', expr: `${eth(MAC.mn, MAC.aMn)}/IPv6(src='${ADDR.careOf.v6}', dst='${ADDR.anchor.v6}', plen=0xfff0)/${inner(6, up6)}` },
+  { name: 'inner IPv6 payload length that wraps 16 bits', format: 'ip6', drop: 'malformed_inner', expr: `${toAnchor6()}/IPv6(src='${ADDR.home1.v6}', dst='${ADDR.cn.v6}', plen=0xffff)/UDP(sport=5000, dport=6000)/Raw(bytes(32))` },
   { name: 'UDP length not the IP payload length', format: 'udp4', drop: 'malformed_tunnel', expr: `${udpFromNat(NAT_PORT, DSMIP_PORT, `, len=${8 + innerLength(6, {}) - 2}`)}/${inner(6, up6)}` },
   { name: 'UDP payload too short for a TLV header', format: 'udp4-tlv', drop: 'malformed_tunnel', expr: `${udpFromNat()}/Raw(b'\\x02\\x00')` },
   { name: 'unknown TLV type', format: 'udp4-tlv', drop: 'malformed_tunnel', expr: `${udpFromNat()}/TLV(type=3, len=${innerLength(6, {})})/${inner(6, up6)}` },
