@@ -163,7 +163,9 @@ export class HomeAgentDaemon {
   }
 
   private process(p: SignalPacket): Outcome {
-    const outcome = this.homeAgent.handleBindingUpdate({
+    const outcome = !p.signalling.mhChecksumOk
+      ? { dataPlane: [], event: `MH with a wrong checksum from ${p.signalling.ipv6.src} discarded` } // RFC 6275 §9.2
+      : this.homeAgent.handleBindingUpdate({
       transport: p.transport,
       outer: p.outer,
       ipv6Src: p.signalling.ipv6.src,

@@ -30,6 +30,8 @@ import { DueWheel } from './due.js';
 import { AddressPool } from './pool.js';
 
 export const DSMIP_PORT = DSMIP6_UDP_PORT;
+/** A NAT Detection option's refresh time when there is no NAT to keep open (all 1s, RFC 5555 §4.3). */
+const NO_NAT_REFRESH = 0xffffffff;
 
 /** A BU as it reached the home agent (see control/signalling/channel.ts). */
 export interface ReceivedBu {
@@ -372,7 +374,8 @@ export class HomeAgent {
     const nai = option(m, 'mobileNodeIdentifier');
     const profile = nai && typeof nai.identifier === 'string' ? this.profiles.get(nai.identifier) : undefined;
     const home = bu.homeAddressOption ?? bu.ipv6Src;
-    const careOf = bu.transport === 'ipv6' ? bu.ipv6Src : option(m, 'ipv4CareOfAddress')?.address ?? bu.outer.src;
+    // RFC 6275 §9.5.1: over IPv6 the care-of address is the Alternate Care-of Address option's, if there is one
+    const careOf = bu.transport === 'ipv6' ? option(m, 'alternateCareOfAddress')?.address ?? bu.ipv6Src : option(m, 'ipv4CareOfAddress')?.address ?? bu.outer.src;
     const bindingUpdate = m;
     const ba: Acknowledge = (status, extra = {}) => this.acknowledge(bu, bindingUpdate, profile, home, careOf, status, extra);
 
@@ -435,7 +438,8 @@ export class HomeAgent {
       if (natDetected || m.flags.f) {
         t = m.flags.t && policy.tlv;
         tunnel = { format: t ? 'udp4-tlv' : 'udp4', local: bu.outer.dst, remote: bu.outer.src, localPort: bu.outer.dstPort ?? DSMIP_PORT, remotePort: bu.outer.srcPort ?? DSMIP_PORT };
-        if (natDetected) options.push({ type: 'natDetection', f: false, refreshTime: policy.natRefreshTime });
+        // the option tells the node to use UDP (RFC 5555 §4.2): with F when it asked for UDP, no refresh without a NAT (§4.3)
+        options.push({ type: 'natDetection', f: m.flags.f, refreshTime: natDetected ? policy.natRefreshTime : NO_NAT_REFRESH });
       } else {
         tunnel = { format: 'ip4', local: bu.outer.dst, remote: careOf };
       }
@@ -471,16 +475,14 @@ export class HomeAgent {
    */
   private deregister(profile: MobileNodeProfile, m: BindingUpdate, nowMs: number, timestamp: bigint, ba: Acknowledge): Outcome {
     const entry = this.cache.get(profile.nai);
-    if (entry) {
-      this.put(profile.nai, {
-        ...entry, sequence: m.sequence, lastTimestamp: timestamp, lifetime: 0, expiresMs: nowMs,
-        deprecatedUntilMs: nowMs + this.config.policy.minDelayBeforeBceDelete * 1000,
-      });
-    }
+    // RFC 6275 §10.3.2: no home registration to end (none, or only a deprecated one): rejected, 133
+    if (!entry || entry.deprecatedUntilMs !== undefined) return ba(BaStatus.notHomeAgentForThisMobileNode, { event: `deregistration of ${profile.nai}, which has no binding: refused` });
+    this.put(profile.nai, {
+      ...entry, sequence: m.sequence, lastTimestamp: timestamp, lifetime: 0, expiresMs: nowMs,
+      deprecatedUntilMs: nowMs + this.config.policy.minDelayBeforeBceDelete * 1000,
+    });
     this.releaseLease(profile.nai);
-    const outcome = ba(BaStatus.accepted, { lifetime: 0 });
-    const live = entry && entry.deprecatedUntilMs === undefined;
-    return { ...outcome, dataPlane: live ? [{ remove: entry.bindingId }] : [], event: `deregistered ${profile.nai}` };
+    return { ...ba(BaStatus.accepted, { lifetime: 0 }), dataPlane: [{ remove: entry.bindingId }], event: `deregistered ${profile.nai}` };
   }
 
   /**
@@ -564,7 +566,7 @@ export class HomeAgent {
   private routeTo(bu: ReceivedBu, home: string, careOf: string): ReplyRoute {
     const haAddress = bu.transport === 'ipv6' ? bu.outer.dst : this.config.homeAgent.ipv6;
     return bu.transport === 'ipv6'
-      ? { transport: 'ipv6', src: haAddress, dst: careOf, ...(careOf !== home && { routingHeader2: home }) } // no RH2 to a node at home
+      ? { transport: 'ipv6', src: haAddress, dst: bu.outer.src, ...(bu.outer.src !== home && { routingHeader2: home }) } // where the BU came from; no RH2 to a node at home
       : { transport: 'udp4', src: bu.outer.dst, dst: bu.outer.src, srcPort: bu.outer.dstPort ?? DSMIP_PORT, dstPort: bu.outer.srcPort ?? DSMIP_PORT, ipv6Src: haAddress, ipv6Dst: home };
   }
 }

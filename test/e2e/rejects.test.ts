@@ -198,6 +198,25 @@ describe('refused over IPv6: the BA comes back to the care-of address with a typ
     }).toString('hex'));
   });
 
+  it('a BU with a wrong MH checksum is discarded unanswered (RFC 6275 §9.2), and said so', async () => {
+    const packet = encodeSignalling6({ src: CARE_OF6, dst: a.ha.v6, homeAddressOption: MN.home, mh: bu({ seq: 10 }, CARE_OF6) });
+    const mhAt = 40 + (packet[41]! + 1) * 8; // behind the Destination Options header with the Home Address option
+    packet[mhAt + 4]! ^= 0x01;
+    const discarded = ha.answered.get(-1) ?? 0;
+    const before = ha.homeAgent.binding(MN.nai);
+    t.lab.within(t.ns.mn, () => {
+      const sock = new RawIpSocket(6);
+      sock.send(packet, addrBytes(a.ha.v6));
+      sock.close();
+    });
+    for (const end = Date.now() + 3000; (ha.answered.get(-1) ?? 0) === discarded && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
+    expect(ha.answered.get(-1)).toBe(discarded + 1);
+    expect(said.some((l) => /wrong checksum/.test(l))).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(arrived).toEqual([]);
+    expect(ha.homeAgent.binding(MN.nai)).toEqual(before);
+  });
+
   it('an MH type the home agent does not support (a HoTI) gets a Binding Error, status 2', async () => {
     const hoti = encodeMobilityHeader({ type: 'unsupported', mhType: 1, data: Buffer.alloc(10) });
     t.lab.within(t.ns.mn, () => {

@@ -171,6 +171,27 @@ describe('home registration from an IPv6 care-of address', () => {
     expect(ha.binding('mn1@example.net')).toBeUndefined();
   });
 
+  it('refuses a deregistration with no binding to end (133, RFC 6275 §10.3.2): none yet, or only a deprecated one', () => {
+    const ha = new HomeAgent(config());
+    const none = ha.handleBindingUpdate(overIpv6({ seq: 1, lifetime: 0 }));
+    expect(ba(none, '2001:db8:f::2', '2001:db8:1::100')).toMatchObject({ status: 133, lifetime: 0 });
+    expect(none.dataPlane).toEqual([]);
+    ha.handleBindingUpdate(overIpv6({ seq: 2, atMs: 1_001_000 }));
+    expect(ba(ha.handleBindingUpdate(overIpv6({ seq: 3, lifetime: 0, atMs: 1_002_000 })), '2001:db8:f::2', '2001:db8:1::100')).toMatchObject({ status: 0 });
+    const again = ha.handleBindingUpdate(overIpv6({ seq: 4, lifetime: 0, atMs: 1_003_000 }));
+    expect(ba(again, '2001:db8:f::2', '2001:db8:1::100')).toMatchObject({ status: 133 });
+    expect(again.dataPlane).toEqual([]);
+  });
+
+  it('binds the Alternate Care-of Address option\'s address (RFC 6275 §9.5.1), authenticated over it, and answers where the BU came from', () => {
+    const alternate = '2001:db8:e::9';
+    const bu = overIpv6({ careOf: alternate, options: [{ type: 'alternateCareOfAddress', address: alternate }] });
+    const o = new HomeAgent(config()).handleBindingUpdate({ ...bu, outer: { src: '2001:db8:f::2', dst: HA6 }, ipv6Src: '2001:db8:f::2' });
+    expect(o.dataPlane).toEqual([{ install: expect.objectContaining({ tunnel: { format: 'ip6', local: HA6, remote: alternate } }) }]);
+    expect(o.reply!.route).toEqual({ transport: 'ipv6', src: HA6, dst: '2001:db8:f::2', routingHeader2: '2001:db8:1::100' });
+    expect(ba(o, alternate, '2001:db8:1::100')).toMatchObject({ status: 0 });
+  });
+
   it('keeps a deregistered entry deprecated for MinDelayBeforeBCEDelete: a late BU with an old sequence is refused', () => {
     const ha = new HomeAgent(config({ minDelayBeforeBceDelete: 10 }));
     ha.handleBindingUpdate(overIpv6({ seq: 1 }));
@@ -216,6 +237,12 @@ describe('registration over UDP/IPv4', () => {
     const o = new HomeAgent(config()).handleBindingUpdate(throughNat({ src: '10.0.0.2', srcPort: 4191 }));
     expect(o.dataPlane[0]).toMatchObject({ install: { tunnel: { format: 'ip4', local: '203.0.113.1', remote: '10.0.0.2' } } });
     expect(ba(o, '10.0.0.2', '2001:db8:1::200').options.some((x) => x.type === 'natDetection')).toBe(false);
+  });
+
+  it('forced UDP without a NAT: tunnels in UDP and says so with a NAT Detection option, F set, no refresh (all 1s)', () => {
+    const o = new HomeAgent(config()).handleBindingUpdate(throughNat({ src: '10.0.0.2', srcPort: 4191, flags: { f: true } }));
+    expect(o.dataPlane[0]).toMatchObject({ install: { tunnel: { format: 'udp4', remote: '10.0.0.2', remotePort: 4191 } } });
+    expect(ba(o, '10.0.0.2', '2001:db8:1::200').options).toContainEqual({ type: 'natDetection', f: true, refreshTime: 0xffffffff });
   });
 
   it('refuses forced UDP when the policy does (129), and leases the address again after a deregistration freed it', () => {
