@@ -136,7 +136,8 @@ export class MobileHost {
     const ipv4Home = registration?.ipv4HomeAddress ?? (c.ipv4HomeAddress !== 'dynamic' ? c.ipv4HomeAddress : undefined);
     if (this.ipv4OnMip0 && this.ipv4OnMip0 !== ipv4Home) this.tryIp(['addr', 'del', `${this.ipv4OnMip0}/32`, 'dev', TUNNEL_IF]);
     this.ipv4OnMip0 = ipv4Home;
-    const atHome = { 6: placement.kind === 'home' || placement.kind === 'home6', 4: placement.kind === 'home' || placement.kind === 'home4' };
+    // IPv4-wise at home only on the IPv4 home address itself: another on-link address leaves it tunnelled
+    const atHome = { 6: placement.kind === 'home' || placement.kind === 'home6', 4: placement.kind === 'home' || (placement.kind === 'home4' && placement.address === ipv4Home) };
     for (const [family, home] of [[6, c.homeAddress], [4, ipv4Home]] as const) {
       if (!home) continue;
       const tunnelled = registration?.homeAddresses.includes(home) ?? false;

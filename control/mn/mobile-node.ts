@@ -36,6 +36,8 @@ const MAX_BINDACK_TIMEOUT_MS = 32_000;
 const REFRESH_AT = 0.8;
 /** Refresh time meaning "no NAT, no keepalives needed" (RFC 5555 §3.2.2). */
 const NO_KEEPALIVE = 0xffffffff;
+/** The NAT keepalive period when the home agent names none (a refresh time of 0: RFC 5555 §3.2.2, §4.3). */
+const NATKATIMEOUT_S = 110;
 
 /** The global addresses the node's current link gave it. */
 export interface Attachment {
@@ -81,6 +83,8 @@ export interface Output {
 
 interface Pending {
   sequence: number;
+  /** Its Replay Protection timestamp: the home agent's BA echoes it (RFC 4285 §6). */
+  timestamp: bigint;
   placement: Placement;
   careOf: string;
   forceUdp: boolean;
@@ -150,13 +154,14 @@ export class MobileNode {
       const timeoutMs = Math.min(this.pending.timeoutMs * 2, MAX_BINDACK_TIMEOUT_MS);
       return { ...out, ...this.sendBu(nowMs, false, [...out.events, `no BA for sequence ${this.pending.sequence}: sending again (next wait ${timeoutMs} ms)`], timeoutMs) };
     }
-    if (!this.pending && this.current && nowMs >= this.current.refreshAtMs) return { ...out, ...this.sendBu(nowMs, false, ['refreshing the registration']) };
+    if (!this.pending && this.current && this.placement.kind !== 'detached' && nowMs >= this.current.refreshAtMs) return { ...out, ...this.sendBu(nowMs, false, ['refreshing the registration']) };
     return out;
   }
 
   /** When tick() next has something to do. */
   nextWakeMs(): number | undefined {
-    const times = [this.pending ? this.pending.sentMs + this.pending.timeoutMs : this.current?.refreshAtMs, this.current?.expiresMs]
+    const refreshAtMs = this.placement.kind === 'detached' ? undefined : this.current?.refreshAtMs; // nothing to send it from
+    const times = [this.pending ? this.pending.sentMs + this.pending.timeoutMs : refreshAtMs, this.current?.expiresMs]
       .filter((t): t is number => typeof t === 'number');
     return times.length ? Math.min(...times) : undefined;
   }
@@ -182,6 +187,8 @@ export class MobileNode {
     if (!pending) return { events: [`unexpected BA (sequence ${m.sequence}) ignored`] };
     const verdict = verifyMnHa(mh, { careOf: pending.careOf, home: this.config.homeAddress, keyFor: (spi) => (spi === this.config.spi ? this.config.key : undefined) });
     if (verdict.verdict !== 'ok') return { events: [`BA failed authentication (${verdict.verdict}): ignored`] };
+    // an answer to this BU echoes its timestamp: an old BA (a replayed 135, say) is not one
+    if (option(m, 'replayProtection')?.timestamp !== pending.timestamp) return { events: [`BA (sequence ${m.sequence}) not for the BU outstanding: ignored`] };
     if (m.status === BaStatus.sequenceNumberOutOfWindow) { // RFC 6275 §11.7.3: take the HA's number and go again
       this.sequence = m.sequence;
       return this.sendBu(nowMs, false, [`sequence ${pending.sequence} out of window, the home agent has ${m.sequence}: sending again`], pending.timeoutMs);
@@ -192,16 +199,19 @@ export class MobileNode {
       this.forceUdp = false;
       return this.sendBu(nowMs, false, ['the home agent refuses forced UDP: sending again without F']);
     }
-    if (m.status >= 128) { // tried again after the longest wait: the cause may be passing (143, 130) or fixed by an operator
-      const hadOne = this.current !== null;
-      this.current = null;
-      this.pending = { ...pending, sentMs: nowMs, timeoutMs: MAX_BINDACK_TIMEOUT_MS };
-      return { events: [`registration refused: status ${m.status} (${statusName(m.status)}); trying again in ${MAX_BINDACK_TIMEOUT_MS / 1000} s`], ...(hadOne && { registration: null }) };
-    }
-    if (pending.placement.kind === 'home') {
-      this.current = null;
+    if (pending.placement.kind === 'home' && (m.status < 128 || m.status === BaStatus.notHomeAgentForThisMobileNode)) {
+      this.current = null; // deregistered, or the home agent had no binding to end (RFC 6275 §10.3.2)
       this.leasedIpv4 = undefined;
-      return { registration: null, events: ['deregistered: at home'] };
+      return { registration: null, events: [m.status < 128 ? 'deregistered: at home' : 'at home, and the home agent had no binding'] };
+    }
+    if (m.status >= 128 || m.lifetime === 0) { // tried again after the longest wait: the cause may be passing (143, 130) or fixed by an operator
+      // a refusal of a refresh leaves the binding the home agent holds: it stands until it expires
+      const stands = this.current !== null && this.current.tunnel.local === pending.careOf && nowMs < this.current.expiresMs;
+      const hadOne = this.current !== null && !stands;
+      if (!stands) this.current = null;
+      this.pending = { ...pending, sentMs: nowMs, timeoutMs: MAX_BINDACK_TIMEOUT_MS };
+      const why = m.status >= 128 ? `status ${m.status} (${statusName(m.status)})` : 'lifetime 0 granted';
+      return { events: [`registration refused: ${why}; trying again in ${MAX_BINDACK_TIMEOUT_MS / 1000} s`], ...(hadOne && { registration: null }) };
     }
     this.current = this.registrationFrom(m, pending, nowMs);
     return { registration: this.current, events: [`registered: ${describe(pending.placement)}, ${this.current.tunnel.format} tunnel, lifetime ${m.lifetime} s${this.current.natDetected ? ', behind a NAT' : ''}`] };
@@ -218,17 +228,18 @@ export class MobileNode {
     if (placement.kind === 'away6' || placement.kind === 'home6') {
       tunnel = { format: 'ip6', local: pending.careOf, remote: ha.ipv6 };
     } else if (nat || pending.forceUdp) {
-      tunnel = { format: m.flags.t ? 'udp4-tlv' : 'udp4', local: pending.careOf, remote: ha.ipv4!, localPort: DSMIP_PORT, remotePort: DSMIP_PORT };
+      const tlv = m.flags.t && this.config.tlv; // T in both BU and BA (RFC 5555 §4.4)
+      tunnel = { format: tlv ? 'udp4-tlv' : 'udp4', local: pending.careOf, remote: ha.ipv4!, localPort: DSMIP_PORT, remotePort: DSMIP_PORT };
     } else {
       tunnel = { format: 'ip4', local: pending.careOf, remote: ha.ipv4! };
     }
     // At home in one family, only the other family's home address goes through the tunnel.
     const homeAddresses = [
       ...(placement.kind === 'home6' ? [] : [this.config.homeAddress]),
-      ...(ipv4Home && !(placement.kind === 'home4') ? [ipv4Home] : []),
+      ...(ipv4Home && !(placement.kind === 'home4' && ipv4Home === pending.careOf) ? [ipv4Home] : []), // as the home agent decides it
     ];
     const lifetimeMs = m.lifetime * 1000;
-    const natRefreshMs = nat && nat.refreshTime !== 0 && nat.refreshTime !== NO_KEEPALIVE ? nat.refreshTime * 1000 : Infinity;
+    const natRefreshMs = !nat || nat.refreshTime === NO_KEEPALIVE ? Infinity : (nat.refreshTime || NATKATIMEOUT_S) * 1000;
     return {
       placement, tunnel, homeAddresses, prefixes: this.config.mobileRouter ? this.config.prefixes.filter((x) => x.includes(':')) : [],
       ...(ipv4Home && { ipv4HomeAddress: ipv4Home }),
@@ -244,11 +255,12 @@ export class MobileNode {
     const careOf = this.careOfFor(placement);
     const forceUdp = this.forceUdp && placement.kind === 'away4';
     const firstRegistration = this.current === null;
+    const timestamp = ntpTimestamp(nowMs);
     this.pending = {
-      sequence: this.sequence, placement, careOf, forceUdp, sentMs: nowMs,
+      sequence: this.sequence, timestamp, placement, careOf, forceUdp, sentMs: nowMs,
       timeoutMs: timeoutMs ?? (fresh && firstRegistration ? INITIAL_BINDACK_TIMEOUT_FIRST_REG_MS : INITIAL_BINDACK_TIMEOUT_MS),
     };
-    return { send: this.buildBu(placement, careOf, forceUdp, nowMs), events: [...events, `BU sequence ${this.sequence} from ${careOf}${placement.kind === 'home' ? ' (deregistration)' : ''}`] };
+    return { send: this.buildBu(placement, careOf, forceUdp, timestamp), events: [...events, `BU sequence ${this.sequence} from ${careOf}${placement.kind === 'home' ? ' (deregistration)' : ''}`] };
   }
 
   private careOfFor(p: Exclude<Placement, { kind: 'detached' }>): string {
@@ -268,7 +280,7 @@ export class MobileNode {
     return [{ type: 'ipv4HomeAddress', prefixLength: address === '0.0.0.0' ? 0 : 32, p: false, address }];
   }
 
-  private buildBu(p: Exclude<Placement, { kind: 'detached' }>, careOf: string, forceUdp: boolean, nowMs: number): OutgoingBu {
+  private buildBu(p: Exclude<Placement, { kind: 'detached' }>, careOf: string, forceUdp: boolean, timestamp: bigint): OutgoingBu {
     const c = this.config;
     const home = c.homeAddress;
     const deregister = p.kind === 'home';
@@ -287,7 +299,7 @@ export class MobileNode {
       flags: { ...NO_BU_FLAGS, a: true, h: true, r: c.mobileRouter, f: forceUdp, t: udp && c.tlv },
       options: [...options,
         { type: 'mobileNodeIdentifier', subtype: 1, identifier: c.nai },
-        { type: 'replayProtection', timestamp: ntpTimestamp(nowMs) },
+        { type: 'replayProtection', timestamp },
         { type: 'mobilityMessageAuthentication', subtype: 1, spi: c.spi, authenticator: Buffer.alloc(12) }],
     }), { key: c.key, spi: c.spi, careOf, home });
     if (udp) { // placementFor() gives no IPv4 placement without homeAgent.ipv4

@@ -9,8 +9,9 @@ import { parseHomeAgentConfig } from '../../control/ha/config.js';
 import { HomeAgent, type Outcome } from '../../control/ha/home-agent.js';
 import { parseMobileNodeConfig } from '../../control/mn/config.js';
 import { MobileNode, type OutgoingBu, type Output } from '../../control/mn/mobile-node.js';
+import { signMnHa } from '../../control/wire/auth/mipv6.js';
 import { decodeSignalling6, encodeSignalling6 } from '../../control/wire/ip/signalling.js';
-import { decodeMobilityHeader, encodeMobilityHeader } from '../../control/wire/mh/index.js';
+import { decodeMobilityHeader, encodeMobilityHeader, NO_BA_FLAGS, type MobilityOption } from '../../control/wire/mh/index.js';
 
 const KEY = '00112233445566778899aabbccddeeff00112233';
 const HA6 = '2001:db8:1::1';
@@ -271,5 +272,93 @@ describe('mobile node: losses, restarts and what it refuses to believe', () => {
     for (let t = w.nowMs + 480_000; t <= w.nowMs + 600_000 && !('registration' in out); t += 1000) out = w.mn.tick(t);
     expect(out.registration).toBeNull();
     expect(out.events).toContain('registration expired');
+  });
+});
+
+/** A BA made by hand for the node's last BU (its sequence and timestamp), signed as the home agent would, as the node receives it. */
+function handMadeBa(w: Wire, bu: OutgoingBu | undefined, a: { status: number; lifetime: number; options?: MobilityOption[]; t?: boolean }): Output {
+  if (!bu) throw new Error('the node sent nothing');
+  const sent = bu.transport === 'ipv6' ? decodeSignalling6(bu.packet) : decodeSignalling6(bu.ipv6);
+  const m = decodeMobilityHeader(sent.mh);
+  if (m.type !== 'bindingUpdate') throw new Error('not a BU');
+  const timestamp = m.options.find((o) => o.type === 'replayProtection')!;
+  const careOf = bu.transport === 'ipv6' ? sent.ipv6.src : bu.src;
+  const mh = signMnHa(encodeMobilityHeader({
+    type: 'bindingAcknowledgement', status: a.status, sequence: m.sequence, lifetime: a.lifetime, flags: { ...NO_BA_FLAGS, t: a.t ?? false },
+    options: [...(a.options ?? []), { type: 'mobileNodeIdentifier', subtype: 1, identifier: 'mn@example.net' }, timestamp,
+      { type: 'mobilityMessageAuthentication', subtype: 1, spi: 4096, authenticator: Buffer.alloc(12) }],
+  }), { key: Buffer.from(KEY, 'hex'), spi: 4096, careOf, home: '2001:db8:1::100' });
+  const packet = bu.transport === 'ipv6'
+    ? encodeSignalling6({ src: HA6, dst: careOf, routingHeader2: '2001:db8:1::100', mh })
+    : encodeSignalling6({ src: HA6, dst: '2001:db8:1::100', mh });
+  return w.mn.handleSignal({ signalling: decodeSignalling6(packet) }, w.nowMs);
+}
+
+describe('mobile node: what a protocol review found', () => {
+  it('detached after registering: no wake at the refresh time (it spun there), the registration expires', () => {
+    const w = pair(mnConfig({ homeAgent: { ipv6: HA6 } })); // no IPv4 address of the home agent: an IPv4-only link detaches it
+    w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
+    const { refreshAtMs, expiresMs } = w.mn.registration!;
+    expect(w.mn.attach({ ifname: 'v4', ipv4: '198.51.100.2' }, w.nowMs).events[0]).toMatch(/^detached/);
+    expect(w.mn.nextWakeMs()).toBe(expiresMs);
+    expect(w.mn.tick(refreshAtMs)).toEqual({ events: [] });
+    expect(w.mn.tick(expiresMs)).toMatchObject({ registration: null, events: ['registration expired'] });
+  });
+
+  it('a replayed 135 (an answer to an earlier BU) is not taken for the answer to the BU outstanding', () => {
+    const w = pair();
+    const first = w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs);
+    w.nowMs += 1000;
+    const second = w.mn.tick(w.nowMs + 500); // the first BU unanswered: sent again, a new timestamp
+    expect(second.send).toBeDefined();
+    const old = handMadeBa(w, first.send, { status: 135, lifetime: 0 });
+    expect(old.events).toEqual(['BA (sequence 101) not for the BU outstanding: ignored']);
+    expect(w.mn.awaitingAck).toBe(true);
+  });
+
+  it('at home with nothing registered: the home agent\'s 133 ends the deregistration (it retried every 32 s)', () => {
+    const w = pair();
+    const out = w.deliver(w.mn.attach({ ifname: 'home0', ipv6: '2001:db8:1::100', ipv4: '10.1.0.100' }, w.nowMs).send);
+    expect(out).toEqual({ registration: null, events: ['at home, and the home agent had no binding'] });
+    expect(w.mn.awaitingAck).toBe(false);
+    expect(w.mn.nextWakeMs()).toBeUndefined();
+  });
+
+  it('a refused refresh from the same care-of address leaves the registration standing until it expires', () => {
+    const w = pair();
+    w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
+    const reg = w.mn.registration!;
+    w.nowMs = reg.refreshAtMs;
+    const refused = handMadeBa(w, w.mn.tick(w.nowMs).send, { status: 143, lifetime: 0 });
+    expect(refused.events).toEqual(['registration refused: status 143 (forwardingSetupFailed); trying again in 32 s']);
+    expect(refused.registration).toBeUndefined();
+    expect(w.mn.registration).toBe(reg);
+  });
+
+  it('a success granting lifetime 0 to a registration is a refusal: tried again after 32 s', () => {
+    const w = pair();
+    const out = handMadeBa(w, w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send, { status: 0, lifetime: 0 });
+    expect(out.events).toEqual(['registration refused: lifetime 0 granted; trying again in 32 s']);
+    expect(w.mn.registration).toBeNull();
+    expect(w.mn.nextWakeMs()).toBe(w.nowMs + 32_000);
+  });
+
+  it('behind a NAT with refresh time 0: keepalive at NATKATIMEOUT, 110 s', () => {
+    const w = pair();
+    const out = handMadeBa(w, w.mn.attach({ ifname: 'eth0', ipv4: '10.0.0.2' }, w.nowMs).send, { status: 0, lifetime: 600, options: [{ type: 'natDetection', f: false, refreshTime: 0 }] });
+    expect(out.registration).toMatchObject({ natDetected: true, refreshAtMs: w.nowMs + 110_000 });
+  });
+
+  it('T in a BA to a BU that did not ask for it: plain udp4 (T in both, RFC 5555 §4.4)', () => {
+    const w = pair();
+    const out = handMadeBa(w, w.mn.attach({ ifname: 'eth0', ipv4: '10.0.0.2' }, w.nowMs).send, { status: 0, lifetime: 600, t: true, options: [{ type: 'natDetection', f: false, refreshTime: 110 }] });
+    expect(out.registration?.tunnel.format).toBe('udp4');
+  });
+
+  it('IPv4-wise at home on another on-link address than its IPv4 home address: that home address is tunnelled, as the home agent does', () => {
+    const w = pair();
+    const reg = w.deliver(w.mn.attach({ ifname: 'home0', ipv4: '10.1.0.50' }, w.nowMs).send).registration!;
+    expect(w.ha.binding('mn@example.net')?.binding.homeAddresses).toEqual(['2001:db8:1::100', '10.1.0.100']);
+    expect(reg).toMatchObject({ placement: { kind: 'home4' }, homeAddresses: ['2001:db8:1::100', '10.1.0.100'] });
   });
 });
