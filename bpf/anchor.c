@@ -147,7 +147,15 @@ static __always_inline int xdp_too_big(struct xdp_md *ctx, const struct ip_info 
 		return XDP_DROP;
 	}
 	count_drop(DROP_TOO_BIG);
-	if (is_icmp_error(ctx, ip) || xdp_icmp_too_big(ctx, ip, mtu) != XDP_TX)
+	if (!icmp_error_allowed(ctx, ip)) {
+		count_event(EVENT_ICMP_WITHHELD);
+		return XDP_DROP;
+	}
+	if (!icmp_budget_take()) {
+		count_event(EVENT_ICMP_RATE_LIMITED);
+		return XDP_DROP;
+	}
+	if (xdp_icmp_too_big(ctx, ip, mtu) != XDP_TX)
 		return XDP_DROP;
 	count_event(EVENT_ICMP_SENT);
 	return redirect_to(ctx->ingress_ifindex);

@@ -185,7 +185,10 @@ struct binding_counters {
 	X(STACK_ROUTE, stack_route)       /* local, unreachable or frag needed: the stack's job */   \
 	X(NH_LEARNT, nh_learnt)           /* a binding's next hop learnt from the FIB */            \
 	X(PROXY_ARP, proxy_arp)           /* ARP request answered for an away node's home address */ \
-	X(PROXY_NA, proxy_na)             /* Neighbor Solicitation answered, likewise */
+	X(PROXY_NA, proxy_na)             /* Neighbor Solicitation answered, likewise */            \
+	X(ICMP_WITHHELD, icmp_withheld)   /* too big, no ICMP error: about one, about a later      \
+					     fragment, or to a source that may get none */          \
+	X(ICMP_RATE_LIMITED, icmp_rate_limited) /* too big, no ICMP error: this CPU's budget spent */
 
 #define AS_DROP_ENUM(name, field) DROP_##name,
 #define AS_EVENT_ENUM(name, field) EVENT_##name,
@@ -195,6 +198,15 @@ enum drop_reason { DROP_REASONS(AS_DROP_ENUM) DROP__MAX };
 enum event { EVENTS(AS_EVENT_ENUM) EVENT__MAX };
 struct drop_counters { DROP_REASONS(AS_COUNTER) };
 struct event_counters { EVENTS(AS_COUNTER) };
+
+/* This CPU's budget of ICMP errors (RFC 4443 2.4 (f)): credit in ns, one error costing
+ * NSEC_PER_SEC / ICMP_ERRORS_PER_SEC, capped at ICMP_ERRORS_BURST errors' worth. */
+#define ICMP_ERRORS_PER_SEC 1000
+#define ICMP_ERRORS_BURST 50
+struct icmp_budget {
+	__u64 stamp_ns; /* bpf_ktime_get_ns() when credit was last brought up to date */
+	__u64 credit_ns;
+};
 
 /* A signalling packet, handed whole to the control plane. A ring-buffer
  * record is only as long as its frame needs: the header and SIGNAL_SMALL

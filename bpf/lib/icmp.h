@@ -36,18 +36,74 @@ static __always_inline int quote_sum(struct xdp_md *ctx, __u32 off, __u32 quote,
 /*
  * Is the packet (described by ip, after the Ethernet header) itself an ICMP
  * error? No ICMP error may answer one (RFC 1122 3.2.2, RFC 4443 2.4 (e)).
+ * IPv6 extension headers before the ICMPv6 header are walked.
  */
 static __always_inline int is_icmp_error(struct xdp_md *ctx, const struct ip_info *ip)
 {
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct ip_info upper = *ip;
 	__u8 type;
 
-	if (ip->proto != (ip->family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6) ||
-	    bpf_xdp_load_bytes(ctx, sizeof(struct ethhdr) + ip->hlen, &type, 1))
+	if (ip->family == 6 && ipv6_skip_exthdrs(data + sizeof(struct ethhdr), data_end, &upper))
+		return 1; /* unreadable: answer nothing */
+	if (upper.proto != (ip->family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6) ||
+	    bpf_xdp_load_bytes(ctx, sizeof(struct ethhdr) + upper.hlen, &type, 1))
 		return 0;
 	if (ip->family == 6)
 		return type < 128; /* 0-127: errors, 128-255: informational */
 	return type == ICMP_DEST_UNREACH || type == ICMP_SOURCE_QUENCH || type == ICMP_REDIRECT ||
 	       type == ICMP_TIME_EXCEEDED || type == ICMP_PARAMETERPROB;
+}
+
+/*
+ * May an ICMP error answer this packet at all? Not one about an ICMP error
+ * or a later IPv4 fragment (RFC 1122 3.2.2), nor one to a source that names
+ * no single host: unspecified, loopback, multicast, IPv4 class E and
+ * broadcast (RFC 1812 4.3.2.7, RFC 4443 2.4 (e)).
+ */
+static __always_inline int icmp_error_allowed(struct xdp_md *ctx, const struct ip_info *ip)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	void *l3 = data + sizeof(struct ethhdr);
+
+	if ((void *)l3 + sizeof(struct ipv6hdr) > data_end)
+		return 0;
+	if (ip->family == 4) {
+		__u8 first = ((__u8 *)&((struct iphdr *)l3)->saddr)[0];
+
+		if (ip->frag & IP_OFFSET || first == 0 || first == 127 || first >= 224)
+			return 0;
+	} else {
+		const struct in6_addr *src = &((struct ipv6hdr *)l3)->saddr;
+		int unspecified_or_loopback = !src->in6_u.u6_addr32[0] && !src->in6_u.u6_addr32[1] &&
+					      !src->in6_u.u6_addr32[2] && !(src->in6_u.u6_addr32[3] & ~bpf_htonl(1));
+
+		if (unspecified_or_loopback || src->in6_u.u6_addr8[0] == 0xff)
+			return 0;
+	}
+	return !is_icmp_error(ctx, ip);
+}
+
+/* Takes one error's worth from this CPU's budget; 0 if it is spent. */
+static __always_inline int icmp_budget_take(void)
+{
+	const __u64 cost = 1000000000ULL / ICMP_ERRORS_PER_SEC, cap = cost * ICMP_ERRORS_BURST;
+	__u32 zero = 0;
+	struct icmp_budget *b = bpf_map_lookup_elem(&icmp_budget, &zero);
+	__u64 now = bpf_ktime_get_ns(), credit;
+
+	if (!b)
+		return 0;
+	credit = b->credit_ns + (now > b->stamp_ns ? now - b->stamp_ns : 0);
+	if (credit > cap)
+		credit = cap;
+	b->stamp_ns = now > b->stamp_ns ? now : b->stamp_ns;
+	if (credit < cost) {
+		b->credit_ns = credit;
+		return 0;
+	}
+	b->credit_ns = credit - cost;
+	return 1;
 }
 
 static __always_inline int icmp_header_len(__u8 family)

@@ -24,9 +24,14 @@ export const defaultObject = join(packageRoot, 'build/bpf/anchor.o');
 export const PIN_ROOT = '/sys/fs/bpf/mobility-anchor';
 export const MAX_BINDINGS = 131072;
 
-const MAP_NAMES = ['home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'endpoint_ports', 'config', 'home_links', 'binding_cache', 'dest_cache', 'endpoint_cache', 'binding_counters', 'drops', 'events', 'signals'] as const;
+const MAP_NAMES = ['home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'endpoint_ports', 'config', 'home_links', 'binding_cache', 'dest_cache', 'endpoint_cache', 'binding_counters', 'drops', 'events', 'icmp_budget', 'signals'] as const;
 /** Maps that only remember answers (valid per generation): a pinned one of another shape is replaced, not refused. */
-const CACHE_MAPS: ReadonlySet<string> = new Set(['binding_cache', 'dest_cache', 'endpoint_cache']);
+/**
+ * Maps a build may replace, empty, when an older one pinned them in another
+ * shape: the per-CPU caches and ICMP budget, and the drop and event counters
+ * (which then start again from zero: a build that adds a reason grows them).
+ */
+const REPLACEABLE_MAPS: ReadonlySet<string> = new Set(['binding_cache', 'dest_cache', 'endpoint_cache', 'icmp_budget', 'drops', 'events']);
 /** Map types whose entries can be listed and written back one by one (BPF_MAP_TYPE_HASH, _ARRAY, _LPM_TRIE). */
 const ENUMERABLE_MAP_TYPES: ReadonlySet<number> = new Set([1, 2, 11]);
 
@@ -168,7 +173,8 @@ export class DataPlane {
 
   /**
    * What to do with a pinned map. Reuse it if it is what this build's object
-   * expects. A cache of another shape (an older build's) is replaced, empty.
+   * expects. A cache or counters of another shape (an older build's) are
+   * replaced, empty (REPLACEABLE_MAPS).
    * A map that differs only in its flags (older builds preallocated the home
    * maps) is replaced by one with this build's flags, its entries carried
    * over. Any other map of another shape holds state this build cannot
@@ -179,7 +185,7 @@ export class DataPlane {
     const have = libbpf.mapInfo(pinnedFd, name);
     const differs = (Object.keys(want) as (keyof typeof want)[]).filter((k) => want[k] !== have[k]);
     if (!differs.length) return 'reuse';
-    if (CACHE_MAPS.has(name)) return 'replace';
+    if (REPLACEABLE_MAPS.has(name)) return 'replace';
     if (differs.length === 1 && differs[0] === 'flags' && ENUMERABLE_MAP_TYPES.has(want.type)) return 'carry';
     const what = differs.map((k) => `${k} ${have[k]} (this build: ${want[k]})`).join(', ');
     throw new Error(`${join(this.pinDir, name)}: pinned by another build of the data plane: ${what}; `

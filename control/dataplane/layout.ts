@@ -31,6 +31,7 @@ export const layouts = {
   endpoint_key: struct('endpoint_key', 20, { addr: [0, 16], family: [16, 1], pad: [17, 1], port: [18, 2] }),
   anchor_config: struct('anchor_config', 40, { role: [0, 4], generation: [4, 4], icmp_src4: [8, 16], icmp_src6: [24, 16] }),
   home_link: struct('home_link', 24, { mac: [0, 6], pad: [6, 2], ipv6: [8, 16] }),
+  icmp_budget: struct('icmp_budget', 16, { stamp_ns: [0, 8], credit_ns: [8, 8] }),
   binding_counters: struct('binding_counters', 32, {
     encap_packets: [0, 8], encap_bytes: [8, 8], decap_packets: [16, 8], decap_bytes: [24, 8],
   }),

@@ -175,7 +175,7 @@ describe('what an operator sees', () => {
   const bpftool = (...args: string[]) => JSON.parse(execFileSync('bpftool', ['-j', ...args], { encoding: 'utf8' })) as unknown;
 
   it('every map is pinned in the instance directory', () => {
-    expect(readdirSync(dp.pinDir).sort()).toEqual(['binding_cache', 'binding_counters', 'config', 'dest_cache', 'drops', 'endpoint_cache', 'endpoint_ports', 'endpoints', 'events', 'home4', 'home6', 'home_links', 'links', 'prefix4', 'prefix6', 'signals']);
+    expect(readdirSync(dp.pinDir).sort()).toEqual(['binding_cache', 'binding_counters', 'config', 'dest_cache', 'drops', 'endpoint_cache', 'endpoint_ports', 'endpoints', 'events', 'home4', 'home6', 'home_links', 'icmp_budget', 'links', 'prefix4', 'prefix6', 'signals']);
   });
 
   it('bpftool shows drop counters and tunnels with their field names', () => {

@@ -6,7 +6,12 @@
  * checked against scapy, checksums recomputed here); and what is not ours
  * passes to the kernel untouched, moving no counter at all.
  */
+import { cpus } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { layouts } from '../../control/dataplane/layout.js';
+import { libbpf } from '../../control/dataplane/libbpf.js';
+import { closeFd } from '../../control/sys/libc.js';
 import type { Binding } from '../../control/dataplane/dataplane.js';
 import {
   ADDR, DSMIP_PORT, MAC, NAT_PORT, XDP_DROP, XDP_PASS, XDP_REDIRECT, anchorTunnel, buildDataPlaneLab, changed, hex,
@@ -106,6 +111,22 @@ EXPR['big-icmp6-error'] = `${eth(MAC.cn, MAC.aCn)}/IPv6(src='${ADDR.cn.v6}', dst
 EXPR['big-icmp4-error'] = `${eth(MAC.cn, MAC.aCn)}/IP(src='${ADDR.cn.v4}', dst='${ADDR.home1.v4}', flags='DF')/ICMP(type=11, code=0)/Raw(bytes(1300 - 28))`;
 EXPR['big-echo6'] = `${eth(MAC.cn, MAC.aCn)}/IPv6(src='${ADDR.cn.v6}', dst='${ADDR.home1.v6}')/ICMPv6EchoRequest(id=1, seq=1, data=bytes(1300 - 48))`;
 EXPR['big-echo4'] = `${eth(MAC.cn, MAC.aCn)}/IP(src='${ADDR.cn.v4}', dst='${ADDR.home1.v4}', flags='DF')/ICMP(type=8, id=1, seq=1)/Raw(bytes(1300 - 28))`;
+// ... nor does one from a source that names no single host, a later fragment, or an ICMPv6 error behind an extension header
+const bigFrom = (family: Family, src: string) => family === 4
+  ? `${eth(MAC.cn, MAC.aCn)}/IP(src='${src}', dst='${ADDR.home1.v4}', flags='DF')/UDP(sport=5000, dport=6000)/Raw(bytes(1300 - 28))`
+  : `${eth(MAC.cn, MAC.aCn)}/IPv6(src='${src}', dst='${ADDR.home1.v6}')/UDP(sport=5000, dport=6000)/Raw(bytes(1300 - 48))`;
+const WITHHELD = [
+  { name: 'from 0.0.0.0', family: 4, expr: bigFrom(4, '0.0.0.0') },
+  { name: 'from loopback 127.0.0.1', family: 4, expr: bigFrom(4, '127.0.0.1') },
+  { name: 'from multicast 224.0.0.1', family: 4, expr: bigFrom(4, '224.0.0.1') },
+  { name: 'from broadcast 255.255.255.255', family: 4, expr: bigFrom(4, '255.255.255.255') },
+  { name: 'from ::', family: 6, expr: bigFrom(6, '::') },
+  { name: 'from ::1', family: 6, expr: bigFrom(6, '::1') },
+  { name: 'from multicast ff02::1', family: 6, expr: bigFrom(6, 'ff02::1') },
+  { name: 'a later IPv4 fragment', family: 4, expr: `${eth(MAC.cn, MAC.aCn)}/IP(src='${ADDR.cn.v4}', dst='${ADDR.home1.v4}', flags='DF', frag=185, proto=17)/Raw(bytes(1300 - 20))` },
+  { name: 'an ICMPv6 error behind a Destination Options header', family: 6, expr: `${eth(MAC.cn, MAC.aCn)}/IPv6(src='${ADDR.cn.v6}', dst='${ADDR.home1.v6}')/IPv6ExtHdrDestOpt()/ICMPv6DestUnreach(code=1)/Raw(bytes(1300 - 56))` },
+] as const;
+for (const c of WITHHELD) EXPR[`withheld-${c.name}`] = c.expr;
 EXPR['big-nodf'] = `${eth(MAC.cn, MAC.aCn)}/${inner(4, bigSpec(4, 1300, false))}`;
 EXPR['big-small-mtu'] = `${eth(MAC.cn, MAC.aCn)}/${inner(6, bigSpec(6, 302))}`; // over a 300-byte tunnel MTU
 EXPR['big-dev-mtu'] = `${eth(MAC.cn, MAC.aCn)}/${inner(6, bigSpec(6, 1461))}`; // 1461 + 40 > the device's 1500
@@ -227,11 +248,37 @@ describe('too big for the tunnel', () => {
     const r = t.xdp(t.anchor, 'a-cn', input, [1]);
     if (error) {
       expect(r.verdict).toBe(XDP_DROP);
-      expect(r.delta).toEqual(changed({ drops: { too_big: 1 }, events: { nh_learnt: 1 } }));
+      expect(r.delta).toEqual(changed({ drops: { too_big: 1 }, events: { nh_learnt: 1, icmp_withheld: 1 } }));
     } else {
       expect(r.verdict).toBe(XDP_REDIRECT);
       expect(hex(r.frame)).toBe(hex(scapy({ x: icmpExpr(input, family, MTU - 40) }).x));
       expect(r.delta).toEqual(changed({ drops: { too_big: 1 }, events: { icmp_sent: 1, nh_learnt: 1 } }));
+    }
+  });
+
+  it.each(WITHHELD)('no ICMP error answers a packet $name (icmp_withheld)', ({ name }) => {
+    t.anchor.install(binding1('ip6', MTU));
+    const r = t.xdp(t.anchor, 'a-cn', frame(`withheld-${name}`), [1]);
+    expect(r.verdict).toBe(XDP_DROP);
+    expect(r.delta).toEqual(changed({ drops: { too_big: 1 }, events: { nh_learnt: 1, icmp_withheld: 1 } }));
+  });
+
+  it('ICMP errors are rate-limited per CPU (RFC 4443 2.4 f): with the budget spent, none is sent (icmp_rate_limited)', () => {
+    t.anchor.install(binding1('ip6', MTU));
+    const budget = libbpf.getPinned(join(t.anchor.pinDir, 'icmp_budget'));
+    try {
+      // every CPU's credit spent just now (bpf_ktime_get_ns and hrtime are both CLOCK_MONOTONIC)
+      const { size, fields } = layouts.icmp_budget;
+      const spent = Buffer.alloc(size * cpus().length);
+      for (let cpu = 0; cpu < cpus().length; cpu++) spent.writeBigUInt64LE(process.hrtime.bigint() + 60_000_000_000n, size * cpu + fields.stamp_ns!.offset);
+      libbpf.update(budget, Buffer.alloc(4), spent);
+      const limited = t.xdp(t.anchor, 'a-cn', frame('big-ip6-6'), [1]);
+      expect(limited.verdict).toBe(XDP_DROP);
+      expect(limited.delta).toEqual(changed({ drops: { too_big: 1 }, events: { nh_learnt: 1, icmp_rate_limited: 1 } }));
+      libbpf.update(budget, Buffer.alloc(4), Buffer.alloc(size * cpus().length)); // stamp 0: a full budget again
+      expect(t.xdp(t.anchor, 'a-cn', frame('big-ip6-6'), [1]).delta).toEqual(changed({ drops: { too_big: 1 }, events: { icmp_sent: 1 } })); // the next hop learnt by now
+    } finally {
+      closeFd(budget);
     }
   });
 
