@@ -7,7 +7,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BindingError, DataPlane, type Binding } from '../../control/dataplane/dataplane.js';
+import { BindingError, DataPlane, PIN_ROOT, type Binding } from '../../control/dataplane/dataplane.js';
 import { libbpf } from '../../control/dataplane/libbpf.js';
 import { closeFd } from '../../control/sys/libc.js';
 import { encodeHomeKey, layouts } from '../../control/dataplane/layout.js';
@@ -241,6 +241,29 @@ describe('an instance pinned by an older build with other map flags', () => {
       next.close();
     } finally {
       rmSync(pinDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('an instance whose counters an older build pinned with fewer reasons', () => {
+  it('gets them replaced, empty, with every reason this build counts', () => {
+    const instance = `${INSTANCE}-counters`;
+    const first = DataPlane.open({ instance, role: 'anchor' });
+    const pin = join(first.pinDir, 'events');
+    first.close();
+    try {
+      rmSync(pin);
+      execFileSync('bpftool', ['map', 'create', pin, 'type', 'percpu_array', 'key', '4', 'value', '64', 'entries', '1', 'name', 'events']); // 8 events, as before icmp_withheld
+      const upgraded = DataPlane.open({ instance, role: 'anchor' });
+      try {
+        expect(Object.keys(upgraded.events())).toContain('icmp_rate_limited');
+        expect(Object.values(upgraded.events()).every((n) => n === 0n)).toBe(true);
+        expect((JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', pin], { encoding: 'utf8' })) as { bytes_value: number }).bytes_value).toBe(8 * Object.keys(upgraded.events()).length);
+      } finally {
+        upgraded.close();
+      }
+    } finally {
+      rmSync(join(PIN_ROOT, instance), { recursive: true, force: true });
     }
   });
 });
