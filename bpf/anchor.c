@@ -376,21 +376,32 @@ static __always_inline int reverse_drop_reason(const struct tunnel *t, const str
 	return -1;
 }
 
-/* RFC 6040 decapsulation: CE on the outer header must reach the inner one. */
+/*
+ * RFC 6040 decapsulation (its Figure 4): outer CE marks an ECN-capable inner
+ * packet CE (a Not-ECT one is dropped: -1), outer ECT(1) turns inner ECT(0)
+ * into ECT(1); every other pair leaves the inner field as it is.
+ */
 static __always_inline int propagate_ecn(void *inner, const struct ip_info *in, __u8 outer_tos)
 {
-	if ((outer_tos & ECN_MASK) != ECN_CE || (in->tos & ECN_MASK) == ECN_CE)
+	__u8 outer = outer_tos & ECN_MASK, was = in->tos & ECN_MASK, now;
+
+	if (outer == ECN_CE) {
+		if (was == ECN_NOT_ECT)
+			return -1;
+		now = ECN_CE;
+	} else if (outer == ECN_ECT1 && was == ECN_ECT0) {
+		now = ECN_ECT1;
+	} else {
 		return 0;
-	if ((in->tos & ECN_MASK) == ECN_NOT_ECT)
-		return -1;
+	}
 	if (in->family == 4) {
 		struct iphdr *iph = inner;
 		__be16 old = *(__be16 *)iph;
 
-		iph->tos |= ECN_CE;
+		iph->tos = (iph->tos & ~ECN_MASK) | now;
 		csum_replace2(&iph->check, old, *(__be16 *)iph);
 	} else {
-		((__u8 *)inner)[1] |= ECN_CE << 4;
+		((__u8 *)inner)[1] = (((__u8 *)inner)[1] & ~(ECN_MASK << 4)) | now << 4;
 	}
 	return 0;
 }

@@ -35,6 +35,8 @@ _Static_assert(sizeof(struct event_counters) == EVENT__MAX * sizeof(__u64),
 
 #define ECN_MASK 3
 #define ECN_NOT_ECT 0
+#define ECN_ECT1 1
+#define ECN_ECT0 2
 #define ECN_CE 3
 
 /* The DSMIPv6 TLV header (RFC 5555 4.1) */

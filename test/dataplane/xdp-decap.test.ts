@@ -64,13 +64,18 @@ for (const { name, family, dst } of M2M) {
   EXPR[`m2m-out-${name}`] = `${eth(MAC.aMn, MAC.gw)}/${outer(sentBy(b2.tunnel), family, innerLength(family, spec))}${inner(family, { ...spec, ttl: 63 })}`;
 }
 
-// RFC 6040: outer CE marks an ECN-capable inner packet CE; anything else leaves the inner ECN field alone.
+// RFC 6040 (Figure 4): outer CE marks an ECN-capable inner packet CE, outer ECT(1) makes inner ECT(0) ECT(1);
+// anything else leaves the inner ECN field alone.
 const ECN = [
   { name: 'CE over ECT(0), IPv4', family: 4, outerTos: 0x03, innerTos: 0xba, out: 0xbb },
   { name: 'CE over ECT(1), IPv6', family: 6, outerTos: 0x03, innerTos: 0x29, out: 0x2b },
   { name: 'CE over CE, IPv4', family: 4, outerTos: 0x03, innerTos: 0x03, out: 0x03 },
   { name: 'ECT(0) over Not-ECT, IPv6', family: 6, outerTos: 0x02, innerTos: 0x00, out: 0x00 },
   { name: 'Not-ECT over ECT(0), IPv4', family: 4, outerTos: 0x00, innerTos: 0x02, out: 0x02 },
+  { name: 'ECT(1) over ECT(0), IPv4', family: 4, outerTos: 0x01, innerTos: 0xba, out: 0xb9 },
+  { name: 'ECT(1) over ECT(0), IPv6', family: 6, outerTos: 0x01, innerTos: 0x2a, out: 0x29 },
+  { name: 'ECT(0) over ECT(1), IPv6', family: 6, outerTos: 0x02, innerTos: 0x29, out: 0x29 },
+  { name: 'ECT(1) over Not-ECT, IPv4', family: 4, outerTos: 0x01, innerTos: 0x00, out: 0x00 },
 ] as const;
 for (const { name, family, outerTos, innerTos, out } of ECN) {
   const spec = { src: ADDR.home1[v(family)], dst: ADDR.cn[v(family)] };
