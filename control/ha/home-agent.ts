@@ -390,6 +390,7 @@ export class HomeAgent {
     if (replay !== 'fresh') return ba(BaStatus.mipv6MesgIdReqd, { event: `replay protection: ${replay}` });
 
     if (!m.flags.h) return ba(BaStatus.homeRegistrationNotSupported);
+    if (!this.onHomeLink(home)) return ba(BaStatus.notHomeSubnet); // RFC 6275 §10.3.1
     if (home !== profile.homeAddress) return ba(BaStatus.notHomeAgentForThisMobileNode);
     if (previous && !sequenceNewer(m.sequence, previous.sequence)) return ba(BaStatus.sequenceNumberOutOfWindow, { sequence: previous.sequence });
 
@@ -408,6 +409,8 @@ export class HomeAgent {
     const options: MobilityOption[] = [];
     let ipv4Home: string | undefined;
 
+    // before anything is leased for it
+    if (bu.transport === 'udp4' && m.flags.f && policy.forceUdp === 'refuse') return ba(BaStatus.administrativelyProhibited); // no final code for "cannot force UDP": see README
     const nemo = this.mobileNetworkPrefixes(m, profile);
     if (nemo.status !== undefined) return ba(nemo.status);
     const prefixes = [...nemo.prefixes];
@@ -434,7 +437,6 @@ export class HomeAgent {
       tunnel = { format: 'ip6', local: bu.outer.dst, remote: careOf }; // never UDP on an IPv6 link (§4.5)
     } else {
       natDetected = bu.outer.src !== careOf || bu.outer.srcPort !== DSMIP_PORT;
-      if (m.flags.f && policy.forceUdp === 'refuse') return ba(BaStatus.administrativelyProhibited); // no final code for "cannot force UDP": see README
       if (natDetected || m.flags.f) {
         t = m.flags.t && policy.tlv;
         tunnel = { format: t ? 'udp4-tlv' : 'udp4', local: bu.outer.dst, remote: bu.outer.src, localPort: bu.outer.dstPort ?? DSMIP_PORT, remotePort: bu.outer.srcPort ?? DSMIP_PORT };

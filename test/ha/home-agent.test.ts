@@ -183,6 +183,13 @@ describe('home registration from an IPv6 care-of address', () => {
     expect(again.dataPlane).toEqual([]);
   });
 
+  it('refuses a home address off the home link with 132 (RFC 6275 §10.3.1), one on it but not the node\'s with 133', () => {
+    const ha = new HomeAgent(config());
+    const signedFor = (home: string): ReceivedBu => ({ ...overIpv6({}), homeAddressOption: home, mh: signedBu({ careOf: '2001:db8:f::2', home }) });
+    expect(ba(ha.handleBindingUpdate(signedFor('2001:db8:99::1')), '2001:db8:f::2', '2001:db8:99::1')).toMatchObject({ status: 132 });
+    expect(ba(ha.handleBindingUpdate(signedFor('2001:db8:1::999')), '2001:db8:f::2', '2001:db8:1::999')).toMatchObject({ status: 133 });
+  });
+
   it('binds the Alternate Care-of Address option\'s address (RFC 6275 §9.5.1), authenticated over it, and answers where the BU came from', () => {
     const alternate = '2001:db8:e::9';
     const bu = overIpv6({ careOf: alternate, options: [{ type: 'alternateCareOfAddress', address: alternate }] });
