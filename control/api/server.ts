@@ -131,7 +131,7 @@ export async function buildApi(daemon: HomeAgentDaemon, dataPlane: DataPlane, me
 
   const save = (body: ProfileInput, reply: Parameters<typeof bad>[0], created: boolean) => {
     try {
-      const profile = parseMobileNodeProfile(body, daemon.config.pools, 'body');
+      const profile = parseMobileNodeProfile(body, daemon.config, 'body');
       daemon.setProfile(profile);
       return reply.status(created ? 201 : 200).send(profileJson(profile, false));
     } catch (err) {

@@ -4,6 +4,7 @@
  * integer in 256..4294967295, got 7").
  */
 import { Checker, ConfigError, isObject, type Json } from '../config/checker.js';
+import { inPrefix } from '../dataplane/layout.js';
 
 export { ConfigError };
 
@@ -83,7 +84,7 @@ export function parseHomeAgentConfig(json: Json): HomeAgentConfig {
     signallingBurst: c.integer(pol.signallingBurst, 'policy.signallingBurst', 1, 1_000_000, DEFAULT_POLICY.signallingBurst),
   };
 
-  const mobileNodes = c.array(top.mobileNodes, 'mobileNodes', (x, path) => mobileNode(c, x, path, pools));
+  const mobileNodes = c.array(top.mobileNodes, 'mobileNodes', (x, path) => mobileNode(c, x, path, { pools, homeLink }));
   const seen = new Map<string, string>();
   mobileNodes.forEach((m, i) => {
     const owned: (readonly [string, string])[] = [['nai', m.nai], ['homeAddress', m.homeAddress], ['spi', String(m.spi)], ['ipv4HomeAddress', staticIpv4(m) ?? ''],
@@ -105,9 +106,9 @@ export const staticIpv4 = (m: MobileNodeProfile | undefined): string | undefined
   (m?.ipv4HomeAddress && 'static' in m.ipv4HomeAddress ? m.ipv4HomeAddress.static : undefined);
 
 /** One mobile node profile (the REST API's body), checked like the file's; throws ConfigError naming each field. */
-export function parseMobileNodeProfile(json: Json, pools: HomeAgentConfig['pools'], path = 'profile'): MobileNodeProfile {
+export function parseMobileNodeProfile(json: Json, config: Pick<HomeAgentConfig, 'pools' | 'homeLink'>, path = 'profile'): MobileNodeProfile {
   const c = new Checker();
-  const profile = mobileNode(c, json, path, pools);
+  const profile = mobileNode(c, json, path, config);
   if (c.problems.length) throw new ConfigError(c.problems);
   return profile;
 }
@@ -126,7 +127,7 @@ export function configJson(c: HomeAgentConfig): Record<string, unknown> {
   return { homeLink: c.homeLink, homeAgent: c.homeAgent, pools: c.pools, policy: c.policy, mobileNodes: c.mobileNodes.map((p) => profileJson(p)) };
 }
 
-function mobileNode(c: Checker, v: Json, path: string, pools: HomeAgentConfig['pools']): MobileNodeProfile {
+function mobileNode(c: Checker, v: Json, path: string, { pools, homeLink }: Pick<HomeAgentConfig, 'pools' | 'homeLink'>): MobileNodeProfile {
   const m = c.object(v, path, ['nai', 'key', 'spi', 'homeAddress', 'ipv4HomeAddress', 'prefixes', 'mobileRouter']);
   const keyHex = typeof m.key === 'string' && /^([0-9a-f]{2})+$/i.test(m.key) ? m.key : c.fail(`${path}.key`, 'a hex string', m.key, '');
   let ipv4: MobileNodeProfile['ipv4HomeAddress'];
@@ -137,11 +138,14 @@ function mobileNode(c: Checker, v: Json, path: string, pools: HomeAgentConfig['p
   } else if (m.ipv4HomeAddress !== undefined) {
     ipv4 = { static: c.address(m.ipv4HomeAddress, `${path}.ipv4HomeAddress`, 4) };
   }
+  const homeAddress = c.address(m.homeAddress, `${path}.homeAddress`, 6);
+  // the home agent answers a BU for a home address off its link with 132 (RFC 6275 §10.3.1): say so now
+  if (homeAddress && !homeLink.prefixes.some((p) => inPrefix(homeAddress, p))) c.problems.push(`${path}.homeAddress: ${homeAddress} is not on the home link (homeLink.prefixes)`);
   return {
     nai: c.string(m.nai, `${path}.nai`),
     key: Buffer.from(keyHex, 'hex'),
     spi: c.integer(m.spi ?? null, `${path}.spi`, 256, 0xffffffff, 0), // required; 0–255 are reserved (RFC 4285)
-    homeAddress: c.address(m.homeAddress, `${path}.homeAddress`, 6),
+    homeAddress,
     ...(ipv4 && { ipv4HomeAddress: ipv4 }),
     prefixes: c.array(m.prefixes, `${path}.prefixes`, (x, p) => c.prefix(x, p)),
     mobileRouter: c.boolean(m.mobileRouter, `${path}.mobileRouter`, false),

@@ -30,7 +30,7 @@ describe('random bytes (fast-check)', () => {
   });
 
   it('the home agent answers or discards any bytes as an MH, and its cache holds at most its profiles', () => {
-    const ha = new HomeAgent(parseHomeAgentConfig({ homeLink: { interface: 'h0', prefixes: [] }, homeAgent: { ipv6: '2001:db8:1::1' },
+    const ha = new HomeAgent(parseHomeAgentConfig({ homeLink: { interface: 'h0', prefixes: ['2001:db8:1::/64'] }, homeAgent: { ipv6: '2001:db8:1::1' },
       mobileNodes: [{ nai: 'mn@example.net', key: '00', spi: 300, homeAddress: '2001:db8:1::100' }] }));
     fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
       const o = ha.handleBindingUpdate({ transport: 'ipv6', outer: { src: '2001:db8:f::2', dst: '2001:db8:1::1' }, ipv6Src: '2001:db8:f::2', mh: Buffer.from(bytes), nowMs: 0 });

@@ -81,10 +81,17 @@ describe('mobile network prefixes', () => {
 describe('addresses', () => {
   it('are kept in canonical form, as packets decode them', () => {
     const c = parseHomeAgentConfig({
-      homeLink: { interface: 'h0', prefixes: [] }, homeAgent: { ipv6: '2001:DB8:F:0:0:0:0:1' },
+      homeLink: { interface: 'h0', prefixes: ['2001:db8:1::/64'] }, homeAgent: { ipv6: '2001:DB8:F:0:0:0:0:1' },
       mobileNodes: [{ nai: 'a@b', key: '00', spi: 300, homeAddress: '2001:db8:1::0:5' }],
     });
     expect(c.homeAgent.ipv6).toBe('2001:db8:f::1');
     expect(c.mobileNodes[0]!.homeAddress).toBe('2001:db8:1::5');
+  });
+
+  it('a home address off the home link is refused, naming the profile (its BUs would all get 132)', () => {
+    expect(() => parseHomeAgentConfig({
+      homeLink: { interface: 'h0', prefixes: ['2001:db8:1::/64'] }, homeAgent: { ipv6: '2001:db8:f::1' },
+      mobileNodes: [{ nai: 'a@b', key: '00', spi: 300, homeAddress: '2001:db8:2::5' }],
+    })).toThrow('mobileNodes[0].homeAddress: 2001:db8:2::5 is not on the home link (homeLink.prefixes)');
   });
 });

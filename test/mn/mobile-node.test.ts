@@ -214,7 +214,7 @@ describe('mobile node: losses, restarts and what it refuses to believe', () => {
   it('ignores a BA signed with another key, and one for another sequence number', () => {
     const w = pair();
     const out = w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs);
-    const forged = new Wire(new HomeAgent(parseHomeAgentConfig({ ...JSON.parse(JSON.stringify({ homeLink: { interface: 'x', prefixes: [] }, homeAgent: { ipv6: HA6 } })), mobileNodes: [{ nai: 'mn@example.net', key: 'ff'.repeat(20), spi: 4096, homeAddress: '2001:db8:1::100' }] })), w.mn);
+    const forged = new Wire(new HomeAgent(parseHomeAgentConfig({ ...JSON.parse(JSON.stringify({ homeLink: { interface: 'x', prefixes: ['2001:db8:1::/64'] }, homeAgent: { ipv6: HA6 } })), mobileNodes: [{ nai: 'mn@example.net', key: 'ff'.repeat(20), spi: 4096, homeAddress: '2001:db8:1::100' }] })), w.mn);
     expect(forged.deliver(out.send)).toMatchObject({ events: [expect.stringMatching(/^BA failed authentication/)] });
     expect(w.mn.registration).toBeNull();
     const stale = w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs); // sequence 102 outstanding
