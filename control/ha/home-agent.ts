@@ -352,6 +352,17 @@ export class HomeAgent {
     return out;
   }
 
+  /**
+   * May an Alternate Care-of Address option name this address? A global
+   * unicast one (RFC 6275 §9.5.1) that is not ours and not on the home link,
+   * unless it is the home address itself (IPv6-wise at home, or going home).
+   */
+  private usableCareOf6(address: string, home: string): boolean {
+    if (address === home) return true;
+    const special = ['::/127', 'ff00::/8', 'fe80::/10', '::ffff:0:0/96'].some((p) => inPrefix(address, p)); // unspecified, loopback, multicast, link-local, IPv4-mapped
+    return !special && address !== this.config.homeAgent.ipv6 && !this.onHomeLink(address);
+  }
+
   private onHomeLink(address: string): boolean {
     return this.config.homeLink.prefixes.some((p) => inPrefix(address, p));
   }
@@ -396,6 +407,7 @@ export class HomeAgent {
 
     // RFC 5555 §3.1.3: the IPv4 Care-of Address option travels only in IPv4; a BU names one care-of address
     if (bu.transport === 'ipv6' && option(m, 'ipv4CareOfAddress')) return ba(BaStatus.invalidCareOfAddress);
+    if (bu.transport === 'ipv6' && careOf !== bu.ipv6Src && !this.usableCareOf6(careOf, home)) return ba(BaStatus.invalidCareOfAddress, { event: `alternate care-of address ${careOf} refused` });
     // Extended home link §4.3: no Home Address option and an alternate care-of address equal to the source:
     // the node is IPv6-wise at home and registers only to have its IPv4 traffic tunnelled to that address.
     const ipv6WiseAtHome = bu.transport === 'ipv6' && bu.homeAddressOption === undefined && option(m, 'alternateCareOfAddress')?.address === bu.ipv6Src;

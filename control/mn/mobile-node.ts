@@ -36,6 +36,8 @@ const MAX_BINDACK_TIMEOUT_MS = 32_000;
 const REFRESH_AT = 0.8;
 /** Refresh time meaning "no NAT, no keepalives needed" (RFC 5555 §3.2.2). */
 const NO_KEEPALIVE = 0xffffffff;
+/** Refusals after which the home agent still holds the binding it had (insufficient resources, forwarding setup failed, a timestamp). */
+const PASSING_REFUSALS: ReadonlySet<number> = new Set([BaStatus.insufficientResources, BaStatus.forwardingSetupFailed, BaStatus.mipv6MesgIdReqd]);
 /** The NAT keepalive period when the home agent names none (a refresh time of 0: RFC 5555 §3.2.2, §4.3). */
 const NATKATIMEOUT_S = 110;
 
@@ -205,8 +207,8 @@ export class MobileNode {
       return { registration: null, events: [m.status < 128 ? 'deregistered: at home' : 'at home, and the home agent had no binding'] };
     }
     if (m.status >= 128 || m.lifetime === 0) { // tried again after the longest wait: the cause may be passing (143, 130) or fixed by an operator
-      // a refusal of a refresh leaves the binding the home agent holds: it stands until it expires
-      const stands = this.current !== null && this.current.tunnel.local === pending.careOf && nowMs < this.current.expiresMs;
+      // a refresh refused for a passing cause leaves the home agent's binding as it was: it stands until it expires
+      const stands = PASSING_REFUSALS.has(m.status) && this.current !== null && this.current.tunnel.local === pending.careOf && nowMs < this.current.expiresMs;
       const hadOne = this.current !== null && !stands;
       if (!stands) this.current = null;
       this.pending = { ...pending, sentMs: nowMs, timeoutMs: MAX_BINDACK_TIMEOUT_MS };

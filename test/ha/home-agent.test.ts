@@ -183,6 +183,13 @@ describe('home registration from an IPv6 care-of address', () => {
     expect(again.dataPlane).toEqual([]);
   });
 
+  it.each(['ff02::1', '::', '::1', 'fe80::1', '::ffff:10.1.0.5', '2001:db8:1::1', HA6])('refuses %s as an alternate care-of address (174): not a global unicast address away from home', (alternate) => {
+    const bu = overIpv6({ careOf: alternate, options: [{ type: 'alternateCareOfAddress', address: alternate }] });
+    const o = new HomeAgent(config()).handleBindingUpdate({ ...bu, outer: { src: '2001:db8:f::2', dst: HA6 }, ipv6Src: '2001:db8:f::2' });
+    expect(o.dataPlane).toEqual([]);
+    expect(ba(o, alternate, '2001:db8:1::100')).toMatchObject({ status: 174 });
+  });
+
   it('refuses a home address off the home link with 132 (RFC 6275 §10.3.1), one on it but not the node\'s with 133', () => {
     const ha = new HomeAgent(config());
     const signedFor = (home: string): ReceivedBu => ({ ...overIpv6({}), homeAddressOption: home, mh: signedBu({ careOf: '2001:db8:f::2', home }) });

@@ -335,11 +335,21 @@ describe('mobile node: what a protocol review found', () => {
     expect(w.mn.registration).toBe(reg);
   });
 
-  it('a success granting lifetime 0 to a registration is a refusal: tried again after 32 s', () => {
+  it('a refresh refused for good (133: the home agent holds nothing now) ends the registration at once', () => {
     const w = pair();
-    const out = handMadeBa(w, w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send, { status: 0, lifetime: 0 });
-    expect(out.events).toEqual(['registration refused: lifetime 0 granted; trying again in 32 s']);
+    w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
+    w.nowMs = w.mn.registration!.refreshAtMs;
+    const refused = handMadeBa(w, w.mn.tick(w.nowMs).send, { status: 133, lifetime: 0 });
+    expect(refused.registration).toBeNull();
     expect(w.mn.registration).toBeNull();
+  });
+
+  it('a success granting lifetime 0 is a refusal: the registration ends (the home agent\'s expires now), tried again after 32 s', () => {
+    const w = pair();
+    w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
+    w.nowMs = w.mn.registration!.refreshAtMs;
+    const out = handMadeBa(w, w.mn.tick(w.nowMs).send, { status: 0, lifetime: 0 });
+    expect(out).toMatchObject({ registration: null, events: ['registration refused: lifetime 0 granted; trying again in 32 s'] });
     expect(w.mn.nextWakeMs()).toBe(w.nowMs + 32_000);
   });
 
