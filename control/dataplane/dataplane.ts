@@ -4,7 +4,7 @@
  * live data plane and traffic never stops), attaches XDP and TC through
  * pinned links, and turns bindings into map entries.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Btf } from './btf.js';
@@ -129,19 +129,17 @@ export class DataPlane {
 
     this.obj = libbpf.open(options.objectPath);
     let pinnedMaps = 0;
-    const carried = new Map<MapName, [Buffer, Buffer][]>(); // entries of replaced maps, for their replacements
+    const replaced = new Map<MapName, [Buffer, Buffer][]>(); // pinned maps this build replaces, with the entries it carries over
+    const carried: MapName[] = [];
     for (const name of MAP_NAMES) {
       const pinned = libbpf.getPinned(join(this.pinDir, name));
       if (pinned < 0) continue;
       pinnedMaps++;
       try {
         const verdict = this.pinnedVerdict(name, pinned);
-        if (verdict === 'reuse') {
-          libbpf.reuseMapFd(libbpf.map(this.obj, name), pinned, name);
-        } else {
-          if (verdict === 'carry') carried.set(name, entriesOf(pinned, libbpf.mapInfo(pinned, name)));
-          rmSync(join(this.pinDir, name)); // the running programs keep the old map until ours replace them
-        }
+        if (verdict === 'reuse') libbpf.reuseMapFd(libbpf.map(this.obj, name), pinned, name);
+        else replaced.set(name, verdict === 'carry' ? entriesOf(pinned, libbpf.mapInfo(pinned, name)) : []);
+        if (verdict === 'carry') carried.push(name);
       } catch (err) {
         libbpf.close(this.obj);
         throw err;
@@ -149,14 +147,28 @@ export class DataPlane {
         closeFd(pinned);
       }
     }
-    libbpf.load(this.obj, options.objectPath);
+    try {
+      libbpf.load(this.obj, options.objectPath);
+    } catch (err) {
+      libbpf.close(this.obj);
+      throw err;
+    }
+    // Nothing pinned was touched before here: a refused map or a failed load leaves the instance as it was.
     for (const name of MAP_NAMES) {
       const fd = libbpf.mapFd(libbpf.map(this.obj, name), name);
+      const path = join(this.pinDir, name);
       this.fds.set(name, fd);
-      for (const [key, value] of carried.get(name) ?? []) libbpf.update(fd, key, value);
-      if (!existsSync(join(this.pinDir, name))) libbpf.pin(fd, join(this.pinDir, name));
+      const entries = replaced.get(name);
+      if (entries) {
+        for (const [key, value] of entries) libbpf.update(fd, key, value);
+        rmSync(`${path}-new`, { force: true }); // left by a start that died here
+        libbpf.pin(fd, `${path}-new`);
+        renameSync(`${path}-new`, path); // in one step; the running programs keep the old map until ours replace them
+      } else if (!existsSync(path)) {
+        libbpf.pin(fd, path);
+      }
     }
-    this.carriedOver = [...carried.keys()];
+    this.carriedOver = carried;
     this.resumed = pinnedMaps === MAP_NAMES.length;
     const obj = this.obj;
     this.progFds = { xdp: 0, 'tc-ingress': 0, 'tc-egress': 0 };

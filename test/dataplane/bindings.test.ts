@@ -197,8 +197,14 @@ describe('an instance pinned by another build', () => {
     try {
       rmSync(join(pinDir, 'home6'));
       execFileSync('bpftool', ['map', 'create', join(pinDir, 'home6'), 'type', 'hash', 'key', '16', 'value', '60', 'entries', '262144', 'name', 'home6']);
+      // and home4 preallocated, which alone would be carried over
+      rmSync(join(pinDir, 'home4'));
+      execFileSync('bpftool', ['map', 'create', join(pinDir, 'home4'), 'type', 'hash', 'key', '4', 'value', String(layouts.tunnel.size), 'entries', '262144', 'name', 'home4']);
+      const home4 = () => JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', join(pinDir, 'home4')], { encoding: 'utf8' })) as { id: number; flags: number };
+      const before = home4();
       expect(() => DataPlane.open({ instance: `${INSTANCE}-other`, role: 'anchor' }))
         .toThrow(`${join(pinDir, 'home6')}: pinned by another build of the data plane: valueSize 60 (this build: ${layouts.tunnel.size})`);
+      expect(home4()).toEqual(before); // refused as a whole: nothing pinned was replaced
     } finally {
       rmSync(pinDir, { recursive: true, force: true });
     }
