@@ -470,7 +470,7 @@ export class HomeAgent {
     this.put(profile.nai, {
       nai: profile.nai, bindingId, homeAddress: home, ...(ipv4Home && { ipv4HomeAddress: ipv4Home }), careOf, natDetected, tunnel,
       sequence: m.sequence, lifetime, expiresMs: bu.nowMs + lifetime * 1000, lastTimestamp: timestamp,
-      route: this.routeTo(bu, home, careOf), binding, refreshRequested: false,
+      route: this.routeTo(bu, home), binding, refreshRequested: false,
     });
     const outcome = ba(BaStatus.accepted, { lifetime, options, flags: { ...NO_BA_FLAGS, t, r: m.flags.r } });
     const onDataPlaneFailure = (): Outcome => {
@@ -573,11 +573,11 @@ export class HomeAgent {
     };
     let mh = encodeMobilityHeader(message);
     if (profile) mh = signMnHa(mh, { key: profile.key, spi: profile.spi, careOf, home });
-    return { dataPlane: [], reply: { mh, route: this.routeTo(bu, home, careOf) }, status, event: extra.event ?? `BA status ${status}` };
+    return { dataPlane: [], reply: { mh, route: this.routeTo(bu, home) }, status, event: extra.event ?? `BA status ${status}` };
   }
 
   /** Back to the mobile node the way its BU came: in UDP if it came in UDP (RFC 5555 §4.5), else with a type 2 routing header. */
-  private routeTo(bu: ReceivedBu, home: string, careOf: string): ReplyRoute {
+  private routeTo(bu: ReceivedBu, home: string): ReplyRoute {
     const haAddress = bu.transport === 'ipv6' ? bu.outer.dst : this.config.homeAgent.ipv6;
     return bu.transport === 'ipv6'
       ? { transport: 'ipv6', src: haAddress, dst: bu.outer.src, ...(bu.outer.src !== home && { routingHeader2: home }) } // where the BU came from; no RH2 to a node at home
