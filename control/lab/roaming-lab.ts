@@ -42,6 +42,7 @@ export const networks = {
   nat: { ifname: 'nat', label: 'IPv4 visited network behind a NAT', v4: ['10.0.0.2/24', '10.0.0.1'] },
   home4: { ifname: 'home0', label: 'home link, IPv4 only', v4: ['10.1.0.100/24', '10.1.0.1'] },
   home6: { ifname: 'home0', label: 'home link, IPv6 only', v6: ['2001:db8:1::100/64', '2001:db8:1::1'] },
+  home6other: { ifname: 'home0', label: 'home link, IPv6 only, handing out another address', v6: ['2001:db8:1::abcd/64', '2001:db8:1::1'] },
   home: { ifname: 'home0', label: 'home link, dual stack', v6: ['2001:db8:1::100/64', '2001:db8:1::1'], v4: ['10.1.0.100/24', '10.1.0.1'] },
 } as const satisfies Record<string, { ifname: string; label: string; v6?: readonly [string, string]; v4?: readonly [string, string] }>;
 export type NetworkName = keyof typeof networks;

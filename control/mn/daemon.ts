@@ -69,6 +69,7 @@ export class MobileNodeDaemon {
       }
       this.attached = a;
       this.setEndpoints(a);
+      this.host.holdHomeAddress(a, this.node.placementFor(a));
       this.host.routeToHomeAgent(a);
       this.handle(this.node.attach(a, this.now()));
     });
@@ -132,6 +133,9 @@ export class MobileNodeDaemon {
   private setEndpoints(a: Attachment): void {
     const wanted: Endpoint[] = [];
     if (a.ipv6) wanted.push([a.ipv6, 0, ['decap', 'mh']]);
+    const home = this.config.homeAddress; // at home in IPv6 BUs leave from the home address (also on a link that gave another)
+    const kind = this.node.placementFor(a).kind;
+    if ((kind === 'home' || kind === 'home6') && a.ipv6 !== home) wanted.push([home, 0, ['decap', 'mh']]);
     if (a.ipv4) wanted.push([a.ipv4, 0, ['decap']], [a.ipv4, DSMIP_PORT, ['decap', 'mh']]);
     for (const [address, port] of this.endpoints) this.dataPlane.removeEndpoint(address, port);
     for (const [address, port, flags] of wanted) this.dataPlane.addEndpoint(address, port, flags);

@@ -13,6 +13,7 @@
  * idempotent, so a restarted node re-applies the same state.
  */
 import { execFileSync } from 'node:child_process';
+import { inPrefix } from '../dataplane/layout.js';
 import { interfaceInfo, ip } from '../sys/ip.js';
 import { inNetns, PacketSocket } from '../sys/libc.js';
 import { gratuitousArp, unsolicitedNeighborAdvert } from '../wire/ip/neighbour.js';
@@ -29,6 +30,8 @@ export class MobileHost {
   private haRoutes: string[][] = [];
   /** The IPv4 home address put on mip0 last (a dynamic one may change). */
   private ipv4OnMip0?: string;
+  /** The home link interface the IPv6 home address was put on (at home), as "address/length dev". */
+  private homeAddressOn?: string[];
 
   constructor(readonly config: MobileNodeConfig, private readonly netns?: string) {}
 
@@ -103,6 +106,21 @@ export class MobileHost {
   }
 
   /**
+   * At home in IPv6 the home address belongs on the home link (RFC 6275
+   * §11.5.4): correspondents, and the home agent's BA, reach it there. A home
+   * link may hand out other addresses, so it is put on that interface here,
+   * and taken off when the node leaves.
+   */
+  holdHomeAddress(a: Attachment, placement: Placement): void {
+    const home = this.config.homeAddress;
+    const length = this.config.homeLink.prefixes.find((p) => p.includes(':') && inPrefix(home, p))?.split('/')[1] ?? '128';
+    const wanted = placement.kind === 'home' || placement.kind === 'home6' ? [`${home}/${length}`, 'dev', a.ifname] : undefined;
+    if (this.homeAddressOn && this.homeAddressOn.join(' ') !== wanted?.join(' ')) this.tryIp(['-6', 'addr', 'del', ...this.homeAddressOn]);
+    if (wanted) this.ip(['-6', 'addr', 'replace', ...wanted, 'nodad']);
+    this.homeAddressOn = wanted;
+  }
+
+  /**
    * Back on the home link in a family: tells its hosts that the home address
    * is here again (RFC 6275 §11.5.4), over the home agent's proxy answers
    * still in their caches: an unsolicited NA, a gratuitous ARP.
@@ -111,7 +129,8 @@ export class MobileHost {
     const info = interfaceInfo(a.ifname, this.netns);
     if (!info) return;
     const frames: Buffer[] = [];
-    if ((placement.kind === 'home' || placement.kind === 'home6') && a.ipv6) frames.push(unsolicitedNeighborAdvert(info.mac, a.ipv6, a.ipv6));
+    const home = this.config.homeAddress;
+    if (placement.kind === 'home' || placement.kind === 'home6') frames.push(unsolicitedNeighborAdvert(info.mac, home, home));
     if ((placement.kind === 'home' || placement.kind === 'home4') && a.ipv4) frames.push(gratuitousArp(info.mac, a.ipv4));
     if (frames.length === 0) return;
     const send = () => {

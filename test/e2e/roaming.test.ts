@@ -117,6 +117,13 @@ describe('a mobile node roaming with TCP sessions open to both home addresses', 
     await expectPings();
   });
 
+  it('on an IPv6-only home link that hands out another address: the node puts its home address there too', async () => {
+    await move('home6other', 'home6');
+    expect(t.anchor.lookupEntry(a.mnHome.v4)).toMatchObject({ format: 'ip6', local: a.ha.v6, remote: a.mnHome.v6 });
+    expect(t.lab.exec(t.ns.mn, 'ip -6 -br addr show dev home0 scope global')).toContain(`${a.mnHome.v6}/64`);
+    await expectPings();
+  });
+
   it('at home in both families: deregistered, nothing tunnelled, traffic native', async () => {
     await move('home', 'home');
     expect(ha.homeAgent.binding('mn@example.net')).toBeUndefined();
