@@ -25,7 +25,6 @@ export const PIN_ROOT = '/sys/fs/bpf/mobility-anchor';
 export const MAX_BINDINGS = 131072;
 
 const MAP_NAMES = ['home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'endpoint_ports', 'config', 'home_links', 'binding_cache', 'dest_cache', 'endpoint_cache', 'binding_counters', 'drops', 'events', 'icmp_budget', 'signals'] as const;
-/** Maps that only remember answers (valid per generation): a pinned one of another shape is replaced, not refused. */
 /**
  * Maps a build may replace, empty, when an older one pinned them in another
  * shape: the per-CPU caches and ICMP budget, and the drop and event counters
