@@ -13,7 +13,7 @@ import { SignallingChannel } from '../signalling/channel.js';
 import { inNetns } from '../sys/libc.js';
 import type { MobileNodeConfig } from './config.js';
 import { MobileHost, TUNNEL_PEER } from './host.js';
-import { DSMIP_PORT, MobileNode, type Attachment, type Output, type Registration } from './mobile-node.js';
+import { atHome6, DSMIP_PORT, MobileNode, type Attachment, type Output, type Placement, type Registration } from './mobile-node.js';
 
 const BINDING_ID = 1;
 
@@ -68,8 +68,9 @@ export class MobileNodeDaemon {
         return;
       }
       this.attached = a;
-      this.setEndpoints(a);
-      this.host.holdHomeAddress(a, this.node.placementFor(a));
+      const placement = this.node.placementFor(a);
+      this.setEndpoints(a, placement);
+      this.host.holdHomeAddress(a, placement);
       this.host.routeToHomeAgent(a);
       this.handle(this.node.attach(a, this.now()));
     });
@@ -130,12 +131,11 @@ export class MobileNodeDaemon {
   }
 
   /** Where tunnelled packets and BAs come to: the care-of addresses (or home addresses, at home in a family). */
-  private setEndpoints(a: Attachment): void {
+  private setEndpoints(a: Attachment, placement: Placement): void {
     const wanted: Endpoint[] = [];
     if (a.ipv6) wanted.push([a.ipv6, 0, ['decap', 'mh']]);
     const home = this.config.homeAddress; // at home in IPv6 BUs leave from the home address (also on a link that gave another)
-    const kind = this.node.placementFor(a).kind;
-    if ((kind === 'home' || kind === 'home6') && a.ipv6 !== home) wanted.push([home, 0, ['decap', 'mh']]);
+    if (atHome6(placement) && a.ipv6 !== home) wanted.push([home, 0, ['decap', 'mh']]);
     if (a.ipv4) wanted.push([a.ipv4, 0, ['decap']], [a.ipv4, DSMIP_PORT, ['decap', 'mh']]);
     for (const [address, port] of this.endpoints) this.dataPlane.removeEndpoint(address, port);
     for (const [address, port, flags] of wanted) this.dataPlane.addEndpoint(address, port, flags);

@@ -18,7 +18,7 @@ import { interfaceInfo, ip } from '../sys/ip.js';
 import { inNetns, PacketSocket } from '../sys/libc.js';
 import { gratuitousArp, unsolicitedNeighborAdvert } from '../wire/ip/neighbour.js';
 import type { MobileNodeConfig } from './config.js';
-import type { Attachment, Placement, Registration } from './mobile-node.js';
+import { atHome6, type Attachment, type Placement, type Registration } from './mobile-node.js';
 
 export const TUNNEL_IF = 'mip0';
 export const TUNNEL_PEER = 'mip0p';
@@ -113,8 +113,8 @@ export class MobileHost {
    */
   holdHomeAddress(a: Attachment, placement: Placement): void {
     const home = this.config.homeAddress;
-    const length = this.config.homeLink.prefixes.find((p) => p.includes(':') && inPrefix(home, p))?.split('/')[1] ?? '128';
-    const wanted = placement.kind === 'home' || placement.kind === 'home6' ? [`${home}/${length}`, 'dev', a.ifname] : undefined;
+    const length = this.config.homeLink.prefixes.find((p) => inPrefix(home, p))?.split('/')[1] ?? '128';
+    const wanted = atHome6(placement) ? [`${home}/${length}`, 'dev', a.ifname] : undefined;
     if (this.homeAddressOn && this.homeAddressOn.join(' ') !== wanted?.join(' ')) this.tryIp(['-6', 'addr', 'del', ...this.homeAddressOn]);
     if (wanted) this.ip(['-6', 'addr', 'replace', ...wanted, 'nodad']);
     this.homeAddressOn = wanted;
@@ -130,7 +130,7 @@ export class MobileHost {
     if (!info) return;
     const frames: Buffer[] = [];
     const home = this.config.homeAddress;
-    if (placement.kind === 'home' || placement.kind === 'home6') frames.push(unsolicitedNeighborAdvert(info.mac, home, home));
+    if (atHome6(placement)) frames.push(unsolicitedNeighborAdvert(info.mac, home, home));
     if ((placement.kind === 'home' || placement.kind === 'home4') && a.ipv4) frames.push(gratuitousArp(info.mac, a.ipv4));
     if (frames.length === 0) return;
     const send = () => {
@@ -156,7 +156,7 @@ export class MobileHost {
     if (this.ipv4OnMip0 && this.ipv4OnMip0 !== ipv4Home) this.tryIp(['addr', 'del', `${this.ipv4OnMip0}/32`, 'dev', TUNNEL_IF]);
     this.ipv4OnMip0 = ipv4Home;
     // IPv4-wise at home only on the IPv4 home address itself: another on-link address leaves it tunnelled
-    const atHome = { 6: placement.kind === 'home' || placement.kind === 'home6', 4: placement.kind === 'home' || (placement.kind === 'home4' && placement.address === ipv4Home) };
+    const atHome = { 6: atHome6(placement), 4: placement.kind === 'home' || (placement.kind === 'home4' && placement.address === ipv4Home) };
     for (const [family, home] of [[6, c.homeAddress], [4, ipv4Home]] as const) {
       if (!home) continue;
       const tunnelled = registration?.homeAddresses.includes(home) ?? false;

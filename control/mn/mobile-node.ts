@@ -312,6 +312,9 @@ export class MobileNode {
   }
 }
 
+/** At home in IPv6 (on the home link in both families, or in IPv6 only): the home address is on the link, not tunnelled. */
+export const atHome6 = (p: Placement): boolean => p.kind === 'home' || p.kind === 'home6';
+
 export function describe(p: Placement): string {
   switch (p.kind) {
     case 'away6': return `away, IPv6 care-of address ${p.careOf}`;
