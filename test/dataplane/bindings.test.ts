@@ -11,7 +11,7 @@ import { BindingError, DataPlane, PIN_ROOT, type Binding } from '../../control/d
 import { libbpf } from '../../control/dataplane/libbpf.js';
 import { closeFd } from '../../control/sys/libc.js';
 import { encodeHomeKey, layouts } from '../../control/dataplane/layout.js';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 const INSTANCE = 'test-bindings';
 let dp: DataPlane;
@@ -171,9 +171,16 @@ it('a reader never sees half a binding while another process replaces it', async
   dp.remove(20);
 });
 
-describe('what an operator sees', () => {
-  const bpftool = (...args: string[]) => JSON.parse(execFileSync('bpftool', ['-j', ...args], { encoding: 'utf8' })) as unknown;
+const bpftool = (...args: string[]) => JSON.parse(execFileSync('bpftool', ['-j', ...args], { encoding: 'utf8' })) as unknown;
+/** The map pinned at path, as bpftool shows it. */
+const shownMap = (path: string) => bpftool('map', 'show', 'pinned', path) as { id: number; flags: number; bytes_value: number };
+/** Puts a map of this shape where path was pinned, as an older build would have: `bpftool map create` arguments after the path. */
+function pinInstead(path: string, ...shape: string[]): void {
+  rmSync(path);
+  execFileSync('bpftool', ['map', 'create', path, ...shape, 'name', basename(path)]);
+}
 
+describe('what an operator sees', () => {
   it('every map is pinned in the instance directory', () => {
     expect(readdirSync(dp.pinDir).sort()).toEqual(['binding_cache', 'binding_counters', 'config', 'dest_cache', 'drops', 'endpoint_cache', 'endpoint_ports', 'endpoints', 'events', 'home4', 'home6', 'home_links', 'icmp_budget', 'links', 'prefix4', 'prefix6', 'signals']);
   });
@@ -195,12 +202,10 @@ describe('an instance pinned by another build', () => {
     const pinDir = other.pinDir;
     other.close();
     try {
-      rmSync(join(pinDir, 'home6'));
-      execFileSync('bpftool', ['map', 'create', join(pinDir, 'home6'), 'type', 'hash', 'key', '16', 'value', '60', 'entries', '262144', 'name', 'home6']);
+      pinInstead(join(pinDir, 'home6'), 'type', 'hash', 'key', '16', 'value', '60', 'entries', '262144');
       // and home4 preallocated, which alone would be carried over
-      rmSync(join(pinDir, 'home4'));
-      execFileSync('bpftool', ['map', 'create', join(pinDir, 'home4'), 'type', 'hash', 'key', '4', 'value', String(layouts.tunnel.size), 'entries', '262144', 'name', 'home4']);
-      const home4 = () => JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', join(pinDir, 'home4')], { encoding: 'utf8' })) as { id: number; flags: number };
+      pinInstead(join(pinDir, 'home4'), 'type', 'hash', 'key', '4', 'value', String(layouts.tunnel.size), 'entries', '262144');
+      const home4 = () => shownMap(join(pinDir, 'home4'));
       const before = home4();
       expect(() => DataPlane.open({ instance: `${INSTANCE}-other`, role: 'anchor' }))
         .toThrow(`${join(pinDir, 'home6')}: pinned by another build of the data plane: valueSize 60 (this build: ${layouts.tunnel.size})`);
@@ -217,7 +222,7 @@ describe('an instance pinned by an older build with other map flags', () => {
     const first = DataPlane.open({ instance, role: 'anchor' });
     const pinDir = first.pinDir;
     const pin = join(pinDir, 'home6');
-    const mapFlags = () => (JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', pin], { encoding: 'utf8' })) as { flags: number }).flags;
+    const mapFlags = () => shownMap(pin).flags;
     try {
       first.install(udp);
       const before = entries(first).filter((e) => e.startsWith('home6'));
@@ -226,8 +231,7 @@ describe('an instance pinned by an older build with other map flags', () => {
       const current = libbpf.getPinned(pin);
       const held = [...libbpf.keys(current, 16)].map((k) => [k, libbpf.lookup(current, k, layouts.tunnel.size)!] as const);
       closeFd(current);
-      rmSync(pin);
-      execFileSync('bpftool', ['map', 'create', pin, 'type', 'hash', 'key', '16', 'value', String(layouts.tunnel.size), 'entries', '262144', 'name', 'home6']);
+      pinInstead(pin, 'type', 'hash', 'key', '16', 'value', String(layouts.tunnel.size), 'entries', '262144');
       expect(mapFlags()).toBe(0);
       const old = libbpf.getPinned(pin);
       for (const [k, v] of held) libbpf.update(old, k, v);
@@ -258,13 +262,12 @@ describe('an instance whose counters an older build pinned with fewer reasons', 
     const pin = join(first.pinDir, 'events');
     first.close();
     try {
-      rmSync(pin);
-      execFileSync('bpftool', ['map', 'create', pin, 'type', 'percpu_array', 'key', '4', 'value', '64', 'entries', '1', 'name', 'events']); // 8 events, as before icmp_withheld
+      pinInstead(pin, 'type', 'percpu_array', 'key', '4', 'value', '64', 'entries', '1'); // 8 events, as before icmp_withheld
       const upgraded = DataPlane.open({ instance, role: 'anchor' });
       try {
         expect(Object.keys(upgraded.events())).toContain('icmp_rate_limited');
         expect(Object.values(upgraded.events()).every((n) => n === 0n)).toBe(true);
-        expect((JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', pin], { encoding: 'utf8' })) as { bytes_value: number }).bytes_value).toBe(8 * Object.keys(upgraded.events()).length);
+        expect(shownMap(pin).bytes_value).toBe(8 * Object.keys(upgraded.events()).length);
       } finally {
         upgraded.close();
       }
