@@ -35,7 +35,7 @@
 import { DataPlane, PIN_ROOT } from '../control/dataplane/dataplane.js';
 import { canonicalAddr as canonical } from '../control/dataplane/layout.js';
 import { parseHomeAgentConfig } from '../control/ha/config.js';
-import { HomeAgentDaemon } from '../control/ha/daemon.js';
+import { HomeAgentDaemon, receivedBu } from '../control/ha/daemon.js';
 import { Lab } from '../control/lab/netns.js';
 import { unwrapSignal } from '../control/signalling/channel.js';
 import { pinThreadToCpu } from '../control/sys/libc.js';
@@ -174,7 +174,7 @@ function stateMachineRate(d: HomeAgentDaemon, frames: readonly Buffer[]): number
   const start = process.hrtime.bigint();
   for (const frame of frames) {
     const p = unwrapSignal({ ifindex: 1, frame });
-    const o = d.homeAgent.handleBindingUpdate({ transport: p.transport, outer: p.outer, ipv6Src: p.signalling.ipv6.src, homeAddressOption: p.signalling.homeAddressOption!, mh: p.signalling.mh, nowMs: Date.now() });
+    const o = d.homeAgent.handleBindingUpdate(receivedBu(p, Date.now()));
     if (o.status !== 0) throw new Error(`state machine alone: ${o.event}`);
   }
   return frames.length / (Number(process.hrtime.bigint() - start) / 1e9);

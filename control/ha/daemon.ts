@@ -20,7 +20,7 @@ import { SourceRateLimiter } from './rate-limit.js';
 import { frameSource, SignallingChannel, type SignalPacket } from '../signalling/channel.js';
 import { encodeSignalling6 } from '../wire/ip/signalling.js';
 import { configJson, type HomeAgentConfig, type MobileNodeProfile } from './config.js';
-import { DSMIP_PORT, HomeAgent, type Outcome } from './home-agent.js';
+import { DSMIP_PORT, HomeAgent, type Outcome, type ReceivedBu } from './home-agent.js';
 
 const EXPIRY_CHECK_MS = 1000;
 const MAX_RATE_SOURCES = 65536;
@@ -34,6 +34,18 @@ export interface DaemonOptions {
   journal?: string;
   /** The configuration file: profiles changed through setProfile()/deleteProfile() are saved back to it. */
   configPath?: string;
+}
+
+/** A captured signalling packet as the home agent's state machine takes it. */
+export function receivedBu(p: SignalPacket, nowMs: number): ReceivedBu {
+  return {
+    transport: p.transport,
+    outer: p.outer,
+    ipv6Src: p.signalling.ipv6.src,
+    ...(p.signalling.homeAddressOption !== undefined && { homeAddressOption: p.signalling.homeAddressOption }),
+    mh: p.signalling.mh,
+    nowMs,
+  };
 }
 
 export class HomeAgentDaemon {
@@ -165,14 +177,7 @@ export class HomeAgentDaemon {
   private process(p: SignalPacket): Outcome {
     const outcome = !p.signalling.mhChecksumOk
       ? { dataPlane: [], event: `MH with a wrong checksum from ${p.signalling.ipv6.src} discarded` } // RFC 6275 §9.2
-      : this.homeAgent.handleBindingUpdate({
-      transport: p.transport,
-      outer: p.outer,
-      ipv6Src: p.signalling.ipv6.src,
-      ...(p.signalling.homeAddressOption !== undefined && { homeAddressOption: p.signalling.homeAddressOption }),
-      mh: p.signalling.mh,
-      nowMs: this.now(),
-    });
+      : this.homeAgent.handleBindingUpdate(receivedBu(p, this.now()));
     this.log(outcome.event);
     const status = outcome.status ?? -1;
     this.answered.set(status, (this.answered.get(status) ?? 0) + 1);

@@ -30,6 +30,8 @@ import { DueWheel } from './due.js';
 import { AddressPool } from './pool.js';
 
 export const DSMIP_PORT = DSMIP6_UDP_PORT;
+/** Unspecified and loopback, multicast, link-local, IPv4-mapped: no care-of address. */
+const NOT_GLOBAL_UNICAST6 = ['::/127', 'ff00::/8', 'fe80::/10', '::ffff:0:0/96'];
 /** A NAT Detection option's refresh time when there is no NAT to keep open (all 1s, RFC 5555 §4.3). */
 const NO_NAT_REFRESH = 0xffffffff;
 
@@ -359,8 +361,7 @@ export class HomeAgent {
    */
   private usableCareOf6(address: string, home: string): boolean {
     if (address === home) return true;
-    const special = ['::/127', 'ff00::/8', 'fe80::/10', '::ffff:0:0/96'].some((p) => inPrefix(address, p)); // unspecified, loopback, multicast, link-local, IPv4-mapped
-    return !special && address !== this.config.homeAgent.ipv6 && !this.onHomeLink(address);
+    return !NOT_GLOBAL_UNICAST6.some((p) => inPrefix(address, p)) && address !== this.config.homeAgent.ipv6 && !this.onHomeLink(address);
   }
 
   private onHomeLink(address: string): boolean {
