@@ -151,15 +151,33 @@ function parseIpv6(s: string): Buffer | null {
 
 /** Whether addr lies in prefix ("address/length"); never across families. */
 export function inPrefix(addr: string, prefix: string): boolean {
-  const [net = '', len = ''] = prefix.split('/');
-  const a = addrBytes(addr), n = addrBytes(net);
-  if (a.length !== n.length) return false;
-  let bits = Number(len);
+  const p = parsedPrefix(prefix);
+  const a = addrBytes(addr);
+  if (a.length !== p.net.length) return false;
+  let bits = p.length;
   for (let i = 0; bits > 0; i++, bits -= 8) {
     const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if (((a[i]! ^ n[i]!) & mask) !== 0) return false;
+    if (((a[i]! ^ p.net[i]!) & mask) !== 0) return false;
   }
   return true;
+}
+
+/**
+ * Prefixes parsed once: the home agent asks inPrefix() of the same few
+ * (home link, non-global ranges) several times per Binding Update.
+ * Bounded: a program that asks of ever new prefixes starts over.
+ */
+const prefixes = new Map<string, { net: Buffer; length: number }>();
+const PREFIXES_KEPT = 4096;
+
+function parsedPrefix(prefix: string): { net: Buffer; length: number } {
+  let p = prefixes.get(prefix);
+  if (p) return p;
+  const slash = prefix.indexOf('/');
+  p = { net: addrBytes(slash < 0 ? prefix : prefix.slice(0, slash)), length: slash < 0 ? 0 : Number(prefix.slice(slash + 1)) };
+  if (prefixes.size >= PREFIXES_KEPT) prefixes.clear();
+  prefixes.set(prefix, p);
+  return p;
 }
 
 /** An address in the 16-byte union anchor_addr (IPv4 in the first four bytes). */
@@ -169,19 +187,25 @@ export function anchorAddr(addr: string): Buffer {
   return out;
 }
 
-export function formatAddr(bytes: Buffer, family: 4 | 6): string {
-  if (family === 4) return [...bytes.subarray(0, 4)].join('.');
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
-  // RFC 5952: compress the longest run of zero groups
+/** The text of the address at bytes[at..]: dotted quad, or RFC 5952 IPv6 (the longest run of two or more zero groups as "::"). */
+export function formatAddr(bytes: Uint8Array, family: 4 | 6, at = 0): string {
+  if (family === 4) return `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
   let best = -1, bestLen = 1;
-  for (let i = 0; i < 8; i++) {
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
+  for (let i = 0, run = 0; i < 8; i++) {
+    run = bytes[at + 2 * i] === 0 && bytes[at + 2 * i + 1] === 0 ? run + 1 : 0;
+    if (run > bestLen) { best = i - run + 1; bestLen = run; }
   }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+  let s = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === best) {
+      s += '::';
+      i += bestLen - 1;
+      continue;
+    }
+    if (s !== '' && !s.endsWith(':')) s += ':';
+    s += ((bytes[at + 2 * i]! << 8) | bytes[at + 2 * i + 1]!).toString(16);
+  }
+  return s;
 }
 
 export interface TunnelValue {
@@ -224,8 +248,8 @@ export function decodeTunnel(b: Buffer): TunnelValue & { nexthop: LearntNexthop 
   return {
     bindingId: b.readUInt32LE(f.binding_id!.offset),
     format,
-    local: formatAddr(b.subarray(f.local!.offset, f.local!.offset + 16), family),
-    remote: formatAddr(b.subarray(f.remote!.offset, f.remote!.offset + 16), family),
+    local: formatAddr(b, family, f.local!.offset),
+    remote: formatAddr(b, family, f.remote!.offset),
     localPort: b.readUInt16BE(f.local_port!.offset),
     remotePort: b.readUInt16BE(f.remote_port!.offset),
     mtu: b.readUInt16LE(f.mtu!.offset),

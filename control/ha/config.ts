@@ -127,6 +127,10 @@ export function configJson(c: HomeAgentConfig): Record<string, unknown> {
   return { homeLink: c.homeLink, homeAgent: c.homeAgent, pools: c.pools, policy: c.policy, mobileNodes: c.mobileNodes.map((p) => profileJson(p)) };
 }
 
+const MAX_NAI_BYTES = 254;
+/** Prefixes a profile may hold: enough for any mobile network, and its binding then fits a journal slot (journal.ts). */
+export const MAX_PROFILE_PREFIXES = 32;
+
 function mobileNode(c: Checker, v: Json, path: string, { pools, homeLink }: Pick<HomeAgentConfig, 'pools' | 'homeLink'>): MobileNodeProfile {
   const m = c.object(v, path, ['nai', 'key', 'spi', 'homeAddress', 'ipv4HomeAddress', 'prefixes', 'mobileRouter']);
   const keyHex = typeof m.key === 'string' && /^([0-9a-f]{2})+$/i.test(m.key) ? m.key : c.fail(`${path}.key`, 'a hex string', m.key, '');
@@ -141,13 +145,19 @@ function mobileNode(c: Checker, v: Json, path: string, { pools, homeLink }: Pick
   const homeAddress = c.address(m.homeAddress, `${path}.homeAddress`, 6);
   // the home agent answers a BU for a home address off its link with 132 (RFC 6275 §10.3.1): say so now
   if (homeAddress && !homeLink.prefixes.some((p) => inPrefix(homeAddress, p))) c.problems.push(`${path}.homeAddress: ${homeAddress} is not on the home link (homeLink.prefixes)`);
+  const nai = c.string(m.nai, `${path}.nai`);
+  // RFC 4283: the identifier is what an option's 8-bit length leaves after the subtype
+  if (Buffer.byteLength(nai) > MAX_NAI_BYTES) c.problems.push(`${path}.nai: ${Buffer.byteLength(nai)} bytes, at most ${MAX_NAI_BYTES} fit a Mobile Node Identifier option`);
+  const spi = c.integer(m.spi ?? null, `${path}.spi`, 256, 0xffffffff, 0); // required; 0–255 are reserved (RFC 4285)
+  const prefixes = c.array(m.prefixes, `${path}.prefixes`, (x, p) => c.prefix(x, p));
+  if (prefixes.length > MAX_PROFILE_PREFIXES) c.problems.push(`${path}.prefixes: ${prefixes.length} of them, at most ${MAX_PROFILE_PREFIXES}`);
   return {
-    nai: c.string(m.nai, `${path}.nai`),
+    nai,
     key: Buffer.from(keyHex, 'hex'),
-    spi: c.integer(m.spi ?? null, `${path}.spi`, 256, 0xffffffff, 0), // required; 0–255 are reserved (RFC 4285)
+    spi,
     homeAddress,
     ...(ipv4 && { ipv4HomeAddress: ipv4 }),
-    prefixes: c.array(m.prefixes, `${path}.prefixes`, (x, p) => c.prefix(x, p)),
+    prefixes,
     mobileRouter: c.boolean(m.mobileRouter, `${path}.mobileRouter`, false),
   };
 }

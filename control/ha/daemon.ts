@@ -148,7 +148,7 @@ export class HomeAgentDaemon {
 
   /** Removes the bindings whose lifetime ran out (also called by the timer). */
   expire(): void {
-    const outcomes = this.journaled(() => this.homeAgent.expire(this.now()));
+    const outcomes = this.homeAgent.expire(this.now());
     for (const o of outcomes) this.log(o.event);
     const replies = this.dataPlane.batch(() => outcomes.map((o) => this.applyDataPlane(o)));
     for (const reply of replies) this.send(reply);
@@ -161,17 +161,13 @@ export class HomeAgentDaemon {
 
   /**
    * Packets the data plane handed over together: every binding change is
-   * written (the journal's lines in one write), the data plane's caches are
+   * written (each journalled as it is made), the data plane's caches are
    * invalidated once, and only then do the BAs leave, each binding live and
    * journalled before its BA.
    */
   handleBatch(packets: readonly SignalPacket[]): void {
-    const replies = this.journaled(() => this.dataPlane.batch(() => packets.map((p) => this.applyDataPlane(this.process(p)))));
+    const replies = this.dataPlane.batch(() => packets.map((p) => this.applyDataPlane(this.process(p))));
     for (const reply of replies) this.send(reply);
-  }
-
-  private journaled<T>(fn: () => T): T {
-    return this.journal ? this.journal.batch(fn) : fn();
   }
 
   private process(p: SignalPacket): Outcome {

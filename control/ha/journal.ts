@@ -2,185 +2,200 @@
  * The binding cache's journal: what the pinned data plane does not hold
  * (NAI, sequence number, lifetime, last timestamp, where BAs go, the lease,
  * deprecated entries), so that a restarted home agent picks up where it
- * stopped. One JSON line per change ({ nai, entry } or { nai, gone: true }),
- * appended as the change is made; on open the file is folded to the current
- * state and rewritten (a temporary file renamed over it). When the log has
- * grown to several times that, it is compacted the same way in the
- * background: the state of that moment goes to the temporary file a slice
- * per event-loop turn (100,000 entries take a second to write: the home
- * agent must not stop answering for that long) while appends go on to the
- * journal and are kept aside, then follow the state into the new file.
+ * stopped.
  *
- * Appends are write(2)s without fsync: they survive the daemon being killed
- * (the page cache has them), not the machine losing power. Changes made
- * inside batch() go out together, in one write when it returns (the home
- * agent answers a drained batch of BUs after that write).
+ * One fixed-size slot per binding id, rewritten in place as its entry
+ * changes: a change costs one pwrite(2) of its slot however long the home
+ * agent has run, and the file never needs compacting (the JSON-lines log
+ * this replaced was rewritten whole in the background every time it grew
+ * fourfold, and held up to four times the state). A slot is its JSON's
+ * length (16 bits, little-endian, 0: empty) and then { nai, entry }. Slots
+ * are a power of two no larger than a page, so none straddles a page: a
+ * write of one is whole or absent after the daemon is killed. Writes go
+ * without fsync: they survive the daemon, not the machine losing power.
+ * An entry too long for its slot doubles the slot size (the file is
+ * rewritten, once).
+ *
+ * The file starts with a header slot naming the format and the slot size.
+ * A file in the old JSON-lines format is read as such (and rewritten in
+ * slots by the next rewrite()).
  */
-import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import type { BindingCacheEntry } from './home-agent.js';
 
-type Line = { nai: string; entry: BindingCacheEntry } | { nai: string; gone: true };
+const MAGIC = 'mobility-anchor binding cache, slots of ';
+const FIRST_SLOT_SIZE = 1024;
+const MAX_SLOT_SIZE = 4096; // a page: a slot is written whole or not at all
+const LENGTH_BYTES = 2;
 
 /** JSON cannot hold a bigint: the timestamp travels as a decimal string. */
 const toJson = (entry: BindingCacheEntry) => ({ ...entry, lastTimestamp: entry.lastTimestamp.toString() });
-const entryLine = (e: BindingCacheEntry) => `${JSON.stringify({ nai: e.nai, entry: toJson(e) })}\n`;
-const goneLine = (nai: string) => `${JSON.stringify({ nai, gone: true })}\n`;
 const fromJson = (raw: Record<string, unknown>): BindingCacheEntry => ({ ...(raw as unknown as BindingCacheEntry), lastTimestamp: BigInt(raw.lastTimestamp as string) });
-
-const COMPACT_FACTOR = 4;
-const COMPACT_MIN_LINES = 1000;
-const COMPACT_SLICE_MS = 1;
-
-/** A compaction under way: the state it writes, how far it got, what was appended since it began. */
-interface Compaction {
-  fd: number;
-  entries: BindingCacheEntry[];
-  next: number;
-  since: string[];
-  sinceLines: number;
-}
+const recordText = (e: BindingCacheEntry) => JSON.stringify({ nai: e.nai, entry: toJson(e) });
 
 export class BindingJournal {
-  private lines = 0;
-  private live = 0;
   private fd: number | null = null;
-  private depth = 0;
-  private pending: string[] = [];
+  /** The slot (binding id) each node's entry is written in. */
+  private readonly slotOf = new Map<string, number>();
+  private readonly naiIn = new Map<number, string>();
   private current: () => Iterable<BindingCacheEntry> = () => [];
-  private compaction: Compaction | null = null;
+  /** A slot's bytes as they are written. */
+  private scratch: Buffer;
 
-  private constructor(readonly path: string) {}
+  private constructor(readonly path: string, private slotSize: number) {
+    this.scratch = Buffer.alloc(slotSize);
+  }
 
-  /** Opens (or creates) the journal at path, folds it, and returns it with the entries it held. */
+  /** Opens (or creates) the journal at path, and returns it with the entries it held. */
   static open(path: string): { journal: BindingJournal; entries: BindingCacheEntry[]; problems: string[] } {
-    const problems: string[] = [];
-    const state = new Map<string, BindingCacheEntry>();
-    if (existsSync(path)) {
-      readFileSync(path, 'utf8').split('\n').forEach((text, i) => {
-        if (!text.trim()) return;
-        try {
-          const line = JSON.parse(text) as Line | { nai: string; entry: Record<string, unknown> };
-          if ('gone' in line) state.delete(line.nai);
-          else state.set(line.nai, fromJson(line.entry as unknown as Record<string, unknown>));
-        } catch (err) {
-          problems.push(`${path}:${i + 1}: ${(err as Error).message}: line skipped`); // a torn last write, say
-        }
-      });
+    const text = existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
+    const slotSize = slotSizeOf(text);
+    const { entries, problems } = slotSize ? readSlots(path, text, slotSize) : readLines(path, text.toString('utf8'));
+    const journal = new BindingJournal(path, slotSize ?? FIRST_SLOT_SIZE);
+    if (slotSize) {
+      journal.fd = openSync(path, 'r+');
+      for (const e of entries) journal.placed(e.nai, e.bindingId);
+    } else {
+      journal.rewrite(entries); // a new file, or one in the old format
     }
-    const journal = new BindingJournal(path);
-    const entries = [...state.values()];
-    journal.rewrite(entries);
     return { journal, entries, problems };
   }
 
   /**
-   * Records a node's entry as it now is (undefined: it left the cache);
-   * current() lists every entry, for a compaction.
+   * Writes a node's entry as it now is (undefined: it left the cache) into
+   * its slot; current() lists every entry, for a rewrite with larger slots.
    */
   record(nai: string, entry: BindingCacheEntry | undefined, current: () => Iterable<BindingCacheEntry>): void {
-    this.pending.push(entry ? entryLine(entry) : goneLine(nai));
     this.current = current;
-    if (this.depth === 0) this.flush();
+    const before = this.slotOf.get(nai);
+    if (entry) {
+      this.write(entry);
+      if (before !== undefined && before !== entry.bindingId) this.clear(before); // the new slot first: a kill between leaves both, the newer wins
+    } else if (before !== undefined) {
+      this.clear(before);
+    }
   }
 
-  /** Runs fn; what it records is written when it returns (or throws), in one write. */
-  batch<T>(fn: () => T): T {
-    this.depth++;
+  /** The file holds exactly these entries, replaced in one rename (at open and restore, and to grow the slots). */
+  rewrite(entries: readonly BindingCacheEntry[]): void {
+    const texts = entries.map((e) => Buffer.from(recordText(e)));
+    const longest = Math.max(0, ...texts.map((t) => t.length));
+    while (LENGTH_BYTES + longest > this.slotSize) this.slotSize = grownSlot(this.slotSize, longest);
+    this.scratch = Buffer.alloc(this.slotSize);
+    const tmp = `${this.path}.tmp`;
+    const fd = openSync(tmp, 'w');
     try {
-      return fn();
+      writeSync(fd, header(this.slotSize), 0, this.slotSize, 0);
+      texts.forEach((t, i) => writeSync(fd, slotBytes(t, this.slotSize), 0, this.slotSize, entries[i]!.bindingId * this.slotSize));
     } finally {
-      if (--this.depth === 0) this.flush();
+      closeSync(fd);
     }
+    renameSync(tmp, this.path);
+    this.closeFd();
+    this.fd = openSync(this.path, 'r+');
+    this.slotOf.clear();
+    this.naiIn.clear();
+    for (const e of entries) this.placed(e.nai, e.bindingId);
   }
 
-  private flush(): void {
-    if (!this.pending.length) return;
-    const text = this.pending.join('');
-    const lines = this.pending.length;
-    this.lines += lines;
-    this.pending = [];
-    writeSync(this.fd ?? this.reopen(), text);
-    if (this.compaction) {
-      this.compaction.since.push(text);
-      this.compaction.sinceLines += lines;
-    } else {
-      this.compactIfGrown();
-    }
+  close(): void {
+    this.closeFd();
   }
 
-  /** A compaction is under way (it advances on event-loop turns). */
-  get compacting(): boolean {
-    return this.compaction !== null;
-  }
-
-  private compactIfGrown(): void {
-    if (this.lines <= Math.max(COMPACT_MIN_LINES, COMPACT_FACTOR * this.live)) return;
-    this.compaction = { fd: openSync(this.tmpPath, 'w'), entries: [...this.current()], next: 0, since: [], sinceLines: 0 };
-    setImmediate(() => this.compactSome()).unref();
-  }
-
-  /** One slice of the compaction, or its end: the state, then what came since, renamed over the journal. */
-  private compactSome(): void {
-    const c = this.compaction;
-    if (!c) return; // abandoned
-    const start = performance.now();
-    while (c.next < c.entries.length && performance.now() - start < COMPACT_SLICE_MS) {
-      const end = Math.min(c.next + 100, c.entries.length);
-      writeSync(c.fd, c.entries.slice(c.next, end).map(entryLine).join(''));
-      c.next = end;
-    }
-    if (c.next < c.entries.length) {
-      setImmediate(() => this.compactSome()).unref();
+  private write(entry: BindingCacheEntry): void {
+    const text = recordText(entry);
+    const length = this.scratch.write(text, LENGTH_BYTES);
+    if (length === this.scratch.length - LENGTH_BYTES && Buffer.byteLength(text) > length) { // cut short: it needs larger slots
+      this.slotSize = grownSlot(this.slotSize, Buffer.byteLength(text));
+      this.rewrite([...this.current()].filter((e) => e.nai !== entry.nai).concat(entry));
       return;
     }
-    writeSync(c.fd, c.since.join(''));
-    closeSync(c.fd);
-    renameSync(this.tmpPath, this.path);
-    this.compaction = null;
-    this.reopen();
-    this.lines = c.entries.length + c.sinceLines;
-    this.live = c.entries.length;
-    this.compactIfGrown(); // much came in meanwhile
+    this.scratch.writeUInt16LE(length, 0);
+    this.scratch.fill(0, LENGTH_BYTES + length); // whole slots: nothing of an older entry stays behind
+    writeSync(this.fd!, this.scratch, 0, this.slotSize, entry.bindingId * this.slotSize);
+    const other = this.naiIn.get(entry.bindingId);
+    if (other !== undefined && other !== entry.nai) this.slotOf.delete(other);
+    this.placed(entry.nai, entry.bindingId);
   }
 
-  private abandonCompaction(): void {
-    if (!this.compaction) return;
-    closeSync(this.compaction.fd);
-    rmSync(this.tmpPath, { force: true });
-    this.compaction = null;
+  private clear(slot: number): void {
+    writeSync(this.fd!, Buffer.alloc(this.slotSize), 0, this.slotSize, slot * this.slotSize);
+    const nai = this.naiIn.get(slot);
+    if (nai !== undefined) this.slotOf.delete(nai);
+    this.naiIn.delete(slot);
   }
 
-  private get tmpPath(): string {
-    return `${this.path}.tmp`;
-  }
-
-  /** The file holds exactly these entries, replaced in one rename (now: at open and restore). */
-  rewrite(entries: readonly BindingCacheEntry[]): void {
-    this.abandonCompaction();
-    this.pending = []; // entries holds what they said
-    writeFileSync(this.tmpPath, entries.map(entryLine).join(''));
-    renameSync(this.tmpPath, this.path);
-    this.reopen();
-    this.lines = entries.length;
-    this.live = entries.length;
-  }
-
-  /** Writes what is held; a compaction under way is given up (the journal itself is whole). */
-  close(): void {
-    this.flush();
-    this.abandonCompaction();
-    this.closeFd();
+  private placed(nai: string, slot: number): void {
+    this.slotOf.set(nai, slot);
+    this.naiIn.set(slot, nai);
   }
 
   private closeFd(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
   }
+}
 
-  /** The file was replaced: appends go to the new one. */
-  private reopen(): number {
-    this.closeFd();
-    this.fd = openSync(this.path, 'a');
-    return this.fd;
+function header(slotSize: number): Buffer {
+  const b = Buffer.alloc(slotSize);
+  b.write(`${MAGIC}${slotSize} bytes\n`);
+  return b;
+}
+
+/** The slot size a file in this format declares; undefined for another format (or an empty file). */
+function slotSizeOf(file: Buffer): number | undefined {
+  const magic = Buffer.from(MAGIC);
+  if (file.length < magic.length || !file.subarray(0, magic.length).equals(magic)) return undefined;
+  const size = Number(/^(\d+) bytes\n/.exec(file.toString('latin1', magic.length, magic.length + 16))?.[1]);
+  return Number.isInteger(size) && size >= FIRST_SLOT_SIZE && size <= MAX_SLOT_SIZE ? size : undefined;
+}
+
+function grownSlot(size: number, textLength: number): number {
+  if (size >= MAX_SLOT_SIZE) throw new Error(`a binding cache entry of ${textLength} bytes is longer than the journal's largest slot (${MAX_SLOT_SIZE} bytes)`);
+  return size * 2;
+}
+
+/** A slot's bytes: the length, the text, zeros after it. */
+function slotBytes(text: Buffer, slotSize: number): Buffer {
+  const b = Buffer.alloc(slotSize);
+  b.writeUInt16LE(text.length, 0);
+  text.copy(b, LENGTH_BYTES);
+  return b;
+}
+
+function readSlots(path: string, file: Buffer, slotSize: number): { entries: BindingCacheEntry[]; problems: string[] } {
+  const problems: string[] = [];
+  const byNai = new Map<string, BindingCacheEntry>();
+  for (let at = slotSize; at + LENGTH_BYTES <= file.length; at += slotSize) {
+    const length = file.readUInt16LE(at);
+    if (length === 0) continue;
+    try {
+      if (LENGTH_BYTES + length > slotSize || at + LENGTH_BYTES + length > file.length) throw new Error(`length ${length} overruns the slot`);
+      const { nai, entry } = JSON.parse(file.toString('utf8', at + LENGTH_BYTES, at + LENGTH_BYTES + length)) as { nai: string; entry: Record<string, unknown> };
+      const e = fromJson(entry);
+      if (e.nai !== nai || e.bindingId !== at / slotSize) throw new Error(`holds ${nai}'s entry of binding ${e.bindingId}`);
+      const other = byNai.get(nai);
+      if (!other || e.lastTimestamp > other.lastTimestamp) byNai.set(nai, e); // a node's move between slots, cut short
+    } catch (err) {
+      problems.push(`${path}: slot ${at / slotSize}: ${(err as Error).message}: skipped`);
+    }
   }
+  return { entries: [...byNai.values()], problems };
+}
+
+/** The JSON-lines journal of earlier versions: { nai, entry } or { nai, gone: true } per line, folded. */
+function readLines(path: string, text: string): { entries: BindingCacheEntry[]; problems: string[] } {
+  const problems: string[] = [];
+  const state = new Map<string, BindingCacheEntry>();
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      const parsed = JSON.parse(line) as { nai: string; gone: true } | { nai: string; entry: Record<string, unknown> };
+      if ('gone' in parsed) state.delete(parsed.nai);
+      else state.set(parsed.nai, fromJson(parsed.entry));
+    } catch (err) {
+      problems.push(`${path}:${i + 1}: ${(err as Error).message}: line skipped`); // a torn last write, say
+    }
+  });
+  return { entries: [...state.values()], problems };
 }

@@ -49,11 +49,8 @@ export class Reader {
     return Buffer.from(this.buf.subarray(at, at + n));
   }
 
-  addr4(field: string): string { return formatAddr(this.buf.subarray(this.need(4, field)), 4); }
-  addr6(field: string): string {
-    const at = this.need(16, field);
-    return formatAddr(this.buf.subarray(at, at + 16), 6);
-  }
+  addr4(field: string): string { return formatAddr(this.buf, 4, this.need(4, field)); }
+  addr6(field: string): string { return formatAddr(this.buf, 6, this.need(16, field)); }
 
   skip(n: number, field: string): void { this.need(n, field); }
 
@@ -78,8 +75,19 @@ export class Writer {
 
   constructor(readonly buf: Buffer) {}
 
+  /**
+   * A writer over a new buffer of exactly this length, not zeroed (a pooled
+   * allocation: Buffer.alloc cost more than a whole BA's encoding): the
+   * caller writes every byte and says so with filled().
+   */
   static sized(length: number): Writer {
-    return new Writer(Buffer.alloc(length));
+    return new Writer(Buffer.allocUnsafe(length));
+  }
+
+  /** The buffer, once every byte of it has been written; else an EncodeError naming what was encoded. */
+  filled(what: unknown): Buffer {
+    if (this.offset !== this.buf.length) throw new EncodeError('encodingLength', what, `wrote ${this.offset} of ${this.buf.length} bytes`);
+    return this.buf;
   }
 
   u8(v: number): this { this.offset = this.buf.writeUInt8(v, this.offset); return this; }
@@ -110,8 +118,7 @@ export interface Codec<T> {
 export function encode<T>(codec: Codec<T>, value: T): Buffer {
   const w = Writer.sized(codec.encodingLength(value));
   codec.write(value, w);
-  if (w.offset !== w.buf.length) throw new EncodeError('encodingLength', value, `wrote ${w.offset} of ${w.buf.length} bytes`);
-  return w.buf;
+  return w.filled(value);
 }
 
 export function decode<T>(codec: Codec<T>, buf: Buffer, field = 'message'): T {

@@ -94,4 +94,16 @@ describe('addresses', () => {
       mobileNodes: [{ nai: 'a@b', key: '00', spi: 300, homeAddress: '2001:db8:2::5' }],
     })).toThrow('mobileNodes[0].homeAddress: 2001:db8:2::5 is not on the home link (homeLink.prefixes)');
   });
+
+  it('an NAI longer than a Mobile Node Identifier option holds, or more prefixes than a profile may have, are refused by name', () => {
+    const node = (m: object) => () => parseHomeAgentConfig({
+      homeLink: { interface: 'h0', prefixes: ['2001:db8:1::/64'] }, homeAgent: { ipv6: '2001:db8:f::1' },
+      mobileNodes: [{ nai: 'a@b', key: '00', spi: 300, homeAddress: '2001:db8:1::5', ...m }],
+    });
+    expect(node({ nai: `${'n'.repeat(250)}@b.c` })()).toBeDefined(); // 254 bytes
+    expect(node({ nai: `${'n'.repeat(251)}@b.c` })).toThrow('mobileNodes[0].nai: 255 bytes, at most 254 fit a Mobile Node Identifier option');
+    const prefixes = (n: number) => Array.from({ length: n }, (_, i) => `2001:db8:${(0x100 + i).toString(16)}::/48`);
+    expect(node({ prefixes: prefixes(32), mobileRouter: true })().mobileNodes[0]!.prefixes).toHaveLength(32);
+    expect(node({ prefixes: prefixes(33), mobileRouter: true })).toThrow('mobileNodes[0].prefixes: 33 of them, at most 32');
+  });
 });

@@ -1,9 +1,9 @@
 /**
  * The binding cache's journal and a home agent rebuilt from it: the same
  * entries (sequence numbers, timestamps, lifetimes, leases), the data plane
- * reconciled to them, a torn last line survived, the file kept compact.
+ * reconciled to them; the file's slots rewritten in place, damage survived.
  */
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -130,58 +130,83 @@ describe('entries the configuration no longer allows (edited while the daemon wa
 });
 
 describe('the journal file', () => {
-  it('skips a torn last line, saying where', () => {
-    const before = journaled();
-    before.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
-    appendFileSync(path, '{"nai":"mn2@example.net","entry":{"nai":"mn2');
-    const { entries, problems } = BindingJournal.open(path);
-    expect(entries.map((e) => e.nai)).toEqual(['mn1@example.net']);
-    expect(problems).toEqual([expect.stringMatching(/bindings\.journal:2: .*: line skipped/)]);
-  });
+  const SLOT = 1024;
+  const slotAt = (id: number) => readFileSync(path).subarray(id * SLOT, (id + 1) * SLOT);
 
-  it('holds what a batch records until it returns, then writes it, also when it throws', () => {
+  it('rewrites a node\'s slot in place: the file does not grow with the BUs', () => {
     const j = journaled();
-    const lines = () => readFileSync(path, 'utf8').split('\n').filter(Boolean).length;
-    j.journal.batch(() => {
-      j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
-      j.ha.handleBindingUpdate(bu(1, 1, 1_000_000, dynamic));
-      expect(lines()).toBe(0);
-    });
-    expect(lines()).toBe(2);
-    expect(() => j.journal.batch(() => {
-      j.ha.handleBindingUpdate(bu(0, 2, 1_000_001));
-      throw new Error('the data plane failed');
-    })).toThrow('the data plane failed');
-    expect(lines()).toBe(3);
-    expect(BindingJournal.open(path).entries.map((e) => [e.nai, e.sequence])).toEqual([['mn1@example.net', 2], ['mn2@example.net', 1]]);
-  });
-
-  it('keeps what comes in while it compacts, and gives a compaction up whole when closed', async () => {
-    const j = journaled();
-    for (let seq = 1; seq <= 1500; seq++) j.ha.handleBindingUpdate(bu(0, seq, 1_000_000 + seq));
-    await new Promise((r) => setImmediate(r)); // a slice
-    j.ha.handleBindingUpdate(bu(1, 1, 1_000_000, dynamic)); // mid-compaction
-    while (j.journal.compacting) await new Promise((r) => setImmediate(r));
-    expect(BindingJournal.open(path).entries.map((e) => [e.nai, e.sequence])).toEqual([['mn1@example.net', 1500], ['mn2@example.net', 1]]);
-
-    const k = journaled();
-    for (let seq = 1501; seq <= 3000; seq++) k.ha.handleBindingUpdate(bu(0, seq, 1_000_000 + seq));
-    expect(k.journal.compacting).toBe(true);
-    k.journal.close();
-    expect(existsSync(`${path}.tmp`)).toBe(false);
+    j.ha.handleBindingUpdate(bu(1, 1, 1_000_000, dynamic));
+    j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
+    const size = statSync(path).size;
+    expect(size).toBe(3 * SLOT); // the header, then binding ids 1 and 2
+    for (let seq = 2; seq <= 3000; seq++) j.ha.handleBindingUpdate(bu(0, seq, 1_000_000 + seq));
+    expect(statSync(path).size).toBe(size);
+    expect(readFileSync(path, 'latin1').startsWith('mobility-anchor binding cache, slots of 1024 bytes\n')).toBe(true);
+    const text = slotAt(1).toString('utf8', 2, 2 + slotAt(1).readUInt16LE(0));
+    expect(JSON.parse(text)).toMatchObject({ nai: 'mn1@example.net', entry: { sequence: 3000, lastTimestamp: ntpTimestamp(1_003_000).toString() } });
     expect(BindingJournal.open(path).entries.map((e) => [e.nai, e.sequence])).toEqual([['mn1@example.net', 3000], ['mn2@example.net', 1]]);
   });
 
-  it('stays compact: folded on open, compacted in the background when the log outgrows the state', async () => {
+  it('empties the slot of an entry that left the cache', () => {
     const j = journaled();
-    for (let seq = 1; seq <= 3000; seq++) j.ha.handleBindingUpdate(bu(0, seq, 1_000_000 + seq));
-    expect(j.journal.compacting).toBe(true); // begun at line 1001, advancing on event-loop turns only
-    expect(readFileSync(path, 'utf8').trim().split('\n')).toHaveLength(3000);
-    while (j.journal.compacting) await new Promise((r) => setImmediate(r));
-    expect(readFileSync(path, 'utf8').trim().split('\n')).toHaveLength(1);
-    expect(BindingJournal.open(path).entries.map((e) => e.sequence)).toEqual([3000]);
-    writeFileSync(path, readFileSync(path, 'utf8').repeat(3));
-    BindingJournal.open(path);
-    expect(readFileSync(path, 'utf8').trim().split('\n')).toHaveLength(1);
+    j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
+    j.ha.handleBindingUpdate(bu(1, 1, 1_000_000));
+    j.ha.deleteProfile('mn2@example.net');
+    expect(slotAt(2).readUInt16LE(0)).toBe(0);
+    expect(BindingJournal.open(path).entries.map((e) => e.nai)).toEqual(['mn1@example.net']);
+  });
+
+  it('skips a slot that does not hold an entry, naming it, and keeps the rest', () => {
+    const j = journaled();
+    j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
+    j.ha.handleBindingUpdate(bu(1, 1, 1_000_000));
+    j.journal.close();
+    const file = readFileSync(path);
+    file.fill(0, 2 * SLOT + 40, 2 * SLOT + 60); // the length stands, the text is torn
+    writeFileSync(path, file);
+    const { entries, problems } = BindingJournal.open(path);
+    expect(entries.map((e) => e.nai)).toEqual(['mn1@example.net']);
+    expect(problems).toEqual([expect.stringMatching(/bindings\.journal: slot 2: .*JSON.*: skipped/)]);
+  });
+
+  it('takes the newer entry of a node found in two slots (a move between binding ids, cut short)', () => {
+    const j = journaled();
+    j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
+    const old = slotAt(1);
+    j.ha.handleBindingUpdate(bu(0, 2, 1_000_010));
+    j.journal.close();
+    const file = readFileSync(path);
+    const moved = old.toString('utf8', 2, 2 + old.readUInt16LE(0)).replace('"bindingId":1', '"bindingId":5');
+    const slot5 = Buffer.alloc(SLOT);
+    slot5.writeUInt16LE(Buffer.byteLength(moved), 0);
+    slot5.write(moved, 2);
+    writeFileSync(path, Buffer.concat([file, Buffer.alloc(2 * SLOT), slot5]));
+    expect(BindingJournal.open(path).entries.map((e) => [e.bindingId, e.sequence])).toEqual([[1, 2]]);
+  });
+
+  it('doubles its slots when an entry outgrows them', () => {
+    const j = journaled();
+    j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
+    const entry = j.ha.binding('mn1@example.net')!;
+    const prefixes = Array.from({ length: 24 }, (_, i) => `2001:db8:${(0x1000 + i).toString(16)}:ffff::/64`);
+    j.journal.record(entry.nai, { ...entry, binding: { ...entry.binding, prefixes } }, () => j.ha.entries());
+    expect(readFileSync(path, 'latin1').startsWith('mobility-anchor binding cache, slots of 2048 bytes\n')).toBe(true);
+    expect(statSync(path).size).toBe(2 * 2048);
+    expect(BindingJournal.open(path).entries[0]!.binding.prefixes).toEqual(prefixes);
+  });
+
+  it('reads a journal of the JSON-lines format of earlier versions, skipping a torn last line, and rewrites it in slots', () => {
+    const before = journaled();
+    before.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
+    const entry = before.ha.binding('mn1@example.net')!;
+    before.journal.close();
+    const line = (e: object) => `${JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`;
+    writeFileSync(path, line({ nai: entry.nai, entry }) + line({ nai: 'mn2@example.net', gone: true }) + '{"nai":"mn2@example.net","entry":{"nai":"mn2');
+    const { journal, entries, problems } = BindingJournal.open(path);
+    expect(entries).toEqual([entry]);
+    expect(problems).toEqual([expect.stringMatching(/bindings\.journal:3: .*: line skipped/)]);
+    journal.close();
+    expect(BindingJournal.open(path)).toMatchObject({ entries: [entry], problems: [] });
+    expect(statSync(path).size).toBe(2 * SLOT);
   });
 });

@@ -169,7 +169,7 @@ export function encodeSignalling6(spec: SignallingSpec6): Buffer {
     ? header.subarray(IPV6_HEADER_LENGTH + 8, IPV6_HEADER_LENGTH + 24) // the type 2 routing header's home address
     : header.subarray(24, 40);
   out.writeUInt16BE(mhChecksum(spec.homeAddressOption ?? header.subarray(8, 24), finalDestination, out), MH_CHECKSUM_OFFSET);
-  return w.buf;
+  return w.filled(spec);
 }
 
 /** The DSMIPv6 TLV header (control/wire/tlv.ts); only type IPv6 carries signalling. */
@@ -255,7 +255,7 @@ export function encodeSignalling4(spec: SignallingSpec4): Buffer {
   w.bytes(spec.ipv6);
   const udp = w.buf.subarray(udpAt);
   udp.writeUInt16BE(udp4Checksum(spec.src, spec.dst, udp), 6);
-  return w.buf;
+  return w.filled(spec);
 }
 
 export type SignallingPacket = ({ transport: 'ipv6' } & SignallingPacket6) | ({ transport: 'udp4' } & SignallingPacket4);
