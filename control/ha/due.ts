@@ -1,24 +1,31 @@
 /**
  * Keys by the second they next fall due: the home agent's expiry looks at
  * the seconds that have come, not at every binding each second (100,000 of
- * them took 12 ms a scan, a stall every second). Moving a key is two Set
- * operations; a key is in at most one second.
+ * them took 12 ms a scan, a stall every second). A key carries its own
+ * second (dueSecond), so moving it is a Set delete and a Set add, with no
+ * table of all keys to look it up in; a key is in at most one second.
  */
-export class DueWheel<K> {
-  private readonly secondOf = new Map<K, number>();
+export interface Due {
+  /** The second this key is held under; the wheel's to set. */
+  dueSecond?: number | undefined;
+}
+
+export class DueWheel<K extends Due> {
   private readonly seconds = new Map<number, Set<K>>();
+  private count = 0;
 
   /** key falls due at dueMs (undefined: never, it leaves). */
   set(key: K, dueMs: number | undefined): void {
     const second = dueMs === undefined ? undefined : Math.floor(dueMs / 1000);
-    const before = this.secondOf.get(key);
+    const before = key.dueSecond;
     if (before === second) return;
     if (before !== undefined) this.leave(key, before);
     if (second === undefined) return;
     let keys = this.seconds.get(second);
     if (!keys) this.seconds.set(second, (keys = new Set()));
     keys.add(key);
-    this.secondOf.set(key, second);
+    key.dueSecond = second;
+    this.count++;
   }
 
   /**
@@ -32,21 +39,23 @@ export class DueWheel<K> {
     for (const second of due) {
       for (const k of this.seconds.get(second)!) {
         out.push(k);
-        this.secondOf.delete(k);
+        k.dueSecond = undefined;
       }
+      this.count -= this.seconds.get(second)!.size;
       this.seconds.delete(second);
     }
     return out;
   }
 
   get size(): number {
-    return this.secondOf.size;
+    return this.count;
   }
 
   private leave(key: K, second: number): void {
     const keys = this.seconds.get(second)!;
     keys.delete(key);
     if (!keys.size) this.seconds.delete(second);
-    this.secondOf.delete(key);
+    key.dueSecond = undefined;
+    this.count--;
   }
 }

@@ -20,7 +20,8 @@
 import { sameBinding, type Binding, type Tunnel } from '../dataplane/dataplane.js';
 import { addrBytes, canonicalAddr, inPrefix } from '../dataplane/layout.js';
 import { DecodeError } from '../wire/buffer.js';
-import { signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
+import { MN_HA_AUTHENTICATOR_LENGTH, signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
+import { HmacSha1Key } from '../wire/auth/sha1.js';
 import { checkReplay } from '../wire/auth/replay.js';
 import { DSMIP6_UDP_PORT } from '../wire/ip/constants.js';
 import { decodeMobilityHeader, encodeMobilityHeader, NO_BA_FLAGS, type BaFlags, type BindingUpdate, type MobilityHeader, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
@@ -34,6 +35,8 @@ export const DSMIP_PORT = DSMIP6_UDP_PORT;
 const NOT_GLOBAL_UNICAST6 = ['::/127', 'ff00::/8', 'fe80::/10', '::ffff:0:0/96'];
 /** A NAT Detection option's refresh time when there is no NAT to keep open (all 1s, RFC 5555 §4.3). */
 const NO_NAT_REFRESH = 0xffffffff;
+/** The authenticator's room in a BA before it is signed (the encoder copies it). */
+const UNSIGNED = Buffer.alloc(MN_HA_AUTHENTICATOR_LENGTH);
 
 /** A BU as it reached the home agent (see control/signalling/channel.ts). */
 export interface ReceivedBu {
@@ -117,32 +120,45 @@ export const sequenceNewer = (a: number, b: number): boolean => a !== b && ((a -
 const option = <T extends MobilityOption['type']>(m: BindingUpdate, type: T): OptionOf<T> | undefined =>
   m.options.find((o): o is OptionOf<T> => o.type === type);
 
+/**
+ * Everything kept for one configured node, found by one lookup per BU: with
+ * 100,000 nodes every lookup in a table that size is a cache miss or two,
+ * which cost more here than the rest of a BU's bookkeeping.
+ */
+interface NodeState {
+  profile: MobileNodeProfile;
+  /** Its MN-HA key, prepared once (sha1.ts). */
+  key: HmacSha1Key;
+  /** Its data-plane binding id, stable per home registration. */
+  bindingId: number;
+  /** Its binding cache entry: live, deprecated, or none. */
+  entry?: BindingCacheEntry;
+  /** Where the due wheel holds it (due.ts). */
+  dueSecond?: number;
+}
+
 export class HomeAgent {
-  private readonly cache = new Map<string, BindingCacheEntry>(); // by NAI
-  private readonly profiles = new Map<string, MobileNodeProfile>();
+  /** By NAI, in the configuration's order (then profiles added). */
+  private readonly nodes = new Map<string, NodeState>();
   private readonly pools = new Map<string, AddressPool>();
-  private readonly bindingIds = new Map<string, number>();
   private readonly statics: Set<string>;
-  /** Each entry by when expire() must next look at it (by identity: entries are replaced, never changed, but for refreshRequested). */
-  private readonly due = new DueWheel<BindingCacheEntry>();
+  /** Each node with an entry, by when expire() must next look at it. */
+  private readonly due = new DueWheel<NodeState>();
 
   /** onChange sees every change to the binding cache (the journal keeps them). */
   constructor(readonly config: HomeAgentConfig, private readonly onChange?: (nai: string, entry: BindingCacheEntry | undefined) => void) {
     this.statics = new Set(config.mobileNodes.map(staticIpv4).filter((a): a is string => a !== undefined));
     for (const [name, p] of Object.entries(config.pools)) this.pools.set(name, new AddressPool(name, p.from, p.to, this.statics));
-    config.mobileNodes.forEach((m, i) => {
-      this.profiles.set(m.nai, m);
-      this.bindingIds.set(m.nai, i + 1); // stable per home registration
-    });
+    config.mobileNodes.forEach((m, i) => this.nodes.set(m.nai, { profile: m, key: new HmacSha1Key(m.key), bindingId: i + 1 }));
   }
 
   /** The configured mobile node profiles. */
   profileList(): MobileNodeProfile[] {
-    return [...this.profiles.values()];
+    return [...this.nodes.values()].map((n) => n.profile);
   }
 
   profile(nai: string): MobileNodeProfile | undefined {
-    return this.profiles.get(nai);
+    return this.nodes.get(nai)?.profile;
   }
 
   /**
@@ -151,8 +167,9 @@ export class HomeAgent {
    * it was granted under the old profile. Returns the data-plane changes.
    */
   setProfile(p: MobileNodeProfile): Outcome['dataPlane'] {
-    const old = this.profiles.get(p.nai);
-    for (const other of this.profiles.values()) {
+    const node = this.nodes.get(p.nai);
+    const old = node?.profile;
+    for (const { profile: other } of this.nodes.values()) {
       if (other.nai === p.nai) continue;
       if (other.homeAddress === p.homeAddress) throw new ProfileConflict('homeAddress', `${p.homeAddress} is already ${other.nai}'s`);
       if (other.spi === p.spi) throw new ProfileConflict('spi', `${p.spi} is already ${other.nai}'s`);
@@ -164,11 +181,11 @@ export class HomeAgent {
     const newStatic = staticIpv4(p);
     const inPool = newStatic && [...this.pools.values()].find((pool) => pool.contains(newStatic));
     if (inPool && newStatic !== staticIpv4(old)) throw new ProfileConflict('ipv4HomeAddress', `${newStatic} is in pool ${inPool.name}, which leases it dynamically`);
-    this.profiles.set(p.nai, p);
+    if (node) Object.assign(node, { profile: p, key: new HmacSha1Key(p.key) });
+    else this.nodes.set(p.nai, { profile: p, key: new HmacSha1Key(p.key), bindingId: this.freeBindingId() });
     const oldStatic = staticIpv4(old);
     if (oldStatic) this.statics.delete(oldStatic);
     if (newStatic) this.statics.add(newStatic);
-    if (!this.bindingIds.has(p.nai)) this.bindingIds.set(p.nai, this.freeBindingId());
     const regranted = old && (old.homeAddress !== p.homeAddress || JSON.stringify(old.ipv4HomeAddress) !== JSON.stringify(p.ipv4HomeAddress)
       || JSON.stringify(old.prefixes) !== JSON.stringify(p.prefixes) || old.mobileRouter !== p.mobileRouter);
     return regranted ? this.revoke(p.nai) : [];
@@ -176,14 +193,13 @@ export class HomeAgent {
 
   /** Removes a profile and whatever its node had; returns the data-plane changes. */
   deleteProfile(nai: string): Outcome['dataPlane'] | undefined {
-    const p = this.profiles.get(nai);
-    if (!p) return undefined;
+    const node = this.nodes.get(nai);
+    if (!node) return undefined;
     const changes = this.revoke(nai);
-    const address = staticIpv4(p);
+    const address = staticIpv4(node.profile);
     if (address) this.statics.delete(address);
-    this.profiles.delete(nai);
-    this.bindingIds.delete(nai);
-    if (this.cache.has(nai)) this.put(nai, undefined); // a deprecated entry too
+    if (node.entry) this.put(node, undefined); // a deprecated entry too
+    this.nodes.delete(nai);
     return changes;
   }
 
@@ -193,10 +209,11 @@ export class HomeAgent {
    * deregistration, so that a replay of the node's last BU cannot undo it.
    */
   revoke(nai: string, nowMs = Date.now()): Outcome['dataPlane'] {
-    const entry = this.binding(nai);
+    const node = this.nodes.get(nai);
+    const entry = node && this.binding(nai);
     if (!entry) return [];
-    this.put(nai, { ...entry, lifetime: 0, expiresMs: nowMs, deprecatedUntilMs: nowMs + this.config.policy.minDelayBeforeBceDelete * 1000 });
-    this.releaseLease(nai);
+    this.put(node, { ...entry, lifetime: 0, expiresMs: nowMs, deprecatedUntilMs: nowMs + this.config.policy.minDelayBeforeBceDelete * 1000 });
+    this.releaseLease(node);
     return [{ remove: entry.bindingId }];
   }
 
@@ -217,22 +234,16 @@ export class HomeAgent {
   }
 
   private freeBindingId(): number {
-    const used = new Set(this.bindingIds.values());
+    const used = new Set([...this.nodes.values()].map((n) => n.bindingId));
     let id = 1;
     while (used.has(id)) id++;
     return id;
   }
 
-  private put(nai: string, entry: BindingCacheEntry | undefined): void {
-    const before = this.cache.get(nai);
-    if (before) this.due.set(before, undefined);
-    if (entry) {
-      this.cache.set(nai, entry);
-      this.due.set(entry, this.dueMs(entry));
-    } else {
-      this.cache.delete(nai);
-    }
-    this.onChange?.(nai, entry);
+  private put(node: NodeState, entry: BindingCacheEntry | undefined): void {
+    node.entry = entry;
+    this.due.set(node, entry && this.dueMs(entry));
+    this.onChange?.(node.profile.nai, entry);
   }
 
   /** When expire() must next look at an entry: its deletion, its Binding Refresh Request, or its expiry. */
@@ -252,8 +263,8 @@ export class HomeAgent {
   }
 
   /** Every entry, deprecated ones too: what a journal must keep. */
-  entries(): IterableIterator<BindingCacheEntry> {
-    return this.cache.values();
+  *entries(): IterableIterator<BindingCacheEntry> {
+    for (const n of this.nodes.values()) if (n.entry) yield n.entry;
   }
 
   /**
@@ -268,36 +279,35 @@ export class HomeAgent {
     const events: string[] = [];
     const ids = new Map<number, string>();
     for (const e of entries) {
-      const profile = this.profiles.get(e.nai);
-      const stale = !profile ? 'is no longer configured' : ids.has(e.bindingId) ? `shares binding id ${e.bindingId}` : this.staleAgainst(profile, e);
+      const node = this.nodes.get(e.nai);
+      const stale = !node ? 'is no longer configured' : ids.has(e.bindingId) ? `shares binding id ${e.bindingId}` : this.staleAgainst(node.profile, e);
       if (stale) {
         events.push(`journal: ${e.nai} ${stale}: dropped`);
         continue;
       }
       ids.set(e.bindingId, e.nai);
-      this.cache.set(e.nai, e);
-      this.due.set(e, this.dueMs(e));
+      node!.entry = e;
+      this.due.set(node!, this.dueMs(e));
     }
     // ids follow the journal: a configured node whose index-given id a restored one took gets a free one
     const taken = new Set(ids.keys());
     let next = 1;
-    for (const m of this.config.mobileNodes) {
-      const restored = this.cache.get(m.nai);
-      if (restored) {
-        this.bindingIds.set(m.nai, restored.bindingId);
+    for (const node of this.nodes.values()) {
+      if (node.entry) {
+        node.bindingId = node.entry.bindingId;
         continue;
       }
-      const own = this.bindingIds.get(m.nai)!;
-      if (!taken.has(own)) {
-        taken.add(own);
+      if (!taken.has(node.bindingId)) {
+        taken.add(node.bindingId);
         continue;
       }
       while (taken.has(next)) next++;
-      this.bindingIds.set(m.nai, next);
+      node.bindingId = next;
       taken.add(next);
     }
     const dataPlane: Outcome['dataPlane'] = [];
-    const live = new Map([...this.cache.values()].filter((e) => e.deprecatedUntilMs === undefined).map((e) => [e.bindingId, e]));
+    const kept = [...this.entries()];
+    const live = new Map(kept.filter((e) => e.deprecatedUntilMs === undefined).map((e) => [e.bindingId, e]));
     for (const id of held.keys()) {
       if (!live.has(id)) {
         dataPlane.push({ remove: id });
@@ -308,18 +318,18 @@ export class HomeAgent {
       const now = held.get(e.bindingId);
       if (!now || !sameBinding(now, e.binding)) dataPlane.push({ install: e.binding });
     }
-    events.push(`journal: ${live.size} bindings and ${this.cache.size - live.size} deprecated entries restored`);
+    events.push(`journal: ${live.size} bindings and ${kept.length - live.size} deprecated entries restored`);
     return { dataPlane, events };
   }
 
   /** Every live binding (deprecated entries left out). */
   bindings(): BindingCacheEntry[] {
-    return [...this.cache.values()].filter((e) => e.deprecatedUntilMs === undefined);
+    return [...this.entries()].filter((e) => e.deprecatedUntilMs === undefined);
   }
 
   /** The node's live binding (not a deprecated one). */
   binding(nai: string): BindingCacheEntry | undefined {
-    const entry = this.cache.get(nai);
+    const entry = this.nodes.get(nai)?.entry;
     return entry && entry.deprecatedUntilMs === undefined ? entry : undefined;
   }
 
@@ -330,25 +340,27 @@ export class HomeAgent {
    */
   expire(nowMs: number): Outcome[] {
     const out: Outcome[] = [];
-    for (const entry of this.due.take(nowMs)) {
+    for (const node of this.due.take(nowMs)) {
+      const entry = node.entry;
+      if (!entry) continue;
       const nai = entry.nai;
       const dueMs = this.dueMs(entry);
       if (dueMs > nowMs) {
-        this.due.set(entry, dueMs); // later in this second
+        this.due.set(node, dueMs); // later in this second
         continue;
       }
       if (entry.deprecatedUntilMs !== undefined) {
-        this.put(nai, undefined); // its tunnel went at deregistration
+        this.put(node, undefined); // its tunnel went at deregistration
         continue;
       }
       if (entry.expiresMs > nowMs) { // its refresh request is due
         entry.refreshRequested = true;
-        this.due.set(entry, this.dueMs(entry));
+        this.due.set(node, this.dueMs(entry));
         out.push({ dataPlane: [], reply: { mh: encodeMobilityHeader({ type: 'bindingRefreshRequest', options: [] }), route: entry.route }, event: `binding refresh requested from ${nai}` });
         continue;
       }
-      this.put(nai, undefined);
-      this.releaseLease(nai);
+      this.put(node, undefined);
+      this.releaseLease(node);
       out.push({ dataPlane: [{ remove: entry.bindingId }], event: `binding of ${nai} expired` });
     }
     return out;
@@ -368,9 +380,9 @@ export class HomeAgent {
     return this.config.homeLink.prefixes.some((p) => inPrefix(address, p));
   }
 
-  private releaseLease(nai: string): void {
-    const source = this.profiles.get(nai)?.ipv4HomeAddress;
-    if (source && 'pool' in source) this.pools.get(source.pool)?.release(nai);
+  private releaseLease({ profile }: NodeState): void {
+    const source = profile.ipv4HomeAddress;
+    if (source && 'pool' in source) this.pools.get(source.pool)?.release(profile.nai);
   }
 
   handleBindingUpdate(bu: ReceivedBu): Outcome {
@@ -384,20 +396,21 @@ export class HomeAgent {
     if (m.type === 'unsupported') return this.bindingError(bu, m.mhType);
     if (m.type !== 'bindingUpdate') return { dataPlane: [], event: `${m.type} ignored` };
     const nai = option(m, 'mobileNodeIdentifier');
-    const profile = nai && typeof nai.identifier === 'string' ? this.profiles.get(nai.identifier) : undefined;
+    const node = nai && typeof nai.identifier === 'string' ? this.nodes.get(nai.identifier) : undefined;
+    const profile = node?.profile;
     const home = bu.homeAddressOption ?? bu.ipv6Src;
     // RFC 6275 §9.5.1: over IPv6 the care-of address is the Alternate Care-of Address option's, if there is one
     const careOf = bu.transport === 'ipv6' ? option(m, 'alternateCareOfAddress')?.address ?? bu.ipv6Src : option(m, 'ipv4CareOfAddress')?.address ?? bu.outer.src;
     const bindingUpdate = m;
-    const ba: Acknowledge = (status, extra = {}) => this.acknowledge(bu, bindingUpdate, profile, home, careOf, status, extra);
+    const ba: Acknowledge = (status, extra = {}) => this.acknowledge(bu, bindingUpdate, node, home, careOf, status, extra);
 
     // Authentication first (RFC 4285 §5): nothing else is believed before it.
-    if (!profile) return ba(BaStatus.mipv6AuthFail, { event: 'unknown or missing NAI' });
-    const verdict = verifyMnHa(bu.mh, { careOf, home, keyFor: (spi) => (spi === profile.spi ? profile.key : undefined) });
+    if (!node || !profile) return ba(BaStatus.mipv6AuthFail, { event: 'unknown or missing NAI' });
+    const verdict = verifyMnHa(bu.mh, { careOf, home, keyFor: (spi) => (spi === profile.spi ? node.key : undefined) });
     // unsigned: a signed refusal of a BU anyone could have forged would let them end the node's registration
     if (verdict.verdict !== 'ok') return this.acknowledge(bu, m, undefined, home, careOf, BaStatus.mipv6AuthFail, { event: `authentication: ${verdict.verdict}` });
     const timestamp = option(m, 'replayProtection')?.timestamp;
-    const previous = this.cache.get(profile.nai);
+    const previous = node.entry;
     const replay = timestamp === undefined ? 'missing' : checkReplay(timestamp, bu.nowMs, this.config.policy.replayWindow * 1000, previous?.lastTimestamp).verdict;
     if (replay !== 'fresh') return ba(BaStatus.mipv6MesgIdReqd, { event: `replay protection: ${replay}` });
 
@@ -412,11 +425,12 @@ export class HomeAgent {
     // Extended home link §4.3: no Home Address option and an alternate care-of address equal to the source:
     // the node is IPv6-wise at home and registers only to have its IPv4 traffic tunnelled to that address.
     const ipv6WiseAtHome = bu.transport === 'ipv6' && bu.homeAddressOption === undefined && option(m, 'alternateCareOfAddress')?.address === bu.ipv6Src;
-    if (m.lifetime === 0 || (careOf === home && !ipv6WiseAtHome)) return this.deregister(profile, m, bu.nowMs, timestamp!, ba);
-    return this.register(bu, m, profile, home, careOf, timestamp!, ba);
+    if (m.lifetime === 0 || (careOf === home && !ipv6WiseAtHome)) return this.deregister(node, m, bu.nowMs, timestamp!, ba);
+    return this.register(bu, m, node, home, careOf, timestamp!, ba);
   }
 
-  private register(bu: ReceivedBu, m: BindingUpdate, profile: MobileNodeProfile, home: string, careOf: string, timestamp: bigint, ba: Acknowledge): Outcome {
+  private register(bu: ReceivedBu, m: BindingUpdate, node: NodeState, home: string, careOf: string, timestamp: bigint, ba: Acknowledge): Outcome {
+    const profile = node.profile;
     const policy = this.config.policy;
     let lifetime = Math.min(m.lifetime, policy.maxLifetime);
     const options: MobilityOption[] = [];
@@ -465,18 +479,18 @@ export class HomeAgent {
     const ipv4WiseAtHome = ipv4Home !== undefined && careOf === ipv4Home;
     const homeAddresses = [...(careOf === home ? [] : [home]), ...(ipv4Home && !ipv4WiseAtHome ? [ipv4Home] : [])];
     if (homeAddresses.length + prefixes.length === 0) return ba(BaStatus.reasonUnspecified); // at home in both families: nothing to tunnel
-    const bindingId = this.bindingIds.get(profile.nai)!;
+    const bindingId = node.bindingId;
     const binding: Binding = { id: bindingId, tunnel, homeAddresses, prefixes };
-    const previous = this.cache.get(profile.nai);
-    this.put(profile.nai, {
+    const previous = node.entry;
+    this.put(node, {
       nai: profile.nai, bindingId, homeAddress: home, ...(ipv4Home && { ipv4HomeAddress: ipv4Home }), careOf, natDetected, tunnel,
       sequence: m.sequence, lifetime, expiresMs: bu.nowMs + lifetime * 1000, lastTimestamp: timestamp,
       route: this.routeTo(bu, home), binding, refreshRequested: false,
     });
     const outcome = ba(BaStatus.accepted, { lifetime, options, flags: { ...NO_BA_FLAGS, t, r: m.flags.r } });
     const onDataPlaneFailure = (): Outcome => {
-      if (ipv4Home && previous?.ipv4HomeAddress !== ipv4Home) this.releaseLease(profile.nai); // leased for this BU only
-      this.put(profile.nai, previous);
+      if (ipv4Home && previous?.ipv4HomeAddress !== ipv4Home) this.releaseLease(node); // leased for this BU only
+      this.put(node, previous);
       return { ...ba(BaStatus.forwardingSetupFailed), event: `forwarding setup failed for ${profile.nai}` };
     };
     return { ...outcome, dataPlane: [{ install: binding }], event: `registered ${profile.nai} at ${careOf} (${tunnel.format})`, onDataPlaneFailure };
@@ -488,15 +502,15 @@ export class HomeAgent {
    * so that a late or replayed BU still meets its sequence number and
    * timestamp.
    */
-  private deregister(profile: MobileNodeProfile, m: BindingUpdate, nowMs: number, timestamp: bigint, ba: Acknowledge): Outcome {
-    const entry = this.cache.get(profile.nai);
+  private deregister(node: NodeState, m: BindingUpdate, nowMs: number, timestamp: bigint, ba: Acknowledge): Outcome {
+    const { profile, entry } = node;
     // RFC 6275 §10.3.2: no home registration to end (none, or only a deprecated one): rejected, 133
     if (!entry || entry.deprecatedUntilMs !== undefined) return ba(BaStatus.notHomeAgentForThisMobileNode, { event: `deregistration of ${profile.nai}, which has no binding: refused` });
-    this.put(profile.nai, {
+    this.put(node, {
       ...entry, sequence: m.sequence, lastTimestamp: timestamp, lifetime: 0, expiresMs: nowMs,
       deprecatedUntilMs: nowMs + this.config.policy.minDelayBeforeBceDelete * 1000,
     });
-    this.releaseLease(profile.nai);
+    this.releaseLease(node);
     return { ...ba(BaStatus.accepted, { lifetime: 0 }), dataPlane: [{ remove: entry.bindingId }], event: `deregistered ${profile.nai}` };
   }
 
@@ -559,21 +573,22 @@ export class HomeAgent {
   }
 
   /** The BA, signed (RFC 4285 both ways), and how to send it: in UDP if the BU came in UDP (RFC 5555 §4.5). */
-  private acknowledge(bu: ReceivedBu, m: BindingUpdate, profile: MobileNodeProfile | undefined, home: string, careOf: string, status: number,
+  private acknowledge(bu: ReceivedBu, m: BindingUpdate, node: NodeState | undefined, home: string, careOf: string, status: number,
     extra: AckExtra = {}): Outcome {
     const options: MobilityOption[] = [...(extra.options ?? [])];
+    const profile = node?.profile;
     if (profile) {
       options.push({ type: 'mobileNodeIdentifier', subtype: 1, identifier: profile.nai });
       const ts = option(m, 'replayProtection')?.timestamp;
       if (ts !== undefined) options.push({ type: 'replayProtection', timestamp: ts });
-      options.push({ type: 'mobilityMessageAuthentication', subtype: 1, spi: profile.spi, authenticator: Buffer.alloc(12) });
+      options.push({ type: 'mobilityMessageAuthentication', subtype: 1, spi: profile.spi, authenticator: UNSIGNED });
     }
     const message: MobilityHeader = {
       type: 'bindingAcknowledgement', status, sequence: extra.sequence ?? m.sequence, lifetime: status < 128 ? (extra.lifetime ?? 0) : 0,
       flags: extra.flags ?? NO_BA_FLAGS, options,
     };
     let mh = encodeMobilityHeader(message);
-    if (profile) mh = signMnHa(mh, { key: profile.key, spi: profile.spi, careOf, home });
+    if (node && profile) mh = signMnHa(mh, { key: node.key, spi: profile.spi, careOf, home });
     return { dataPlane: [], reply: { mh, route: this.routeTo(bu, home) }, status, event: extra.event ?? `BA status ${status}` };
   }
 

@@ -25,13 +25,13 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** HMAC-SHA1 (RFC 2104) over the concatenated parts. */
-export function hmacSha1(key: Uint8Array, ...parts: Uint8Array[]): Buffer {
-  return preparedKey(key).mac(parts);
+/** HMAC-SHA1 (RFC 2104) over the concatenated parts; the key as bytes, or prepared by its holder. */
+export function hmacSha1(key: Uint8Array | HmacSha1Key, ...parts: Uint8Array[]): Buffer {
+  return (key instanceof HmacSha1Key ? key : preparedKey(key)).mac(parts);
 }
 
 /** First(96, HMAC_SHA1(key, data)): the RFC 4285 §5.1 authenticator. */
-export function hmacSha1_96(key: Uint8Array, ...parts: Uint8Array[]): Buffer {
+export function hmacSha1_96(key: Uint8Array | HmacSha1Key, ...parts: Uint8Array[]): Buffer {
   return hmacSha1(key, ...parts).subarray(0, 12);
 }
 

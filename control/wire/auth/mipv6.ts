@@ -24,6 +24,7 @@ import { DecodeError, EncodeError } from '../buffer.js';
 import { AuthSubtype, MH_CHECKSUM_OFFSET, OptionType } from '../mh/constants.js';
 import { type OptionLocation, optionLocations } from '../mh/messages.js';
 import { authenticatorsEqual, hmacSha1_96 } from './crypto.js';
+import type { HmacSha1Key } from './sha1.js';
 
 /** 96 bits (RFC 4285 §5.1). */
 export const MN_HA_AUTHENTICATOR_LENGTH = 12;
@@ -41,13 +42,14 @@ export interface MnHaSecurity {
 }
 
 export interface MnHaSigner extends MnHaSecurity {
-  key: Uint8Array;
+  /** As bytes, or prepared once by a holder of many (sha1.ts). */
+  key: Uint8Array | HmacSha1Key;
   spi: number;
 }
 
 export interface MnHaVerifier extends MnHaSecurity {
   /** The key of a mobility security association, or undefined if the SPI names none. */
-  keyFor(spi: number): Uint8Array | undefined;
+  keyFor(spi: number): Uint8Array | HmacSha1Key | undefined;
 }
 
 export type MnHaVerdict =
@@ -88,14 +90,16 @@ function addressBytes(a: string, field: string): Buffer {
   }
 }
 
+const ZERO_CHECKSUM = new Uint8Array(2);
+
 /** First(96, HMAC_SHA1(key, care-of | home | MH up to the SPI, checksum zero)). */
-export function mnHaAuthenticator(key: Uint8Array, s: MnHaSecurity, mh: Buffer, spiEnd: number): Buffer {
+export function mnHaAuthenticator(key: Uint8Array | HmacSha1Key, s: MnHaSecurity, mh: Buffer, spiEnd: number): Buffer {
   return hmacSha1_96(
     key,
     addressBytes(s.careOf, 'careOf'),
     addressBytes(s.home, 'home'),
     mh.subarray(0, MH_CHECKSUM_OFFSET),
-    Buffer.alloc(2),
+    ZERO_CHECKSUM,
     mh.subarray(MH_CHECKSUM_OFFSET + 2, spiEnd),
   );
 }
