@@ -50,8 +50,6 @@ import type { ResultRow } from './report.js';
 
 export const BINDINGS = 100_000;
 const MEASURED = 50_000;
-/** BUs the daemon is handed at once: what a ring buffer holds at a wake-up under load. */
-const DRAIN = Number(process.env.DRAIN ?? 16);
 const KEY = Buffer.alloc(20, 0x5a);
 const HA = '2001:db8:f::1';
 const PEER = '2001:db8:f::2';
@@ -97,20 +95,16 @@ function buFrame(i: number, round: number, sequence: number): Buffer {
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
-/**
- * The frames through the daemon in drains of DRAIN, as a loaded ring buffer
- * hands them over; the rate, and each BU's latency: from the start of its
- * drain to the drain's end (its BA sent by then, every BA of the drain
- * waiting for the drain's journal write and map writes).
- */
+/** The frames through the daemon as the ring buffer would hand them over; the rate and each one's latency. */
 async function transactions(d: HomeAgentDaemon, frames: readonly Buffer[]): Promise<Transactions> {
   const latency = new Float64Array(frames.length);
   const start = process.hrtime.bigint();
-  for (let k = 0; k < frames.length; k += DRAIN) {
-    const arrived = process.hrtime.bigint();
-    const drain = frames.slice(k, k + DRAIN);
-    d.handleBatch(drain.map((frame) => unwrapSignal({ ifindex: 1, frame })));
-    latency.fill(Number(process.hrtime.bigint() - arrived) / 1000, k, k + drain.length);
+  let arrived = start;
+  for (let k = 0; k < frames.length; k++) {
+    d.handleSignal(unwrapSignal({ ifindex: 1, frame: frames[k]! }));
+    const answered = process.hrtime.bigint();
+    latency[k] = Number(answered - arrived) / 1000;
+    arrived = answered;
     await turn();
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
