@@ -22,7 +22,7 @@ import { addrBytes, canonicalAddr, inPrefix } from '../dataplane/layout.js';
 import { DecodeError } from '../wire/buffer.js';
 import { MN_HA_AUTHENTICATOR_LENGTH, signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
 import { HmacSha1Key } from '../wire/auth/sha1.js';
-import { checkReplay } from '../wire/auth/replay.js';
+import { checkReplay, ntpTimestamp } from '../wire/auth/replay.js';
 import { DSMIP6_UDP_PORT } from '../wire/ip/constants.js';
 import { decodeMobilityHeader, encodeMobilityHeader, NO_BA_FLAGS, type BaFlags, type BindingUpdate, type MobilityHeader, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
 import { BaStatus, BeStatus, Ipv4AckStatus } from '../wire/mh/constants.js';
@@ -91,7 +91,11 @@ export interface BindingCacheEntry {
 
 
 /** What a BA carries beyond its status, and the event to log. */
-interface AckExtra { lifetime?: number; options?: MobilityOption[]; flags?: BaFlags; sequence?: number; event?: string }
+interface AckExtra {
+  lifetime?: number; options?: MobilityOption[]; flags?: BaFlags; sequence?: number; event?: string;
+  /** The Replay Protection option's timestamp, if not the BU's echoed (a refused timestamp: the home agent's clock). */
+  timestamp?: bigint;
+}
 type Acknowledge = (status: number, extra?: AckExtra) => Outcome;
 
 const splitPrefix = (p: string): [string, number] => {
@@ -411,8 +415,10 @@ export class HomeAgent {
     if (verdict.verdict !== 'ok') return this.acknowledge(bu, m, undefined, home, careOf, BaStatus.mipv6AuthFail, { event: `authentication: ${verdict.verdict}` });
     const timestamp = option(m, 'replayProtection')?.timestamp;
     const previous = node.entry;
-    const replay = timestamp === undefined ? 'missing' : checkReplay(timestamp, bu.nowMs, this.config.policy.replayWindow * 1000, previous?.lastTimestamp).verdict;
-    if (replay !== 'fresh') return ba(BaStatus.mipv6MesgIdReqd, { event: `replay protection: ${replay}` });
+    // RFC 4285 §6: no timestamp, 145; one out of the window or not newer than the last, 144 with the home agent's clock to resynchronise to
+    if (timestamp === undefined) return ba(BaStatus.mipv6MesgIdReqd, { event: 'replay protection: no timestamp' });
+    const replay = checkReplay(timestamp, bu.nowMs, this.config.policy.replayWindow * 1000, previous?.lastTimestamp).verdict;
+    if (replay !== 'fresh') return ba(BaStatus.mipv6IdMismatch, { event: `replay protection: ${replay}`, timestamp: ntpTimestamp(bu.nowMs) });
 
     if (!m.flags.h) return ba(BaStatus.homeRegistrationNotSupported);
     if (!this.onHomeLink(home)) return ba(BaStatus.notHomeSubnet); // RFC 6275 §10.3.1
@@ -425,8 +431,8 @@ export class HomeAgent {
     // Extended home link §4.3: no Home Address option and an alternate care-of address equal to the source:
     // the node is IPv6-wise at home and registers only to have its IPv4 traffic tunnelled to that address.
     const ipv6WiseAtHome = bu.transport === 'ipv6' && bu.homeAddressOption === undefined && option(m, 'alternateCareOfAddress')?.address === bu.ipv6Src;
-    if (m.lifetime === 0 || (careOf === home && !ipv6WiseAtHome)) return this.deregister(node, m, bu.nowMs, timestamp!, ba);
-    return this.register(bu, m, node, home, careOf, timestamp!, ba);
+    if (m.lifetime === 0 || (careOf === home && !ipv6WiseAtHome)) return this.deregister(node, m, bu.nowMs, timestamp, ba);
+    return this.register(bu, m, node, home, careOf, timestamp, ba);
   }
 
   private register(bu: ReceivedBu, m: BindingUpdate, node: NodeState, home: string, careOf: string, timestamp: bigint, ba: Acknowledge): Outcome {
@@ -579,7 +585,7 @@ export class HomeAgent {
     const profile = node?.profile;
     if (profile) {
       options.push({ type: 'mobileNodeIdentifier', subtype: 1, identifier: profile.nai });
-      const ts = option(m, 'replayProtection')?.timestamp;
+      const ts = extra.timestamp ?? option(m, 'replayProtection')?.timestamp;
       if (ts !== undefined) options.push({ type: 'replayProtection', timestamp: ts });
       options.push({ type: 'mobilityMessageAuthentication', subtype: 1, spi: profile.spi, authenticator: UNSIGNED });
     }

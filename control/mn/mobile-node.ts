@@ -19,11 +19,14 @@
  * after 1.5 s (first registration) or 1 s, doubling up to 32 s (RFC 6275
  * §11.8, §13). A registration is refreshed at 80% of its granted lifetime,
  * or sooner at the NAT refresh time the home agent gave (RFC 5555 §4.3).
+ * A timestamp the home agent refuses (144) comes back with its clock: the
+ * node's timestamps follow that clock from then on, and the BU goes again
+ * at once, once (RFC 4285 §6).
  */
 import type { Tunnel } from '../dataplane/dataplane.js';
 import { inPrefix } from '../dataplane/layout.js';
 import { signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
-import { ntpTimestamp } from '../wire/auth/replay.js';
+import { fromNtp, ntpTimestamp } from '../wire/auth/replay.js';
 import { encodeSignalling6, type SignallingPacket6 } from '../wire/ip/signalling.js';
 import { DSMIP6_UDP_PORT } from '../wire/ip/constants.js';
 import { BaStatus, decodeMobilityHeader, encodeMobilityHeader, NO_BU_FLAGS, type BindingAcknowledgement, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
@@ -37,7 +40,7 @@ const REFRESH_AT = 0.8;
 /** Refresh time meaning "no NAT, no keepalives needed" (RFC 5555 §3.2.2). */
 const NO_KEEPALIVE = 0xffffffff;
 /** Refusals after which the home agent still holds the binding it had (insufficient resources, forwarding setup failed, a timestamp). */
-const PASSING_REFUSALS: ReadonlySet<number> = new Set([BaStatus.insufficientResources, BaStatus.forwardingSetupFailed, BaStatus.mipv6MesgIdReqd]);
+const PASSING_REFUSALS: ReadonlySet<number> = new Set([BaStatus.insufficientResources, BaStatus.forwardingSetupFailed, BaStatus.mipv6IdMismatch, BaStatus.mipv6MesgIdReqd]);
 /** The NAT keepalive period when the home agent names none (a refresh time of 0: RFC 5555 §3.2.2, §4.3). */
 const NATKATIMEOUT_S = 110;
 
@@ -92,6 +95,8 @@ interface Pending {
   forceUdp: boolean;
   sentMs: number;
   timeoutMs: number;
+  /** Sent with timestamps set to the home agent's clock after a 144: another 144 is a refusal. */
+  resynchronised?: boolean;
 }
 
 const option = <T extends MobilityOption['type']>(m: { options: MobilityOption[] }, type: T): OptionOf<T> | undefined =>
@@ -107,6 +112,8 @@ export class MobileNode {
   private forceUdp: boolean;
   /** A dynamic IPv4 home address once granted, asked for again by address. */
   private leasedIpv4?: string;
+  /** The home agent's clock minus ours, as its last 144 said (RFC 4285 §6). */
+  private clockOffsetMs = 0;
 
   constructor(readonly config: MobileNodeConfig, initialSequence = Math.floor(Math.random() * 0x10000)) {
     this.sequence = initialSequence & 0xffff;
@@ -189,8 +196,10 @@ export class MobileNode {
     if (!pending) return { events: [`unexpected BA (sequence ${m.sequence}) ignored`] };
     const verdict = verifyMnHa(mh, { careOf: pending.careOf, home: this.config.homeAddress, keyFor: (spi) => (spi === this.config.spi ? this.config.key : undefined) });
     if (verdict.verdict !== 'ok') return { events: [`BA failed authentication (${verdict.verdict}): ignored`] };
-    // an answer to this BU echoes its timestamp: an old BA (a replayed 135, say) is not one
-    if (option(m, 'replayProtection')?.timestamp !== pending.timestamp) return { events: [`BA (sequence ${m.sequence}) not for the BU outstanding: ignored`] };
+    // an answer to this BU echoes its timestamp (an old BA, a replayed 135 say, is not one), but for a 144, which carries the home agent's clock
+    const clockRefused = m.status === BaStatus.mipv6IdMismatch && m.sequence === pending.sequence;
+    if (clockRefused && !pending.resynchronised) return this.resynchronise(m, nowMs);
+    if (!clockRefused && option(m, 'replayProtection')?.timestamp !== pending.timestamp) return { events: [`BA (sequence ${m.sequence}) not for the BU outstanding: ignored`] };
     if (m.status === BaStatus.sequenceNumberOutOfWindow) { // RFC 6275 §11.7.3: take the HA's number and go again
       this.sequence = m.sequence;
       return this.sendBu(nowMs, false, [`sequence ${pending.sequence} out of window, the home agent has ${m.sequence}: sending again`], pending.timeoutMs);
@@ -217,6 +226,20 @@ export class MobileNode {
     }
     this.current = this.registrationFrom(m, pending, nowMs);
     return { registration: this.current, events: [`registered: ${describe(pending.placement)}, ${this.current.tunnel.format} tunnel, lifetime ${m.lifetime} s${this.current.natDetected ? ', behind a NAT' : ''}`] };
+  }
+
+  /**
+   * RFC 4285 §6: the home agent refused our timestamp and sent its clock in
+   * the BA's Replay Protection option (not our timestamp: this BA is matched
+   * by its sequence number and signature). Take that clock and send again.
+   */
+  private resynchronise(m: BindingAcknowledgement, nowMs: number): Output {
+    const theirs = option(m, 'replayProtection')?.timestamp;
+    if (theirs === undefined) return { events: [`BA 144 (sequence ${m.sequence}) without the home agent's clock: ignored`] };
+    this.clockOffsetMs = fromNtp(theirs) - nowMs;
+    const out = this.sendBu(nowMs, false, [`timestamp refused (144): the home agent's clock is ${this.clockOffsetMs} ms from ours; sending again on it`], this.pending!.timeoutMs);
+    if (this.pending) this.pending.resynchronised = true;
+    return out;
   }
 
   private registrationFrom(m: BindingAcknowledgement, pending: Pending, nowMs: number): Registration {
@@ -257,7 +280,7 @@ export class MobileNode {
     const careOf = this.careOfFor(placement);
     const forceUdp = this.forceUdp && placement.kind === 'away4';
     const firstRegistration = this.current === null;
-    const timestamp = ntpTimestamp(nowMs);
+    const timestamp = ntpTimestamp(nowMs + this.clockOffsetMs);
     this.pending = {
       sequence: this.sequence, timestamp, placement, careOf, forceUdp, sentMs: nowMs,
       timeoutMs: timeoutMs ?? (fresh && firstRegistration ? INITIAL_BINDACK_TIMEOUT_FIRST_REG_MS : INITIAL_BINDACK_TIMEOUT_MS),

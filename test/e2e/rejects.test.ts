@@ -15,7 +15,7 @@ import { buildRoamingLab, NAT_PORT, roamingAddr as a, type RoamingLab } from '..
 import { unwrapSignal, type SignalPacket } from '../../control/signalling/channel.js';
 import { RawIpSocket } from '../../control/sys/libc.js';
 import { signMnHa, verifyMnHa } from '../../control/wire/auth/mipv6.js';
-import { ntpTimestamp, replayTimestampOf } from '../../control/wire/auth/replay.js';
+import { fromNtp, ntpTimestamp, replayTimestampOf } from '../../control/wire/auth/replay.js';
 import { encodeSignalling4, encodeSignalling6 } from '../../control/wire/ip/signalling.js';
 import { BaStatus, BeStatus, encodeMobilityHeader, Ipv4AckStatus, type MobilityOption } from '../../control/wire/mh/index.js';
 import { field, LINKTYPE_RAW, tshark } from '../helpers/tshark.js';
@@ -117,12 +117,12 @@ async function throughNat(s: BuSpec): Promise<{ sent: Buffer; ba: SignalPacket }
 }
 
 /** The BA the home agent must send: status, the BU's sequence (or the one given), and for a known node its NAI, the BU's timestamp and a signature. */
-function expectedBa(status: number, sent: Buffer, careOf: string, o: { who?: typeof MN | null; sequence?: number; options?: MobilityOption[]; lifetime?: number } = {}): Buffer {
+function expectedBa(status: number, sent: Buffer, careOf: string, o: { who?: typeof MN | null; sequence?: number; options?: MobilityOption[]; lifetime?: number; timestamp?: bigint } = {}): Buffer {
   const who = o.who === undefined ? MN : o.who;
   const sequence = o.sequence ?? sent.readUInt16BE(6);
   const options: MobilityOption[] = [...(o.options ?? [])];
   if (who) {
-    options.push({ type: 'mobileNodeIdentifier', subtype: 1, identifier: who.nai }, { type: 'replayProtection', timestamp: replayTimestampOf(sent)! },
+    options.push({ type: 'mobileNodeIdentifier', subtype: 1, identifier: who.nai }, { type: 'replayProtection', timestamp: o.timestamp ?? replayTimestampOf(sent)! },
       { type: 'mobilityMessageAuthentication', subtype: 1, spi: who.spi, authenticator: Buffer.alloc(12) });
   }
   const mh = encodeMobilityHeader({ type: 'bindingAcknowledgement', status, sequence, lifetime: o.lifetime ?? 0, flags: NO_BA_FLAGS, options });
@@ -149,7 +149,6 @@ describe('refused over IPv6: the BA comes back to the care-of address with a typ
   it.each([
     { what: 'an unknown NAI (146, unsigned: no key to sign with)', spec: { seq: 1, who: node('stranger@example.net', 4096, MN.home) }, status: BaStatus.mipv6AuthFail, who: null },
     { what: 'a BU signed with the wrong key (146, unsigned: anyone could have sent it)', spec: { seq: 2, key: OTHER_KEY }, status: BaStatus.mipv6AuthFail, who: null },
-    { what: 'a stale timestamp (145)', spec: { seq: 3, timestampMs: Date.now() - 60_000 }, status: BaStatus.mipv6MesgIdReqd },
     { what: 'no H flag: not a home registration (131)', spec: { seq: 4, flags: { h: false } }, status: BaStatus.homeRegistrationNotSupported },
     { what: 'an IPv4 care-of address option over IPv6 (174)', spec: { seq: 5, options: [{ type: 'ipv4CareOfAddress', address: CARE_OF4 }] as MobilityOption[] }, status: BaStatus.invalidCareOfAddress },
     { what: 'the R flag from a node that is no mobile router (140)', spec: { seq: 6, flags: { r: true } }, status: BaStatus.mobileRouterOperationNotPermitted },
@@ -163,6 +162,15 @@ describe('refused over IPv6: the BA comes back to the care-of address with a typ
     expect(mhBytes(ba)).toBe(expectedBa(status, sent, CARE_OF6, { who: signer }).toString('hex'));
     expect(field(dissected(ba), 'mip6.ba.status')).toEqual([String(status)]);
     unchanged(signer?.nai ?? MN.nai);
+  });
+
+  it('a stale timestamp (144, carrying the home agent\'s clock for the node to take)', async () => {
+    const { sent, ba } = await overIpv6({ seq: 3, timestampMs: Date.now() - 60_000 });
+    const theirs = replayTimestampOf(ba.signalling.mh)!;
+    expect(Math.abs(fromNtp(theirs) - Date.now())).toBeLessThan(2000);
+    expect(mhBytes(ba)).toBe(expectedBa(BaStatus.mipv6IdMismatch, sent, CARE_OF6, { timestamp: theirs }).toString('hex'));
+    expect(field(dissected(ba), 'mip6.ba.status')).toEqual(['144']);
+    unchanged(MN.nai);
   });
 
   it('a home address that is not the node\'s (133)', async () => {

@@ -102,7 +102,7 @@ describe('home registration from an IPv6 care-of address', () => {
     ha.handleBindingUpdate(last);
     expect(ha.revoke('mn1@example.net', 1_000_500)).toEqual([{ remove: 1 }]);
     const replayed = ha.handleBindingUpdate({ ...last, nowMs: 1_001_000 });
-    expect(decodeMobilityHeader(replayed.reply!.mh)).toMatchObject({ status: 145 });
+    expect(decodeMobilityHeader(replayed.reply!.mh)).toMatchObject({ status: 144 });
     expect(replayed.dataPlane).toEqual([]);
     expect(ha.binding('mn1@example.net')).toBeUndefined();
   });
@@ -116,11 +116,24 @@ describe('home registration from an IPv6 care-of address', () => {
     ha.setProfile({ ...ha.profile('mn2@example.net')!, ipv4HomeAddress: { static: '10.1.0.100' } });
   });
 
-  it('refuses a replayed BU (145) and an old sequence number (135, with the last one)', () => {
+  it('refuses a BU without a timestamp with 145, which has none to echo (RFC 4285 §6)', () => {
+    const mh = signMnHa(encodeMobilityHeader({
+      type: 'bindingUpdate', sequence: 1, lifetime: 600, flags: { ...NO_FLAGS, a: true, h: true },
+      options: [{ type: 'mobileNodeIdentifier', subtype: 1, identifier: 'mn1@example.net' }, { type: 'mobilityMessageAuthentication', subtype: 1, spi: 4096, authenticator: Buffer.alloc(12) }],
+    }), { key: Buffer.from(KEY, 'hex'), spi: 4096, careOf: '2001:db8:f::2', home: '2001:db8:1::100' });
+    const o = new HomeAgent(config()).handleBindingUpdate({ ...overIpv6({}), mh });
+    const answer = ba(o, '2001:db8:f::2', '2001:db8:1::100');
+    expect(answer).toMatchObject({ status: 145 });
+    expect(answer.options.map((x: { type: string }) => x.type)).toEqual(['mobileNodeIdentifier', 'mobilityMessageAuthentication']);
+    expect(o.dataPlane).toEqual([]);
+  });
+
+  it('refuses a replayed BU (144, with its own clock) and an old sequence number (135, with the last one)', () => {
     const ha = new HomeAgent(config());
     const first = overIpv6({ seq: 10 });
     expect(ha.handleBindingUpdate(first).dataPlane).toHaveLength(1);
-    expect(ba(ha.handleBindingUpdate(first), '2001:db8:f::2', '2001:db8:1::100')).toMatchObject({ status: 145 });
+    const replayed = ba(ha.handleBindingUpdate({ ...first, nowMs: 1_000_300 }), '2001:db8:f::2', '2001:db8:1::100');
+    expect(replayed).toMatchObject({ status: 144, options: expect.arrayContaining([{ type: 'replayProtection', timestamp: ntpTimestamp(1_000_300) }]) });
     const old = ha.handleBindingUpdate(overIpv6({ seq: 9, atMs: 1_001_000 }));
     expect(ba(old, '2001:db8:f::2', '2001:db8:1::100')).toMatchObject({ status: 135, sequence: 10 });
     expect(old.dataPlane).toEqual([]);

@@ -10,6 +10,7 @@ import { HomeAgent, type Outcome } from '../../control/ha/home-agent.js';
 import { parseMobileNodeConfig } from '../../control/mn/config.js';
 import { MobileNode, type OutgoingBu, type Output } from '../../control/mn/mobile-node.js';
 import { signMnHa } from '../../control/wire/auth/mipv6.js';
+import { ntpTimestamp } from '../../control/wire/auth/replay.js';
 import { decodeSignalling6, encodeSignalling6 } from '../../control/wire/ip/signalling.js';
 import { decodeMobilityHeader, encodeMobilityHeader, NO_BA_FLAGS, type MobilityOption } from '../../control/wire/mh/index.js';
 
@@ -39,8 +40,8 @@ class Wire {
   readonly received: Outcome[] = [];
   constructor(readonly ha: HomeAgent, readonly mn: MobileNode) {}
 
-  /** Delivers a BU to the home agent and its BA (if any) back; returns what the node made of it. */
-  deliver(bu: OutgoingBu | undefined): Output {
+  /** Delivers a BU to the home agent and its BA (if any) back; returns what the node made of it (at mnNowMs by its own clock). */
+  deliver(bu: OutgoingBu | undefined, mnNowMs = this.nowMs): Output {
     if (!bu) throw new Error('the node sent nothing');
     const outcome = this.ha.handleBindingUpdate(this.asReceived(bu));
     this.received.push(outcome);
@@ -49,7 +50,7 @@ class Wire {
     const packet = encodeSignalling6(r.transport === 'ipv6'
       ? { src: r.src, dst: r.dst, ...(r.routingHeader2 !== undefined && { routingHeader2: r.routingHeader2 }), mh: outcome.reply.mh }
       : { src: r.ipv6Src, dst: r.ipv6Dst, mh: outcome.reply.mh });
-    return this.mn.handleSignal({ signalling: decodeSignalling6(packet) }, this.nowMs);
+    return this.mn.handleSignal({ signalling: decodeSignalling6(packet) }, mnNowMs);
   }
 
   private asReceived(bu: OutgoingBu) {
@@ -372,3 +373,28 @@ describe('mobile node: what a protocol review found', () => {
     expect(reg).toMatchObject({ placement: { kind: 'home4' }, homeAddresses: ['2001:db8:1::100', '10.1.0.100'] });
   });
 });
+
+describe('mobile node: a clock the home agent does not share (RFC 4285 §6)', () => {
+  const BEHIND = 60_000; // the node's clock, against the home agent's
+
+  it('takes the home agent\'s clock from its 144 and sends again at once, then registers', () => {
+    const w = pair();
+    const mnNow = w.nowMs - BEHIND;
+    const refused = w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, mnNow).send, mnNow);
+    expect(decodeMobilityHeader(w.received[0]!.reply!.mh)).toMatchObject({ status: 144 });
+    expect(refused.events).toEqual([`timestamp refused (144): the home agent's clock is ${BEHIND} ms from ours; sending again on it`, 'BU sequence 102 from 2001:db8:f::2']);
+    const ack = w.deliver(refused.send, mnNow);
+    expect(ack.registration).toMatchObject({ lifetime: 600, tunnel: { format: 'ip6' } });
+    expect(w.ha.binding('mn@example.net')?.lastTimestamp).toBe(ntpTimestamp(w.nowMs));
+  });
+
+  it('takes a second 144 for the BU sent on the home agent\'s clock as a refusal, tried again after the longest wait', () => {
+    const w = pair();
+    const mnNow = w.nowMs - BEHIND;
+    const again = w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, mnNow).send, mnNow);
+    const refused = handMadeBa(w, again.send, { status: 144, lifetime: 0 });
+    expect(refused.events).toEqual(['registration refused: status 144 (mipv6IdMismatch); trying again in 32 s']);
+    expect(w.mn.awaitingAck).toBe(true);
+  });
+});
+
