@@ -106,7 +106,7 @@ export class HomeAgentDaemon {
       admit: (f) => this.limiter.allow(frameSource(f.frame) ?? 'unknown', this.now()),
       onPacket: (p) => arrived.push(p),
       onDrained: () => this.handleBatch(arrived.splice(0)),
-      onError: (err) => this.log(`undecodable signalling: ${err.message}`),
+      onError: (err) => this.discarded(`undecodable signalling: ${err.message}`),
       ...(this.capture && { tap: this.capture.tap }),
     });
     this.expiry = setInterval(() => this.expire(), EXPIRY_CHECK_MS);
@@ -171,13 +171,20 @@ export class HomeAgentDaemon {
   }
 
   private process(p: SignalPacket): Outcome {
-    const outcome = !p.signalling.mhChecksumOk
-      ? { dataPlane: [], event: `MH with a wrong checksum from ${p.signalling.ipv6.src} discarded` } // RFC 6275 §9.2
-      : this.homeAgent.handleBindingUpdate(receivedBu(p, this.now()));
+    if (p.udpChecksumOk === false) return this.discarded(`UDP datagram with a wrong checksum from ${p.outer.src}:${p.outer.srcPort} discarded`); // RFC 768
+    if (!p.signalling.mhChecksumOk) return this.discarded(`MH with a wrong checksum from ${p.signalling.ipv6.src} discarded`); // RFC 6275 §9.2
+    const outcome = this.homeAgent.handleBindingUpdate(receivedBu(p, this.now()));
     this.log(outcome.event);
     const status = outcome.status ?? -1;
     this.answered.set(status, (this.answered.get(status) ?? 0) + 1);
     return outcome;
+  }
+
+  /** Signalling dropped unanswered: logged, and counted under -1. */
+  private discarded(event: string): Outcome {
+    this.log(event);
+    this.answered.set(-1, (this.answered.get(-1) ?? 0) + 1);
+    return { dataPlane: [], event };
   }
 
   /* ---- what an operator may do (the REST API) ---- */

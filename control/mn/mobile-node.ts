@@ -176,7 +176,9 @@ export class MobileNode {
   }
 
   /** A Mobility Header packet that reached the node (the data plane's capture). */
-  handleSignal(p: { signalling: SignallingPacket6 }, nowMs: number): Output {
+  handleSignal(p: { signalling: SignallingPacket6; udpChecksumOk?: boolean | null }, nowMs: number): Output {
+    if (p.udpChecksumOk === false) return { events: ['UDP datagram with a wrong checksum discarded'] }; // RFC 768
+    if (!p.signalling.mhChecksumOk) return { events: [`MH with a wrong checksum from ${p.signalling.ipv6.src} discarded`] }; // RFC 6275 §9.2
     let m;
     try {
       m = decodeMobilityHeader(p.signalling.mh);

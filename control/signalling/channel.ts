@@ -20,6 +20,8 @@ export interface SignalPacket {
   transport: 'ipv6' | 'udp4';
   /** Addresses (and ports, for udp4) of the packet as it arrived: behind a NAT, the NAT's. */
   outer: { src: string; dst: string; srcPort?: number; dstPort?: number; tlv?: boolean };
+  /** udp4: whether the UDP checksum holds (null: the sender left it out, as IPv4 allows). */
+  udpChecksumOk?: boolean | null;
   /** The IPv6 packet carrying the Mobility Header, decoded down to the MH... */
   signalling: SignallingPacket6;
   /** ...and its bytes, from its IPv6 header on. */
@@ -42,6 +44,7 @@ export function unwrapSignal({ ifindex, frame }: SignalFrame): SignalPacket {
     ifindex,
     transport: 'udp4',
     outer: { src: p.ipv4.src, dst: p.ipv4.dst, srcPort: p.udp.srcPort, dstPort: p.udp.dstPort, tlv: p.tlv !== undefined },
+    udpChecksumOk: p.udpChecksumOk,
     signalling: p.inner,
     ipv6: ip.subarray(innerAt, innerAt + 40 + p.inner.ipv6.payloadLength),
   };

@@ -140,6 +140,27 @@ function mhBytes(ba: SignalPacket): string {
 /** What tshark reads in the BA as it arrived (its IPv6 packet). */
 const dissected = (ba: SignalPacket) => tshark([ba.ipv6], { linktype: LINKTYPE_RAW })[0]!;
 
+function sendFromMn(ipv6Packet: Buffer): void {
+  t.lab.within(t.ns.mn, () => {
+    const sock = new RawIpSocket(6);
+    sock.send(ipv6Packet, ipv6Packet.subarray(24, 40));
+    sock.close();
+  });
+}
+
+/** What send() delivers is dropped unanswered: counted under "discarded", said, nothing changed. */
+async function discardedUnanswered(send: () => void, saying: RegExp): Promise<void> {
+  const discarded = ha.answered.get(-1) ?? 0;
+  const before = ha.homeAgent.binding(MN.nai);
+  send();
+  for (const end = Date.now() + 3000; (ha.answered.get(-1) ?? 0) === discarded && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
+  expect(ha.answered.get(-1)).toBe(discarded + 1);
+  expect(said.some((l) => saying.test(l))).toBe(true);
+  await new Promise((r) => setTimeout(r, 200));
+  expect(arrived).toEqual([]);
+  expect(ha.homeAgent.binding(MN.nai)).toEqual(before);
+}
+
 function unchanged(nai: string) {
   expect(ha.homeAgent.binding(nai)).toBeUndefined();
   expect(t.anchor.bindingIds()).toEqual([]);
@@ -206,23 +227,18 @@ describe('refused over IPv6: the BA comes back to the care-of address with a typ
     }).toString('hex'));
   });
 
-  it('a BU with a wrong MH checksum is discarded unanswered (RFC 6275 §9.2), and said so', async () => {
+  it('a BU with a wrong MH checksum is discarded unanswered (RFC 6275 §9.2), said and counted', async () => {
     const packet = encodeSignalling6({ src: CARE_OF6, dst: a.ha.v6, homeAddressOption: MN.home, mh: bu({ seq: 10 }, CARE_OF6) });
     const mhAt = 40 + (packet[41]! + 1) * 8; // behind the Destination Options header with the Home Address option
     packet[mhAt + 4]! ^= 0x01;
-    const discarded = ha.answered.get(-1) ?? 0;
-    const before = ha.homeAgent.binding(MN.nai);
-    t.lab.within(t.ns.mn, () => {
-      const sock = new RawIpSocket(6);
-      sock.send(packet, addrBytes(a.ha.v6));
-      sock.close();
-    });
-    for (const end = Date.now() + 3000; (ha.answered.get(-1) ?? 0) === discarded && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
-    expect(ha.answered.get(-1)).toBe(discarded + 1);
-    expect(said.some((l) => /wrong checksum/.test(l))).toBe(true);
-    await new Promise((r) => setTimeout(r, 200));
-    expect(arrived).toEqual([]);
-    expect(ha.homeAgent.binding(MN.nai)).toEqual(before);
+    await discardedUnanswered(() => sendFromMn(packet), /MH with a wrong checksum/);
+  });
+
+  it('an MH whose Header Len does not match its packet is discarded unanswered, said and counted', async () => {
+    const packet = encodeSignalling6({ src: CARE_OF6, dst: a.ha.v6, homeAddressOption: MN.home, mh: bu({ seq: 10 }, CARE_OF6) });
+    const mhAt = 40 + (packet[41]! + 1) * 8;
+    packet[mhAt + 1]! += 1; // eight bytes longer than the packet carries
+    await discardedUnanswered(() => sendFromMn(packet), /undecodable signalling: mip6\.hlen/);
   });
 
   it('an MH type the home agent does not support (a HoTI) gets a Binding Error, status 2', async () => {
@@ -253,6 +269,17 @@ describe('refused in UDP through the NAT: the BA goes back in UDP to the NAT\'s 
     expect(mhBytes(ba)).toBe(expectedBa(BaStatus.mipv6AuthFail, sent, CARE_OF4, { who: null }).toString('hex'));
     expect(said.some((l) => /authentication/.test(l))).toBe(true);
     expect(verifyMnHa(ba.signalling.mh, { careOf: CARE_OF4, home: MN.home, keyFor: () => KEY }).verdict).not.toBe('ok'); // nothing for the node to believe
+  });
+
+  it('a BU in a UDP datagram with a wrong checksum is discarded unanswered (RFC 768), said and counted', async () => {
+    const ipv6 = encodeSignalling6({ src: MN.home, dst: a.ha.v6, mh: bu({ seq: 22, options: [{ type: 'ipv4CareOfAddress', address: CARE_OF4 }] }, CARE_OF4) });
+    const datagram = encodeSignalling4({ src: CARE_OF4, dst: a.ha.v4, srcPort: 4191, dstPort: 4191, ipv6 });
+    datagram[20 + 6]! ^= 0x01; // the UDP checksum (the NAT's rewrite keeps it wrong)
+    await discardedUnanswered(() => t.lab.within(t.ns.mn, () => {
+      const sock = new RawIpSocket(4);
+      sock.send(datagram, addrBytes(a.ha.v4));
+      sock.close();
+    }), /UDP datagram with a wrong checksum from .* discarded/);
   });
 
   it('accepted at last: the tunnel goes to the NAT\'s address and port', async () => {

@@ -306,6 +306,20 @@ describe('mobile node: what a protocol review found', () => {
     expect(w.mn.tick(expiresMs)).toMatchObject({ registration: null, events: ['registration expired'] });
   });
 
+  it('a BA with a wrong MH checksum, or in a UDP datagram with a wrong checksum, is discarded (RFC 6275 §9.2, RFC 768)', () => {
+    const w = pair();
+    const bu = w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send!;
+    const outcome = w.ha.handleBindingUpdate({ transport: 'ipv6', outer: { src: '2001:db8:f::2', dst: HA6 }, ipv6Src: '2001:db8:f::2', homeAddressOption: '2001:db8:1::100',
+      mh: decodeSignalling6((bu as { packet: Buffer }).packet).mh, nowMs: w.nowMs });
+    const packet = encodeSignalling6({ src: HA6, dst: '2001:db8:f::2', routingHeader2: '2001:db8:1::100', mh: outcome.reply!.mh });
+    const good = decodeSignalling6(packet);
+    expect(w.mn.handleSignal({ signalling: good, udpChecksumOk: false }, w.nowMs)).toEqual({ events: ['UDP datagram with a wrong checksum discarded'] });
+    packet[packet.length - 1]! ^= 0x01; // the authenticator's last byte: the checksum no longer holds
+    expect(w.mn.handleSignal({ signalling: decodeSignalling6(packet) }, w.nowMs)).toEqual({ events: [`MH with a wrong checksum from ${HA6} discarded`] });
+    expect(w.mn.awaitingAck).toBe(true);
+    expect(w.mn.handleSignal({ signalling: good, udpChecksumOk: null }, w.nowMs).registration).toMatchObject({ lifetime: 600 });
+  });
+
   it('a replayed 135 (an answer to an earlier BU) is not taken for the answer to the BU outstanding', () => {
     const w = pair();
     const first = w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs);
