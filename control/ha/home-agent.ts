@@ -18,7 +18,7 @@
  * shadow entries (PMIPv6).
  */
 import { sameBinding, type Binding, type Tunnel } from '../dataplane/dataplane.js';
-import { addrBytes, canonicalAddr, inPrefix } from '../dataplane/layout.js';
+import { addrBytes, canonicalAddr, formatAddr, inPrefix } from '../dataplane/layout.js';
 import { DecodeError } from '../wire/buffer.js';
 import { MN_HA_AUTHENTICATOR_LENGTH, signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
 import { HmacSha1Key } from '../wire/auth/sha1.js';
@@ -85,6 +85,8 @@ export interface BindingCacheEntry {
   /** What the data plane holds for it (until deregistered). */
   binding: Binding;
   refreshRequested: boolean;
+  /** Registered with L (RFC 6275 §10.3.1): the link-local address defended and tunnelled with the home address. */
+  linkLocal?: string;
   /** Set once deregistered: kept, tunnel-less, until then. */
   deprecatedUntilMs?: number;
 }
@@ -118,6 +120,18 @@ export class ProfileConflict extends Error {
   }
 }
 
+/** fe80:: and the interface identifier (last 64 bits) of an IPv6 address: its link-local twin (RFC 4291 §2.5.6). */
+function linkLocalOf(address: string): string {
+  const b = Buffer.alloc(16);
+  b[0] = 0xfe;
+  b[1] = 0x80;
+  addrBytes(address).copy(b, 8, 8, 16);
+  return formatAddr(b, 6);
+}
+
+/** The link-local address an entry's binding defends: a live one registered with L. */
+const defendedLinkLocal = (e: BindingCacheEntry | undefined): string | undefined => (e && e.deprecatedUntilMs === undefined ? e.linkLocal : undefined);
+
 /** a is newer than b modulo 2^16 (RFC 6275 §9.5.1). */
 export const sequenceNewer = (a: number, b: number): boolean => a !== b && ((a - b) & 0xffff) < 0x8000;
 
@@ -148,6 +162,8 @@ export class HomeAgent {
   private readonly statics: Set<string>;
   /** Each node with an entry, by when expire() must next look at it. */
   private readonly due = new DueWheel<NodeState>();
+  /** Link-local addresses live bindings defend (L flag), and whose. */
+  private readonly linkLocals = new Map<string, NodeState>();
 
   /** onChange sees every change to the binding cache (the journal keeps them). */
   constructor(readonly config: HomeAgentConfig, private readonly onChange?: (nai: string, entry: BindingCacheEntry | undefined) => void) {
@@ -245,6 +261,11 @@ export class HomeAgent {
   }
 
   private put(node: NodeState, entry: BindingCacheEntry | undefined): void {
+    const before = defendedLinkLocal(node.entry), after = defendedLinkLocal(entry);
+    if (before !== after) {
+      if (before !== undefined && this.linkLocals.get(before) === node) this.linkLocals.delete(before);
+      if (after !== undefined) this.linkLocals.set(after, node);
+    }
     node.entry = entry;
     this.due.set(node, entry && this.dueMs(entry));
     this.onChange?.(node.profile.nai, entry);
@@ -291,6 +312,8 @@ export class HomeAgent {
       }
       ids.set(e.bindingId, e.nai);
       node!.entry = e;
+      const linkLocal = defendedLinkLocal(e);
+      if (linkLocal !== undefined) this.linkLocals.set(linkLocal, node!);
       this.due.set(node!, this.dueMs(e));
     }
     // ids follow the journal: a configured node whose index-given id a restored one took gets a free one
@@ -444,6 +467,10 @@ export class HomeAgent {
 
     // before anything is leased for it
     if (bu.transport === 'udp4' && m.flags.f && policy.forceUdp === 'refuse') return ba(BaStatus.administrativelyProhibited); // no final code for "cannot force UDP": see README
+    // RFC 6275 §10.3.1: with L, the link-local address of the home address's interface identifier is defended and tunnelled too
+    const linkLocal = m.flags.l && careOf !== home ? linkLocalOf(home) : undefined;
+    const holder = linkLocal === undefined ? undefined : this.linkLocals.get(linkLocal);
+    if (holder && holder !== node) return ba(BaStatus.duplicateAddressDetectionFailed, { event: `link-local address ${linkLocal} is ${holder.profile.nai}'s` });
     const nemo = this.mobileNetworkPrefixes(m, profile);
     if (nemo.status !== undefined) return ba(nemo.status);
     const prefixes = [...nemo.prefixes];
@@ -483,7 +510,7 @@ export class HomeAgent {
     // Extended home link §4.1/§4.3: at home in one family, only the other family's home address is tunnelled,
     // to the home address of the first (IPv4-wise at home: IPv4 care-of address = IPv4 home address).
     const ipv4WiseAtHome = ipv4Home !== undefined && careOf === ipv4Home;
-    const homeAddresses = [...(careOf === home ? [] : [home]), ...(ipv4Home && !ipv4WiseAtHome ? [ipv4Home] : [])];
+    const homeAddresses = [...(careOf === home ? [] : [home]), ...(linkLocal ? [linkLocal] : []), ...(ipv4Home && !ipv4WiseAtHome ? [ipv4Home] : [])];
     if (homeAddresses.length + prefixes.length === 0) return ba(BaStatus.reasonUnspecified); // at home in both families: nothing to tunnel
     const bindingId = node.bindingId;
     const binding: Binding = { id: bindingId, tunnel, homeAddresses, prefixes };
@@ -491,7 +518,7 @@ export class HomeAgent {
     this.put(node, {
       nai: profile.nai, bindingId, homeAddress: home, ...(ipv4Home && { ipv4HomeAddress: ipv4Home }), careOf, natDetected, tunnel,
       sequence: m.sequence, lifetime, expiresMs: bu.nowMs + lifetime * 1000, lastTimestamp: timestamp,
-      route: this.routeTo(bu, home), binding, refreshRequested: false,
+      route: this.routeTo(bu, home), binding, refreshRequested: false, ...(linkLocal && { linkLocal }),
     });
     const outcome = ba(BaStatus.accepted, { lifetime, options, flags: { ...NO_BA_FLAGS, t, r: m.flags.r } });
     const onDataPlaneFailure = (): Outcome => {

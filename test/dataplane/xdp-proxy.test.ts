@@ -6,7 +6,7 @@
  * scapy's (which computes the ICMPv6 checksum itself), and tshark checks
  * the NA's checksum. Anything else passes to the kernel untouched.
  */
-import { addrBytes } from '../../control/dataplane/layout.js';
+import { addrBytes, formatAddr } from '../../control/dataplane/layout.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADDR, MAC, XDP_PASS, XDP_REDIRECT, anchorTunnel, buildDataPlaneLab, changed, hex, named, type DataPlaneLab } from '../helpers/dataplane-lab.js';
 import { eth } from '../helpers/frames.js';
@@ -22,13 +22,19 @@ const solicited = (v6: string) => {
   const b = addrBytes(v6);
   return `ff02::1:ff${b.subarray(13, 14).toString('hex')}:${b.subarray(14).toString('hex')}`;
 };
+/** fe80:: and v6's interface identifier: the link-local address a BU with L has defended too (RFC 6275 §10.3.1). */
+const linkLocal = (v6: string) => formatAddr(Buffer.concat([Buffer.from('fe80000000000000', 'hex'), addrBytes(v6).subarray(8)]), 6);
+const CN_LINK_LOCAL = 'fe80::c';
 const ns = (src: string, target: string, hlim = 255, opt = `/ICMPv6NDOptSrcLLAddr(lladdr='${MAC.cn}')`) =>
   `${eth(MAC.cn, '33:33:ff:00:01:00')}/IPv6(src='${src}', dst='${solicited(target)}', hlim=${hlim})/ICMPv6ND_NS(tgt='${target}')${opt}`;
+
+/** home1 away, registered with L: its home addresses and its link-local address proxied. */
+const binding1 = () => ({ id: 1, tunnel: anchorTunnel('ip6'), homeAddresses: [ADDR.home1.v6, linkLocal(ADDR.home1.v6), ADDR.home1.v4], prefixes: [] });
 
 beforeAll(() => {
   t = buildDataPlaneLab('dppx');
   t.within(t.anchor, () => t.anchor.setHomeLink(HOME_LINK, MAC.aCn, ADDR.anchorCn.v6));
-  t.anchor.install({ id: 1, tunnel: anchorTunnel('ip6'), homeAddresses: [ADDR.home1.v6, ADDR.home1.v4], prefixes: [] });
+  t.anchor.install(binding1());
   f = scapy({
     arp: `${eth(MAC.cn, 'ff:ff:ff:ff:ff:ff')}/ARP(op=1, hwsrc='${MAC.cn}', psrc='${ADDR.cn.v4}', pdst='${ADDR.home1.v4}')`,
     arpReply: `${eth(MAC.aCn, MAC.cn)}/ARP(op=2, hwsrc='${MAC.aCn}', psrc='${ADDR.home1.v4}', hwdst='${MAC.cn}', pdst='${ADDR.cn.v4}')`,
@@ -43,6 +49,8 @@ beforeAll(() => {
     naDad: `${eth(MAC.aCn, '33:33:00:00:00:01')}/IPv6(src='${ADDR.anchorCn.v6}', dst='ff02::1', hlim=255)/ICMPv6ND_NA(tgt='${ADDR.home1.v6}', R=0, S=0, O=1)/ICMPv6NDOptDstLLAddr(lladdr='${MAC.aCn}')`,
     nsHop64: ns(ADDR.cn.v6, ADDR.home1.v6, 64),
     nsOther: ns(ADDR.cn.v6, ADDR.home2.v6),
+    nsLinkLocal: ns(CN_LINK_LOCAL, linkLocal(ADDR.home1.v6)),
+    naLinkLocal: `${eth(MAC.aCn, MAC.cn)}/IPv6(src='${ADDR.anchorCn.v6}', dst='${CN_LINK_LOCAL}', hlim=255)/ICMPv6ND_NA(tgt='${linkLocal(ADDR.home1.v6)}', R=0, S=1, O=1)/ICMPv6NDOptDstLLAddr(lladdr='${MAC.aCn}')`,
   });
 });
 afterAll(() => t?.destroy());
@@ -54,6 +62,7 @@ describe('on a home link, for an away node\'s home address', () => {
     ['a Neighbor Solicitation gets our solicited NA (R clear, O set), from our address on the link', 'ns', 'na', 'proxy_na'],
     ['an NS with other options (a nonce, no source link-layer address) gets the same NA: the frame is cut to size', 'nsNoOption', 'na', 'proxy_na'],
     ['a duplicate address detection NS gets an unsolicited NA to all-nodes', 'nsDad', 'naDad', 'proxy_na'],
+    ['an NS for the node\'s link-local address (registered with L) gets our NA for it', 'nsLinkLocal', 'naLinkLocal', 'proxy_na'],
   ])('%s', (_, input, expected, event) => {
     const r = t.xdp(t.anchor, HOME_LINK, named(f, input));
     expect(r.verdict).toBe(XDP_REDIRECT);
@@ -88,7 +97,7 @@ describe('not ours to answer: the kernel gets it untouched', () => {
 
   it('once the binding goes, so does the proxy', () => {
     t.anchor.remove(1);
-    for (const input of ['arp', 'ns']) expect(t.xdp(t.anchor, HOME_LINK, named(f, input)).verdict).toBe(XDP_PASS);
-    t.anchor.install({ id: 1, tunnel: anchorTunnel('ip6'), homeAddresses: [ADDR.home1.v6, ADDR.home1.v4], prefixes: [] });
+    for (const input of ['arp', 'ns', 'nsLinkLocal']) expect(t.xdp(t.anchor, HOME_LINK, named(f, input)).verdict).toBe(XDP_PASS);
+    t.anchor.install(binding1());
   });
 });

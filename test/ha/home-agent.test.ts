@@ -116,6 +116,33 @@ describe('home registration from an IPv6 care-of address', () => {
     ha.setProfile({ ...ha.profile('mn2@example.net')!, ipv4HomeAddress: { static: '10.1.0.100' } });
   });
 
+  it('with L, defends and tunnels the link-local address of the home address\'s interface identifier too; another node\'s gets 134 until it deregisters', () => {
+    const twoLinks = parseHomeAgentConfig({
+      homeLink: { interface: 'a-home', prefixes: ['2001:db8:1::/64', '2001:db8:2::/64'] }, homeAgent: { ipv6: HA6 },
+      mobileNodes: [
+        { nai: 'mn1@example.net', key: KEY, spi: 4096, homeAddress: '2001:db8:1::100' },
+        { nai: 'twin@example.net', key: KEY, spi: 4099, homeAddress: '2001:db8:2::100' }, // the same interface identifier
+      ],
+    });
+    const ha = new HomeAgent(twoLinks);
+    const twin = (seq: number, lifetime = 600): ReceivedBu => ({
+      transport: 'ipv6', outer: { src: '2001:db8:f::9', dst: HA6 }, ipv6Src: '2001:db8:f::9', homeAddressOption: '2001:db8:2::100',
+      mh: signedBu({ seq, lifetime, flags: { l: true }, nai: 'twin@example.net', spi: 4099, careOf: '2001:db8:f::9', home: '2001:db8:2::100' }), nowMs: 1_000_000 + seq,
+    });
+    expect(ha.handleBindingUpdate(overIpv6({ seq: 1 })).dataPlane).toEqual([{ install: expect.objectContaining({ homeAddresses: ['2001:db8:1::100'] }) }]);
+    const withL = ha.handleBindingUpdate(overIpv6({ seq: 2, flags: { l: true }, atMs: 1_000_010 }));
+    expect(withL.dataPlane).toEqual([{ install: expect.objectContaining({ homeAddresses: ['2001:db8:1::100', 'fe80::100'] }) }]);
+    expect(ha.binding('mn1@example.net')?.linkLocal).toBe('fe80::100');
+    const refused = ha.handleBindingUpdate(twin(1));
+    expect(ba(refused, '2001:db8:f::9', '2001:db8:2::100')).toMatchObject({ status: 134 });
+    expect(refused).toMatchObject({ dataPlane: [], event: "link-local address fe80::100 is mn1@example.net's" });
+    const restarted = new HomeAgent(twoLinks); // restored from what a journal kept: still defended
+    restarted.restore([...ha.entries()], new Map());
+    expect(ba(restarted.handleBindingUpdate(twin(1)), '2001:db8:f::9', '2001:db8:2::100')).toMatchObject({ status: 134 });
+    ha.handleBindingUpdate(overIpv6({ seq: 3, lifetime: 0, atMs: 1_000_020 })); // mn1 deregisters: fe80::100 is free
+    expect(ha.handleBindingUpdate(twin(2)).dataPlane).toEqual([{ install: expect.objectContaining({ homeAddresses: ['2001:db8:2::100', 'fe80::100'] }) }]);
+  });
+
   it('refuses a BU without a timestamp with 145, which has none to echo (RFC 4285 §6)', () => {
     const mh = signMnHa(encodeMobilityHeader({
       type: 'bindingUpdate', sequence: 1, lifetime: 600, flags: { ...NO_FLAGS, a: true, h: true },
