@@ -56,7 +56,9 @@ export function createMetrics(daemon: HomeAgentDaemon, dataPlane: DataPlane): Re
     () => { const s = tunnelled(); return [[{ direction: 'encap' }, s.encapPackets], [{ direction: 'decap' }, s.decapPackets]]; });
   mirrored(registry, 'dsmip_tunnel_bytes_total', 'Bytes through the live bindings\' tunnels (encap: towards the nodes)', ['direction'],
     () => { const s = tunnelled(); return [[{ direction: 'encap' }, s.encapBytes], [{ direction: 'decap' }, s.decapBytes]]; });
-  mirrored(registry, 'dsmip_signalling_send_errors_total', 'Replies the home agent could not send (no route back, say)', [], () => [[{}, daemon.sendErrors]]);
+  mirrored(registry, 'dsmip_signalling_send_errors_total', 'Replies the home agent could not send (no route back, say)', [], () => [[{}, daemon.failures.send]]);
+  mirrored(registry, 'dsmip_journal_errors_total', 'Binding cache changes the journal could not take (a restart would lose them)', [], () => [[{}, daemon.failures.journal]]);
+  mirrored(registry, 'dsmip_internal_errors_total', 'Signalling batches or expiry runs that failed unexpectedly (logged)', [], () => [[{}, daemon.failures.internal]]);
   mirrored(registry, 'dsmip_signalling_rate_limited_total', 'Signalling packets dropped by the per-source rate limit', [], () => [[{}, daemon.limiter.limited]]);
   new Gauge({
     name: 'dsmip_signalling_sources', help: 'Signalling sources the rate limiter remembers (bounded)', registers: [registry],

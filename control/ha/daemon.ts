@@ -15,7 +15,7 @@ import { interfaceInfo } from '../sys/ip.js';
 import { PacketSocket } from '../sys/libc.js';
 import { gratuitousArp, unsolicitedNeighborAdvert } from '../wire/ip/neighbour.js';
 import { SignallingCapture } from '../signalling/capture.js';
-import { BindingJournal } from './journal.js';
+import { BindingJournal, slotSizeFor } from './journal.js';
 import { SourceRateLimiter } from './rate-limit.js';
 import { frameSource, SignallingChannel, type SignalPacket } from '../signalling/channel.js';
 import { encodeSignalling6 } from '../wire/ip/signalling.js';
@@ -59,9 +59,9 @@ export class HomeAgentDaemon {
   readonly limiter: SourceRateLimiter;
   /** Tunnel counters of bindings since removed. */
   readonly retired: BindingCounters = { encapPackets: 0n, encapBytes: 0n, decapPackets: 0n, decapBytes: 0n };
-  /** Replies that could not be sent. */
-  sendErrors = 0;
-  private lastSendErrorLogMs = -Infinity;
+  /** Failures counted (and logged at most once a second each): replies not sent, changes not journalled, and anything else that went wrong handling signalling or expiry. */
+  readonly failures = { send: 0, journal: 0, internal: 0 };
+  private readonly lastFailureLogMs = { send: -Infinity, journal: -Infinity, internal: -Infinity };
   /** Started and listening (readiness). */
   serving = false;
   /** BAs answered, by status; BUs discarded unanswered (malformed) under -1. */
@@ -74,7 +74,8 @@ export class HomeAgentDaemon {
   private readonly log: (event: string) => void;
 
   constructor(readonly config: HomeAgentConfig, private readonly dataPlane: DataPlane, private readonly options: DaemonOptions = {}) {
-    this.homeAgent = new HomeAgent(config, (nai, entry) => this.journal?.record(nai, entry, () => this.homeAgent.entries()));
+    // a change the journal cannot take still holds: the node is served, and a restart would lose it (counted, logged)
+    this.homeAgent = new HomeAgent(config, (nai, entry) => this.guarded('journal', `journalling ${nai}`, () => this.journal?.record(nai, entry, () => this.homeAgent.entries())));
     this.now = options.now ?? Date.now;
     this.log = options.log ?? (() => {});
     this.limiter = new SourceRateLimiter({ rate: config.policy.signallingRate, burst: config.policy.signallingBurst, maxSources: MAX_RATE_SOURCES });
@@ -105,11 +106,11 @@ export class HomeAgentDaemon {
     this.channel = new SignallingChannel(this.dataPlane, {
       admit: (f) => this.limiter.allow(frameSource(f.frame) ?? 'unknown', this.now()),
       onPacket: (p) => arrived.push(p),
-      onDrained: () => this.handleBatch(arrived.splice(0)),
+      onDrained: () => this.guarded('internal', 'handling signalling', () => this.handleBatch(arrived.splice(0))),
       onError: (err) => this.discarded(`undecodable signalling: ${err.message}`),
       ...(this.capture && { tap: this.capture.tap }),
     });
-    this.expiry = setInterval(() => this.expire(), EXPIRY_CHECK_MS);
+    this.expiry = setInterval(() => this.guarded('internal', 'expiry', () => this.expire()), EXPIRY_CHECK_MS);
     this.routeWatch = new RouteWatch(this.dataPlane);
     this.serving = true;
   }
@@ -120,7 +121,7 @@ export class HomeAgentDaemon {
    * requests and the next BU of every node go on as if nothing happened.
    */
   private restore(path: string): void {
-    const { journal, entries, problems } = BindingJournal.open(path);
+    const { journal, entries, problems } = BindingJournal.open(path, slotSizeFor(this.config.mobileNodes));
     for (const p of problems) this.log(p);
     const held = new Map(this.dataPlane.bindingIds().map((id) => [id, this.dataPlane.binding(id)!]));
     const { dataPlane, events } = this.homeAgent.restore(entries, held);
@@ -291,12 +292,24 @@ export class HomeAgentDaemon {
         this.channel.sendUdp4(encodeSignalling6({ src: r.ipv6Src, dst: r.ipv6Dst, mh: reply.mh }), { src: r.src, dst: r.dst, srcPort: r.srcPort, dstPort: r.dstPort });
       }
     } catch (err) {
-      this.sendErrors++;
-      const nowMs = this.now();
-      if (nowMs - this.lastSendErrorLogMs >= 1000) {
-        this.lastSendErrorLogMs = nowMs;
-        this.log(`reply to ${r.dst} not sent: ${(err as Error).message} (${this.sendErrors} so far)`);
-      }
+      this.failed('send', `reply to ${r.dst} not sent`, err);
     }
+  }
+
+  /** fn, its failure counted and logged instead of thrown (nothing that goes wrong here may stop the daemon). */
+  private guarded(kind: keyof HomeAgentDaemon['failures'], what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.failed(kind, what, err);
+    }
+  }
+
+  private failed(kind: keyof HomeAgentDaemon['failures'], what: string, err: unknown): void {
+    const n = ++this.failures[kind];
+    const nowMs = this.now();
+    if (nowMs - this.lastFailureLogMs[kind] < 1000) return;
+    this.lastFailureLogMs[kind] = nowMs;
+    this.log(`${what} failed: ${(err as Error).message} (${n} ${kind} failures so far)`);
   }
 }

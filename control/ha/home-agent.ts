@@ -380,9 +380,8 @@ export class HomeAgent {
         this.put(node, undefined); // its tunnel went at deregistration
         continue;
       }
-      if (entry.expiresMs > nowMs) { // its refresh request is due
-        entry.refreshRequested = true;
-        this.due.set(node, this.dueMs(entry));
+      if (entry.expiresMs > nowMs) { // its refresh request is due (once: journalled, so a restart does not send it again)
+        this.put(node, { ...entry, refreshRequested: true });
         out.push({ dataPlane: [], reply: { mh: encodeMobilityHeader({ type: 'bindingRefreshRequest', options: [] }), route: entry.route }, event: `binding refresh requested from ${nai}` });
         continue;
       }
@@ -557,15 +556,15 @@ export class HomeAgent {
     if (!profile.mobileRouter) return { status: BaStatus.mobileRouterOperationNotPermitted, prefixes: [] };
     const held = new Set(profile.prefixes.map((x) => canonicalPrefix(...splitPrefix(x))));
     const asked = m.options.filter((o): o is OptionOf<'mobileNetworkPrefix'> => o.type === 'mobileNetworkPrefix');
-    if (asked.length === 0) return { prefixes: profile.prefixes.filter((x) => x.includes(':')).map((x) => canonicalPrefix(...splitPrefix(x))) };
-    const prefixes: string[] = [];
+    if (asked.length === 0) return { prefixes: [...held].filter((x) => x.includes(':')) };
+    const prefixes = new Set<string>(); // an option repeated registers its prefix once: an entry holds at most the profile's
     for (const o of asked) {
       if (o.prefixLength === 0 || o.prefixLength > 128) return { status: BaStatus.invalidPrefix, prefixes: [] };
       const p = canonicalPrefix(o.prefix, o.prefixLength);
       if (!held.has(p)) return { status: BaStatus.notAuthorizedForPrefix, prefixes: [] };
-      prefixes.push(p);
+      prefixes.add(p);
     }
-    return { prefixes };
+    return { prefixes: [...prefixes] };
   }
 
   /** RFC 6275 §9.2: an MH type we do not know (HoTI/CoTI/HoT/CoT included) gets a Binding Error, status 2, back to its source. */

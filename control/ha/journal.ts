@@ -28,9 +28,17 @@ const FIRST_SLOT_SIZE = 1024;
 const MAX_SLOT_SIZE = 4096; // a page: a slot is written whole or not at all
 const LENGTH_BYTES = 2;
 
-/** JSON cannot hold a bigint: the timestamp travels as a decimal string. */
-const toJson = (entry: BindingCacheEntry) => ({ ...entry, lastTimestamp: entry.lastTimestamp.toString() });
-const fromJson = (raw: Record<string, unknown>): BindingCacheEntry => ({ ...(raw as unknown as BindingCacheEntry), lastTimestamp: BigInt(raw.lastTimestamp as string) });
+/**
+ * JSON cannot hold a bigint: the timestamp travels as a decimal string. The
+ * binding's id and tunnel are the entry's own, so they are not written twice.
+ */
+const toJson = (entry: BindingCacheEntry) => ({
+  ...entry, lastTimestamp: entry.lastTimestamp.toString(), binding: { homeAddresses: entry.binding.homeAddresses, prefixes: entry.binding.prefixes },
+});
+function fromJson(raw: Record<string, unknown>): BindingCacheEntry {
+  const e = raw as unknown as BindingCacheEntry;
+  return { ...e, lastTimestamp: BigInt(raw.lastTimestamp as string), binding: { id: e.bindingId, tunnel: e.tunnel, homeAddresses: e.binding.homeAddresses, prefixes: e.binding.prefixes } };
+}
 const recordText = (e: BindingCacheEntry) => JSON.stringify({ nai: e.nai, entry: toJson(e) });
 
 export class BindingJournal {
@@ -46,17 +54,23 @@ export class BindingJournal {
     this.scratch = Buffer.alloc(slotSize);
   }
 
-  /** Opens (or creates) the journal at path, and returns it with the entries it held. */
-  static open(path: string): { journal: BindingJournal; entries: BindingCacheEntry[]; problems: string[] } {
-    const text = existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
-    const slotSize = slotSizeOf(text);
-    const { entries, problems } = slotSize ? readSlots(path, text, slotSize) : readLines(path, text.toString('utf8'));
-    const journal = new BindingJournal(path, slotSize ?? FIRST_SLOT_SIZE);
-    if (slotSize) {
+  /**
+   * Opens (or creates) the journal at path, and returns it with the entries
+   * it held. Its slots are made at least minSlotSize long (slotSizeFor()
+   * the profiles: no entry of theirs then has to grow them while BUs wait).
+   * Throws on a file that is no journal, rather than overwrite it.
+   */
+  static open(path: string, minSlotSize = FIRST_SLOT_SIZE): { journal: BindingJournal; entries: BindingCacheEntry[]; problems: string[] } {
+    const file = existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
+    const slotSize = slotSizeOf(file);
+    if (!slotSize && file.length > 0 && file[0] !== 0x7b /* { */) throw new Error(`${path}: neither a binding cache journal nor one of the JSON-lines format before it: move it aside`);
+    const { entries, problems } = slotSize ? readSlots(path, file, slotSize) : readLines(path, file.toString('utf8'));
+    const journal = new BindingJournal(path, Math.max(slotSize ?? FIRST_SLOT_SIZE, minSlotSize));
+    if (slotSize === journal.slotSize) {
       journal.fd = openSync(path, 'r+');
       for (const e of entries) journal.placed(e.nai, e.bindingId);
     } else {
-      journal.rewrite(entries); // a new file, or one in the old format
+      journal.rewrite(entries); // a new file, one in the old format, or slots too short for the profiles
     }
     return { journal, entries, problems };
   }
@@ -76,21 +90,27 @@ export class BindingJournal {
     }
   }
 
-  /** The file holds exactly these entries, replaced in one rename (at open and restore, and to grow the slots). */
+  /**
+   * The file holds exactly these entries, replaced in one rename (at open
+   * and restore, and to grow the slots). Nothing changes here unless the
+   * new file is in place.
+   */
   rewrite(entries: readonly BindingCacheEntry[]): void {
     const texts = entries.map((e) => Buffer.from(recordText(e)));
     const longest = Math.max(0, ...texts.map((t) => t.length));
-    while (LENGTH_BYTES + longest > this.slotSize) this.slotSize = grownSlot(this.slotSize, longest);
-    this.scratch = Buffer.alloc(this.slotSize);
+    let slotSize = this.slotSize;
+    while (LENGTH_BYTES + longest > slotSize) slotSize = grownSlot(slotSize, longest);
     const tmp = `${this.path}.tmp`;
     const fd = openSync(tmp, 'w');
     try {
-      writeSync(fd, header(this.slotSize), 0, this.slotSize, 0);
-      texts.forEach((t, i) => writeSync(fd, slotBytes(t, this.slotSize), 0, this.slotSize, entries[i]!.bindingId * this.slotSize));
+      writeSync(fd, header(slotSize), 0, slotSize, 0);
+      texts.forEach((t, i) => writeSync(fd, slotBytes(t, slotSize), 0, slotSize, entries[i]!.bindingId * slotSize));
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, this.path);
+    this.slotSize = slotSize;
+    this.scratch = Buffer.alloc(slotSize);
     this.closeFd();
     this.fd = openSync(this.path, 'r+');
     this.slotOf.clear();
@@ -104,12 +124,12 @@ export class BindingJournal {
 
   private write(entry: BindingCacheEntry): void {
     const text = recordText(entry);
-    const length = this.scratch.write(text, LENGTH_BYTES);
-    if (length === this.scratch.length - LENGTH_BYTES && Buffer.byteLength(text) > length) { // cut short: it needs larger slots
-      this.slotSize = grownSlot(this.slotSize, Buffer.byteLength(text));
+    const length = Buffer.byteLength(text);
+    if (LENGTH_BYTES + length > this.slotSize) { // a profile added since open() with a longer entry: larger slots, the file rewritten once
       this.rewrite([...this.current()].filter((e) => e.nai !== entry.nai).concat(entry));
       return;
     }
+    this.scratch.write(text, LENGTH_BYTES);
     this.scratch.writeUInt16LE(length, 0);
     this.scratch.fill(0, LENGTH_BYTES + length); // whole slots: nothing of an older entry stays behind
     writeSync(this.fd!, this.scratch, 0, this.slotSize, entry.bindingId * this.slotSize);
@@ -134,6 +154,25 @@ export class BindingJournal {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
   }
+}
+
+/**
+ * Bytes an entry's record may take at most, for a node of this NAI and
+ * these prefixes: every address in it at its longest, every number at its
+ * widest (test/ha/journal.test.ts checks the bound against such an entry).
+ */
+export function recordBytesBound(nai: string, prefixes: readonly string[]): number {
+  return RECORD_BASE_BYTES + 2 * Buffer.byteLength(nai) + prefixes.length * PREFIX_BYTES;
+}
+const RECORD_BASE_BYTES = 960;
+const PREFIX_BYTES = 46; // "ffff:…:ffff/128" and its quotes and comma
+
+/** The slot size that holds any entry of these nodes (within MAX_SLOT_SIZE: the configuration bounds NAIs and prefixes). */
+export function slotSizeFor(nodes: readonly { nai: string; prefixes: readonly string[] }[]): number {
+  const longest = Math.max(0, ...nodes.map((n) => recordBytesBound(n.nai, n.prefixes)));
+  let size = FIRST_SLOT_SIZE;
+  while (size < LENGTH_BYTES + longest && size < MAX_SLOT_SIZE) size *= 2;
+  return size;
 }
 
 function header(slotSize: number): Buffer {

@@ -26,7 +26,7 @@
 import type { Tunnel } from '../dataplane/dataplane.js';
 import { inPrefix } from '../dataplane/layout.js';
 import { signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
-import { fromNtp, ntpTimestamp } from '../wire/auth/replay.js';
+import { DEFAULT_REPLAY_WINDOW_MS, fromNtp, ntpTimestamp } from '../wire/auth/replay.js';
 import { encodeSignalling6, type SignallingPacket6 } from '../wire/ip/signalling.js';
 import { DSMIP6_UDP_PORT } from '../wire/ip/constants.js';
 import { BaStatus, decodeMobilityHeader, encodeMobilityHeader, NO_BU_FLAGS, type BindingAcknowledgement, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
@@ -112,8 +112,10 @@ export class MobileNode {
   private forceUdp: boolean;
   /** A dynamic IPv4 home address once granted, asked for again by address. */
   private leasedIpv4?: string;
-  /** The home agent's clock minus ours, as its last 144 said (RFC 4285 §6). */
-  private clockOffsetMs = 0;
+  /** The home agent's clock minus ours, as its last 144 said (RFC 4285 §6), and when we learnt it. */
+  private clock = { offsetMs: 0, learntAtMs: -Infinity };
+  /** The timestamp of the last BU the home agent accepted: every later one must be newer. */
+  private lastAccepted = 0n;
 
   constructor(readonly config: MobileNodeConfig, initialSequence = Math.floor(Math.random() * 0x10000)) {
     this.sequence = initialSequence & 0xffff;
@@ -208,6 +210,7 @@ export class MobileNode {
     }
     if (m.sequence !== pending.sequence) return { events: [`BA for sequence ${m.sequence}, waiting for ${pending.sequence}: ignored`] };
     this.pending = null;
+    if (m.status < 128) this.lastAccepted = pending.timestamp;
     if (m.status === BaStatus.administrativelyProhibited && pending.forceUdp) {
       this.forceUdp = false;
       return this.sendBu(nowMs, false, ['the home agent refuses forced UDP: sending again without F']);
@@ -238,8 +241,11 @@ export class MobileNode {
   private resynchronise(m: BindingAcknowledgement, nowMs: number): Output {
     const theirs = option(m, 'replayProtection')?.timestamp;
     if (theirs === undefined) return { events: [`BA 144 (sequence ${m.sequence}) without the home agent's clock: ignored`] };
-    this.clockOffsetMs = fromNtp(theirs) - nowMs;
-    const out = this.sendBu(nowMs, false, [`timestamp refused (144): the home agent's clock is ${this.clockOffsetMs} ms from ours; sending again on it`], this.pending!.timeoutMs);
+    const offsetMs = fromNtp(theirs) - nowMs;
+    // a clock older than one learnt before (by more than the replay window) is a replayed BA's: a signed 144 of an earlier BU with this sequence number
+    if (offsetMs < this.clock.offsetMs - DEFAULT_REPLAY_WINDOW_MS && this.clock.learntAtMs > -Infinity) return { events: [`BA 144 (sequence ${m.sequence}) with a clock older than the home agent's: ignored`] };
+    this.clock = { offsetMs, learntAtMs: nowMs };
+    const out = this.sendBu(nowMs, false, [`timestamp refused (144): the home agent's clock is ${offsetMs} ms from ours; sending again on it`], this.pending!.timeoutMs);
     if (this.pending) this.pending.resynchronised = true;
     return out;
   }
@@ -282,7 +288,8 @@ export class MobileNode {
     const careOf = this.careOfFor(placement);
     const forceUdp = this.forceUdp && placement.kind === 'away4';
     const firstRegistration = this.current === null;
-    const timestamp = ntpTimestamp(nowMs + this.clockOffsetMs);
+    const onTheirClock = ntpTimestamp(nowMs + this.clock.offsetMs);
+    const timestamp = onTheirClock > this.lastAccepted ? onTheirClock : this.lastAccepted + 1n; // never one the home agent would call a replay
     this.pending = {
       sequence: this.sequence, timestamp, placement, careOf, forceUdp, sentMs: nowMs,
       timeoutMs: timeoutMs ?? (fresh && firstRegistration ? INITIAL_BINDACK_TIMEOUT_FIRST_REG_MS : INITIAL_BINDACK_TIMEOUT_MS),

@@ -325,6 +325,11 @@ describe('mobile routers (NEMO) and IPv4 home prefixes', () => {
     expect(baOf(o)).toMatchObject({ status: 0, flags: { r: true } });
   });
 
+  it('registers a prefix named more than once once: an entry holds at most the profile\'s prefixes', () => {
+    const o = new HomeAgent(config()).handleBindingUpdate(router({ flags: { r: true }, options: Array.from({ length: 40 }, (_, i) => mnp(`2001:db8:30${i % 2}::`, 48)) }));
+    expect(o.dataPlane).toEqual([{ install: expect.objectContaining({ prefixes: ['2001:db8:300::/48', '2001:db8:301::/48'] }) }]);
+  });
+
   it('registers every configured prefix when the router names none (implicit mode)', () => {
     const o = new HomeAgent(config()).handleBindingUpdate(router({ flags: { r: true } }));
     expect(o.dataPlane).toEqual([{ install: expect.objectContaining({ prefixes: ['2001:db8:300::/48', '2001:db8:301::/48'] }) }]);

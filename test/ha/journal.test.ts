@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Binding } from '../../control/dataplane/dataplane.js';
 import { parseHomeAgentConfig } from '../../control/ha/config.js';
-import { HomeAgent, type ReceivedBu } from '../../control/ha/home-agent.js';
-import { BindingJournal } from '../../control/ha/journal.js';
+import { HomeAgent, type BindingCacheEntry, type ReceivedBu } from '../../control/ha/home-agent.js';
+import { BindingJournal, recordBytesBound, slotSizeFor } from '../../control/ha/journal.js';
+import { MAX_PROFILE_PREFIXES } from '../../control/ha/config.js';
 import { signMnHa } from '../../control/wire/auth/mipv6.js';
 import { ntpTimestamp } from '../../control/wire/auth/replay.js';
 import { decodeMobilityHeader, encodeMobilityHeader, type MobilityOption } from '../../control/wire/mh/index.js';
@@ -193,6 +194,43 @@ describe('the journal file', () => {
     expect(readFileSync(path, 'latin1').startsWith('mobility-anchor binding cache, slots of 2048 bytes\n')).toBe(true);
     expect(statSync(path).size).toBe(2 * 2048);
     expect(BindingJournal.open(path).entries[0]!.binding.prefixes).toEqual(prefixes);
+  });
+
+  it('refuses a file that is neither, rather than overwrite it', () => {
+    writeFileSync(path, 'something else entirely\n');
+    expect(() => BindingJournal.open(path)).toThrow(`${path}: neither a binding cache journal nor one of the JSON-lines format before it: move it aside`);
+    expect(readFileSync(path, 'utf8')).toBe('something else entirely\n');
+  });
+
+  it('sizes its slots for the longest entry the profiles allow: no growing while BUs wait', () => {
+    const nai = `${'n'.repeat(250)}@b.c`; // the longest NAI a profile may have
+    const prefixes = Array.from({ length: MAX_PROFILE_PREFIXES }, (_, i) => `ffff:ffff:ffff:ffff:ffff:ffff:ffff:${(0xff00 + i).toString(16)}/128`);
+    expect(slotSizeFor([{ nai: 'mn1@example.net', prefixes: [] }])).toBe(1024);
+    const size = slotSizeFor([{ nai: 'mn1@example.net', prefixes: [] }, { nai, prefixes }]);
+    expect(size).toBe(4096);
+    const { journal } = BindingJournal.open(path, size);
+    const A = 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', V4 = '255.255.255.255';
+    const tunnel = { format: 'udp4-tlv' as const, local: A, remote: A, localPort: 65535, remotePort: 65535 };
+    const widest: BindingCacheEntry = { // every field at its longest
+      nai, bindingId: 3, homeAddress: A, ipv4HomeAddress: V4, careOf: A, natDetected: true, tunnel, sequence: 65535, lifetime: 262140,
+      expiresMs: 9_999_999_999_999, lastTimestamp: 0xffffffffffffffffn, refreshRequested: true, linkLocal: 'fe80::ffff:ffff:ffff:ffff', deprecatedUntilMs: 9_999_999_999_999,
+      route: { transport: 'udp4', src: V4, dst: V4, srcPort: 65535, dstPort: 65535, ipv6Src: A, ipv6Dst: A },
+      binding: { id: 3, tunnel, homeAddresses: [A, 'fe80::ffff:ffff:ffff:ffff', V4], prefixes },
+    };
+    journal.record(nai, widest, () => [widest]);
+    const file = readFileSync(path);
+    expect(file.toString('latin1', 0, 51)).toBe('mobility-anchor binding cache, slots of 4096 bytes\n');
+    expect(recordBytesBound(nai, prefixes) - file.readUInt16LE(3 * 4096)).toBeGreaterThanOrEqual(5); // binding id 3 here, up to 131072
+    expect(BindingJournal.open(path, size).entries).toEqual([widest]);
+  });
+
+  it('journals a Binding Refresh Request sent, so that a restart does not send it again', () => {
+    const j = journaled();
+    j.ha.handleBindingUpdate(bu(0, 1, 1_000_000)); // 600 s, refresh requested 30 s before expiry
+    expect(j.ha.expire(1_570_000)).toMatchObject([{ event: 'binding refresh requested from mn1@example.net' }]);
+    const after = journaled({ held: new Map([[1, j.ha.binding('mn1@example.net')!.binding]]) });
+    expect(after.ha.binding('mn1@example.net')?.refreshRequested).toBe(true);
+    expect(after.ha.expire(1_571_000)).toEqual([]);
   });
 
   it('reads a journal of the JSON-lines format of earlier versions, skipping a torn last line, and rewrites it in slots', () => {

@@ -277,12 +277,12 @@ describe('mobile node: losses, restarts and what it refuses to believe', () => {
 });
 
 /** A BA made by hand for the node's last BU (its sequence and timestamp), signed as the home agent would, as the node receives it. */
-function handMadeBa(w: Wire, bu: OutgoingBu | undefined, a: { status: number; lifetime: number; options?: MobilityOption[]; t?: boolean }): Output {
+function handMadeBa(w: Wire, bu: OutgoingBu | undefined, a: { status: number; lifetime: number; options?: MobilityOption[]; t?: boolean; clockMs?: number }): Output {
   if (!bu) throw new Error('the node sent nothing');
   const sent = bu.transport === 'ipv6' ? decodeSignalling6(bu.packet) : decodeSignalling6(bu.ipv6);
   const m = decodeMobilityHeader(sent.mh);
   if (m.type !== 'bindingUpdate') throw new Error('not a BU');
-  const timestamp = m.options.find((o) => o.type === 'replayProtection')!;
+  const timestamp = a.clockMs === undefined ? m.options.find((o) => o.type === 'replayProtection')! : { type: 'replayProtection' as const, timestamp: ntpTimestamp(a.clockMs) };
   const careOf = bu.transport === 'ipv6' ? sent.ipv6.src : bu.src;
   const mh = signMnHa(encodeMobilityHeader({
     type: 'bindingAcknowledgement', status: a.status, sequence: m.sequence, lifetime: a.lifetime, flags: { ...NO_BA_FLAGS, t: a.t ?? false },
@@ -400,6 +400,25 @@ describe('mobile node: a clock the home agent does not share (RFC 4285 §6)', ()
     const ack = w.deliver(refused.send, mnNow);
     expect(ack.registration).toMatchObject({ lifetime: 600, tunnel: { format: 'ip6' } });
     expect(w.ha.binding('mn@example.net')?.lastTimestamp).toBe(ntpTimestamp(w.nowMs));
+  });
+
+  it('ignores a 144 carrying a clock older than the one it learnt (a replayed BA of an earlier BU with this sequence number)', () => {
+    const w = pair();
+    const mnNow = w.nowMs - BEHIND;
+    w.deliver(w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, mnNow).send, mnNow).send, mnNow); // resynchronised, registered
+    const refresh = w.mn.tick(w.mn.registration!.refreshAtMs);
+    const replayed = handMadeBa(w, refresh.send, { status: 144, lifetime: 0, clockMs: w.nowMs - 3_600_000 });
+    expect(replayed.events).toEqual(['BA 144 (sequence 103) with a clock older than the home agent\'s: ignored']);
+    expect(w.mn.awaitingAck).toBe(true);
+  });
+
+  it('never sends a timestamp older than the last one accepted: a clock set back is no replay', () => {
+    const w = pair();
+    w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs + 5000).send, w.nowMs + 5000); // 5 s ahead: inside the window, accepted
+    const accepted = w.ha.binding('mn@example.net')!.lastTimestamp;
+    const moved = w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::3' }, w.nowMs - BEHIND); // then its clock is set back a minute, and it moves
+    expect(w.deliver(moved.send, w.nowMs - BEHIND).events[0]).toMatch(/^registered/);
+    expect(w.ha.binding('mn@example.net')).toMatchObject({ careOf: '2001:db8:f::3', lastTimestamp: accepted + 1n });
   });
 
   it('takes a second 144 for the BU sent on the home agent\'s clock as a refusal, tried again after the longest wait', () => {
