@@ -38,13 +38,13 @@ import { parseHomeAgentConfig } from '../control/ha/config.js';
 import { HomeAgentDaemon, receivedBu } from '../control/ha/daemon.js';
 import { Lab } from '../control/lab/netns.js';
 import { unwrapSignal } from '../control/signalling/channel.js';
-import { pinThreadToCpu } from '../control/sys/libc.js';
+import { pinThread } from '../control/sys/libc.js';
 import { signMnHa, verifyMnHa } from '../control/wire/auth/mipv6.js';
 import { ntpTimestamp } from '../control/wire/auth/replay.js';
 import { encodeSignalling6 } from '../control/wire/ip/signalling.js';
 import { encodeMobilityHeader, NO_BU_FLAGS } from '../control/wire/mh/index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ResultRow } from './report.js';
 
@@ -140,7 +140,7 @@ export async function measureHomeAgent(log: (s: string) => void): Promise<HomeAg
     daemon = new HomeAgentDaemon(config, dp, { journal: join(journalDir, 'bindings.journal'), log: (e) => { if (!e.startsWith('registered') && problems.length < 5) problems.push(e); } });
     const d = daemon;
     lab.within(ns, () => d.start());
-    pinThreadToCpu(0);
+    pinThread([0]);
 
     log(`  registering ${BINDINGS.toLocaleString('en')} mobile nodes ...`);
     for (let i = 0; i < BINDINGS; i += 256) {
@@ -162,6 +162,7 @@ export async function measureHomeAgent(log: (s: string) => void): Promise<HomeAg
     const stateMachinePerSecond = stateMachineRate(d, Array.from({ length: MEASURED }, (_, k) => buFrame(nodeOf(k), 2, 4)));
     return { bindings: BINDINGS, measured: MEASURED, moves, refreshes, cryptoPerSecond: cryptoRate(moving.slice(0, 20_000)), stateMachinePerSecond };
   } finally {
+    pinThread(cpus().map((_, i) => i)); // the sections after this one run where the kernel puts them, as before it
     daemon?.stop();
     dp?.destroy();
     lab.destroy();

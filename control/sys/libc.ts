@@ -145,9 +145,9 @@ export class PacketSocket {
   }
 }
 
-/** Keeps this thread on one CPU (per-CPU state, such as the data plane's caches, then stays the same). */
-export function pinThreadToCpu(cpu: number): void {
+/** Keeps this thread on these CPUs (on one, per-CPU state such as the data plane's caches stays the same). */
+export function pinThread(cpus: readonly number[]): void {
   const mask = Buffer.alloc(128);
-  mask[cpu >> 3] = 1 << (cpu & 7);
-  check('sched_setaffinity', schedSetaffinity(0, mask.length, mask) as number, `cpu ${cpu}`);
+  for (const cpu of cpus) mask[cpu >> 3]! |= 1 << (cpu & 7);
+  check('sched_setaffinity', schedSetaffinity(0, mask.length, mask) as number, `cpus ${cpus.join(',')}`);
 }
