@@ -36,13 +36,15 @@ export interface HomeAgentConfig {
     /** Signalling packets per second from one source (address, or address and port), and the burst allowed. */
     signallingRate: number;
     signallingBurst: number;
+    /** Probe the home link for a home address before defending it (RFC 6275 §10.3.1: DAD, 134 if someone answers). */
+    duplicateAddressDetection: boolean;
   };
   mobileNodes: MobileNodeProfile[];
 }
 
 const DEFAULT_POLICY: HomeAgentConfig['policy'] = {
   forceUdp: 'allow', tlv: true, maxLifetime: 3600, natRefreshTime: 110, replayWindow: 7, minDelayBeforeBceDelete: 10, bindingRefreshLead: 30,
-  signallingRate: 10, signallingBurst: 20,
+  signallingRate: 10, signallingBurst: 20, duplicateAddressDetection: true,
 };
 
 /** Checks a parsed JSON configuration; throws ConfigError listing every problem. */
@@ -82,6 +84,7 @@ export function parseHomeAgentConfig(json: Json): HomeAgentConfig {
     bindingRefreshLead: c.integer(pol.bindingRefreshLead, 'policy.bindingRefreshLead', 0, 3600, DEFAULT_POLICY.bindingRefreshLead),
     signallingRate: c.integer(pol.signallingRate, 'policy.signallingRate', 1, 1_000_000, DEFAULT_POLICY.signallingRate),
     signallingBurst: c.integer(pol.signallingBurst, 'policy.signallingBurst', 1, 1_000_000, DEFAULT_POLICY.signallingBurst),
+    duplicateAddressDetection: c.boolean(pol.duplicateAddressDetection, 'policy.duplicateAddressDetection', DEFAULT_POLICY.duplicateAddressDetection),
   };
 
   const mobileNodes = c.array(top.mobileNodes, 'mobileNodes', (x, path) => mobileNode(c, x, path, { pools, homeLink }));

@@ -9,11 +9,11 @@
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { sameBinding, type Binding, type DataPlane } from '../dataplane/dataplane.js';
-import { addrFamily, type BindingCounters } from '../dataplane/layout.js';
+import { addrFamily, formatAddr, type BindingCounters } from '../dataplane/layout.js';
 import { RouteWatch } from '../dataplane/route-watch.js';
 import { interfaceInfo } from '../sys/ip.js';
-import { PacketSocket } from '../sys/libc.js';
-import { gratuitousArp, unsolicitedNeighborAdvert } from '../wire/ip/neighbour.js';
+import { Icmp6Listener, PacketSocket } from '../sys/libc.js';
+import { dadSolicitation, gratuitousArp, unsolicitedNeighborAdvert } from '../wire/ip/neighbour.js';
 import { SignallingCapture } from '../signalling/capture.js';
 import { BindingJournal, slotSizeFor } from './journal.js';
 import { SourceRateLimiter } from './rate-limit.js';
@@ -23,6 +23,16 @@ import { configJson, type HomeAgentConfig, type MobileNodeProfile } from './conf
 import { DSMIP_PORT, HomeAgent, type Outcome, type ReceivedBu } from './home-agent.js';
 
 const EXPIRY_CHECK_MS = 1000;
+/** How long a duplicate address detection probe waits for an answer (RFC 4861 RetransTimer, one transmission: RFC 4862 §5.1). */
+export const DAD_WAIT_MS = 1000;
+const ND_NEIGHBOR_ADVERT = 136;
+
+/** A registration waiting for its duplicate address detection, and the node's next BU if one came meanwhile. */
+interface Probe {
+  outcome: Outcome & { dad: NonNullable<Outcome['dad']> };
+  timer: NodeJS.Timeout;
+  held?: SignalPacket;
+}
 const MAX_RATE_SOURCES = 65536;
 
 export interface DaemonOptions {
@@ -35,6 +45,12 @@ export interface DaemonOptions {
   /** The configuration file: profiles changed through setProfile()/deleteProfile() are saved back to it. */
   configPath?: string;
 }
+
+/** Signalling dropped unanswered. */
+const discarded = (event: string): Outcome => ({ dataPlane: [], event });
+
+/** The home address a BU is for: its Home Address option's, or the source of the IPv6 packet carrying it. */
+const homeAddressOf = (p: SignalPacket): string => p.signalling.homeAddressOption ?? p.signalling.ipv6.src;
 
 /** A captured signalling packet as the home agent's state machine takes it. */
 export function receivedBu(p: SignalPacket, nowMs: number): ReceivedBu {
@@ -67,7 +83,9 @@ export class HomeAgentDaemon {
   /** BAs answered, by status; BUs discarded unanswered (malformed) under -1. */
   readonly answered = new Map<number, number>();
   private expiry: NodeJS.Timeout | null = null;
-  private homeLink: { socket: PacketSocket; mac: string; ipv6: string } | null = null;
+  private homeLink: { socket: PacketSocket; mac: string; ipv6: string; advertisements: Icmp6Listener | null } | null = null;
+  /** Registrations probing the home link, by the home address of their BU. */
+  private readonly probing = new Map<string, Probe>();
   /** Home addresses the data plane answers for (proxy ARP/ND), by binding. */
   private readonly proxied = new Map<number, readonly string[]>();
   private readonly now: () => number;
@@ -93,7 +111,11 @@ export class HomeAgentDaemon {
     if (!info) throw new Error(`homeLink.interface: no interface ${JSON.stringify(link)} here`);
     const linkIpv6 = info.ipv6[0] ?? info.linkLocal6 ?? this.config.homeAgent.ipv6;
     this.dataPlane.setHomeLink(link, info.mac, linkIpv6);
-    this.homeLink = { socket: new PacketSocket(link), mac: info.mac, ipv6: linkIpv6 };
+    this.homeLink = {
+      socket: new PacketSocket(link), mac: info.mac, ipv6: linkIpv6,
+      // what answers a duplicate address detection probe: a Neighbor Advertisement to all nodes
+      advertisements: this.config.policy.duplicateAddressDetection ? new Icmp6Listener([ND_NEIGHBOR_ADVERT]) : null,
+    };
     const { ipv6, ipv4, publicIpv4 } = this.config.homeAgent;
     this.dataPlane.addEndpoint(ipv6, 0, ['decap', 'mh']);
     for (const v4 of [ipv4, publicIpv4].filter((a): a is string => a !== undefined)) {
@@ -107,7 +129,7 @@ export class HomeAgentDaemon {
       admit: (f) => this.limiter.allow(frameSource(f.frame) ?? 'unknown', this.now()),
       onPacket: (p) => arrived.push(p),
       onDrained: () => this.guarded('internal', 'handling signalling', () => this.handleBatch(arrived.splice(0))),
-      onError: (err) => this.discarded(`undecodable signalling: ${err.message}`),
+      onError: (err) => this.settled(discarded(`undecodable signalling: ${err.message}`)),
       ...(this.capture && { tap: this.capture.tap }),
     });
     this.expiry = setInterval(() => this.guarded('internal', 'expiry', () => this.expire()), EXPIRY_CHECK_MS);
@@ -137,7 +159,10 @@ export class HomeAgentDaemon {
     this.expiry = null;
     this.channel?.close();
     this.channel = null;
+    for (const p of this.probing.values()) clearTimeout(p.timer); // unanswered: the nodes send again
+    this.probing.clear();
     this.homeLink?.socket.close();
+    this.homeLink?.advertisements?.close();
     this.homeLink = null;
     this.capture?.close();
     this.capture = null;
@@ -167,25 +192,59 @@ export class HomeAgentDaemon {
    * journalled before its BA.
    */
   handleBatch(packets: readonly SignalPacket[]): void {
-    const replies = this.dataPlane.batch(() => packets.map((p) => this.applyDataPlane(this.process(p))));
+    const replies = this.dataPlane.batch(() => packets.flatMap((p) => {
+      const probe = this.probing.get(homeAddressOf(p));
+      if (probe) { // answered once its node's probe is over
+        probe.held = p;
+        return [];
+      }
+      const outcome = this.process(p);
+      if (outcome.dad && this.homeLink?.advertisements) {
+        this.probe(homeAddressOf(p), { ...outcome, dad: outcome.dad });
+        return [];
+      }
+      return [this.applyDataPlane(this.settled(outcome))];
+    }));
     for (const reply of replies) this.send(reply);
   }
 
+  /**
+   * RFC 6275 §10.3.1, RFC 4862 §5.4: a Neighbor Solicitation from the
+   * unspecified address for each address the registration would defend;
+   * after DAD_WAIT_MS the registration stands if no one advertised one.
+   */
+  private probe(home: string, outcome: Probe['outcome']): void {
+    const link = this.homeLink!;
+    link.advertisements!.read(); // what came before is no answer
+    for (const address of outcome.dad.addresses) link.socket.send(dadSolicitation(link.mac, address));
+    this.log(`duplicate address detection for ${outcome.dad.addresses.join(', ')} before: ${outcome.event}`);
+    const timer = setTimeout(() => this.guarded('internal', 'duplicate address detection', () => this.probed(home)), DAD_WAIT_MS);
+    this.probing.set(home, { outcome, timer });
+  }
+
+  private probed(home: string): void {
+    const probe = this.probing.get(home);
+    if (!probe || !this.homeLink?.advertisements) return;
+    this.probing.delete(home);
+    const targets = this.homeLink.advertisements.read().filter((m) => m.length >= 24).map((m) => formatAddr(m, 6, 8));
+    const taken = probe.outcome.dad.addresses.find((a) => targets.includes(a));
+    const reply = taken !== undefined ? this.settled(probe.outcome.dad.refuse(taken)) : this.dataPlane.batch(() => this.applyDataPlane(this.settled(probe.outcome)));
+    this.send(reply);
+    if (probe.held) this.handleBatch([probe.held]);
+  }
+
   private process(p: SignalPacket): Outcome {
-    if (p.udpChecksumOk === false) return this.discarded(`UDP datagram with a wrong checksum from ${p.outer.src}:${p.outer.srcPort} discarded`); // RFC 768
-    if (!p.signalling.mhChecksumOk) return this.discarded(`MH with a wrong checksum from ${p.signalling.ipv6.src} discarded`); // RFC 6275 §9.2
-    const outcome = this.homeAgent.handleBindingUpdate(receivedBu(p, this.now()));
+    if (p.udpChecksumOk === false) return discarded(`UDP datagram with a wrong checksum from ${p.outer.src}:${p.outer.srcPort} discarded`); // RFC 768
+    if (!p.signalling.mhChecksumOk) return discarded(`MH with a wrong checksum from ${p.signalling.ipv6.src} discarded`); // RFC 6275 §9.2
+    return this.homeAgent.handleBindingUpdate(receivedBu(p, this.now()));
+  }
+
+  /** An outcome as it will stand: logged, and counted by its BA's status (-1: discarded unanswered). */
+  private settled(outcome: Outcome): Outcome {
     this.log(outcome.event);
     const status = outcome.status ?? -1;
     this.answered.set(status, (this.answered.get(status) ?? 0) + 1);
     return outcome;
-  }
-
-  /** Signalling dropped unanswered: logged, and counted under -1. */
-  private discarded(event: string): Outcome {
-    this.log(event);
-    this.answered.set(-1, (this.answered.get(-1) ?? 0) + 1);
-    return { dataPlane: [], event };
   }
 
   /* ---- what an operator may do (the REST API) ---- */

@@ -66,6 +66,13 @@ export interface Outcome {
    * failed). The data plane undoes its own partial writes.
    */
   onDataPlaneFailure?: () => Outcome;
+  /**
+   * Addresses to probe on the home link (duplicate address detection) before
+   * anything else: only if no one answers for them does the outcome stand;
+   * if one is in use, refuse() undoes the registration and gives the BA to
+   * send instead (status 134).
+   */
+  dad?: { addresses: string[]; refuse: (address: string) => Outcome };
 }
 
 export interface BindingCacheEntry {
@@ -520,12 +527,19 @@ export class HomeAgent {
       route: this.routeTo(bu, home), binding, refreshRequested: false, ...(linkLocal && { linkLocal }),
     });
     const outcome = ba(BaStatus.accepted, { lifetime, options, flags: { ...NO_BA_FLAGS, t, r: m.flags.r } });
-    const onDataPlaneFailure = (): Outcome => {
+    const undo = (status: number, event: string): Outcome => {
       if (ipv4Home && previous?.ipv4HomeAddress !== ipv4Home) this.releaseLease(node); // leased for this BU only
       this.put(node, previous);
-      return { ...ba(BaStatus.forwardingSetupFailed), event: `forwarding setup failed for ${profile.nai}` };
+      return { ...ba(status), event };
     };
-    return { ...outcome, dataPlane: [{ install: binding }], event: `registered ${profile.nai} at ${careOf} (${tunnel.format})`, onDataPlaneFailure };
+    // RFC 6275 §10.3.1: an IPv6 address this binding starts defending on the home link is probed for first
+    const defended = previous?.deprecatedUntilMs === undefined ? previous?.binding.homeAddresses ?? [] : [];
+    const probe = policy.duplicateAddressDetection ? homeAddresses.filter((a) => a.includes(':') && !defended.includes(a)) : [];
+    return {
+      ...outcome, dataPlane: [{ install: binding }], event: `registered ${profile.nai} at ${careOf} (${tunnel.format})`,
+      onDataPlaneFailure: () => undo(BaStatus.forwardingSetupFailed, `forwarding setup failed for ${profile.nai}`),
+      ...(probe.length > 0 && { dad: { addresses: probe, refuse: (address) => undo(BaStatus.duplicateAddressDetectionFailed, `duplicate address detection: ${address} is in use on the home link: ${profile.nai} refused`) } }),
+    };
   }
 
   /**

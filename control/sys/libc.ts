@@ -14,6 +14,8 @@ const setnsRaw = libc.func('int setns(int fd, int nstype)');
 const ifNameToIndex = libc.func('unsigned int if_nametoindex(const char *name)');
 const socketRaw = libc.func('int socket(int domain, int type, int protocol)');
 const sendtoRaw = libc.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)');
+const recvRaw = libc.func('long recv(int fd, _Out_ uint8_t *buf, size_t len, int flags)');
+const setsockoptRaw = libc.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)');
 export const epollWait = libc.func('int epoll_wait(int epfd, _Out_ uint8_t *events, int maxevents, int timeout)');
 const schedSetaffinity = libc.func('int sched_setaffinity(int pid, size_t size, const uint8_t *mask)');
 
@@ -138,6 +140,46 @@ export class PacketSocket {
     sll.writeUInt8(6, 11); // sll_halen
     frame.copy(sll, 12, 0, 6); // sll_addr: the destination MAC
     check('sendto', Number(sendtoRaw(this.fd, frame, frame.length, 0, sll, sll.length)), this.ifname);
+  }
+
+  close(): void {
+    close(this.fd);
+  }
+}
+
+const IPPROTO_ICMPV6 = 58;
+const ICMP6_FILTER = 1;
+const MSG_DONTWAIT = 0x40;
+const EAGAIN = 11;
+
+/**
+ * The ICMPv6 messages of the given types that reach this network namespace
+ * (to an address or group it has), queued by the kernel until read: a raw
+ * ICMPv6 socket with the kernel's type filter (RFC 3542 §3.2). read()
+ * takes what is queued without waiting; each message from its ICMPv6
+ * header on.
+ */
+export class Icmp6Listener {
+  private readonly fd: number;
+  private readonly buf = Buffer.alloc(2048);
+
+  constructor(types: readonly number[]) {
+    this.fd = check('socket', socketRaw(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6) as number, 'ICMPv6');
+    const blocked = Buffer.alloc(32, 0xff); // a set bit blocks its type
+    for (const t of types) blocked[t >> 3]! &= ~(1 << (t & 7));
+    check('setsockopt', setsockoptRaw(this.fd, IPPROTO_ICMPV6, ICMP6_FILTER, blocked, blocked.length) as number, 'ICMP6_FILTER');
+  }
+
+  read(): Buffer[] {
+    const out: Buffer[] = [];
+    for (;;) {
+      const n = Number(recvRaw(this.fd, this.buf, this.buf.length, MSG_DONTWAIT));
+      if (n < 0) {
+        if (koffi.errno() === EAGAIN) return out;
+        throw new SysError('recv', koffi.errno(), 'ICMPv6');
+      }
+      out.push(Buffer.from(this.buf.subarray(0, n)));
+    }
   }
 
   close(): void {

@@ -13,7 +13,7 @@ import type { Binding } from '../../control/dataplane/dataplane.js';
 import { ADDR, MAC, XDP_PASS, XDP_REDIRECT, anchorTunnel, buildDataPlaneLab, changed, hex, type DataPlaneLab, named } from '../helpers/dataplane-lab.js';
 import { eth, inner, innerLength, outer, receivedBy, sentBy, type InnerSpec } from '../helpers/frames.js';
 import { scapy } from '../helpers/scapy.js';
-import { pinThreadToCpu } from '../../control/sys/libc.js';
+import { pinThread } from '../../control/sys/libc.js';
 
 let t: DataPlaneLab;
 let f: Record<string, Buffer>;
@@ -25,7 +25,7 @@ const big: InnerSpec = { ...toCn, payload: 1400 };
 const tunnelled = (spec: InnerSpec) => `${eth(MAC.mn, MAC.aMn)}/${outer(receivedBy(anchorTunnel('ip6')), 6, innerLength(6, spec))}${inner(6, spec)}`;
 
 beforeAll(() => {
-  pinThreadToCpu(0); // the caches are per CPU: every test run here must meet the same ones
+  pinThread([0]); // the caches are per CPU: every test run here must meet the same ones
   t = buildDataPlaneLab('dpdc');
   f = scapy({
     in: tunnelled(toCn),

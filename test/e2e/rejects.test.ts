@@ -10,14 +10,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addrBytes } from '../../control/dataplane/layout.js';
 import { parseHomeAgentConfig } from '../../control/ha/config.js';
-import { HomeAgentDaemon } from '../../control/ha/daemon.js';
+import { DAD_WAIT_MS, HomeAgentDaemon } from '../../control/ha/daemon.js';
 import { buildRoamingLab, NAT_PORT, roamingAddr as a, type RoamingLab } from '../../control/lab/roaming-lab.js';
 import { unwrapSignal, type SignalPacket } from '../../control/signalling/channel.js';
 import { RawIpSocket } from '../../control/sys/libc.js';
 import { signMnHa, verifyMnHa } from '../../control/wire/auth/mipv6.js';
 import { fromNtp, ntpTimestamp, replayTimestampOf } from '../../control/wire/auth/replay.js';
 import { encodeSignalling4, encodeSignalling6 } from '../../control/wire/ip/signalling.js';
-import { BaStatus, BeStatus, encodeMobilityHeader, Ipv4AckStatus, type MobilityOption } from '../../control/wire/mh/index.js';
+import { BaStatus, BeStatus, decodeMobilityHeader, encodeMobilityHeader, Ipv4AckStatus, type MobilityOption } from '../../control/wire/mh/index.js';
 import { field, LINKTYPE_RAW, tshark } from '../helpers/tshark.js';
 
 const KEY = Buffer.from('00112233445566778899aabbccddeeff00112233', 'hex');
@@ -30,6 +30,7 @@ const node = (nai: string, spi: number, home: string) => ({ nai, spi, home });
 const MN = node('mn@example.net', 4096, a.mnHome.v6);
 const HOST = node('host@example.net', 4097, '2001:db8:1::300'); // no IPv4, not a router
 const ROUTER = node('mr@example.net', 4098, '2001:db8:1::400');
+const TWIN = node('twin@example.net', 4099, '2001:db8:1::500'); // its home address also given to a host on the home link
 
 let t: RoamingLab;
 let ha: HomeAgentDaemon;
@@ -46,6 +47,7 @@ beforeAll(() => {
       { nai: MN.nai, key: KEY.toString('hex'), spi: MN.spi, homeAddress: MN.home, ipv4HomeAddress: a.mnHome.v4 },
       { nai: HOST.nai, key: KEY.toString('hex'), spi: HOST.spi, homeAddress: HOST.home },
       { nai: ROUTER.nai, key: KEY.toString('hex'), spi: ROUTER.spi, homeAddress: ROUTER.home, mobileRouter: true, prefixes: ['2001:db8:400::/48'] },
+      { nai: TWIN.nai, key: KEY.toString('hex'), spi: TWIN.spi, homeAddress: TWIN.home },
     ],
   });
   ha = new HomeAgentDaemon(config, t.anchor, { log: (e) => said.push(e) });
@@ -95,13 +97,19 @@ async function nextBa(): Promise<SignalPacket> {
   throw new Error(`no BA; the home agent said: ${said.join('; ')}`);
 }
 
-async function overIpv6(s: BuSpec): Promise<{ sent: Buffer; ba: SignalPacket }> {
+/** Sends a BU from the IPv6 care-of address; returns its MH. */
+function sendOverIpv6(s: BuSpec): Buffer {
   const sent = bu(s, CARE_OF6);
   t.lab.within(t.ns.mn, () => {
     const sock = new RawIpSocket(6);
     sock.send(encodeSignalling6({ src: CARE_OF6, dst: a.ha.v6, homeAddressOption: s.home ?? (s.who ?? MN).home, mh: sent }), addrBytes(a.ha.v6));
     sock.close();
   });
+  return sent;
+}
+
+async function overIpv6(s: BuSpec): Promise<{ sent: Buffer; ba: SignalPacket }> {
+  const sent = sendOverIpv6(s);
   return { sent, ba: await nextBa() };
 }
 
@@ -288,3 +296,27 @@ describe('refused in UDP through the NAT: the BA goes back in UDP to the NAT\'s 
     expect(t.anchor.lookupEntry(MN.home)).toMatchObject({ format: 'udp4', remote: a.natOutside, remotePort: NAT_PORT });
   });
 });
+
+describe('duplicate address detection on the home link (RFC 6275 §10.3.1)', () => {
+  it('a home address a host on the home link uses gets 134 once the probe is answered, nothing installed; freed, it is accepted', async () => {
+    t.lab.exec(t.ns.home, `ip addr add ${TWIN.home}/64 dev br0 nodad`);
+    const start = Date.now();
+    const refused = await overIpv6({ seq: 1, who: TWIN });
+    expect(Date.now() - start).toBeGreaterThanOrEqual(DAD_WAIT_MS - 20);
+    expect(mhBytes(refused.ba)).toBe(expectedBa(BaStatus.duplicateAddressDetectionFailed, refused.sent, CARE_OF6, { who: TWIN }).toString('hex'));
+    expect(field(dissected(refused.ba), 'mip6.ba.status')).toEqual(['134']);
+    expect(said).toContain(`duplicate address detection: ${TWIN.home} is in use on the home link: ${TWIN.nai} refused`);
+    expect(ha.homeAgent.binding(TWIN.nai)).toBeUndefined();
+    expect(t.anchor.lookupEntry(TWIN.home)).toBeNull();
+
+    t.lab.exec(t.ns.home, `ip addr del ${TWIN.home}/64 dev br0`);
+    sendOverIpv6({ seq: 2, who: TWIN });
+    sendOverIpv6({ seq: 3, who: TWIN, timestampMs: Date.now() + 5 }); // during the probe: held, then answered as a refresh
+    const [first, second] = [await nextBa(), await nextBa()];
+    expect(decodeMobilityHeader(first.signalling.mh)).toMatchObject({ status: 0, sequence: 2 });
+    expect(decodeMobilityHeader(second.signalling.mh)).toMatchObject({ status: 0, sequence: 3 });
+    expect(said.filter((l) => l.startsWith(`duplicate address detection for ${TWIN.home} before`))).toHaveLength(2); // the refused BU's, the first accepted one's
+    expect(t.anchor.lookupEntry(TWIN.home)).toMatchObject({ format: 'ip6', remote: CARE_OF6 });
+  });
+});
+

@@ -25,7 +25,7 @@ const problems = (json: unknown): string[] => {
 describe('home agent configuration', () => {
   it('reads a valid file, with defaults for the policy it leaves out', () => {
     const c = parseHomeAgentConfig(good);
-    expect(c.policy).toEqual({ forceUdp: 'refuse', tlv: true, maxLifetime: 3600, natRefreshTime: 60, replayWindow: 7, minDelayBeforeBceDelete: 10, bindingRefreshLead: 30, signallingRate: 10, signallingBurst: 20 });
+    expect(c.policy).toEqual({ forceUdp: 'refuse', tlv: true, maxLifetime: 3600, natRefreshTime: 60, replayWindow: 7, minDelayBeforeBceDelete: 10, bindingRefreshLead: 30, signallingRate: 10, signallingBurst: 20, duplicateAddressDetection: true });
     expect(c.mobileNodes[0]).toMatchObject({ spi: 4096, ipv4HomeAddress: { static: '10.1.0.10' }, prefixes: [], mobileRouter: false });
     expect(c.mobileNodes[0]!.key.toString('hex')).toBe('00112233445566778899aabbccddeeff00112233');
     expect(c.mobileNodes[1]).toMatchObject({ ipv4HomeAddress: { pool: 'visitors' }, prefixes: ['2001:db8:200::/48'], mobileRouter: true });
@@ -44,7 +44,7 @@ describe('home agent configuration', () => {
     };
     expect(problems(bad)).toEqual([
       'homeAgent.ipv6: must be an IPv6 address, got "198.51.100.1"',
-      'policy.colour: unknown key (known: forceUdp, tlv, maxLifetime, natRefreshTime, replayWindow, minDelayBeforeBceDelete, bindingRefreshLead, signallingRate, signallingBurst)',
+      'policy.colour: unknown key (known: forceUdp, tlv, maxLifetime, natRefreshTime, replayWindow, minDelayBeforeBceDelete, bindingRefreshLead, signallingRate, signallingBurst, duplicateAddressDetection)',
       'policy.forceUdp: must be "allow" or "refuse", got "maybe"',
       'policy.maxLifetime: must be seconds in 4..262140, a multiple of 4 (the wire counts 4-second units), got 7',
       'mobileNodes[0].key: must be a hex string, got "xyz"',

@@ -143,6 +143,22 @@ describe('home registration from an IPv6 care-of address', () => {
     expect(ha.handleBindingUpdate(twin(2)).dataPlane).toEqual([{ install: expect.objectContaining({ homeAddresses: ['2001:db8:2::100', 'fe80::100'] }) }]);
   });
 
+  it('asks for duplicate address detection of each IPv6 address it starts defending, and only those (RFC 6275 §10.3.1)', () => {
+    const ha = new HomeAgent(config());
+    const first = ha.handleBindingUpdate(overIpv6({ seq: 1, flags: { l: true } }));
+    expect(first.dad?.addresses).toEqual(['2001:db8:1::100', 'fe80::100']);
+    expect(ha.handleBindingUpdate(overIpv6({ seq: 2, flags: { l: true }, careOf: '2001:db8:e::2', atMs: 1_000_010 })).dad).toBeUndefined(); // a move
+    const refusal = ha.handleBindingUpdate(overIpv6({ seq: 3, atMs: 1_000_020, careOf: '2001:db8:e::3' })).dad; // without L: no link-local to probe
+    expect(refusal).toBeUndefined();
+    ha.handleBindingUpdate(overIpv6({ seq: 4, lifetime: 0, atMs: 1_000_030 })); // deregistered: no longer defended
+    const again = ha.handleBindingUpdate(overIpv6({ seq: 5, atMs: 1_000_040 }));
+    expect(again.dad?.addresses).toEqual(['2001:db8:1::100']);
+    const refused = again.dad!.refuse('2001:db8:1::100');
+    expect(ba(refused, '2001:db8:f::2', '2001:db8:1::100')).toMatchObject({ status: 134, sequence: 5 });
+    expect(ha.binding('mn1@example.net')).toBeUndefined();
+    expect(new HomeAgent(config({ duplicateAddressDetection: false })).handleBindingUpdate(overIpv6({ seq: 1 })).dad).toBeUndefined();
+  });
+
   it('refuses a BU without a timestamp with 145, which has none to echo (RFC 4285 §6)', () => {
     const mh = signMnHa(encodeMobilityHeader({
       type: 'bindingUpdate', sequence: 1, lifetime: 600, flags: { ...NO_FLAGS, a: true, h: true },
