@@ -114,7 +114,7 @@ export class HomeAgentDaemon {
     this.homeLink = {
       socket: new PacketSocket(link), mac: info.mac, ipv6: linkIpv6,
       // what answers a duplicate address detection probe: a Neighbor Advertisement to all nodes
-      advertisements: this.config.policy.duplicateAddressDetection ? new Icmp6Listener([ND_NEIGHBOR_ADVERT]) : null,
+      advertisements: this.config.policy.duplicateAddressDetection ? new Icmp6Listener(link, [ND_NEIGHBOR_ADVERT]) : null,
     };
     const { ipv6, ipv4, publicIpv4 } = this.config.homeAgent;
     this.dataPlane.addEndpoint(ipv6, 0, ['decap', 'mh']);

@@ -149,25 +149,34 @@ export class PacketSocket {
 
 const IPPROTO_ICMPV6 = 58;
 const ICMP6_FILTER = 1;
+const SOL_SOCKET = 1;
+const SO_BINDTODEVICE = 25;
 const MSG_DONTWAIT = 0x40;
 const EAGAIN = 11;
 
 /**
- * The ICMPv6 messages of the given types that reach this network namespace
- * (to an address or group it has), queued by the kernel until read: a raw
- * ICMPv6 socket with the kernel's type filter (RFC 3542 §3.2). read()
- * takes what is queued without waiting; each message from its ICMPv6
- * header on.
+ * The ICMPv6 messages of the given types that reach this host through one
+ * interface (to an address or group it has), queued by the kernel until
+ * read: a raw ICMPv6 socket bound to the interface, with the kernel's type
+ * filter (RFC 3542 §3.2). read() takes what is queued without waiting;
+ * each message from its ICMPv6 header on.
  */
 export class Icmp6Listener {
   private readonly fd: number;
   private readonly buf = Buffer.alloc(2048);
 
-  constructor(types: readonly number[]) {
+  constructor(ifname: string, types: readonly number[]) {
     this.fd = check('socket', socketRaw(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6) as number, 'ICMPv6');
-    const blocked = Buffer.alloc(32, 0xff); // a set bit blocks its type
-    for (const t of types) blocked[t >> 3]! &= ~(1 << (t & 7));
-    check('setsockopt', setsockoptRaw(this.fd, IPPROTO_ICMPV6, ICMP6_FILTER, blocked, blocked.length) as number, 'ICMP6_FILTER');
+    try {
+      const device = Buffer.from(`${ifname}\0`);
+      check('setsockopt', setsockoptRaw(this.fd, SOL_SOCKET, SO_BINDTODEVICE, device, device.length) as number, `SO_BINDTODEVICE ${ifname}`);
+      const blocked = Buffer.alloc(32, 0xff); // a set bit blocks its type
+      for (const t of types) blocked[t >> 3]! &= ~(1 << (t & 7));
+      check('setsockopt', setsockoptRaw(this.fd, IPPROTO_ICMPV6, ICMP6_FILTER, blocked, blocked.length) as number, 'ICMP6_FILTER');
+    } catch (err) {
+      close(this.fd);
+      throw err;
+    }
   }
 
   read(): Buffer[] {
