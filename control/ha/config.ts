@@ -151,6 +151,8 @@ function mobileNode(c: Checker, v: Json, path: string, { pools, homeLink }: Pick
   const nai = c.string(m.nai, `${path}.nai`);
   // RFC 4283: the identifier is what an option's 8-bit length leaves after the subtype
   if (Buffer.byteLength(nai) > MAX_NAI_BYTES) c.problems.push(`${path}.nai: ${Buffer.byteLength(nai)} bytes, at most ${MAX_NAI_BYTES} fit a Mobile Node Identifier option`);
+  // RFC 7542 §2.2: no control characters, quotes or backslashes in an NAI (a journal slot then holds it as it is)
+  if (/["\\\u0000-\u001f\u007f]/.test(nai)) c.problems.push(`${path}.nai: control characters, quotes and backslashes are no part of an NAI (RFC 7542)`);
   const spi = c.integer(m.spi ?? null, `${path}.spi`, 256, 0xffffffff, 0); // required; 0–255 are reserved (RFC 4285)
   const prefixes = c.array(m.prefixes, `${path}.prefixes`, (x, p) => c.prefix(x, p));
   if (prefixes.length > MAX_PROFILE_PREFIXES) c.problems.push(`${path}.prefixes: ${prefixes.length} of them, at most ${MAX_PROFILE_PREFIXES}`);

@@ -27,10 +27,12 @@ const EXPIRY_CHECK_MS = 1000;
 export const DAD_WAIT_MS = 1000;
 const ND_NEIGHBOR_ADVERT = 136;
 
-/** A registration waiting for its duplicate address detection, and the node's next BU if one came meanwhile. */
+/** A registration waiting for its duplicate address detection: what it heard, and the node's next BU if one came meanwhile. */
 interface Probe {
   outcome: Outcome & { dad: NonNullable<Outcome['dad']> };
   timer: NodeJS.Timeout;
+  /** Targets of the Neighbor Advertisements heard since it began. */
+  heard: Set<string>;
   held?: SignalPacket;
 }
 const MAX_RATE_SOURCES = 65536;
@@ -154,13 +156,12 @@ export class HomeAgentDaemon {
   }
 
   stop(): void {
+    this.abandonProbes(); // first: their undoing goes to the journal
     this.serving = false;
     if (this.expiry) clearInterval(this.expiry);
     this.expiry = null;
     this.channel?.close();
     this.channel = null;
-    for (const p of this.probing.values()) clearTimeout(p.timer); // unanswered: the nodes send again
-    this.probing.clear();
     this.homeLink?.socket.close();
     this.homeLink?.advertisements?.close();
     this.homeLink = null;
@@ -200,8 +201,8 @@ export class HomeAgentDaemon {
       }
       const outcome = this.process(p);
       if (outcome.dad && this.homeLink?.advertisements) {
-        this.probe(homeAddressOf(p), { ...outcome, dad: outcome.dad });
-        return [];
+        const unprobed = this.probe(homeAddressOf(p), { ...outcome, dad: outcome.dad });
+        return unprobed ? [unprobed] : [];
       }
       return [this.applyDataPlane(this.settled(outcome))];
     }));
@@ -212,25 +213,58 @@ export class HomeAgentDaemon {
    * RFC 6275 §10.3.1, RFC 4862 §5.4: a Neighbor Solicitation from the
    * unspecified address for each address the registration would defend;
    * after DAD_WAIT_MS the registration stands if no one advertised one.
+   * Returns the refusal to send now if the probe could not go out.
    */
-  private probe(home: string, outcome: Probe['outcome']): void {
+  private probe(home: string, outcome: Probe['outcome']): Outcome | undefined {
     const link = this.homeLink!;
-    link.advertisements!.read(); // what came before is no answer
-    for (const address of outcome.dad.addresses) link.socket.send(dadSolicitation(link.mac, address));
+    try {
+      this.hear(); // what came before is for the probes already under way
+      for (const address of outcome.dad.addresses) link.socket.send(dadSolicitation(link.mac, address));
+    } catch (err) {
+      this.failed('internal', `duplicate address detection for ${outcome.dad.addresses.join(', ')}`, err);
+      return this.settled(outcome.onDataPlaneFailure!()); // 143: nothing defended unprobed
+    }
     this.log(`duplicate address detection for ${outcome.dad.addresses.join(', ')} before: ${outcome.event}`);
     const timer = setTimeout(() => this.guarded('internal', 'duplicate address detection', () => this.probed(home)), DAD_WAIT_MS);
-    this.probing.set(home, { outcome, timer });
+    this.probing.set(home, { outcome, timer, heard: new Set() });
+    return undefined;
+  }
+
+  /** The Neighbor Advertisements that came, to every probe under way (probes overlap: each must see what came during it). */
+  private hear(): void {
+    const advertisements = this.homeLink?.advertisements;
+    if (!advertisements) return;
+    const targets = advertisements.read().filter((m) => m.length >= 24 && m[1] === 0).map((m) => formatAddr(m, 6, 8));
+    for (const p of this.probing.values()) for (const t of targets) p.heard.add(t);
   }
 
   private probed(home: string): void {
     const probe = this.probing.get(home);
-    if (!probe || !this.homeLink?.advertisements) return;
-    this.probing.delete(home);
-    const targets = this.homeLink.advertisements.read().filter((m) => m.length >= 24).map((m) => formatAddr(m, 6, 8));
-    const taken = probe.outcome.dad.addresses.find((a) => targets.includes(a));
-    const reply = taken !== undefined ? this.settled(probe.outcome.dad.refuse(taken)) : this.dataPlane.batch(() => this.applyDataPlane(this.settled(probe.outcome)));
-    this.send(reply);
+    if (!probe) return;
+    try {
+      this.hear();
+    } finally {
+      this.probing.delete(home);
+    }
+    const { outcome } = probe;
+    if (!outcome.dad.current()) {
+      this.log(`duplicate address detection for ${outcome.dad.addresses.join(', ')} over, the registration revoked or replaced meanwhile: nothing to answer`);
+    } else {
+      const taken = outcome.dad.addresses.find((a) => probe.heard.has(a));
+      this.send(taken !== undefined ? this.settled(outcome.dad.refuse(taken)) : this.dataPlane.batch(() => this.applyDataPlane(this.settled(outcome))));
+    }
     if (probe.held) this.handleBatch([probe.held]);
+  }
+
+  /** Probes cut short (the daemon stops): their registrations undone, unanswered (their nodes send again). */
+  private abandonProbes(): void {
+    for (const { outcome, timer } of this.probing.values()) {
+      clearTimeout(timer);
+      if (!outcome.dad.current()) continue;
+      outcome.dad.refuse(outcome.dad.addresses[0]!); // the entry as it was before, journalled
+      this.log(`duplicate address detection for ${outcome.dad.addresses.join(', ')} cut short by a stop: undone (${outcome.event})`);
+    }
+    this.probing.clear();
   }
 
   private process(p: SignalPacket): Outcome {

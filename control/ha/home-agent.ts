@@ -72,7 +72,12 @@ export interface Outcome {
    * if one is in use, refuse() undoes the registration and gives the BA to
    * send instead (status 134).
    */
-  dad?: { addresses: string[]; refuse: (address: string) => Outcome };
+  dad?: {
+    addresses: string[];
+    refuse: (address: string) => Outcome;
+    /** The registration still stands as this outcome made it (not revoked, replaced or deleted meanwhile). */
+    current: () => boolean;
+  };
 }
 
 export interface BindingCacheEntry {
@@ -521,11 +526,12 @@ export class HomeAgent {
     const bindingId = node.bindingId;
     const binding: Binding = { id: bindingId, tunnel, homeAddresses, prefixes };
     const previous = node.entry;
-    this.put(node, {
+    const entry: BindingCacheEntry = {
       nai: profile.nai, bindingId, homeAddress: home, ...(ipv4Home && { ipv4HomeAddress: ipv4Home }), careOf, natDetected, tunnel,
       sequence: m.sequence, lifetime, expiresMs: bu.nowMs + lifetime * 1000, lastTimestamp: timestamp,
       route: this.routeTo(bu, home), binding, refreshRequested: false, ...(linkLocal && { linkLocal }),
-    });
+    };
+    this.put(node, entry);
     const outcome = ba(BaStatus.accepted, { lifetime, options, flags: { ...NO_BA_FLAGS, t, r: m.flags.r } });
     const undo = (status: number, event: string): Outcome => {
       if (ipv4Home && previous?.ipv4HomeAddress !== ipv4Home) this.releaseLease(node); // leased for this BU only
@@ -538,7 +544,11 @@ export class HomeAgent {
     return {
       ...outcome, dataPlane: [{ install: binding }], event: `registered ${profile.nai} at ${careOf} (${tunnel.format})`,
       onDataPlaneFailure: () => undo(BaStatus.forwardingSetupFailed, `forwarding setup failed for ${profile.nai}`),
-      ...(probe.length > 0 && { dad: { addresses: probe, refuse: (address) => undo(BaStatus.duplicateAddressDetectionFailed, `duplicate address detection: ${address} is in use on the home link: ${profile.nai} refused`) } }),
+      ...(probe.length > 0 && { dad: {
+        addresses: probe,
+        refuse: (address) => undo(BaStatus.duplicateAddressDetectionFailed, `duplicate address detection: ${address} is in use on the home link: ${profile.nai} refused`),
+        current: () => node.entry === entry,
+      } }),
     };
   }
 

@@ -63,8 +63,8 @@ export class BindingJournal {
   static open(path: string, minSlotSize = FIRST_SLOT_SIZE): { journal: BindingJournal; entries: BindingCacheEntry[]; problems: string[] } {
     const file = existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
     const slotSize = slotSizeOf(file);
-    if (!slotSize && file.length > 0 && file[0] !== 0x7b /* { */) throw new Error(`${path}: neither a binding cache journal nor one of the JSON-lines format before it: move it aside`);
-    const { entries, problems } = slotSize ? readSlots(path, file, slotSize) : readLines(path, file.toString('utf8'));
+    const { entries, problems, lines } = slotSize ? { ...readSlots(path, file, slotSize), lines: 0 } : readLines(path, file.toString('utf8'));
+    if (!slotSize && file.length > 0 && lines === 0) throw new Error(`${path}: neither a binding cache journal nor one of the JSON-lines format before it: move it aside`);
     const journal = new BindingJournal(path, Math.max(slotSize ?? FIRST_SLOT_SIZE, minSlotSize));
     if (slotSize === journal.slotSize) {
       journal.fd = openSync(path, 'r+');
@@ -222,19 +222,25 @@ function readSlots(path: string, file: Buffer, slotSize: number): { entries: Bin
   return { entries: [...byNai.values()], problems };
 }
 
-/** The JSON-lines journal of earlier versions: { nai, entry } or { nai, gone: true } per line, folded. */
-function readLines(path: string, text: string): { entries: BindingCacheEntry[]; problems: string[] } {
+/**
+ * The JSON-lines journal of earlier versions: { nai, entry } or { nai, gone: true }
+ * per line, folded; lines: how many were such lines (none: it is no journal).
+ */
+function readLines(path: string, text: string): { entries: BindingCacheEntry[]; problems: string[]; lines: number } {
   const problems: string[] = [];
   const state = new Map<string, BindingCacheEntry>();
+  let lines = 0;
   text.split('\n').forEach((line, i) => {
     if (!line.trim()) return;
     try {
-      const parsed = JSON.parse(line) as { nai: string; gone: true } | { nai: string; entry: Record<string, unknown> };
-      if ('gone' in parsed) state.delete(parsed.nai);
-      else state.set(parsed.nai, fromJson(parsed.entry));
+      const parsed = JSON.parse(line) as { nai?: unknown; gone?: unknown; entry?: Record<string, unknown> };
+      if (typeof parsed?.nai !== 'string' || (parsed.gone !== true && typeof parsed.entry !== 'object')) throw new Error('not a journal line');
+      lines++;
+      if (parsed.gone === true) state.delete(parsed.nai);
+      else state.set(parsed.nai, fromJson(parsed.entry!));
     } catch (err) {
       problems.push(`${path}:${i + 1}: ${(err as Error).message}: line skipped`); // a torn last write, say
     }
   });
-  return { entries: [...state.values()], problems };
+  return { entries: [...state.values()], problems, lines };
 }

@@ -26,7 +26,7 @@
 import type { Tunnel } from '../dataplane/dataplane.js';
 import { inPrefix } from '../dataplane/layout.js';
 import { signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
-import { DEFAULT_REPLAY_WINDOW_MS, fromNtp, ntpTimestamp } from '../wire/auth/replay.js';
+import { DEFAULT_REPLAY_WINDOW_MS, fromNtp, ntpTimestamp, ntpUnwrap } from '../wire/auth/replay.js';
 import { encodeSignalling6, type SignallingPacket6 } from '../wire/ip/signalling.js';
 import { DSMIP6_UDP_PORT } from '../wire/ip/constants.js';
 import { BaStatus, decodeMobilityHeader, encodeMobilityHeader, NO_BU_FLAGS, type BindingAcknowledgement, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
@@ -112,12 +112,13 @@ export class MobileNode {
   private forceUdp: boolean;
   /** A dynamic IPv4 home address once granted, asked for again by address. */
   private leasedIpv4?: string;
-  /** The home agent's clock minus ours, as its last 144 said (RFC 4285 §6), and when we learnt it. */
-  private clock = { offsetMs: 0, learntAtMs: -Infinity };
+  /** The home agent's clock minus ours, as its last 144 said (RFC 4285 §6); and its clock then, and our monotonic clock then. */
+  private clock: { offsetMs: number; theirsMs: number; learntAtMonoMs: number } | null = null;
   /** The timestamp of the last BU the home agent accepted: every later one must be newer. */
-  private lastAccepted = 0n;
+  private lastAccepted?: bigint;
 
-  constructor(readonly config: MobileNodeConfig, initialSequence = Math.floor(Math.random() * 0x10000)) {
+  /** monotonicMs: a clock no one sets (our wall clock may be stepped, by NTP say, under a learnt offset). */
+  constructor(readonly config: MobileNodeConfig, initialSequence = Math.floor(Math.random() * 0x10000), private readonly monotonicMs: () => number = () => performance.now()) {
     this.sequence = initialSequence & 0xffff;
     this.forceUdp = config.forceUdp;
   }
@@ -241,10 +242,15 @@ export class MobileNode {
   private resynchronise(m: BindingAcknowledgement, nowMs: number): Output {
     const theirs = option(m, 'replayProtection')?.timestamp;
     if (theirs === undefined) return { events: [`BA 144 (sequence ${m.sequence}) without the home agent's clock: ignored`] };
-    const offsetMs = fromNtp(theirs) - nowMs;
-    // a clock older than one learnt before (by more than the replay window) is a replayed BA's: a signed 144 of an earlier BU with this sequence number
-    if (offsetMs < this.clock.offsetMs - DEFAULT_REPLAY_WINDOW_MS && this.clock.learntAtMs > -Infinity) return { events: [`BA 144 (sequence ${m.sequence}) with a clock older than the home agent's: ignored`] };
-    this.clock = { offsetMs, learntAtMs: nowMs };
+    const theirsMs = fromNtp(theirs);
+    // the home agent's clock goes on from what it said last (by ours that no one sets): one older than that, by more
+    // than the replay window, is a replayed BA's, a signed 144 of an earlier BU that had this sequence number
+    const mono = this.monotonicMs();
+    if (this.clock && theirsMs < this.clock.theirsMs + (mono - this.clock.learntAtMonoMs) - DEFAULT_REPLAY_WINDOW_MS) {
+      return { events: [`BA 144 (sequence ${m.sequence}) with a clock older than the home agent's: ignored`] };
+    }
+    const offsetMs = theirsMs - nowMs;
+    this.clock = { offsetMs, theirsMs, learntAtMonoMs: mono };
     const out = this.sendBu(nowMs, false, [`timestamp refused (144): the home agent's clock is ${offsetMs} ms from ours; sending again on it`], this.pending!.timeoutMs);
     if (this.pending) this.pending.resynchronised = true;
     return out;
@@ -288,8 +294,10 @@ export class MobileNode {
     const careOf = this.careOfFor(placement);
     const forceUdp = this.forceUdp && placement.kind === 'away4';
     const firstRegistration = this.current === null;
-    const onTheirClock = ntpTimestamp(nowMs + this.clock.offsetMs);
-    const timestamp = onTheirClock > this.lastAccepted ? onTheirClock : this.lastAccepted + 1n; // never one the home agent would call a replay
+    const onTheirClock = ntpTimestamp(nowMs + (this.clock?.offsetMs ?? 0));
+    // never one the home agent would call a replay (compared across the NTP era of 2036)
+    const last = this.lastAccepted;
+    const timestamp = last === undefined || ntpUnwrap(onTheirClock) > ntpUnwrap(last) ? onTheirClock : BigInt.asUintN(64, last + 1n);
     this.pending = {
       sequence: this.sequence, timestamp, placement, careOf, forceUdp, sentMs: nowMs,
       timeoutMs: timeoutMs ?? (fresh && firstRegistration ? INITIAL_BINDACK_TIMEOUT_FIRST_REG_MS : INITIAL_BINDACK_TIMEOUT_MS),

@@ -31,6 +31,8 @@ const MN = node('mn@example.net', 4096, a.mnHome.v6);
 const HOST = node('host@example.net', 4097, '2001:db8:1::300'); // no IPv4, not a router
 const ROUTER = node('mr@example.net', 4098, '2001:db8:1::400');
 const TWIN = node('twin@example.net', 4099, '2001:db8:1::500'); // its home address also given to a host on the home link
+const LATE = node('late@example.net', 4100, '2001:db8:1::600');
+const GONE = node('gone@example.net', 4101, '2001:db8:1::700');
 
 let t: RoamingLab;
 let ha: HomeAgentDaemon;
@@ -47,7 +49,7 @@ beforeAll(() => {
       { nai: MN.nai, key: KEY.toString('hex'), spi: MN.spi, homeAddress: MN.home, ipv4HomeAddress: a.mnHome.v4 },
       { nai: HOST.nai, key: KEY.toString('hex'), spi: HOST.spi, homeAddress: HOST.home },
       { nai: ROUTER.nai, key: KEY.toString('hex'), spi: ROUTER.spi, homeAddress: ROUTER.home, mobileRouter: true, prefixes: ['2001:db8:400::/48'] },
-      { nai: TWIN.nai, key: KEY.toString('hex'), spi: TWIN.spi, homeAddress: TWIN.home },
+      ...[TWIN, LATE, GONE].map((n) => ({ nai: n.nai, key: KEY.toString('hex'), spi: n.spi, homeAddress: n.home })),
     ],
   });
   ha = new HomeAgentDaemon(config, t.anchor, { log: (e) => said.push(e) });
@@ -317,6 +319,33 @@ describe('duplicate address detection on the home link (RFC 6275 §10.3.1)', () 
     expect(decodeMobilityHeader(second.signalling.mh)).toMatchObject({ status: 0, sequence: 3 });
     expect(said.filter((l) => l.startsWith(`duplicate address detection for ${TWIN.home} before`))).toHaveLength(2); // the refused BU's, the first accepted one's
     expect(t.anchor.lookupEntry(TWIN.home)).toMatchObject({ format: 'ip6', remote: CARE_OF6 });
+  });
+
+  it('probes that overlap each hear what came during them: a conflict of the first is not lost when the second begins', async () => {
+    t.lab.exec(t.ns.home, `ip addr add ${GONE.home}/64 dev br0 nodad`);
+    try {
+      sendOverIpv6({ seq: 1, who: GONE });
+      await new Promise((r) => setTimeout(r, 300)); // GONE's probe answered by now
+      sendOverIpv6({ seq: 1, who: LATE });
+      const [first, second] = [await nextBa(), await nextBa()];
+      expect(decodeMobilityHeader(first.signalling.mh)).toMatchObject({ status: 134 });
+      expect(decodeMobilityHeader(second.signalling.mh)).toMatchObject({ status: 0 });
+      expect(t.anchor.lookupEntry(GONE.home)).toBeNull();
+      expect(t.anchor.lookupEntry(LATE.home)).toMatchObject({ remote: CARE_OF6 });
+    } finally {
+      t.lab.exec(t.ns.home, `ip addr del ${GONE.home}/64 dev br0`);
+    }
+  });
+
+  it('a registration revoked during its probe is neither installed nor answered', async () => {
+    sendOverIpv6({ seq: 2, who: GONE, timestampMs: Date.now() + 10 });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(ha.revoke(GONE.nai)).toBe(true);
+    await new Promise((r) => setTimeout(r, DAD_WAIT_MS + 300));
+    expect(arrived).toEqual([]);
+    expect(t.anchor.lookupEntry(GONE.home)).toBeNull();
+    expect(ha.homeAgent.binding(GONE.nai)).toBeUndefined();
+    expect(said).toContain(`duplicate address detection for ${GONE.home} over, the registration revoked or replaced meanwhile: nothing to answer`);
   });
 });
 

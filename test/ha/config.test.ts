@@ -102,6 +102,10 @@ describe('addresses', () => {
     });
     expect(node({ nai: `${'n'.repeat(250)}@b.c` })()).toBeDefined(); // 254 bytes
     expect(node({ nai: `${'n'.repeat(251)}@b.c` })).toThrow('mobileNodes[0].nai: 255 bytes, at most 254 fit a Mobile Node Identifier option');
+    expect(node({ nai: 'a"b@c' })).toThrow('mobileNodes[0].nai: control characters, quotes and backslashes are no part of an NAI (RFC 7542)');
+    expect(node({ nai: 'a\\b@c' })).toThrow(/no part of an NAI/);
+    expect(node({ nai: 'a\u0007b@c' })).toThrow(/no part of an NAI/);
+    expect(node({ nai: 'ünï@exämple.net' })().mobileNodes[0]!.nai).toBe('ünï@exämple.net'); // UTF-8 is
     const prefixes = (n: number) => Array.from({ length: n }, (_, i) => `2001:db8:${(0x100 + i).toString(16)}::/48`);
     expect(node({ prefixes: prefixes(32), mobileRouter: true })().mobileNodes[0]!.prefixes).toHaveLength(32);
     expect(node({ prefixes: prefixes(33), mobileRouter: true })).toThrow('mobileNodes[0].prefixes: 33 of them, at most 32');

@@ -196,10 +196,13 @@ describe('the journal file', () => {
     expect(BindingJournal.open(path).entries[0]!.binding.prefixes).toEqual(prefixes);
   });
 
-  it('refuses a file that is neither, rather than overwrite it', () => {
-    writeFileSync(path, 'something else entirely\n');
+  it.each([
+    ['text', 'something else entirely\n'],
+    ['JSON of another kind (a configuration given by mistake)', '{ "homeLink": { "interface": "home0" },\n  "mobileNodes": [] }\n'],
+  ])('refuses a file that is neither (%s), rather than overwrite it', (_what, content) => {
+    writeFileSync(path, content);
     expect(() => BindingJournal.open(path)).toThrow(`${path}: neither a binding cache journal nor one of the JSON-lines format before it: move it aside`);
-    expect(readFileSync(path, 'utf8')).toBe('something else entirely\n');
+    expect(readFileSync(path, 'utf8')).toBe(content);
   });
 
   it('sizes its slots for the longest entry the profiles allow: no growing while BUs wait', () => {

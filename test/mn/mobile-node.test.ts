@@ -412,6 +412,17 @@ describe('mobile node: a clock the home agent does not share (RFC 4285 §6)', ()
     expect(w.mn.awaitingAck).toBe(true);
   });
 
+  it('takes the home agent\'s clock again after its own is stepped right (by NTP, say) under the learnt offset', () => {
+    const w = pair();
+    const behind = w.nowMs - BEHIND;
+    w.deliver(w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, behind).send, behind).send, behind); // +60 s learnt, registered
+    w.nowMs += 1000;
+    const moved = w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::3' }, w.nowMs); // its clock now right: on the learnt offset its BUs are a minute ahead
+    const refused = w.deliver(moved.send, w.nowMs);
+    expect(refused.events[0]).toBe("timestamp refused (144): the home agent's clock is 0 ms from ours; sending again on it");
+    expect(w.deliver(refused.send, w.nowMs).registration).toMatchObject({ tunnel: { local: '2001:db8:f::3' } });
+  });
+
   it('never sends a timestamp older than the last one accepted: a clock set back is no replay', () => {
     const w = pair();
     w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs + 5000).send, w.nowMs + 5000); // 5 s ahead: inside the window, accepted
