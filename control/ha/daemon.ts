@@ -241,14 +241,19 @@ export class HomeAgentDaemon {
   private probed(home: string): void {
     const probe = this.probing.get(home);
     if (!probe) return;
+    const { outcome } = probe;
+    let unheard: unknown;
     try {
       this.hear();
-    } finally {
-      this.probing.delete(home);
+    } catch (err) {
+      unheard = err;
     }
-    const { outcome } = probe;
+    this.probing.delete(home);
     if (!outcome.dad.current()) {
       this.log(`duplicate address detection for ${outcome.dad.addresses.join(', ')} over, the registration revoked or replaced meanwhile: nothing to answer`);
+    } else if (unheard !== undefined) { // unheard is no answer: refused (143), not defended unprobed
+      this.failed('internal', `duplicate address detection for ${outcome.dad.addresses.join(', ')}`, unheard);
+      this.send(this.settled(outcome.onDataPlaneFailure!()));
     } else {
       const taken = outcome.dad.addresses.find((a) => probe.heard.has(a));
       this.send(taken !== undefined ? this.settled(outcome.dad.refuse(taken)) : this.dataPlane.batch(() => this.applyDataPlane(this.settled(outcome))));
