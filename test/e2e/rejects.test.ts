@@ -347,5 +347,19 @@ describe('duplicate address detection on the home link (RFC 6275 §10.3.1)', () 
     expect(ha.homeAgent.binding(GONE.nai)).toBeUndefined();
     expect(said).toContain(`duplicate address detection for ${GONE.home} over, the registration revoked or replaced meanwhile: nothing to answer`);
   });
+
+  it('a stop during a probe undoes its registration (the last test here: the home agent stays stopped)', async () => {
+    const probing = () => said.filter((l) => l.startsWith(`duplicate address detection for ${GONE.home} before: registered`)).length;
+    const before = probing();
+    sendOverIpv6({ seq: 3, who: GONE, timestampMs: Date.now() + 20 });
+    for (const end = Date.now() + 2000; probing() === before && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
+    expect(ha.homeAgent.binding(GONE.nai)).toMatchObject({ sequence: 3 }); // tentative while it probes
+    ha.stop();
+    expect(ha.homeAgent.binding(GONE.nai)).toBeUndefined();
+    expect(said).toContain(`duplicate address detection for ${GONE.home} cut short by a stop: undone (registered ${GONE.nai} at ${CARE_OF6} (ip6))`);
+    await new Promise((r) => setTimeout(r, DAD_WAIT_MS + 300));
+    expect(arrived).toEqual([]);
+    expect(t.anchor.lookupEntry(GONE.home)).toBeNull();
+  });
 });
 
