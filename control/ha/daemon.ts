@@ -134,7 +134,12 @@ export class HomeAgentDaemon {
       onError: (err) => this.settled(discarded(`undecodable signalling: ${err.message}`)),
       ...(this.capture && { tap: this.capture.tap }),
     });
-    this.expiry = setInterval(() => this.guarded('internal', 'expiry', () => this.expire()), EXPIRY_CHECK_MS);
+    this.expiry = setInterval(() => {
+      this.guarded('internal', 'expiry', () => this.expire());
+      this.guarded('journal', 'rewriting the journal', () => {
+        if (this.journal?.repair(() => this.homeAgent.entries())) this.log('journal rewritten whole after a failed write');
+      });
+    }, EXPIRY_CHECK_MS);
     this.routeWatch = new RouteWatch(this.dataPlane);
     this.serving = true;
   }

@@ -82,12 +82,27 @@ export class BindingJournal {
   record(nai: string, entry: BindingCacheEntry | undefined, current: () => Iterable<BindingCacheEntry>): void {
     this.current = current;
     const before = this.slotOf.get(nai);
-    if (entry) {
-      this.write(entry);
-      if (before !== undefined && before !== entry.bindingId) this.clear(before); // the new slot first: a kill between leaves both, the newer wins
-    } else if (before !== undefined) {
-      this.clear(before);
+    try {
+      if (entry) {
+        this.write(entry);
+        if (before !== undefined && before !== entry.bindingId) this.clear(before); // the new slot first: a kill between leaves both, the newer wins
+      } else if (before !== undefined) {
+        this.clear(before);
+      }
+    } catch (err) {
+      this.stale = true;
+      throw err;
     }
+  }
+
+  /** A write failed since the last rewrite: the file may not hold the cache as it is. */
+  stale = false;
+
+  /** Rewrites the file whole if a write failed since the last rewrite (the daemon asks every second); true if it did. */
+  repair(entries: () => Iterable<BindingCacheEntry>): boolean {
+    if (!this.stale) return false;
+    this.rewrite([...entries()]);
+    return true;
   }
 
   /**
@@ -116,6 +131,7 @@ export class BindingJournal {
     this.slotOf.clear();
     this.naiIn.clear();
     for (const e of entries) this.placed(e.nai, e.bindingId);
+    this.stale = false;
   }
 
   close(): void {

@@ -148,6 +148,19 @@ describe('the journal file', () => {
     expect(BindingJournal.open(path).entries.map((e) => [e.nai, e.sequence])).toEqual([['mn1@example.net', 3000], ['mn2@example.net', 1]]);
   });
 
+  it('after a failed write, repair() rewrites the file whole: a restart finds the cache as it is', () => {
+    const j = journaled();
+    j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
+    expect(j.journal.repair(() => j.ha.entries())).toBe(false); // nothing failed: nothing to do
+    j.journal.close(); // every write fails from here
+    expect(() => j.ha.handleBindingUpdate(bu(0, 2, 1_000_010, [], 0))).toThrow(); // deregistered, not journalled
+    expect(j.journal.stale).toBe(true);
+    expect(BindingJournal.open(path).entries.map((e) => [e.sequence, e.deprecatedUntilMs !== undefined])).toEqual([[1, false]]);
+    expect(j.journal.repair(() => j.ha.entries())).toBe(true);
+    expect(j.journal.stale).toBe(false);
+    expect(BindingJournal.open(path).entries.map((e) => [e.sequence, e.deprecatedUntilMs !== undefined])).toEqual([[2, true]]);
+  });
+
   it('empties the slot of an entry that left the cache', () => {
     const j = journaled();
     j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
