@@ -239,7 +239,8 @@ export class HomeAgentDaemon {
   private hear(): void {
     const advertisements = this.homeLink?.advertisements;
     if (!advertisements) return;
-    const targets = advertisements.read().filter((m) => m.length >= 24 && m[1] === 0).map((m) => formatAddr(m, 6, 8));
+    // RFC 4861 §7.1.2: an advertisement a router forwarded (hop limit below 255) is no neighbour's
+    const targets = advertisements.read().filter(({ message: m, hopLimit }) => hopLimit === 255 && m.length >= 24 && m[1] === 0).map(({ message: m }) => formatAddr(m, 6, 8));
     for (const p of this.probing.values()) for (const t of targets) p.heard.add(t);
   }
 

@@ -14,7 +14,9 @@ const setnsRaw = libc.func('int setns(int fd, int nstype)');
 const ifNameToIndex = libc.func('unsigned int if_nametoindex(const char *name)');
 const socketRaw = libc.func('int socket(int domain, int type, int protocol)');
 const sendtoRaw = libc.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)');
-const recvRaw = libc.func('long recv(int fd, _Out_ uint8_t *buf, size_t len, int flags)');
+const Iovec = koffi.struct('anchor_iovec', { base: 'void *', len: 'size_t' });
+koffi.struct('anchor_msghdr', { name: 'void *', namelen: 'uint32_t', iov: koffi.pointer(Iovec), iovlen: 'size_t', control: 'void *', controllen: 'size_t', flags: 'int' });
+const recvmsgRaw = libc.func('long recvmsg(int fd, _Inout_ anchor_msghdr *msg, int flags)');
 const setsockoptRaw = libc.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)');
 export const epollWait = libc.func('int epoll_wait(int epfd, _Out_ uint8_t *events, int maxevents, int timeout)');
 const schedSetaffinity = libc.func('int sched_setaffinity(int pid, size_t size, const uint8_t *mask)');
@@ -149,6 +151,9 @@ export class PacketSocket {
 
 const IPPROTO_ICMPV6 = 58;
 const ICMP6_FILTER = 1;
+const IPPROTO_IPV6 = 41;
+const IPV6_RECVHOPLIMIT = 51;
+const IPV6_HOPLIMIT = 52;
 const SOL_SOCKET = 1;
 const SO_BINDTODEVICE = 25;
 const MSG_DONTWAIT = 0x40;
@@ -159,11 +164,13 @@ const EAGAIN = 11;
  * interface (to an address or group it has), queued by the kernel until
  * read: a raw ICMPv6 socket bound to the interface, with the kernel's type
  * filter (RFC 3542 §3.2). read() takes what is queued without waiting;
- * each message from its ICMPv6 header on.
+ * each message from its ICMPv6 header on, with the hop limit it came with
+ * (255 only if no router forwarded it: RFC 4861 §7.1.2).
  */
 export class Icmp6Listener {
   private readonly fd: number;
-  private readonly buf = Buffer.alloc(2048);
+  private readonly data = koffi.alloc('uint8_t', 2048);
+  private readonly control = koffi.alloc('uint8_t', 128);
 
   constructor(ifname: string, types: readonly number[]) {
     this.fd = check('socket', socketRaw(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6) as number, 'ICMPv6');
@@ -173,27 +180,44 @@ export class Icmp6Listener {
       const blocked = Buffer.alloc(32, 0xff); // a set bit blocks its type
       for (const t of types) blocked[t >> 3]! &= ~(1 << (t & 7));
       check('setsockopt', setsockoptRaw(this.fd, IPPROTO_ICMPV6, ICMP6_FILTER, blocked, blocked.length) as number, 'ICMP6_FILTER');
+      const on = Buffer.alloc(4);
+      on.writeInt32LE(1);
+      check('setsockopt', setsockoptRaw(this.fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, on, on.length) as number, 'IPV6_RECVHOPLIMIT');
     } catch (err) {
       close(this.fd);
       throw err;
     }
   }
 
-  read(): Buffer[] {
-    const out: Buffer[] = [];
+  read(): { message: Buffer; hopLimit: number | undefined }[] {
+    const out: { message: Buffer; hopLimit: number | undefined }[] = [];
     for (;;) {
-      const n = Number(recvRaw(this.fd, this.buf, this.buf.length, MSG_DONTWAIT));
+      const msg = { name: null, namelen: 0, iov: { base: this.data, len: 2048 }, iovlen: 1, control: this.control, controllen: 128, flags: 0 };
+      const n = Number(recvmsgRaw(this.fd, msg, MSG_DONTWAIT));
       if (n < 0) {
         if (koffi.errno() === EAGAIN) return out;
-        throw new SysError('recv', koffi.errno(), 'ICMPv6');
+        throw new SysError('recvmsg', koffi.errno(), 'ICMPv6');
       }
-      out.push(Buffer.from(this.buf.subarray(0, n)));
+      out.push({ message: Buffer.from(koffi.decode(this.data, 'uint8_t', n) as number[]), hopLimit: hopLimitOf(Buffer.from(koffi.decode(this.control, 'uint8_t', Number(msg.controllen)) as number[])) });
     }
   }
 
   close(): void {
     close(this.fd);
+    koffi.free(this.data);
+    koffi.free(this.control);
   }
+}
+
+/** The IPV6_HOPLIMIT control message's value among the ancillary data (struct cmsghdr: length, level, type, data; 8-aligned). */
+function hopLimitOf(control: Buffer): number | undefined {
+  for (let at = 0; at + 20 <= control.length;) {
+    const length = Number(control.readBigUInt64LE(at));
+    if (length < 16) return undefined;
+    if (control.readInt32LE(at + 8) === IPPROTO_IPV6 && control.readInt32LE(at + 12) === IPV6_HOPLIMIT) return control.readInt32LE(at + 16);
+    at += (length + 7) & ~7;
+  }
+  return undefined;
 }
 
 /** Keeps this thread on these CPUs (on one, per-CPU state such as the data plane's caches stays the same). */

@@ -13,7 +13,8 @@ import { parseHomeAgentConfig } from '../../control/ha/config.js';
 import { DAD_WAIT_MS, HomeAgentDaemon } from '../../control/ha/daemon.js';
 import { buildRoamingLab, NAT_PORT, roamingAddr as a, type RoamingLab } from '../../control/lab/roaming-lab.js';
 import { unwrapSignal, type SignalPacket } from '../../control/signalling/channel.js';
-import { RawIpSocket } from '../../control/sys/libc.js';
+import { PacketSocket, RawIpSocket } from '../../control/sys/libc.js';
+import { unsolicitedNeighborAdvert } from '../../control/wire/ip/neighbour.js';
 import { signMnHa, verifyMnHa } from '../../control/wire/auth/mipv6.js';
 import { fromNtp, ntpTimestamp, replayTimestampOf } from '../../control/wire/auth/replay.js';
 import { encodeSignalling4, encodeSignalling6 } from '../../control/wire/ip/signalling.js';
@@ -33,6 +34,7 @@ const ROUTER = node('mr@example.net', 4098, '2001:db8:1::400');
 const TWIN = node('twin@example.net', 4099, '2001:db8:1::500'); // its home address also given to a host on the home link
 const LATE = node('late@example.net', 4100, '2001:db8:1::600');
 const GONE = node('gone@example.net', 4101, '2001:db8:1::700');
+const FAR = node('far@example.net', 4102, '2001:db8:1::800'); // an advertisement for it comes from beyond a router
 
 let t: RoamingLab;
 let ha: HomeAgentDaemon;
@@ -49,7 +51,7 @@ beforeAll(() => {
       { nai: MN.nai, key: KEY.toString('hex'), spi: MN.spi, homeAddress: MN.home, ipv4HomeAddress: a.mnHome.v4 },
       { nai: HOST.nai, key: KEY.toString('hex'), spi: HOST.spi, homeAddress: HOST.home },
       { nai: ROUTER.nai, key: KEY.toString('hex'), spi: ROUTER.spi, homeAddress: ROUTER.home, mobileRouter: true, prefixes: ['2001:db8:400::/48'] },
-      ...[TWIN, LATE, GONE].map((n) => ({ nai: n.nai, key: KEY.toString('hex'), spi: n.spi, homeAddress: n.home })),
+      ...[TWIN, LATE, GONE, FAR].map((n) => ({ nai: n.nai, key: KEY.toString('hex'), spi: n.spi, homeAddress: n.home })),
     ],
   });
   ha = new HomeAgentDaemon(config, t.anchor, { log: (e) => said.push(e) });
@@ -346,6 +348,21 @@ describe('duplicate address detection on the home link (RFC 6275 §10.3.1)', () 
     expect(t.anchor.lookupEntry(GONE.home)).toBeNull();
     expect(ha.homeAgent.binding(GONE.nai)).toBeUndefined();
     expect(said).toContain(`duplicate address detection for ${GONE.home} over, the registration revoked or replaced meanwhile: nothing to answer`);
+  });
+
+  it('an advertisement that a router forwarded (hop limit below 255) is no answer to a probe (RFC 4861 §7.1.2)', async () => {
+    const before = said.filter((l) => l.startsWith(`duplicate address detection for ${FAR.home} before`)).length;
+    sendOverIpv6({ seq: 1, who: FAR });
+    for (const end = Date.now() + 2000; said.filter((l) => l.startsWith(`duplicate address detection for ${FAR.home} before`)).length === before && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
+    const na = unsolicitedNeighborAdvert('02:00:00:00:0f:ff', '2001:db8:1::ff', FAR.home);
+    na[14 + 7] = 64; // the IPv6 hop limit (outside the ICMPv6 checksum)
+    t.lab.within(t.ns.home, () => {
+      const sock = new PacketSocket('br0');
+      sock.send(na);
+      sock.close();
+    });
+    expect(decodeMobilityHeader((await nextBa()).signalling.mh)).toMatchObject({ status: 0, sequence: 1 });
+    expect(t.anchor.lookupEntry(FAR.home)).toMatchObject({ remote: CARE_OF6 });
   });
 
   it('a stop during a probe undoes its registration (the last test here: the home agent stays stopped)', async () => {
