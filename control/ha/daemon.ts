@@ -9,11 +9,11 @@
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { sameBinding, type Binding, type DataPlane } from '../dataplane/dataplane.js';
-import { addrFamily, formatAddr, type BindingCounters } from '../dataplane/layout.js';
+import { addrBytes, addrFamily, formatAddr, type BindingCounters } from '../dataplane/layout.js';
 import { RouteWatch } from '../dataplane/route-watch.js';
 import { interfaceInfo } from '../sys/ip.js';
 import { Icmp6Listener, PacketSocket } from '../sys/libc.js';
-import { dadSolicitation, gratuitousArp, unsolicitedNeighborAdvert } from '../wire/ip/neighbour.js';
+import { dadSolicitation, gratuitousArp, solicitedNode, unsolicitedNeighborAdvert } from '../wire/ip/neighbour.js';
 import { SignallingCapture } from '../signalling/capture.js';
 import { BindingJournal, slotSizeFor } from './journal.js';
 import { SourceRateLimiter } from './rate-limit.js';
@@ -25,7 +25,9 @@ import { DSMIP_PORT, HomeAgent, type Outcome, type ReceivedBu } from './home-age
 const EXPIRY_CHECK_MS = 1000;
 /** How long a duplicate address detection probe waits for an answer (RFC 4861 RetransTimer, one transmission: RFC 4862 §5.1). */
 export const DAD_WAIT_MS = 1000;
+const ND_NEIGHBOR_SOLICIT = 135;
 const ND_NEIGHBOR_ADVERT = 136;
+const UNSPECIFIED = Buffer.alloc(16);
 
 /** A registration waiting for its duplicate address detection: what it heard, and the node's next BU if one came meanwhile. */
 interface Probe {
@@ -85,9 +87,11 @@ export class HomeAgentDaemon {
   /** BAs answered, by status; BUs discarded unanswered (malformed) under -1. */
   readonly answered = new Map<number, number>();
   private expiry: NodeJS.Timeout | null = null;
-  private homeLink: { socket: PacketSocket; mac: string; ipv6: string; advertisements: Icmp6Listener | null } | null = null;
+  private homeLink: { socket: PacketSocket; mac: string; ipv6: string; neighbours: Icmp6Listener | null } | null = null;
   /** Registrations probing the home link, by the home address of their BU. */
   private readonly probing = new Map<string, Probe>();
+  /** Solicited-node groups joined for probes, and for how many of them (addresses can share one). */
+  private readonly groups = new Map<string, number>();
   /** Home addresses the data plane answers for (proxy ARP/ND), by binding. */
   private readonly proxied = new Map<number, readonly string[]>();
   private readonly now: () => number;
@@ -116,7 +120,7 @@ export class HomeAgentDaemon {
     this.homeLink = {
       socket: new PacketSocket(link), mac: info.mac, ipv6: linkIpv6,
       // what answers a duplicate address detection probe: a Neighbor Advertisement to all nodes
-      advertisements: this.config.policy.duplicateAddressDetection ? new Icmp6Listener(link, [ND_NEIGHBOR_ADVERT]) : null,
+      neighbours: this.config.policy.duplicateAddressDetection ? new Icmp6Listener(link, [ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT]) : null,
     };
     const { ipv6, ipv4, publicIpv4 } = this.config.homeAgent;
     this.dataPlane.addEndpoint(ipv6, 0, ['decap', 'mh']);
@@ -168,7 +172,7 @@ export class HomeAgentDaemon {
     this.channel?.close();
     this.channel = null;
     this.homeLink?.socket.close();
-    this.homeLink?.advertisements?.close();
+    this.homeLink?.neighbours?.close();
     this.homeLink = null;
     this.capture?.close();
     this.capture = null;
@@ -205,7 +209,7 @@ export class HomeAgentDaemon {
         return [];
       }
       const outcome = this.process(p);
-      if (outcome.dad && this.homeLink?.advertisements) {
+      if (outcome.dad && this.homeLink?.neighbours) {
         const unprobed = this.probe(homeAddressOf(p), { ...outcome, dad: outcome.dad });
         return unprobed ? [unprobed] : [];
       }
@@ -217,16 +221,20 @@ export class HomeAgentDaemon {
   /**
    * RFC 6275 §10.3.1, RFC 4862 §5.4: a Neighbor Solicitation from the
    * unspecified address for each address the registration would defend;
-   * after DAD_WAIT_MS the registration stands if no one advertised one.
+   * after DAD_WAIT_MS the registration stands if no one advertised one, nor
+   * probed for one at the same time (its solicitation from the unspecified
+   * address, heard in the address's solicited-node group, joined meanwhile).
    * Returns the refusal to send now if the probe could not go out.
    */
   private probe(home: string, outcome: Probe['outcome']): Outcome | undefined {
     const link = this.homeLink!;
     try {
       this.hear(); // what came before is for the probes already under way
+      for (const address of outcome.dad.addresses) this.listenFor(address, +1);
       for (const address of outcome.dad.addresses) link.socket.send(dadSolicitation(link.mac, address));
     } catch (err) {
       this.failed('internal', `duplicate address detection for ${outcome.dad.addresses.join(', ')}`, err);
+      this.stopListening(outcome.dad.addresses);
       return this.settled(outcome.onDataPlaneFailure!()); // 143: nothing defended unprobed
     }
     this.log(`duplicate address detection for ${outcome.dad.addresses.join(', ')} before: ${outcome.event}`);
@@ -235,13 +243,37 @@ export class HomeAgentDaemon {
     return undefined;
   }
 
-  /** The Neighbor Advertisements that came, to every probe under way (probes overlap: each must see what came during it). */
+  /**
+   * The targets of what came (advertisements, and other probes'
+   * solicitations) to every probe under way: probes overlap, and each must
+   * see what came during it.
+   */
   private hear(): void {
-    const advertisements = this.homeLink?.advertisements;
-    if (!advertisements) return;
-    // RFC 4861 §7.1.2: an advertisement a router forwarded (hop limit below 255) is no neighbour's
-    const targets = advertisements.read().filter(({ message: m, hopLimit }) => hopLimit === 255 && m.length >= 24 && m[1] === 0).map(({ message: m }) => formatAddr(m, 6, 8));
+    const neighbours = this.homeLink?.neighbours;
+    if (!neighbours) return;
+    // RFC 4861 §7.1.2: what a router forwarded (hop limit below 255) is no neighbour's; a solicitation
+    // from an address is someone resolving the target, not claiming it (RFC 4862 §5.4.3)
+    const targets = neighbours.read()
+      .filter(({ message: m, source, hopLimit }) => hopLimit === 255 && m.length >= 24 && m[1] === 0 && (m[0] === ND_NEIGHBOR_ADVERT || source.equals(UNSPECIFIED)))
+      .map(({ message: m }) => formatAddr(m, 6, 8));
     for (const p of this.probing.values()) for (const t of targets) p.heard.add(t);
+  }
+
+  private listenFor(address: string, delta: 1 | -1): void {
+    const group = solicitedNode(address);
+    const n = (this.groups.get(group) ?? 0) + delta;
+    if (n === 1 && delta === 1) this.homeLink?.neighbours?.join(addrBytes(group));
+    if (n === 0) this.homeLink?.neighbours?.leave(addrBytes(group));
+    if (n > 0) this.groups.set(group, n);
+    else this.groups.delete(group);
+  }
+
+  /** Leaves the groups of a probe that is over (a failure to leave is logged: the group only lets more in). */
+  private stopListening(addresses: readonly string[]): void {
+    for (const a of addresses) {
+      if (!this.groups.has(solicitedNode(a))) continue;
+      this.guarded('internal', `leaving ${solicitedNode(a)}`, () => this.listenFor(a, -1));
+    }
   }
 
   private probed(home: string): void {
@@ -255,6 +287,7 @@ export class HomeAgentDaemon {
       unheard = err;
     }
     this.probing.delete(home);
+    this.stopListening(outcome.dad.addresses);
     if (!outcome.dad.current()) {
       this.log(`duplicate address detection for ${outcome.dad.addresses.join(', ')} over, the registration revoked or replaced meanwhile: nothing to answer`);
     } else if (unheard !== undefined) { // unheard is no answer: refused (143), not defended unprobed
@@ -271,6 +304,7 @@ export class HomeAgentDaemon {
   private abandonProbes(): void {
     for (const { outcome, timer } of this.probing.values()) {
       clearTimeout(timer);
+      this.stopListening(outcome.dad.addresses);
       if (!outcome.dad.current()) continue;
       outcome.dad.refuse(outcome.dad.addresses[0]!); // the entry as it was before, journalled
       this.log(`duplicate address detection for ${outcome.dad.addresses.join(', ')} cut short by a stop: undone (${outcome.event})`);

@@ -154,6 +154,8 @@ const ICMP6_FILTER = 1;
 const IPPROTO_IPV6 = 41;
 const IPV6_RECVHOPLIMIT = 51;
 const IPV6_HOPLIMIT = 52;
+const IPV6_JOIN_GROUP = 20;
+const IPV6_LEAVE_GROUP = 21;
 const SOL_SOCKET = 1;
 const SO_BINDTODEVICE = 25;
 const MSG_DONTWAIT = 0x40;
@@ -164,15 +166,27 @@ const EAGAIN = 11;
  * interface (to an address or group it has), queued by the kernel until
  * read: a raw ICMPv6 socket bound to the interface, with the kernel's type
  * filter (RFC 3542 §3.2). read() takes what is queued without waiting;
- * each message from its ICMPv6 header on, with the hop limit it came with
- * (255 only if no router forwarded it: RFC 4861 §7.1.2).
+ * each message from its ICMPv6 header on, with its source and the hop
+ * limit it came with (255 only if no router forwarded it: RFC 4861 §7.1.2).
+ * join() adds a multicast group to what it hears (a solicited-node one,
+ * say), leave() takes it away.
  */
+export interface Icmp6Message {
+  message: Buffer;
+  /** The 16 bytes of the IPv6 source. */
+  source: Buffer;
+  hopLimit: number | undefined;
+}
+
 export class Icmp6Listener {
   private readonly fd: number;
+  private readonly ifindex: number;
   private readonly data = koffi.alloc('uint8_t', 2048);
   private readonly control = koffi.alloc('uint8_t', 128);
+  private readonly name = koffi.alloc('uint8_t', 28);
 
   constructor(ifname: string, types: readonly number[]) {
+    this.ifindex = ifIndex(ifname);
     this.fd = check('socket', socketRaw(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6) as number, 'ICMPv6');
     try {
       const device = Buffer.from(`${ifname}\0`);
@@ -189,23 +203,44 @@ export class Icmp6Listener {
     }
   }
 
-  read(): { message: Buffer; hopLimit: number | undefined }[] {
-    const out: { message: Buffer; hopLimit: number | undefined }[] = [];
+  read(): Icmp6Message[] {
+    const out: Icmp6Message[] = [];
     for (;;) {
-      const msg = { name: null, namelen: 0, iov: { base: this.data, len: 2048 }, iovlen: 1, control: this.control, controllen: 128, flags: 0 };
+      const msg = { name: this.name, namelen: 28, iov: { base: this.data, len: 2048 }, iovlen: 1, control: this.control, controllen: 128, flags: 0 };
       const n = Number(recvmsgRaw(this.fd, msg, MSG_DONTWAIT));
       if (n < 0) {
         if (koffi.errno() === EAGAIN) return out;
         throw new SysError('recvmsg', koffi.errno(), 'ICMPv6');
       }
-      out.push({ message: Buffer.from(koffi.decode(this.data, 'uint8_t', n) as number[]), hopLimit: hopLimitOf(Buffer.from(koffi.decode(this.control, 'uint8_t', Number(msg.controllen)) as number[])) });
+      out.push({
+        message: Buffer.from(koffi.decode(this.data, 'uint8_t', n) as number[]),
+        source: Buffer.from(koffi.decode(this.name, 'uint8_t', 28) as number[]).subarray(8, 24), // struct sockaddr_in6's address
+        hopLimit: hopLimitOf(Buffer.from(koffi.decode(this.control, 'uint8_t', Number(msg.controllen)) as number[])),
+      });
     }
+  }
+
+  join(group: Buffer): void {
+    check('setsockopt', setsockoptRaw(this.fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, this.membership(group), 20) as number, 'IPV6_JOIN_GROUP');
+  }
+
+  leave(group: Buffer): void {
+    check('setsockopt', setsockoptRaw(this.fd, IPPROTO_IPV6, IPV6_LEAVE_GROUP, this.membership(group), 20) as number, 'IPV6_LEAVE_GROUP');
+  }
+
+  /** struct ipv6_mreq: the group, the interface's index. */
+  private membership(group: Buffer): Buffer {
+    const mreq = Buffer.alloc(20);
+    group.copy(mreq, 0, 0, 16);
+    mreq.writeUInt32LE(this.ifindex, 16);
+    return mreq;
   }
 
   close(): void {
     close(this.fd);
     koffi.free(this.data);
     koffi.free(this.control);
+    koffi.free(this.name);
   }
 }
 

@@ -14,11 +14,12 @@ import { DAD_WAIT_MS, HomeAgentDaemon } from '../../control/ha/daemon.js';
 import { buildRoamingLab, NAT_PORT, roamingAddr as a, type RoamingLab } from '../../control/lab/roaming-lab.js';
 import { unwrapSignal, type SignalPacket } from '../../control/signalling/channel.js';
 import { PacketSocket, RawIpSocket } from '../../control/sys/libc.js';
-import { unsolicitedNeighborAdvert } from '../../control/wire/ip/neighbour.js';
+import { dadSolicitation, unsolicitedNeighborAdvert } from '../../control/wire/ip/neighbour.js';
 import { signMnHa, verifyMnHa } from '../../control/wire/auth/mipv6.js';
 import { fromNtp, ntpTimestamp, replayTimestampOf } from '../../control/wire/auth/replay.js';
 import { encodeSignalling4, encodeSignalling6 } from '../../control/wire/ip/signalling.js';
 import { BaStatus, BeStatus, decodeMobilityHeader, encodeMobilityHeader, Ipv4AckStatus, type MobilityOption } from '../../control/wire/mh/index.js';
+import { scapy } from '../helpers/scapy.js';
 import { field, LINKTYPE_RAW, tshark } from '../helpers/tshark.js';
 
 const KEY = Buffer.from('00112233445566778899aabbccddeeff00112233', 'hex');
@@ -35,6 +36,7 @@ const TWIN = node('twin@example.net', 4099, '2001:db8:1::500'); // its home addr
 const LATE = node('late@example.net', 4100, '2001:db8:1::600');
 const GONE = node('gone@example.net', 4101, '2001:db8:1::700');
 const FAR = node('far@example.net', 4102, '2001:db8:1::800'); // an advertisement for it comes from beyond a router
+const RIVAL = node('rival@example.net', 4103, '2001:db8:1::900'); // a host on the home link probes for it at the same time
 
 let t: RoamingLab;
 let ha: HomeAgentDaemon;
@@ -51,7 +53,7 @@ beforeAll(() => {
       { nai: MN.nai, key: KEY.toString('hex'), spi: MN.spi, homeAddress: MN.home, ipv4HomeAddress: a.mnHome.v4 },
       { nai: HOST.nai, key: KEY.toString('hex'), spi: HOST.spi, homeAddress: HOST.home },
       { nai: ROUTER.nai, key: KEY.toString('hex'), spi: ROUTER.spi, homeAddress: ROUTER.home, mobileRouter: true, prefixes: ['2001:db8:400::/48'] },
-      ...[TWIN, LATE, GONE, FAR].map((n) => ({ nai: n.nai, key: KEY.toString('hex'), spi: n.spi, homeAddress: n.home })),
+      ...[TWIN, LATE, GONE, FAR, RIVAL].map((n) => ({ nai: n.nai, key: KEY.toString('hex'), spi: n.spi, homeAddress: n.home })),
     ],
   });
   ha = new HomeAgentDaemon(config, t.anchor, { log: (e) => said.push(e) });
@@ -350,19 +352,37 @@ describe('duplicate address detection on the home link (RFC 6275 §10.3.1)', () 
     expect(said).toContain(`duplicate address detection for ${GONE.home} over, the registration revoked or replaced meanwhile: nothing to answer`);
   });
 
-  it('an advertisement that a router forwarded (hop limit below 255) is no answer to a probe (RFC 4861 §7.1.2)', async () => {
+  it('an advertisement a router forwarded (hop limit below 255), or a solicitation from someone resolving the address, is no answer to a probe', async () => {
     const before = said.filter((l) => l.startsWith(`duplicate address detection for ${FAR.home} before`)).length;
     sendOverIpv6({ seq: 1, who: FAR });
     for (const end = Date.now() + 2000; said.filter((l) => l.startsWith(`duplicate address detection for ${FAR.home} before`)).length === before && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
     const na = unsolicitedNeighborAdvert('02:00:00:00:0f:ff', '2001:db8:1::ff', FAR.home);
-    na[14 + 7] = 64; // the IPv6 hop limit (outside the ICMPv6 checksum)
+    na[14 + 7] = 64; // the IPv6 hop limit (outside the ICMPv6 checksum): RFC 4861 §7.1.2
+    const { resolving } = scapy({ // from an address: resolving it, not claiming it (RFC 4862 §5.4.3)
+      resolving: `Ether(src='02:00:00:00:0f:fd', dst='33:33:ff:00:08:00')/IPv6(src='2001:db8:1::fd', dst='ff02::1:ff00:800', hlim=255)/ICMPv6ND_NS(tgt='${FAR.home}')/ICMPv6NDOptSrcLLAddr(lladdr='02:00:00:00:0f:fd')`,
+    });
     t.lab.within(t.ns.home, () => {
       const sock = new PacketSocket('br0');
       sock.send(na);
+      sock.send(resolving!);
       sock.close();
     });
     expect(decodeMobilityHeader((await nextBa()).signalling.mh)).toMatchObject({ status: 0, sequence: 1 });
     expect(t.anchor.lookupEntry(FAR.home)).toMatchObject({ remote: CARE_OF6 });
+  });
+
+  it('another host probing for the address at the same time (its solicitation from ::) makes it 134 (RFC 4862 §5.4.3)', async () => {
+    const probing = () => said.filter((l) => l.startsWith(`duplicate address detection for ${RIVAL.home} before`)).length;
+    const before = probing();
+    sendOverIpv6({ seq: 1, who: RIVAL });
+    for (const end = Date.now() + 2000; probing() === before && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
+    t.lab.within(t.ns.home, () => {
+      const sock = new PacketSocket('br0');
+      sock.send(dadSolicitation('02:00:00:00:0f:fe', RIVAL.home));
+      sock.close();
+    });
+    expect(decodeMobilityHeader((await nextBa()).signalling.mh)).toMatchObject({ status: 134, sequence: 1 });
+    expect(t.anchor.lookupEntry(RIVAL.home)).toBeNull();
   });
 
   it('a stop during a probe undoes its registration (the last test here: the home agent stays stopped)', async () => {
