@@ -29,14 +29,22 @@ const ND_NEIGHBOR_SOLICIT = 135;
 const ND_NEIGHBOR_ADVERT = 136;
 const UNSPECIFIED = Buffer.alloc(16);
 
-/** A registration waiting for its duplicate address detection: what it heard, and the node's next BU if one came meanwhile. */
+/** A registration waiting for its duplicate address detection: what it heard, and the BUs for its home address that came meanwhile. */
 interface Probe {
   outcome: Outcome & { dad: NonNullable<Outcome['dad']> };
   timer: NodeJS.Timeout;
-  /** Targets of the Neighbor Advertisements heard since it began. */
+  /** Targets of what was heard since it began (see hear()). */
   heard: Set<string>;
-  held?: SignalPacket;
+  /** Something may have gone unheard (a read failed, the kernel's queue overflowed): no answer is no proof. */
+  unheard: boolean;
+  /** The solicited-node groups it joined. */
+  joined: string[];
+  /** Not yet authenticated, so several: one forged BU cannot push the node's own out (beyond HELD_MAX the oldest goes). */
+  held: SignalPacket[];
 }
+const HELD_MAX = 8;
+/** While probes run, what the kernel queues for them is read this often (its queue holds thousands, not unbounded). */
+const HEAR_EVERY_MS = 100;
 const MAX_RATE_SOURCES = 65536;
 
 export interface DaemonOptions {
@@ -92,6 +100,8 @@ export class HomeAgentDaemon {
   private readonly probing = new Map<string, Probe>();
   /** Solicited-node groups joined for probes, and for how many of them (addresses can share one). */
   private readonly groups = new Map<string, number>();
+  /** Reads what the kernel queues for the probes while any runs. */
+  private hearing: NodeJS.Timeout | null = null;
   /** Home addresses the data plane answers for (proxy ARP/ND), by binding. */
   private readonly proxied = new Map<number, readonly string[]>();
   private readonly now: () => number;
@@ -140,9 +150,7 @@ export class HomeAgentDaemon {
     });
     this.expiry = setInterval(() => {
       this.guarded('internal', 'expiry', () => this.expire());
-      this.guarded('journal', 'rewriting the journal', () => {
-        if (this.journal?.repair(() => this.homeAgent.entries())) this.log('journal rewritten whole after a failed write');
-      });
+      this.repairJournal();
     }, EXPIRY_CHECK_MS);
     this.routeWatch = new RouteWatch(this.dataPlane);
     this.serving = true;
@@ -174,12 +182,21 @@ export class HomeAgentDaemon {
     this.homeLink?.socket.close();
     this.homeLink?.neighbours?.close();
     this.homeLink = null;
+    this.groups.clear();
     this.capture?.close();
     this.capture = null;
+    this.repairJournal(); // a write that failed lately must not leave the file stale for the next start
     this.journal?.close();
     this.journal = null;
     this.routeWatch?.close();
     this.routeWatch = null;
+  }
+
+  /** After a failed write, the journal rewritten whole (its own backoff spaces the attempts while writes keep failing). */
+  private repairJournal(): void {
+    this.guarded('journal', 'rewriting the journal', () => {
+      if (this.journal?.repair(() => this.homeAgent.entries(), this.now())) this.log('journal rewritten whole after a failed write');
+    });
   }
 
   /** Removes the bindings whose lifetime ran out (also called by the timer). */
@@ -205,7 +222,7 @@ export class HomeAgentDaemon {
     const replies = this.dataPlane.batch(() => packets.flatMap((p) => {
       const probe = this.probing.get(homeAddressOf(p));
       if (probe) { // answered once its node's probe is over
-        probe.held = p;
+        if (probe.held.push(p) > HELD_MAX) probe.held.shift();
         return [];
       }
       const outcome = this.process(p);
@@ -228,51 +245,70 @@ export class HomeAgentDaemon {
    */
   private probe(home: string, outcome: Probe['outcome']): Outcome | undefined {
     const link = this.homeLink!;
+    const joined: string[] = [];
     try {
       this.hear(); // what came before is for the probes already under way
-      for (const address of outcome.dad.addresses) this.listenFor(address, +1);
+      for (const address of outcome.dad.addresses) joined.push(this.listenFor(address));
       for (const address of outcome.dad.addresses) link.socket.send(dadSolicitation(link.mac, address));
     } catch (err) {
       this.failed('internal', `duplicate address detection for ${outcome.dad.addresses.join(', ')}`, err);
-      this.stopListening(outcome.dad.addresses);
+      this.stopListening(joined);
       return this.settled(outcome.onDataPlaneFailure!()); // 143: nothing defended unprobed
     }
     this.log(`duplicate address detection for ${outcome.dad.addresses.join(', ')} before: ${outcome.event}`);
     const timer = setTimeout(() => this.guarded('internal', 'duplicate address detection', () => this.probed(home)), DAD_WAIT_MS);
-    this.probing.set(home, { outcome, timer, heard: new Set() });
+    this.probing.set(home, { outcome, timer, heard: new Set(), unheard: false, joined, held: [] });
+    this.hearing ??= setInterval(() => this.guarded('internal', 'duplicate address detection', () => this.hear()), HEAR_EVERY_MS);
     return undefined;
   }
 
   /**
    * The targets of what came (advertisements, and other probes'
    * solicitations) to every probe under way: probes overlap, and each must
-   * see what came during it.
+   * see what came during it. A failed read, or the kernel saying its queue
+   * overflowed, leaves every probe under way unheard.
    */
   private hear(): void {
     const neighbours = this.homeLink?.neighbours;
     if (!neighbours) return;
+    const dropped = neighbours.dropped;
+    const { messages, error } = neighbours.read();
     // RFC 4861 §7.1.2: what a router forwarded (hop limit below 255) is no neighbour's; a solicitation
     // from an address is someone resolving the target, not claiming it (RFC 4862 §5.4.3)
-    const targets = neighbours.read()
+    const targets = messages
       .filter(({ message: m, source, hopLimit }) => hopLimit === 255 && m.length >= 24 && m[1] === 0 && (m[0] === ND_NEIGHBOR_ADVERT || source.equals(UNSPECIFIED)))
       .map(({ message: m }) => formatAddr(m, 6, 8));
-    for (const p of this.probing.values()) for (const t of targets) p.heard.add(t);
+    const lost = error !== undefined || neighbours.dropped !== dropped;
+    for (const p of this.probing.values()) {
+      for (const t of targets) p.heard.add(t);
+      p.unheard ||= lost;
+    }
+    if (error) this.failed('internal', 'reading neighbour discovery on the home link', error);
   }
 
-  private listenFor(address: string, delta: 1 | -1): void {
+  /** Joins address's solicited-node group (counted: addresses can share one); returns the group. */
+  private listenFor(address: string): string {
     const group = solicitedNode(address);
-    const n = (this.groups.get(group) ?? 0) + delta;
-    if (n === 1 && delta === 1) this.homeLink?.neighbours?.join(addrBytes(group));
-    if (n === 0) this.homeLink?.neighbours?.leave(addrBytes(group));
-    if (n > 0) this.groups.set(group, n);
-    else this.groups.delete(group);
+    const n = this.groups.get(group) ?? 0;
+    if (n === 0) this.homeLink?.neighbours?.join(addrBytes(group));
+    this.groups.set(group, n + 1);
+    return group;
   }
 
-  /** Leaves the groups of a probe that is over (a failure to leave is logged: the group only lets more in). */
-  private stopListening(addresses: readonly string[]): void {
-    for (const a of addresses) {
-      if (!this.groups.has(solicitedNode(a))) continue;
-      this.guarded('internal', `leaving ${solicitedNode(a)}`, () => this.listenFor(a, -1));
+  /** Leaves groups a probe that is over had joined (a failure to leave is logged: the group only lets more in). */
+  private stopListening(groups: readonly string[]): void {
+    for (const group of groups) {
+      const n = (this.groups.get(group) ?? 1) - 1;
+      if (n > 0) {
+        this.groups.set(group, n);
+        continue;
+      }
+      this.groups.delete(group);
+      this.guarded('internal', `leaving ${group}`, () => this.homeLink?.neighbours?.leave(addrBytes(group)));
+    }
+    if (this.probing.size === 0 && this.hearing) {
+      clearInterval(this.hearing);
+      this.hearing = null;
     }
   }
 
@@ -280,36 +316,35 @@ export class HomeAgentDaemon {
     const probe = this.probing.get(home);
     if (!probe) return;
     const { outcome } = probe;
-    let unheard: unknown;
     try {
       this.hear();
-    } catch (err) {
-      unheard = err;
+      this.probing.delete(home);
+      this.stopListening(probe.joined);
+      if (!outcome.dad.current()) {
+        this.log(`duplicate address detection for ${outcome.dad.addresses.join(', ')} over, the registration revoked or replaced meanwhile: nothing to answer`);
+      } else if (probe.unheard) { // no answer is no proof here: refused (143), not defended unprobed
+        this.send(this.settled({ ...outcome.onDataPlaneFailure!(), event: `duplicate address detection for ${outcome.dad.addresses.join(', ')}: some of what came went unheard: refused (143)` }));
+      } else {
+        const taken = outcome.dad.addresses.find((a) => probe.heard.has(a));
+        this.send(taken !== undefined ? this.settled(outcome.dad.refuse(taken)) : this.dataPlane.batch(() => this.applyDataPlane(this.settled(outcome))));
+      }
+    } finally {
+      this.probing.delete(home);
+      if (probe.held.length) this.handleBatch(probe.held);
     }
-    this.probing.delete(home);
-    this.stopListening(outcome.dad.addresses);
-    if (!outcome.dad.current()) {
-      this.log(`duplicate address detection for ${outcome.dad.addresses.join(', ')} over, the registration revoked or replaced meanwhile: nothing to answer`);
-    } else if (unheard !== undefined) { // unheard is no answer: refused (143), not defended unprobed
-      this.failed('internal', `duplicate address detection for ${outcome.dad.addresses.join(', ')}`, unheard);
-      this.send(this.settled(outcome.onDataPlaneFailure!()));
-    } else {
-      const taken = outcome.dad.addresses.find((a) => probe.heard.has(a));
-      this.send(taken !== undefined ? this.settled(outcome.dad.refuse(taken)) : this.dataPlane.batch(() => this.applyDataPlane(this.settled(outcome))));
-    }
-    if (probe.held) this.handleBatch([probe.held]);
   }
 
   /** Probes cut short (the daemon stops): their registrations undone, unanswered (their nodes send again). */
   private abandonProbes(): void {
-    for (const { outcome, timer } of this.probing.values()) {
+    const probes = [...this.probing.values()];
+    this.probing.clear();
+    for (const { outcome, timer, joined } of probes) {
       clearTimeout(timer);
-      this.stopListening(outcome.dad.addresses);
+      this.stopListening(joined);
       if (!outcome.dad.current()) continue;
       outcome.dad.refuse(outcome.dad.addresses[0]!); // the entry as it was before, journalled
       this.log(`duplicate address detection for ${outcome.dad.addresses.join(', ')} cut short by a stop: undone (${outcome.event})`);
     }
-    this.probing.clear();
   }
 
   private process(p: SignalPacket): Outcome {

@@ -20,7 +20,7 @@
  * A file in the old JSON-lines format is read as such (and rewritten in
  * slots by the next rewrite()).
  */
-import { closeSync, existsSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import type { BindingCacheEntry } from './home-agent.js';
 
 const MAGIC = 'mobility-anchor binding cache, slots of ';
@@ -97,11 +97,23 @@ export class BindingJournal {
 
   /** A write failed since the last rewrite: the file may not hold the cache as it is. */
   stale = false;
+  /** When repair() may next try, and how long it waits after that try fails (doubling, up to a minute: a full disk, say). */
+  private repairAt = { ms: -Infinity, backoffMs: 1000 };
 
-  /** Rewrites the file whole if a write failed since the last rewrite (the daemon asks every second); true if it did. */
-  repair(entries: () => Iterable<BindingCacheEntry>): boolean {
-    if (!this.stale) return false;
-    this.rewrite([...entries()]);
+  /**
+   * Rewrites the file whole if a write failed since the last rewrite (the
+   * daemon asks every second, and at stop); true if it did. A failed try
+   * puts the next one off.
+   */
+  repair(entries: () => Iterable<BindingCacheEntry>, nowMs: number): boolean {
+    if (!this.stale || nowMs < this.repairAt.ms) return false;
+    try {
+      this.rewrite([...entries()]);
+    } catch (err) {
+      this.repairAt = { ms: nowMs + this.repairAt.backoffMs, backoffMs: Math.min(2 * this.repairAt.backoffMs, 60_000) };
+      throw err;
+    }
+    this.repairAt = { ms: -Infinity, backoffMs: 1000 };
     return true;
   }
 
@@ -118,12 +130,17 @@ export class BindingJournal {
     const tmp = `${this.path}.tmp`;
     const fd = openSync(tmp, 'w');
     try {
-      writeSync(fd, header(slotSize), 0, slotSize, 0);
-      texts.forEach((t, i) => writeSync(fd, slotBytes(t, slotSize), 0, slotSize, entries[i]!.bindingId * slotSize));
-    } finally {
-      closeSync(fd);
+      try {
+        writeSync(fd, header(slotSize), 0, slotSize, 0);
+        texts.forEach((t, i) => writeSync(fd, slotBytes(t, slotSize), 0, slotSize, entries[i]!.bindingId * slotSize));
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.path);
+    } catch (err) {
+      rmSync(tmp, { force: true }); // a half-written file would only take the room the journal may need
+      throw err;
     }
-    renameSync(tmp, this.path);
     this.slotSize = slotSize;
     this.scratch = Buffer.alloc(slotSize);
     this.closeFd();

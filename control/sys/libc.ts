@@ -158,6 +158,9 @@ const IPV6_JOIN_GROUP = 20;
 const IPV6_LEAVE_GROUP = 21;
 const SOL_SOCKET = 1;
 const SO_BINDTODEVICE = 25;
+const SO_RCVBUFFORCE = 33;
+const SO_RXQ_OVFL = 40;
+const RECEIVE_BUFFER = 4 << 20;
 const MSG_DONTWAIT = 0x40;
 const EAGAIN = 11;
 
@@ -179,11 +182,13 @@ export interface Icmp6Message {
 }
 
 export class Icmp6Listener {
-  private readonly fd: number;
+  private fd: number;
   private readonly ifindex: number;
-  private readonly data = koffi.alloc('uint8_t', 2048);
-  private readonly control = koffi.alloc('uint8_t', 128);
-  private readonly name = koffi.alloc('uint8_t', 28);
+  private readonly data: unknown;
+  private readonly control: unknown;
+  private readonly name: unknown;
+  /** Messages the kernel dropped because the queue was full, as it last said (SO_RXQ_OVFL: a running count). */
+  dropped = 0;
 
   constructor(ifname: string, types: readonly number[]) {
     this.ifindex = ifIndex(ifname);
@@ -194,28 +199,36 @@ export class Icmp6Listener {
       const blocked = Buffer.alloc(32, 0xff); // a set bit blocks its type
       for (const t of types) blocked[t >> 3]! &= ~(1 << (t & 7));
       check('setsockopt', setsockoptRaw(this.fd, IPPROTO_ICMPV6, ICMP6_FILTER, blocked, blocked.length) as number, 'ICMP6_FILTER');
-      const on = Buffer.alloc(4);
-      on.writeInt32LE(1);
-      check('setsockopt', setsockoptRaw(this.fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, on, on.length) as number, 'IPV6_RECVHOPLIMIT');
+      check('setsockopt', setsockoptRaw(this.fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, int32(1), 4) as number, 'IPV6_RECVHOPLIMIT');
+      check('setsockopt', setsockoptRaw(this.fd, SOL_SOCKET, SO_RXQ_OVFL, int32(1), 4) as number, 'SO_RXQ_OVFL');
+      // room for thousands of messages between reads (the default holds ~256); beyond rmem_max, as root may
+      check('setsockopt', setsockoptRaw(this.fd, SOL_SOCKET, SO_RCVBUFFORCE, int32(RECEIVE_BUFFER), 4) as number, 'SO_RCVBUFFORCE');
     } catch (err) {
       close(this.fd);
       throw err;
     }
+    this.data = koffi.alloc('uint8_t', 2048);
+    this.control = koffi.alloc('uint8_t', 128);
+    this.name = koffi.alloc('uint8_t', 28);
   }
 
-  read(): Icmp6Message[] {
-    const out: Icmp6Message[] = [];
+  /** What is queued, without waiting; and the error that stopped the reading, if one did (what came before it is kept). */
+  read(): { messages: Icmp6Message[]; error?: SysError } {
+    const messages: Icmp6Message[] = [];
     for (;;) {
       const msg = { name: this.name, namelen: 28, iov: { base: this.data, len: 2048 }, iovlen: 1, control: this.control, controllen: 128, flags: 0 };
       const n = Number(recvmsgRaw(this.fd, msg, MSG_DONTWAIT));
       if (n < 0) {
-        if (koffi.errno() === EAGAIN) return out;
-        throw new SysError('recvmsg', koffi.errno(), 'ICMPv6');
+        const errno = koffi.errno();
+        return errno === EAGAIN ? { messages } : { messages, error: new SysError('recvmsg', errno, 'ICMPv6') };
       }
-      out.push({
+      const ancillary = controlMessages(Buffer.from(koffi.decode(this.control, 'uint8_t', Number(msg.controllen)) as number[]));
+      const overflow = ancillary.get(`${SOL_SOCKET}:${SO_RXQ_OVFL}`);
+      if (overflow) this.dropped = overflow.readUInt32LE(0);
+      messages.push({
         message: Buffer.from(koffi.decode(this.data, 'uint8_t', n) as number[]),
         source: Buffer.from(koffi.decode(this.name, 'uint8_t', 28) as number[]).subarray(8, 24), // struct sockaddr_in6's address
-        hopLimit: hopLimitOf(Buffer.from(koffi.decode(this.control, 'uint8_t', Number(msg.controllen)) as number[])),
+        hopLimit: ancillary.get(`${IPPROTO_IPV6}:${IPV6_HOPLIMIT}`)?.readInt32LE(0),
       });
     }
   }
@@ -237,23 +250,33 @@ export class Icmp6Listener {
   }
 
   close(): void {
+    if (this.fd < 0) return;
     close(this.fd);
+    this.fd = -1;
     koffi.free(this.data);
     koffi.free(this.control);
     koffi.free(this.name);
   }
 }
 
-/** The IPV6_HOPLIMIT control message's value among the ancillary data (struct cmsghdr: length, level, type, data; 8-aligned). */
-function hopLimitOf(control: Buffer): number | undefined {
-  for (let at = 0; at + 20 <= control.length;) {
+const int32 = (v: number) => {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(v);
+  return b;
+};
+
+/** Ancillary data (struct cmsghdr: size_t length, int level, int type, then data; each 8-aligned) by "level:type". */
+function controlMessages(control: Buffer): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (let at = 0; at + 16 <= control.length;) {
     const length = Number(control.readBigUInt64LE(at));
-    if (length < 16) return undefined;
-    if (control.readInt32LE(at + 8) === IPPROTO_IPV6 && control.readInt32LE(at + 12) === IPV6_HOPLIMIT) return control.readInt32LE(at + 16);
-    at += (length + 7) & ~7;
+    if (length < 16 || at + length > control.length) break;
+    out.set(`${control.readInt32LE(at + 8)}:${control.readInt32LE(at + 12)}`, control.subarray(at + 16, at + length));
+    at += Math.ceil(length / 8) * 8;
   }
-  return undefined;
+  return out;
 }
+
 
 /** Keeps this thread on these CPUs (on one, per-CPU state such as the data plane's caches stays the same). */
 export function pinThread(cpus: readonly number[]): void {

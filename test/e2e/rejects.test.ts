@@ -355,7 +355,9 @@ describe('duplicate address detection on the home link (RFC 6275 §10.3.1)', () 
   it('an advertisement a router forwarded (hop limit below 255), or a solicitation from someone resolving the address, is no answer to a probe', async () => {
     const before = said.filter((l) => l.startsWith(`duplicate address detection for ${FAR.home} before`)).length;
     sendOverIpv6({ seq: 1, who: FAR });
-    for (const end = Date.now() + 2000; said.filter((l) => l.startsWith(`duplicate address detection for ${FAR.home} before`)).length === before && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
+    const probing = () => said.filter((l) => l.startsWith(`duplicate address detection for ${FAR.home} before`)).length;
+    for (const end = Date.now() + 2000; probing() === before && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
+    expect(probing()).toBe(before + 1); // what follows comes during the probe
     const na = unsolicitedNeighborAdvert('02:00:00:00:0f:ff', '2001:db8:1::ff', FAR.home);
     na[14 + 7] = 64; // the IPv6 hop limit (outside the ICMPv6 checksum): RFC 4861 §7.1.2
     const { resolving } = scapy({ // from an address: resolving it, not claiming it (RFC 4862 §5.4.3)
@@ -376,6 +378,7 @@ describe('duplicate address detection on the home link (RFC 6275 §10.3.1)', () 
     const before = probing();
     sendOverIpv6({ seq: 1, who: RIVAL });
     for (const end = Date.now() + 2000; probing() === before && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
+    expect(probing()).toBe(before + 1);
     t.lab.within(t.ns.home, () => {
       const sock = new PacketSocket('br0');
       sock.send(dadSolicitation('02:00:00:00:0f:fe', RIVAL.home));

@@ -3,7 +3,7 @@
  * entries (sequence numbers, timestamps, lifetimes, leases), the data plane
  * reconciled to them; the file's slots rewritten in place, damage survived.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -151,14 +151,29 @@ describe('the journal file', () => {
   it('after a failed write, repair() rewrites the file whole: a restart finds the cache as it is', () => {
     const j = journaled();
     j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
-    expect(j.journal.repair(() => j.ha.entries())).toBe(false); // nothing failed: nothing to do
+    expect(j.journal.repair(() => j.ha.entries(), 0)).toBe(false); // nothing failed: nothing to do
     j.journal.close(); // every write fails from here
     expect(() => j.ha.handleBindingUpdate(bu(0, 2, 1_000_010, [], 0))).toThrow(); // deregistered, not journalled
     expect(j.journal.stale).toBe(true);
     expect(BindingJournal.open(path).entries.map((e) => [e.sequence, e.deprecatedUntilMs !== undefined])).toEqual([[1, false]]);
-    expect(j.journal.repair(() => j.ha.entries())).toBe(true);
+    expect(j.journal.repair(() => j.ha.entries(), 0)).toBe(true);
     expect(j.journal.stale).toBe(false);
     expect(BindingJournal.open(path).entries.map((e) => [e.sequence, e.deprecatedUntilMs !== undefined])).toEqual([[2, true]]);
+  });
+
+  it('puts repair() off after it fails, doubling the wait: a full disk is not rewritten every second', () => {
+    const j = journaled();
+    j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
+    j.journal.close();
+    expect(() => j.ha.handleBindingUpdate(bu(0, 2, 1_000_010))).toThrow();
+    rmSync(dir, { recursive: true }); // nowhere to write the new file
+    expect(() => j.journal.repair(() => j.ha.entries(), 0)).toThrow();
+    expect(j.journal.repair(() => j.ha.entries(), 999)).toBe(false); // not yet
+    expect(() => j.journal.repair(() => j.ha.entries(), 1000)).toThrow(); // tried again, and failed again: 2 s now
+    mkdirSync(dir);
+    expect(j.journal.repair(() => j.ha.entries(), 2999)).toBe(false);
+    expect(j.journal.repair(() => j.ha.entries(), 3000)).toBe(true);
+    expect(BindingJournal.open(path).entries.map((e) => e.sequence)).toEqual([2]);
   });
 
   it('empties the slot of an entry that left the cache', () => {
