@@ -20,7 +20,7 @@ import { SourceRateLimiter } from './rate-limit.js';
 import { frameSource, SignallingChannel, type SignalPacket } from '../signalling/channel.js';
 import { encodeSignalling6 } from '../wire/ip/signalling.js';
 import { configJson, type HomeAgentConfig, type MobileNodeProfile } from './config.js';
-import { DSMIP_PORT, HomeAgent, type Outcome, type ReceivedBu } from './home-agent.js';
+import { DSMIP_PORT, HomeAgent, type BindingCacheEntry, type Outcome, type ReceivedBu } from './home-agent.js';
 
 const EXPIRY_CHECK_MS = 1000;
 /** How long a duplicate address detection probe waits for an answer (RFC 4861 RetransTimer, one transmission: RFC 4862 §5.1). */
@@ -41,7 +41,11 @@ interface Probe {
   joined: string[];
   /** Not yet authenticated, so several: one forged BU cannot push the node's own out (beyond HELD_MAX the oldest goes). */
   held: SignalPacket[];
+  /** Its registration's journal writes, made once it stands (a daemon killed meanwhile restarts without it). */
+  journal: JournalWrite[];
 }
+
+interface JournalWrite { nai: string; entry: BindingCacheEntry | undefined }
 const HELD_MAX = 8;
 /** While probes run, what the kernel queues for them is read this often (its queue holds thousands, not unbounded). */
 const HEAR_EVERY_MS = 100;
@@ -96,6 +100,8 @@ export class HomeAgentDaemon {
   readonly answered = new Map<number, number>();
   private expiry: NodeJS.Timeout | null = null;
   private homeLink: { socket: PacketSocket; mac: string; ipv6: string; neighbours: Icmp6Listener | null } | null = null;
+  /** While a BU is processed, its journal writes wait here: a registration that must probe first is journalled only once it stands. */
+  private deferred: JournalWrite[] | null = null;
   /** Registrations probing the home link, by the home address of their BU. */
   private readonly probing = new Map<string, Probe>();
   /** Solicited-node groups joined for probes, and for how many of them (addresses can share one). */
@@ -108,8 +114,7 @@ export class HomeAgentDaemon {
   private readonly log: (event: string) => void;
 
   constructor(readonly config: HomeAgentConfig, private readonly dataPlane: DataPlane, private readonly options: DaemonOptions = {}) {
-    // a change the journal cannot take still holds: the node is served, and a restart would lose it (counted, logged)
-    this.homeAgent = new HomeAgent(config, (nai, entry) => this.guarded('journal', `journalling ${nai}`, () => this.journal?.record(nai, entry, () => this.homeAgent.entries())));
+    this.homeAgent = new HomeAgent(config, (nai, entry) => (this.deferred ? this.deferred.push({ nai, entry }) : this.journalled(nai, entry)));
     this.now = options.now ?? Date.now;
     this.log = options.log ?? (() => {});
     this.limiter = new SourceRateLimiter({ rate: config.policy.signallingRate, burst: config.policy.signallingBurst, maxSources: MAX_RATE_SOURCES });
@@ -192,6 +197,11 @@ export class HomeAgentDaemon {
     this.routeWatch = null;
   }
 
+  /** A change to the binding cache into the journal; one it cannot take still holds: the node is served, and the journal repaired later (counted, logged). */
+  private journalled(nai: string, entry: BindingCacheEntry | undefined): void {
+    this.guarded('journal', `journalling ${nai}`, () => this.journal?.record(nai, entry, () => this.homeAgent.entries()));
+  }
+
   /** After a failed write, the journal rewritten whole (its own backoff spaces the attempts while writes keep failing). */
   private repairJournal(): void {
     this.guarded('journal', 'rewriting the journal', () => {
@@ -225,11 +235,20 @@ export class HomeAgentDaemon {
         if (probe.held.push(p) > HELD_MAX) probe.held.shift();
         return [];
       }
-      const outcome = this.process(p);
-      if (outcome.dad && this.homeLink?.neighbours) {
-        const unprobed = this.probe(homeAddressOf(p), { ...outcome, dad: outcome.dad });
-        return unprobed ? [unprobed] : [];
+      this.deferred = [];
+      let outcome: Outcome;
+      let writes: JournalWrite[];
+      try {
+        outcome = this.process(p);
+      } finally {
+        writes = this.deferred;
+        this.deferred = null;
       }
+      if (outcome.dad && this.homeLink?.neighbours) {
+        const unprobed = this.probe(homeAddressOf(p), { ...outcome, dad: outcome.dad }, writes);
+        return unprobed ? [unprobed] : []; // unprobed, undone: its writes never happened
+      }
+      for (const w of writes) this.journalled(w.nai, w.entry);
       return [this.applyDataPlane(this.settled(outcome))];
     }));
     for (const reply of replies) this.send(reply);
@@ -243,7 +262,7 @@ export class HomeAgentDaemon {
    * address, heard in the address's solicited-node group, joined meanwhile).
    * Returns the refusal to send now if the probe could not go out.
    */
-  private probe(home: string, outcome: Probe['outcome']): Outcome | undefined {
+  private probe(home: string, outcome: Probe['outcome'], journal: JournalWrite[]): Outcome | undefined {
     const link = this.homeLink!;
     const joined: string[] = [];
     try {
@@ -257,7 +276,7 @@ export class HomeAgentDaemon {
     }
     this.log(`duplicate address detection for ${outcome.dad.addresses.join(', ')} before: ${outcome.event}`);
     const timer = setTimeout(() => this.guarded('internal', 'duplicate address detection', () => this.probed(home)), DAD_WAIT_MS);
-    this.probing.set(home, { outcome, timer, heard: new Set(), unheard: false, joined, held: [] });
+    this.probing.set(home, { outcome, timer, heard: new Set(), unheard: false, joined, held: [], journal });
     this.hearing ??= setInterval(() => this.guarded('internal', 'duplicate address detection', () => this.hear()), HEAR_EVERY_MS);
     return undefined;
   }
@@ -326,6 +345,7 @@ export class HomeAgentDaemon {
         this.send(this.settled({ ...outcome.onDataPlaneFailure!(), event: `duplicate address detection for ${outcome.dad.addresses.join(', ')}: some of what came went unheard: refused (143)` }));
       } else {
         const taken = outcome.dad.addresses.find((a) => probe.heard.has(a));
+        if (taken === undefined) for (const w of probe.journal) this.journalled(w.nai, w.entry); // it stands: now it is journalled
         this.send(taken !== undefined ? this.settled(outcome.dad.refuse(taken)) : this.dataPlane.batch(() => this.applyDataPlane(this.settled(outcome))));
       }
     } finally {

@@ -7,6 +7,9 @@
  * the expected message (signed where the node is known), tshark reads its
  * status, and the binding cache and the data plane are left as they were.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addrBytes } from '../../control/dataplane/layout.js';
 import { parseHomeAgentConfig } from '../../control/ha/config.js';
@@ -40,6 +43,8 @@ const RIVAL = node('rival@example.net', 4103, '2001:db8:1::900'); // a host on t
 
 let t: RoamingLab;
 let ha: HomeAgentDaemon;
+let journalDir: string;
+const journalled = (nai: string) => readFileSync(join(journalDir, 'bindings.journal')).includes(nai);
 const arrived: SignalPacket[] = [];
 const said: string[] = [];
 
@@ -56,7 +61,8 @@ beforeAll(() => {
       ...[TWIN, LATE, GONE, FAR, RIVAL].map((n) => ({ nai: n.nai, key: KEY.toString('hex'), spi: n.spi, homeAddress: n.home })),
     ],
   });
-  ha = new HomeAgentDaemon(config, t.anchor, { log: (e) => said.push(e) });
+  journalDir = mkdtempSync(join(tmpdir(), 'rejects-'));
+  ha = new HomeAgentDaemon(config, t.anchor, { log: (e) => said.push(e), journal: join(journalDir, 'bindings.journal') });
   t.lab.within(t.ns.anchor, () => ha.start());
   // The node's side by hand: both the IPv6-only network and the NAT'd one up, BAs captured by its data plane.
   t.moveTo('v6');
@@ -72,6 +78,7 @@ beforeAll(() => {
 afterAll(() => {
   ha?.stop();
   t?.destroy();
+  rmSync(journalDir, { recursive: true, force: true });
 });
 
 interface BuSpec {
@@ -358,6 +365,7 @@ describe('duplicate address detection on the home link (RFC 6275 §10.3.1)', () 
     const probing = () => said.filter((l) => l.startsWith(`duplicate address detection for ${FAR.home} before`)).length;
     for (const end = Date.now() + 2000; probing() === before && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
     expect(probing()).toBe(before + 1); // what follows comes during the probe
+    expect(journalled(FAR.nai)).toBe(false); // journalled once it stands, not while it probes
     const na = unsolicitedNeighborAdvert('02:00:00:00:0f:ff', '2001:db8:1::ff', FAR.home);
     na[14 + 7] = 64; // the IPv6 hop limit (outside the ICMPv6 checksum): RFC 4861 §7.1.2
     const { resolving } = scapy({ // from an address: resolving it, not claiming it (RFC 4862 §5.4.3)
@@ -371,6 +379,7 @@ describe('duplicate address detection on the home link (RFC 6275 §10.3.1)', () 
     });
     expect(decodeMobilityHeader((await nextBa()).signalling.mh)).toMatchObject({ status: 0, sequence: 1 });
     expect(t.anchor.lookupEntry(FAR.home)).toMatchObject({ remote: CARE_OF6 });
+    expect(journalled(FAR.nai)).toBe(true);
   });
 
   it('another host probing for the address at the same time (its solicitation from ::) makes it 134 (RFC 4862 §5.4.3)', async () => {
