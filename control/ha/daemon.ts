@@ -3,9 +3,10 @@
  * into the HomeAgent state machine; its data-plane changes are applied, then
  * its BA is sent (raw IPv6 with a type 2 routing header, or IPv4/UDP 4191).
  * On the home link the data plane proxies ARP/ND for away nodes; the daemon
- * announces each newly proxied home address there. Around that: the
- * journal (restarts), per-source rate limiting (floods), the route watch
- * (learnt next hops), and what the REST API asks of it.
+ * first probes for each IPv6 home address it is to defend (duplicate
+ * address detection), then announces each newly proxied one. Around that:
+ * the journal (restarts), per-source rate limiting (floods), the route
+ * watch (learnt next hops), and what the REST API asks of it.
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { sameBinding, type Binding, type DataPlane } from '../dataplane/dataplane.js';

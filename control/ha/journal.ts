@@ -13,8 +13,10 @@
  * are a power of two no larger than a page, so none straddles a page: a
  * write of one is whole or absent after the daemon is killed. Writes go
  * without fsync: they survive the daemon, not the machine losing power.
- * An entry too long for its slot doubles the slot size (the file is
- * rewritten, once).
+ * Slots are sized at open for the longest entry the profiles allow
+ * (slotSizeFor()); an entry too long for them (a profile added since)
+ * doubles them, the file rewritten once. A write that fails leaves the
+ * journal stale until repair() rewrites it whole.
  *
  * The file starts with a header slot naming the format and the slot size.
  * A file in the old JSON-lines format is read as such (and rewritten in
