@@ -4,17 +4,21 @@
  * out come the data-plane changes (to apply first) and the Binding
  * Acknowledgement with the way to send it (after them).
  *
- * Covered: RFC 4285 authentication and replay protection, home
- * registration of an IPv6 home address with an IPv6 care-of address (tunnel
- * ip6) or an IPv4 one through UDP/IPv4 with NAT detection (RFC 5555 §4.2:
- * udp4 / udp4-tlv / ip4), IPv4 home addresses static, from a pool or the
- * node's on-link one (§3.1.1, extended home link §4.1), sequence numbers
- * modulo 2^16, lifetimes capped by policy and lease, deregistration,
- * expiry, NEMO mobile network prefixes (explicit and implicit, RFC 3963) and
- * IPv4 home prefixes, Binding Refresh Requests, deprecated entries after
+ * Covered: RFC 4285 authentication and replay protection (144 with our
+ * clock for a timestamp refused, 145 for none), home registration of an
+ * IPv6 home address with an IPv6 care-of address (tunnel ip6) or an IPv4
+ * one through UDP/IPv4 with NAT detection (RFC 5555 §4.2: udp4 / udp4-tlv /
+ * ip4), IPv4 home addresses static, from a pool or the node's on-link one
+ * (§3.1.1, extended home link §4.1), sequence numbers modulo 2^16,
+ * lifetimes capped by policy and lease, deregistration, expiry, NEMO mobile
+ * network prefixes (explicit and implicit, RFC 3963) and IPv4 home
+ * prefixes, Binding Refresh Requests, deprecated entries after
  * deregistration or revocation, the extended home link's IPv4-wise and
- * IPv6-wise at home. Beside the BU path: what an operator does (profiles,
- * revocation) and what a restart needs (restore from a journal). Not yet:
+ * IPv6-wise at home, the L flag, and which addresses a new registration
+ * must have probed for first (duplicate address detection: the daemon
+ * probes, the outcome stands or is refused with 134). Beside the BU path:
+ * what an operator does (profiles, revocation) and what a restart needs
+ * (restore from a journal). Not yet:
  * shadow entries (PMIPv6).
  */
 import { sameBinding, type Binding, type Tunnel } from '../dataplane/dataplane.js';
