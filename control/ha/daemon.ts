@@ -135,7 +135,7 @@ export class HomeAgentDaemon {
     this.dataPlane.setHomeLink(link, info.mac, linkIpv6);
     this.homeLink = {
       socket: new PacketSocket(link), mac: info.mac, ipv6: linkIpv6,
-      // what answers a duplicate address detection probe: a Neighbor Advertisement to all nodes
+      // what answers a duplicate address detection probe: an advertisement, or another host's probe (see hear())
       neighbours: this.config.policy.duplicateAddressDetection ? new Icmp6Listener(link, [ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT]) : null,
     };
     const { ipv6, ipv4, publicIpv4 } = this.config.homeAgent;
@@ -346,8 +346,12 @@ export class HomeAgentDaemon {
         this.send(this.settled({ ...outcome.onDataPlaneFailure!(), event: `duplicate address detection for ${outcome.dad.addresses.join(', ')}: some of what came went unheard: refused (143)` }));
       } else {
         const taken = outcome.dad.addresses.find((a) => probe.heard.has(a));
-        if (taken === undefined) for (const w of probe.journal) this.journalled(w.nai, w.entry); // it stands: now it is journalled
-        this.send(taken !== undefined ? this.settled(outcome.dad.refuse(taken)) : this.dataPlane.batch(() => this.applyDataPlane(this.settled(outcome))));
+        if (taken !== undefined) {
+          this.send(this.settled(outcome.dad.refuse(taken)));
+        } else { // it stands: now it is journalled, installed and answered
+          for (const w of probe.journal) this.journalled(w.nai, w.entry);
+          this.send(this.dataPlane.batch(() => this.applyDataPlane(this.settled(outcome))));
+        }
       }
     } finally {
       this.probing.delete(home);

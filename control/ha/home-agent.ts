@@ -276,7 +276,14 @@ export class HomeAgent {
     return id;
   }
 
+  /** A node's entry changes: its journal sees it too (onChange). */
   private put(node: NodeState, entry: BindingCacheEntry | undefined): void {
+    this.hold(node, entry);
+    this.onChange?.(node.profile.nai, entry);
+  }
+
+  /** A node's entry as it now is, in every index that follows entries: the due wheel, the defended link-local addresses. */
+  private hold(node: NodeState, entry: BindingCacheEntry | undefined): void {
     const before = defendedLinkLocal(node.entry), after = defendedLinkLocal(entry);
     if (before !== after) {
       if (before !== undefined && this.linkLocals.get(before) === node) this.linkLocals.delete(before);
@@ -284,7 +291,6 @@ export class HomeAgent {
     }
     node.entry = entry;
     this.due.set(node, entry && this.dueMs(entry));
-    this.onChange?.(node.profile.nai, entry);
   }
 
   /** When expire() must next look at an entry: its deletion, its Binding Refresh Request, or its expiry. */
@@ -327,10 +333,7 @@ export class HomeAgent {
         continue;
       }
       ids.set(e.bindingId, e.nai);
-      node!.entry = e;
-      const linkLocal = defendedLinkLocal(e);
-      if (linkLocal !== undefined) this.linkLocals.set(linkLocal, node!);
-      this.due.set(node!, this.dueMs(e));
+      this.hold(node!, e); // the journal has it already
     }
     // ids follow the journal: a configured node whose index-given id a restored one took gets a free one
     const taken = new Set(ids.keys());

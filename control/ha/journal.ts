@@ -51,6 +51,10 @@ export class BindingJournal {
   private current: () => Iterable<BindingCacheEntry> = () => [];
   /** A slot's bytes as they are written. */
   private scratch: Buffer;
+  /** A write failed since the last rewrite: the file may not hold the cache as it is. */
+  stale = false;
+  /** When repair() may next try, and how long it waits after that try fails (doubling, up to a minute: a full disk, say). */
+  private repairAt = { ms: -Infinity, backoffMs: 1000 };
 
   private constructor(readonly path: string, private slotSize: number) {
     this.scratch = Buffer.alloc(slotSize);
@@ -97,11 +101,6 @@ export class BindingJournal {
     }
   }
 
-  /** A write failed since the last rewrite: the file may not hold the cache as it is. */
-  stale = false;
-  /** When repair() may next try, and how long it waits after that try fails (doubling, up to a minute: a full disk, say). */
-  private repairAt = { ms: -Infinity, backoffMs: 1000 };
-
   /**
    * Rewrites the file whole if a write failed since the last rewrite (the
    * daemon asks every second, and at stop); true if it did. A failed try
@@ -125,8 +124,8 @@ export class BindingJournal {
    * new file is in place.
    */
   rewrite(entries: readonly BindingCacheEntry[]): void {
-    const texts = entries.map((e) => Buffer.from(recordText(e)));
-    const longest = Math.max(0, ...texts.map((t) => t.length));
+    const texts = entries.map(recordText);
+    const longest = Math.max(0, ...texts.map((t) => Buffer.byteLength(t)));
     let slotSize = this.slotSize;
     while (LENGTH_BYTES + longest > slotSize) slotSize = grownSlot(slotSize, longest);
     const tmp = `${this.path}.tmp`;
@@ -134,7 +133,8 @@ export class BindingJournal {
     try {
       try {
         writeSync(fd, header(slotSize), 0, slotSize, 0);
-        texts.forEach((t, i) => writeSync(fd, slotBytes(t, slotSize), 0, slotSize, entries[i]!.bindingId * slotSize));
+        const slot = Buffer.alloc(slotSize);
+        texts.forEach((t, i) => writeSync(fd, fillSlot(slot, t), 0, slotSize, entries[i]!.bindingId * slotSize));
       } finally {
         closeSync(fd);
       }
@@ -164,10 +164,7 @@ export class BindingJournal {
       this.rewrite([...this.current()].filter((e) => e.nai !== entry.nai).concat(entry));
       return;
     }
-    this.scratch.write(text, LENGTH_BYTES);
-    this.scratch.writeUInt16LE(length, 0);
-    this.scratch.fill(0, LENGTH_BYTES + length); // whole slots: nothing of an older entry stays behind
-    writeSync(this.fd!, this.scratch, 0, this.slotSize, entry.bindingId * this.slotSize);
+    writeSync(this.fd!, fillSlot(this.scratch, text), 0, this.slotSize, entry.bindingId * this.slotSize);
     const other = this.naiIn.get(entry.bindingId);
     if (other !== undefined && other !== entry.nai) this.slotOf.delete(other);
     this.placed(entry.nai, entry.bindingId);
@@ -229,12 +226,12 @@ function grownSlot(size: number, textLength: number): number {
   return size * 2;
 }
 
-/** A slot's bytes: the length, the text, zeros after it. */
-function slotBytes(text: Buffer, slotSize: number): Buffer {
-  const b = Buffer.alloc(slotSize);
-  b.writeUInt16LE(text.length, 0);
-  text.copy(b, LENGTH_BYTES);
-  return b;
+/** slot filled with a record (it fits): its length, its text, zeros after it (whole slots: nothing of an older entry stays behind). */
+function fillSlot(slot: Buffer, text: string): Buffer {
+  const length = slot.write(text, LENGTH_BYTES);
+  slot.writeUInt16LE(length, 0);
+  slot.fill(0, LENGTH_BYTES + length);
+  return slot;
 }
 
 function readSlots(path: string, file: Buffer, slotSize: number): { entries: BindingCacheEntry[]; problems: string[] } {

@@ -164,23 +164,23 @@ const RECEIVE_BUFFER = 4 << 20;
 const MSG_DONTWAIT = 0x40;
 const EAGAIN = 11;
 
-/**
- * The ICMPv6 messages of the given types that reach this host through one
- * interface (to an address or group it has), queued by the kernel until
- * read: a raw ICMPv6 socket bound to the interface, with the kernel's type
- * filter (RFC 3542 §3.2). read() takes what is queued without waiting;
- * each message from its ICMPv6 header on, with its source and the hop
- * limit it came with (255 only if no router forwarded it: RFC 4861 §7.1.2).
- * join() adds a multicast group to what it hears (a solicited-node one,
- * say), leave() takes it away.
- */
+/** An ICMPv6 message from its ICMPv6 header on, with what the kernel said of it. */
 export interface Icmp6Message {
   message: Buffer;
   /** The 16 bytes of the IPv6 source. */
   source: Buffer;
+  /** 255 only if no router forwarded it (RFC 4861 §7.1.2). */
   hopLimit: number | undefined;
 }
 
+/**
+ * The ICMPv6 messages of the given types that reach this host through one
+ * interface (to an address or group it has), queued by the kernel until
+ * read: a raw ICMPv6 socket bound to the interface, with the kernel's type
+ * filter (RFC 3542 §3.2). read() takes what is queued without waiting.
+ * join() adds a multicast group to what it hears (a solicited-node one,
+ * say), leave() takes it away.
+ */
 export class Icmp6Listener {
   private fd: number;
   private readonly ifindex: number;
@@ -276,7 +276,6 @@ function controlMessages(control: Buffer): Map<string, Buffer> {
   }
   return out;
 }
-
 
 /** Keeps this thread on these CPUs (on one, per-CPU state such as the data plane's caches stays the same). */
 export function pinThread(cpus: readonly number[]): void {
