@@ -58,6 +58,25 @@ export function addrBytes(addr: string): Buffer {
   return b;
 }
 
+/** Addresses lately parsed by sharedAddrBytes(), forgotten all at once when there are this many. */
+const SHARED_ADDRS_MAX = 1024;
+const sharedAddrs = new Map<string, Buffer>();
+
+/**
+ * addrBytes() for readers only: the bytes are shared with the next caller
+ * asking for the same address, so they must not be changed. A BU's
+ * addresses are turned into bytes several times (its authenticator, the
+ * BA's, the BA's headers and checksum): parsed once.
+ */
+export function sharedAddrBytes(addr: string): Buffer {
+  let b = sharedAddrs.get(addr);
+  if (b) return b;
+  b = addrBytes(addr);
+  if (sharedAddrs.size >= SHARED_ADDRS_MAX) sharedAddrs.clear();
+  sharedAddrs.set(addr, b);
+  return b;
+}
+
 export function addrFamily(addr: string): 4 | 6 {
   return addrBytes(addr).length === 4 ? 4 : 6;
 }

@@ -24,6 +24,8 @@ import { configJson, type HomeAgentConfig, type MobileNodeProfile } from './conf
 import { DSMIP_PORT, HomeAgent, type BindingCacheEntry, type Outcome, type ReceivedBu } from './home-agent.js';
 
 const EXPIRY_CHECK_MS = 1000;
+/** Packets of a drain handled before their BAs leave together (what a BA waits for the others: ~16 × 25 µs). */
+export const CHUNK = 16;
 /** How long a duplicate address detection probe waits for an answer (RFC 4861 RetransTimer, one transmission: RFC 4862 §5.1). */
 export const DAD_WAIT_MS = 1000;
 const ND_NEIGHBOR_SOLICIT = 135;
@@ -62,6 +64,9 @@ export interface DaemonOptions {
   /** The configuration file: profiles changed through setProfile()/deleteProfile() are saved back to it. */
   configPath?: string;
 }
+
+/** An IP packet's destination, from its header. */
+const packetDestination = (packet: Buffer): string => (packet[0]! >> 4 === 6 ? formatAddr(packet, 6, 24) : formatAddr(packet, 4, 16));
 
 /** Signalling dropped unanswered. */
 const discarded = (event: string): Outcome => ({ dataPlane: [], event });
@@ -214,8 +219,7 @@ export class HomeAgentDaemon {
   expire(): void {
     const outcomes = this.homeAgent.expire(this.now());
     for (const o of outcomes) this.log(o.event);
-    const replies = this.dataPlane.batch(() => outcomes.map((o) => this.applyDataPlane(o)));
-    for (const reply of replies) this.send(reply);
+    this.sendAll(this.dataPlane.batch(() => outcomes.map((o) => this.applyDataPlane(o))));
   }
 
   /** One captured signalling packet, through the state machine, the data plane and out as a BA. */
@@ -224,35 +228,38 @@ export class HomeAgentDaemon {
   }
 
   /**
-   * Packets the data plane handed over together: every binding change is
-   * written (each journalled as it is made), the data plane's caches are
-   * invalidated once, and only then do the BAs leave, each binding live and
-   * journalled before its BA.
+   * Packets the data plane handed over together, CHUNK at a time: every
+   * binding change of a chunk is written (each journalled as it is made),
+   * the data plane's caches are invalidated once, and only then do the
+   * chunk's BAs leave, together, each binding live and journalled before its
+   * BA. (Chunks bound how long a BA waits for the others of its batch.)
    */
   handleBatch(packets: readonly SignalPacket[]): void {
-    const replies = this.dataPlane.batch(() => packets.flatMap((p) => {
-      const probe = this.probing.get(homeAddressOf(p));
-      if (probe) { // answered once its node's probe is over
-        if (probe.held.push(p) > HELD_MAX) probe.held.shift();
-        return [];
-      }
-      this.deferred = [];
-      let outcome: Outcome;
-      let writes: JournalWrite[];
-      try {
-        outcome = this.process(p);
-      } finally {
-        writes = this.deferred;
-        this.deferred = null;
-      }
-      if (outcome.dad && this.homeLink?.neighbours) {
-        const unprobed = this.probe(homeAddressOf(p), { ...outcome, dad: outcome.dad }, writes);
-        return unprobed ? [unprobed] : []; // unprobed, undone: its writes never happened
-      }
-      for (const w of writes) this.journalled(w.nai, w.entry);
-      return [this.applyDataPlane(this.settled(outcome))];
-    }));
-    for (const reply of replies) this.send(reply);
+    for (let i = 0; i < packets.length; i += CHUNK) {
+      const chunk = packets.slice(i, i + CHUNK);
+      this.sendAll(this.dataPlane.batch(() => chunk.map((p) => this.answer(p))));
+    }
+  }
+
+  /** One packet through the state machine: the outcome to send now, if any (a probing registration answers later). */
+  private answer(p: SignalPacket): Outcome | undefined {
+    const probe = this.probing.get(homeAddressOf(p));
+    if (probe) { // answered once its node's probe is over
+      if (probe.held.push(p) > HELD_MAX) probe.held.shift();
+      return undefined;
+    }
+    this.deferred = [];
+    let outcome: Outcome;
+    let writes: JournalWrite[];
+    try {
+      outcome = this.process(p);
+    } finally {
+      writes = this.deferred;
+      this.deferred = null;
+    }
+    if (outcome.dad && this.homeLink?.neighbours) return this.probe(homeAddressOf(p), { ...outcome, dad: outcome.dad }, writes); // unprobed, undone: its writes never happened
+    for (const w of writes) this.journalled(w.nai, w.entry);
+    return this.applyDataPlane(this.settled(outcome));
   }
 
   /**
@@ -343,14 +350,14 @@ export class HomeAgentDaemon {
       if (!outcome.dad.current()) {
         this.log(`duplicate address detection for ${outcome.dad.addresses.join(', ')} over, the registration revoked or replaced meanwhile: nothing to answer`);
       } else if (probe.unheard) { // no answer is no proof here: refused (143), not defended unprobed
-        this.send(this.settled({ ...outcome.onDataPlaneFailure!(), event: `duplicate address detection for ${outcome.dad.addresses.join(', ')}: some of what came went unheard: refused (143)` }));
+        this.sendAll([this.settled({ ...outcome.onDataPlaneFailure!(), event: `duplicate address detection for ${outcome.dad.addresses.join(', ')}: some of what came went unheard: refused (143)` })]);
       } else {
         const taken = outcome.dad.addresses.find((a) => probe.heard.has(a));
         if (taken !== undefined) {
-          this.send(this.settled(outcome.dad.refuse(taken)));
+          this.sendAll([this.settled(outcome.dad.refuse(taken))]);
         } else { // it stands: now it is journalled, installed and answered
           for (const w of probe.journal) this.journalled(w.nai, w.entry);
-          this.send(this.dataPlane.batch(() => this.applyDataPlane(this.settled(outcome))));
+          this.sendAll([this.dataPlane.batch(() => this.applyDataPlane(this.settled(outcome)))]);
         }
       }
     } finally {
@@ -478,19 +485,29 @@ export class HomeAgentDaemon {
     }
   }
 
-  /** A BA that cannot leave (no route back to a spoofed source, say) is counted, and logged at most once a second. */
-  private send(outcome: Outcome | undefined): void {
-    const reply = outcome?.reply;
-    if (!reply || !this.channel) return;
-    const r = reply.route;
-    try {
-      if (r.transport === 'ipv6') {
-        this.channel.sendIpv6(encodeSignalling6({ src: r.src, dst: r.dst, ...(r.routingHeader2 !== undefined && { routingHeader2: r.routingHeader2 }), mh: reply.mh }));
-      } else {
-        this.channel.sendUdp4(encodeSignalling6({ src: r.ipv6Src, dst: r.ipv6Dst, mh: reply.mh }), { src: r.src, dst: r.dst, srcPort: r.srcPort, dstPort: r.dstPort });
+  /** Replies out together; one that cannot leave (no route back to a spoofed source, say) is counted, and logged at most once a second. */
+  private sendAll(outcomes: readonly (Outcome | undefined)[]): void {
+    const channel = this.channel;
+    if (!channel) return;
+    const refused = channel.sendTogether(() => {
+      for (const o of outcomes) {
+        if (!o?.reply) continue;
+        try {
+          this.send(channel, o.reply);
+        } catch (err) { // not even encoded
+          this.failed('send', `reply to ${o.reply.route.dst} not sent`, err);
+        }
       }
-    } catch (err) {
-      this.failed('send', `reply to ${r.dst} not sent`, err);
+    });
+    for (const { packet, error } of refused) this.failed('send', `reply to ${packetDestination(packet)} not sent`, error);
+  }
+
+  private send(channel: SignallingChannel, reply: NonNullable<Outcome['reply']>): void {
+    const r = reply.route;
+    if (r.transport === 'ipv6') {
+      channel.sendIpv6(encodeSignalling6({ src: r.src, dst: r.dst, ...(r.routingHeader2 !== undefined && { routingHeader2: r.routingHeader2 }), mh: reply.mh }));
+    } else {
+      channel.sendUdp4(encodeSignalling6({ src: r.ipv6Src, dst: r.ipv6Dst, mh: reply.mh }), { src: r.src, dst: r.dst, srcPort: r.srcPort, dstPort: r.dstPort });
     }
   }
 

@@ -7,7 +7,7 @@
  * packets through raw sockets, so a reply can carry a type 2 routing header
  * or travel inside UDP from the port the mobile node expects.
  */
-import { addrBytes, addrFamily } from '../dataplane/layout.js';
+import { addrFamily } from '../dataplane/layout.js';
 import type { DataPlane } from '../dataplane/dataplane.js';
 import type { SignalFrame } from '../dataplane/signals.js';
 import { DecodeError } from '../wire/buffer.js';
@@ -78,9 +78,15 @@ export function frameSource(frame: Buffer): string | undefined {
   return frame.length >= udp + 2 ? frame.toString('hex', ETH_HLEN + 12, ETH_HLEN + 16) + frame.toString('hex', udp, udp + 2) : undefined;
 }
 
+/** Where a raw socket sends an IP packet: its header's destination. */
+export const ipv6Destination = (packet: Buffer): Buffer => packet.subarray(24, 40);
+export const ipv4Destination = (packet: Buffer): Buffer => packet.subarray(16, 20);
+
 export class SignallingChannel {
   private readonly sockets: { 4: RawIpSocket; 6: RawIpSocket };
   private readonly tap?: SignallingTap;
+  /** Packets held by sendTogether(), by family. */
+  private queued: Record<4 | 6, Buffer[]> | null = null;
 
   /** Opens raw sockets in the current network namespace and starts reading the data plane's signals. */
   constructor(private readonly dataPlane: DataPlane, handlers: ChannelHandlers | ((p: SignalPacket) => void)) {
@@ -104,7 +110,8 @@ export class SignallingChannel {
   /** Sends a whole IPv6 packet (its own header, any routing header, the MH) to its destination field. */
   sendIpv6(packet: Buffer): void {
     this.tap?.(packet, 'out');
-    this.sockets[6].send(packet, packet.subarray(24, 40));
+    if (this.queued) this.queued[6].push(packet);
+    else this.sockets[6].send(packet, ipv6Destination(packet));
   }
 
   /** Sends an IPv6 signalling packet inside UDP over IPv4 (to a NAT-mapped address and port, say). */
@@ -112,7 +119,31 @@ export class SignallingChannel {
     if (addrFamily(o.dst) !== 4) throw new TypeError(`sendUdp4: not an IPv4 destination: ${o.dst}`);
     const packet = encodeSignalling4({ ...o, ipv6 });
     this.tap?.(packet, 'out');
-    this.sockets[4].send(packet, addrBytes(o.dst));
+    if (this.queued) this.queued[4].push(packet);
+    else this.sockets[4].send(packet, ipv4Destination(packet));
+  }
+
+  /**
+   * Runs fn with what it sends held, then sends it all: one system call per
+   * family for up to SEND_BATCH packets (a drain's BAs). A packet the kernel
+   * refuses does not keep the others from going: returned, with why.
+   */
+  sendTogether(fn: () => void): { packet: Buffer; error: Error }[] {
+    if (this.queued) {
+      fn();
+      return [];
+    }
+    const queued: Record<4 | 6, Buffer[]> = this.queued = { 4: [], 6: [] };
+    try {
+      fn();
+    } finally {
+      this.queued = null;
+    }
+    return ([6, 4] as const).flatMap((family) => {
+      const packets = queued[family];
+      if (packets.length === 0) return [];
+      return this.sockets[family].sendMany(packets, family === 6 ? ipv6Destination : ipv4Destination).map((f) => ({ packet: packets[f.index]!, error: f.error }));
+    });
   }
 
   /** Stops reading the data plane's signals and closes the sockets. */

@@ -4,7 +4,7 @@
  * field, its offset and the value found; a Writer fills a buffer sized up
  * front from the message's encodingLength.
  */
-import { formatAddr, addrBytes } from '../dataplane/layout.js';
+import { formatAddr, sharedAddrBytes } from '../dataplane/layout.js';
 
 export class DecodeError extends Error {
   constructor(readonly field: string, readonly offset: number, readonly value: unknown, reason: string) {
@@ -103,7 +103,7 @@ export class Writer {
 
 function addrOf(a: string, family: 4 | 6, field: string): Buffer {
   let b: Buffer;
-  try { b = addrBytes(a); } catch { throw new EncodeError(field, a, 'not an IP address'); }
+  try { b = sharedAddrBytes(a); } catch { throw new EncodeError(field, a, 'not an IP address'); }
   if (b.length !== (family === 4 ? 4 : 16)) throw new EncodeError(field, a, `not an IPv${family} address`);
   return b;
 }

@@ -8,7 +8,7 @@
  * checksum field inside them as zero, so the same call computes a checksum
  * to write and (compared with the field) checks one that was received.
  */
-import { addrBytes } from '../dataplane/layout.js';
+import { sharedAddrBytes } from '../dataplane/layout.js';
 import { IPPROTO } from './ip/constants.js';
 import { MH_CHECKSUM_OFFSET } from './mh/constants.js';
 
@@ -52,7 +52,7 @@ export function internetChecksum(...parts: Uint8Array[]): number {
 }
 
 function addr(a: Addr, family: 4 | 6, what: string): Uint8Array {
-  const b = typeof a === 'string' ? addrBytes(a) : a;
+  const b = typeof a === 'string' ? sharedAddrBytes(a) : a;
   if (b.length !== (family === 4 ? 4 : 16)) throw new TypeError(`${what}: not an IPv${family} address`);
   return b;
 }

@@ -114,4 +114,25 @@ describe('replies to the mobile node', () => {
       src: addr.anchorNat.v4, srcPort: DSMIP_PORT, dst: addr.mnnCareOf.v4, dstPort: DSMIP_PORT, tlv,
     });
   });
+
+  it('replies sent together all leave; one the kernel refuses is returned, the ones after it still go', async () => {
+    const toMn = (seq: number) => scapy({ packet: `IPv6(src='${ha6}', dst='${addr.mnCareOf.v6}')/IPv6ExtHdrRouting(type=2, segleft=1, addresses=['${addr.mnHome.v6}'])/MIP6MH_BA(status=0, seq=${seq}, mhtime=30)` }).packet;
+    const nowhere = scapy({ packet: `IPv6(src='${ha6}', dst='2001:db8:dead::1')/${ba}` }).packet; // no route to it from the anchor
+    const { packet: toMnn } = scapy({ packet: `IPv6(src='${ha6}', dst='${addr.mnnHome.v6}')/${ba}` });
+    const first = toMn(7);
+    const last = toMn(8);
+    const refused = channel.sendTogether(() => {
+      channel.sendIpv6(first);
+      channel.sendIpv6(nowhere);
+      channel.sendUdp4(toMnn, { src: addr.anchorNat.v4, srcPort: DSMIP_PORT, dst: addr.natOutside.v4, dstPort: NAT_PORT });
+      channel.sendIpv6(last);
+    });
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.packet).toBe(nowhere);
+    expect(refused[0]!.error.message).toMatch(/errno 101/); // ENETUNREACH
+    await expectAt('mn', t.mn.dataPlane, first, { src: ha6, dst: addr.mnCareOf.v6 });
+    const after = await next(atMobile.mn);
+    expect(after.ipv6.toString('hex')).toBe(last.toString('hex'));
+    await expectAt('mnn', t.mnn.dataPlane, toMnn, { src: addr.anchorNat.v4, dst: addr.mnnCareOf.v4 });
+  });
 });

@@ -19,7 +19,7 @@
  * After signing, the MH checksum must be (re)computed: encodeSignalling6
  * does that.
  */
-import { addrBytes } from '../../dataplane/layout.js';
+import { sharedAddrBytes } from '../../dataplane/layout.js';
 import { DecodeError, EncodeError } from '../buffer.js';
 import { AuthSubtype, MH_CHECKSUM_OFFSET, OptionType } from '../mh/constants.js';
 import { type OptionLocation, optionLocations } from '../mh/messages.js';
@@ -84,7 +84,7 @@ function locate(mh: Buffer): Located | undefined {
 
 function addressBytes(a: string, field: string): Buffer {
   try {
-    return addrBytes(a);
+    return sharedAddrBytes(a);
   } catch {
     throw new EncodeError(field, a, 'not an IP address');
   }

@@ -246,12 +246,14 @@ function prefix6(r: Reader, f: string): number {
   return n;
 }
 
+/** ES2024's String.prototype.isWellFormed (Node 20 has it; our TypeScript lib is ES2022). */
+type WellFormed = string & { isWellFormed(): boolean };
+
 function identifierBytes(subtype: number, id: unknown, field: string): Buffer {
   if (subtype === MnIdSubtype.nai) {
     if (typeof id !== 'string') throw new EncodeError(field, typeof id, 'an NAI (subtype 1) is a string');
-    const b = Buffer.from(id, 'utf8');
-    if (b.toString('utf8') !== id) throw new EncodeError(field, id, 'not well-formed Unicode');
-    return b;
+    if (!(id as WellFormed).isWellFormed()) throw new EncodeError(field, id, 'not well-formed Unicode'); // a lone surrogate
+    return Buffer.from(id, 'utf8');
   }
   if (!Buffer.isBuffer(id)) throw new EncodeError(field, typeof id, `subtype ${subtype} carries a Buffer`);
   return id;
