@@ -16,7 +16,7 @@ import { interfaceInfo } from '../sys/ip.js';
 import { Icmp6Listener, PacketSocket } from '../sys/libc.js';
 import { dadSolicitation, gratuitousArp, solicitedNode, unsolicitedNeighborAdvert } from '../wire/ip/neighbour.js';
 import { SignallingCapture } from '../signalling/capture.js';
-import { BindingJournal, slotSizeFor } from './journal.js';
+import { BindingJournal, copySizeFor } from './journal.js';
 import { SourceRateLimiter } from './rate-limit.js';
 import { frameSource, SignallingChannel, type SignalPacket } from '../signalling/channel.js';
 import { encodeSignalling6 } from '../wire/ip/signalling.js';
@@ -173,7 +173,7 @@ export class HomeAgentDaemon {
    * requests and the next BU of every node go on as if nothing happened.
    */
   private restore(path: string): void {
-    const { journal, entries, problems } = BindingJournal.open(path, slotSizeFor(this.config.mobileNodes));
+    const { journal, entries, problems } = BindingJournal.open(path, copySizeFor(this.config.mobileNodes));
     for (const p of problems) this.log(p);
     const held = new Map(this.dataPlane.bindingIds().map((id) => [id, this.dataPlane.binding(id)!]));
     const { dataPlane, events } = this.homeAgent.restore(entries, held);

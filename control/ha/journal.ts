@@ -5,30 +5,39 @@
  * stopped.
  *
  * One fixed-size slot per binding id, rewritten in place as its entry
- * changes: a change costs one pwrite(2) of its slot however long the home
- * agent has run, and the file never needs compacting (the JSON-lines log
- * this replaced was rewritten whole in the background every time it grew
- * fourfold, and held up to four times the state). A slot is its JSON's
- * length (16 bits, little-endian, 0: empty) and then { nai, entry }. Slots
- * are a power of two no larger than a page, so none straddles a page: a
- * write of one is whole or absent after the daemon is killed. Writes go
- * without fsync: they survive the daemon, not the machine losing power.
- * Slots are sized at open for the longest entry the profiles allow
- * (slotSizeFor()); an entry too long for them (a profile added since)
- * doubles them, the file rewritten once. A write that fails leaves the
- * journal stale until repair() rewrites it whole.
+ * changes, and the file mapped into memory: a change is a copy into the
+ * page cache, no system call (the slots of a pwrite(2) each cost more than
+ * the rest of the journal's work). The file never needs compacting (the
+ * JSON-lines log this replaced held up to four times the state).
  *
- * The file starts with a header slot naming the format and the slot size.
- * A file in the old JSON-lines format is read as such (and rewritten in
- * slots by the next rewrite()).
+ * A slot holds two copies of its record, each a sequence number (32 bits,
+ * little-endian), the JSON's length (16 bits, 0: no entry) and then
+ * { nai, entry }. A change goes over the older copy, its sequence number
+ * stored last in one 32-bit store: a daemon killed in the middle of a write
+ * leaves that copy's old number, so the slot still reads as it was (the
+ * newer copy). Writes go without fsync: they survive the daemon, not the
+ * machine losing power. Copies are sized at open for the longest entry the
+ * profiles allow (copySizeFor()); an entry too long for them (a profile
+ * added since) doubles them, the file rewritten once. A write that fails
+ * leaves the journal stale until repair() rewrites it whole.
+ *
+ * The file starts with a header slot naming the format and the copy size.
+ * Files of the formats before (one copy a slot, written with pwrite; JSON
+ * lines) are read as such and rewritten in this one.
  */
-import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, fstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { MappedFile } from '../sys/libc.js';
 import type { BindingCacheEntry } from './home-agent.js';
 
-const MAGIC = 'mobility-anchor binding cache, slots of ';
-const FIRST_SLOT_SIZE = 1024;
-const MAX_SLOT_SIZE = 4096; // a page: a slot is written whole or not at all
-const LENGTH_BYTES = 2;
+const MAGIC = 'mobility-anchor binding cache v2: slots of two copies of ';
+/** The format before: one copy a slot, its length then its JSON. */
+const V1_MAGIC = 'mobility-anchor binding cache, slots of ';
+const FIRST_COPY_SIZE = 1024;
+const MAX_COPY_SIZE = 4096;
+const LENGTH_AT = 4;
+const TEXT_AT = 6;
+/** Slots the file first holds; it doubles as binding ids outgrow it. */
+const FIRST_CAPACITY = 64;
 
 /**
  * JSON cannot hold a bigint: the timestamp travels as a decimal string. The
@@ -43,47 +52,57 @@ function fromJson(raw: Record<string, unknown>): BindingCacheEntry {
 }
 const recordText = (e: BindingCacheEntry) => JSON.stringify({ nai: e.nai, entry: toJson(e) });
 
+/** Serial-number order of two copies' sequence numbers (RFC 1982 style: they wrap). */
+const newer = (a: number, b: number) => ((a - b) | 0) > 0;
+
 export class BindingJournal {
   private fd: number | null = null;
+  private file: MappedFile | null = null;
+  /** The mapped file as 32-bit words: each copy's sequence number is stored in one. */
+  private words: Int32Array = new Int32Array(0);
+  /** Slots the file holds (the header's included). */
+  private capacity = 0;
   /** The slot (binding id) each node's entry is written in. */
   private readonly slotOf = new Map<string, number>();
   private readonly naiIn = new Map<number, string>();
   private current: () => Iterable<BindingCacheEntry> = () => [];
-  /** A slot's bytes as they are written. */
-  private scratch: Buffer;
   /** A write failed since the last rewrite: the file may not hold the cache as it is. */
   stale = false;
   /** When repair() may next try, and how long it waits after that try fails (doubling, up to a minute: a full disk, say). */
   private repairAt = { ms: -Infinity, backoffMs: 1000 };
 
-  private constructor(readonly path: string, private slotSize: number) {
-    this.scratch = Buffer.alloc(slotSize);
+  private constructor(readonly path: string, private copySize: number) {}
+
+  private get slotSize(): number {
+    return 2 * this.copySize;
   }
 
   /**
    * Opens (or creates) the journal at path, and returns it with the entries
-   * it held. Its slots are made at least minSlotSize long (slotSizeFor()
+   * it held. Its copies are made at least minCopySize long (copySizeFor()
    * the profiles: no entry of theirs then has to grow them while BUs wait).
    * Throws on a file that is no journal, rather than overwrite it.
    */
-  static open(path: string, minSlotSize = FIRST_SLOT_SIZE): { journal: BindingJournal; entries: BindingCacheEntry[]; problems: string[] } {
+  static open(path: string, minCopySize = FIRST_COPY_SIZE): { journal: BindingJournal; entries: BindingCacheEntry[]; problems: string[] } {
     const file = existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
-    const slotSize = slotSizeOf(file);
-    const { entries, problems, lines } = slotSize ? { ...readSlots(path, file, slotSize), lines: 0 } : readLines(path, file.toString('utf8'));
-    if (!slotSize && file.length > 0 && lines === 0) throw new Error(`${path}: neither a binding cache journal nor one of the JSON-lines format before it: move it aside`);
-    const journal = new BindingJournal(path, Math.max(slotSize ?? FIRST_SLOT_SIZE, minSlotSize));
-    if (slotSize === journal.slotSize) {
-      journal.fd = openSync(path, 'r+');
+    const copySize = copySizeOf(file);
+    const v1SlotSize = copySize ? undefined : sizeAfter(file, V1_MAGIC);
+    const { entries, problems, lines } = copySize ? { ...readSlots(path, file, copySize), lines: 0 }
+      : v1SlotSize ? { ...readV1Slots(path, file, v1SlotSize), lines: 0 } : readLines(path, file.toString('utf8'));
+    if (!copySize && !v1SlotSize && file.length > 0 && lines === 0) throw new Error(`${path}: neither a binding cache journal nor one of the JSON-lines format before it: move it aside`);
+    const journal = new BindingJournal(path, Math.max(copySize ?? FIRST_COPY_SIZE, minCopySize));
+    if (copySize === journal.copySize) {
+      journal.attach();
       for (const e of entries) journal.placed(e.nai, e.bindingId);
     } else {
-      journal.rewrite(entries); // a new file, one in the old format, or slots too short for the profiles
+      journal.rewrite(entries); // a new file, one in a format before, or copies too short for the profiles
     }
     return { journal, entries, problems };
   }
 
   /**
    * Writes a node's entry as it now is (undefined: it left the cache) into
-   * its slot; current() lists every entry, for a rewrite with larger slots.
+   * its slot; current() lists every entry, for a rewrite with larger copies.
    */
   record(nai: string, entry: BindingCacheEntry | undefined, current: () => Iterable<BindingCacheEntry>): void {
     this.current = current;
@@ -120,21 +139,24 @@ export class BindingJournal {
 
   /**
    * The file holds exactly these entries, replaced in one rename (at open
-   * and restore, and to grow the slots). Nothing changes here unless the
+   * and restore, and to grow the copies). Nothing changes here unless the
    * new file is in place.
    */
   rewrite(entries: readonly BindingCacheEntry[]): void {
     const texts = entries.map(recordText);
     const longest = Math.max(0, ...texts.map((t) => Buffer.byteLength(t)));
-    let slotSize = this.slotSize;
-    while (LENGTH_BYTES + longest > slotSize) slotSize = grownSlot(slotSize, longest);
+    let copySize = this.copySize;
+    while (TEXT_AT + longest > copySize) copySize = grownCopy(copySize, longest);
+    const slotSize = 2 * copySize;
+    const capacity = capacityFor(Math.max(0, ...entries.map((e) => e.bindingId)));
     const tmp = `${this.path}.tmp`;
     const fd = openSync(tmp, 'w');
     try {
       try {
-        writeSync(fd, header(slotSize), 0, slotSize, 0);
+        writeSync(fd, header(copySize), 0, slotSize, 0);
         const slot = Buffer.alloc(slotSize);
-        texts.forEach((t, i) => writeSync(fd, fillSlot(slot, t), 0, slotSize, entries[i]!.bindingId * slotSize));
+        texts.forEach((t, i) => writeSync(fd, firstCopy(slot, t), 0, slotSize, entries[i]!.bindingId * slotSize));
+        ftruncateSync(fd, capacity * slotSize);
       } finally {
         closeSync(fd);
       }
@@ -143,10 +165,9 @@ export class BindingJournal {
       rmSync(tmp, { force: true }); // a half-written file would only take the room the journal may need
       throw err;
     }
-    this.slotSize = slotSize;
-    this.scratch = Buffer.alloc(slotSize);
-    this.closeFd();
-    this.fd = openSync(this.path, 'r+');
+    this.copySize = copySize;
+    this.close();
+    this.attach();
     this.slotOf.clear();
     this.naiIn.clear();
     for (const e of entries) this.placed(e.nai, e.bindingId);
@@ -154,37 +175,74 @@ export class BindingJournal {
   }
 
   close(): void {
-    this.closeFd();
+    this.unmap();
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+
+  /** Opens the file at path (in this format, this copy size) and maps it. */
+  private attach(): void {
+    this.fd = openSync(this.path, 'r+');
+    this.map(Math.floor(fstatSync(this.fd).size / this.slotSize));
+  }
+
+  private map(capacity: number): void {
+    this.unmap();
+    this.file = new MappedFile(this.fd!, capacity * this.slotSize);
+    this.words = new Int32Array(this.file.bytes.buffer, this.file.bytes.byteOffset, this.file.length / 4);
+    this.capacity = capacity;
+  }
+
+  private unmap(): void {
+    this.words = new Int32Array(0); // nothing may reach the mapping once it is gone
+    this.file?.close();
+    this.file = null;
+    this.capacity = 0;
   }
 
   private write(entry: BindingCacheEntry): void {
     const text = recordText(entry);
-    const length = Buffer.byteLength(text);
-    if (LENGTH_BYTES + length > this.slotSize) { // a profile added since open() with a longer entry: larger slots, the file rewritten once
+    if (TEXT_AT + 3 * text.length > this.copySize && TEXT_AT + Buffer.byteLength(text) > this.copySize) { // a profile added since open() with a longer entry: larger copies, the file rewritten once
       this.rewrite([...this.current()].filter((e) => e.nai !== entry.nai).concat(entry));
       return;
     }
-    writeSync(this.fd!, fillSlot(this.scratch, text), 0, this.slotSize, entry.bindingId * this.slotSize);
+    this.writeSlot(entry.bindingId, text);
     const other = this.naiIn.get(entry.bindingId);
     if (other !== undefined && other !== entry.nai) this.slotOf.delete(other);
     this.placed(entry.nai, entry.bindingId);
   }
 
   private clear(slot: number): void {
-    writeSync(this.fd!, Buffer.alloc(this.slotSize), 0, this.slotSize, slot * this.slotSize);
+    this.writeSlot(slot, '');
     const nai = this.naiIn.get(slot);
     if (nai !== undefined) this.slotOf.delete(nai);
     this.naiIn.delete(slot);
   }
 
+  /** text ('': no entry) over the slot's older copy, its sequence number last (until then the slot reads as it was). */
+  private writeSlot(slot: number, text: string): void {
+    if (!this.file) throw new Error(`${this.path}: the journal is closed`);
+    if (slot >= this.capacity) this.grow(slot);
+    const bytes = this.file!.bytes;
+    const a = slot * this.slotSize;
+    const b = a + this.copySize;
+    const [at, seq] = newer(this.words[a / 4]!, this.words[b / 4]!) ? [b, this.words[a / 4]! + 1] : [a, this.words[b / 4]! + 1];
+    const length = text ? bytes.write(text, at + TEXT_AT) : 0;
+    bytes.writeUInt16LE(length, at + LENGTH_AT);
+    bytes.fill(0, at + TEXT_AT + length, at + this.copySize);
+    Atomics.store(this.words, at / 4, seq | 0);
+  }
+
+  /** Room for binding id slot: the file lengthened (its new slots read as empty) and mapped again. */
+  private grow(slot: number): void {
+    const capacity = capacityFor(slot);
+    ftruncateSync(this.fd!, capacity * this.slotSize);
+    this.map(capacity);
+  }
+
   private placed(nai: string, slot: number): void {
     this.slotOf.set(nai, slot);
     this.naiIn.set(slot, nai);
-  }
-
-  private closeFd(): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
   }
 }
 
@@ -199,59 +257,111 @@ export function recordBytesBound(nai: string, prefixes: readonly string[]): numb
 const RECORD_BASE_BYTES = 960;
 const PREFIX_BYTES = 46; // "ffff:…:ffff/128" and its quotes and comma
 
-/** The slot size that holds any entry of these nodes (within MAX_SLOT_SIZE: the configuration bounds NAIs and prefixes). */
-export function slotSizeFor(nodes: readonly { nai: string; prefixes: readonly string[] }[]): number {
+/** The copy size that holds any entry of these nodes (within MAX_COPY_SIZE: the configuration bounds NAIs and prefixes). */
+export function copySizeFor(nodes: readonly { nai: string; prefixes: readonly string[] }[]): number {
   const longest = Math.max(0, ...nodes.map((n) => recordBytesBound(n.nai, n.prefixes)));
-  let size = FIRST_SLOT_SIZE;
-  while (size < LENGTH_BYTES + longest && size < MAX_SLOT_SIZE) size *= 2;
+  let size = FIRST_COPY_SIZE;
+  while (size < TEXT_AT + longest && size < MAX_COPY_SIZE) size *= 2;
   return size;
 }
 
-function header(slotSize: number): Buffer {
-  const b = Buffer.alloc(slotSize);
-  b.write(`${MAGIC}${slotSize} bytes\n`);
+/** Slots for binding ids up to maxId: the next power of two, at least FIRST_CAPACITY (the header slot included). */
+function capacityFor(maxId: number): number {
+  let capacity = FIRST_CAPACITY;
+  while (capacity <= maxId) capacity *= 2;
+  return capacity;
+}
+
+function header(copySize: number): Buffer {
+  const b = Buffer.alloc(2 * copySize);
+  b.write(`${MAGIC}${copySize} bytes\n`);
   return b;
 }
 
-/** The slot size a file in this format declares; undefined for another format (or an empty file). */
-function slotSizeOf(file: Buffer): number | undefined {
-  const magic = Buffer.from(MAGIC);
-  if (file.length < magic.length || !file.subarray(0, magic.length).equals(magic)) return undefined;
+/** The size a header of this magic declares; undefined for another format (or an empty file). */
+function sizeAfter(file: Buffer, magic: string): number | undefined {
+  if (file.length < magic.length || file.toString('latin1', 0, magic.length) !== magic) return undefined;
   const size = Number(/^(\d+) bytes\n/.exec(file.toString('latin1', magic.length, magic.length + 16))?.[1]);
-  return Number.isInteger(size) && size >= FIRST_SLOT_SIZE && size <= MAX_SLOT_SIZE ? size : undefined;
+  return Number.isInteger(size) && size >= FIRST_COPY_SIZE && size <= MAX_COPY_SIZE ? size : undefined;
 }
 
-function grownSlot(size: number, textLength: number): number {
-  if (size >= MAX_SLOT_SIZE) throw new Error(`a binding cache entry of ${textLength} bytes is longer than the journal's largest slot (${MAX_SLOT_SIZE} bytes)`);
+const copySizeOf = (file: Buffer) => sizeAfter(file, MAGIC);
+
+function grownCopy(size: number, textLength: number): number {
+  if (size >= MAX_COPY_SIZE) throw new Error(`a binding cache entry of ${textLength} bytes is longer than the journal's largest slot (${MAX_COPY_SIZE} bytes)`);
   return size * 2;
 }
 
-/** slot filled with a record (it fits): its length, its text, zeros after it (whole slots: nothing of an older entry stays behind). */
-function fillSlot(slot: Buffer, text: string): Buffer {
-  const length = slot.write(text, LENGTH_BYTES);
-  slot.writeUInt16LE(length, 0);
-  slot.fill(0, LENGTH_BYTES + length);
+/** slot holding text (it fits) in its first copy, sequence number 1; the second copy never written. */
+function firstCopy(slot: Buffer, text: string): Buffer {
+  slot.fill(0);
+  slot.writeUInt32LE(1, 0);
+  slot.writeUInt16LE(slot.write(text, TEXT_AT), LENGTH_AT);
   return slot;
 }
 
-function readSlots(path: string, file: Buffer, slotSize: number): { entries: BindingCacheEntry[]; problems: string[] } {
-  const problems: string[] = [];
+/** A node's entry, parsed from a record's text; throws what is wrong with it. */
+function parsed(text: string, slot: number): BindingCacheEntry {
+  const { nai, entry } = JSON.parse(text) as { nai: string; entry: Record<string, unknown> };
+  const e = fromJson(entry);
+  if (e.nai !== nai || e.bindingId !== slot) throw new Error(`holds ${nai}'s entry of binding ${e.bindingId}`);
+  return e;
+}
+
+/** Entries by node, a node found in two slots (its move between binding ids, cut short) taken from the newer. */
+function keepNewest(found: Iterable<BindingCacheEntry>): BindingCacheEntry[] {
   const byNai = new Map<string, BindingCacheEntry>();
-  for (let at = slotSize; at + LENGTH_BYTES <= file.length; at += slotSize) {
+  for (const e of found) {
+    const other = byNai.get(e.nai);
+    if (!other || e.lastTimestamp > other.lastTimestamp) byNai.set(e.nai, e);
+  }
+  return [...byNai.values()];
+}
+
+/** Each slot's newer copy (the older one if the newer cannot be read: damage, not a write cut short). */
+function readSlots(path: string, file: Buffer, copySize: number): { entries: BindingCacheEntry[]; problems: string[] } {
+  const problems: string[] = [];
+  const found: BindingCacheEntry[] = [];
+  const slotSize = 2 * copySize;
+  const copy = (at: number, slot: number): BindingCacheEntry | undefined => {
+    const length = file.readUInt16LE(at + LENGTH_AT);
+    if (length === 0) return undefined;
+    if (TEXT_AT + length > copySize) throw new Error(`length ${length} overruns the copy`);
+    return parsed(file.toString('utf8', at + TEXT_AT, at + TEXT_AT + length), slot);
+  };
+  for (let slot = 1; (slot + 1) * slotSize <= file.length; slot++) {
+    const a = slot * slotSize;
+    const copies = [a, a + copySize].filter((at) => file.readInt32LE(at) !== 0);
+    copies.sort((x, y) => (newer(file.readInt32LE(x), file.readInt32LE(y)) ? -1 : 1));
+    for (const [i, at] of copies.entries()) {
+      try {
+        const e = copy(at, slot);
+        if (e) found.push(e);
+        if (i > 0) problems.push(`${path}: slot ${slot}: its older copy taken instead`);
+        break;
+      } catch (err) {
+        problems.push(`${path}: slot ${slot}: ${i === 0 ? 'newer' : 'older'} copy: ${(err as Error).message}: skipped`);
+      }
+    }
+  }
+  return { entries: keepNewest(found), problems };
+}
+
+/** The format before: one copy a slot, its length (16 bits) then its JSON. */
+function readV1Slots(path: string, file: Buffer, slotSize: number): { entries: BindingCacheEntry[]; problems: string[] } {
+  const problems: string[] = [];
+  const found: BindingCacheEntry[] = [];
+  for (let at = slotSize; at + 2 <= file.length; at += slotSize) {
     const length = file.readUInt16LE(at);
     if (length === 0) continue;
     try {
-      if (LENGTH_BYTES + length > slotSize || at + LENGTH_BYTES + length > file.length) throw new Error(`length ${length} overruns the slot`);
-      const { nai, entry } = JSON.parse(file.toString('utf8', at + LENGTH_BYTES, at + LENGTH_BYTES + length)) as { nai: string; entry: Record<string, unknown> };
-      const e = fromJson(entry);
-      if (e.nai !== nai || e.bindingId !== at / slotSize) throw new Error(`holds ${nai}'s entry of binding ${e.bindingId}`);
-      const other = byNai.get(nai);
-      if (!other || e.lastTimestamp > other.lastTimestamp) byNai.set(nai, e); // a node's move between slots, cut short
+      if (2 + length > slotSize || at + 2 + length > file.length) throw new Error(`length ${length} overruns the slot`);
+      found.push(parsed(file.toString('utf8', at + 2, at + 2 + length), at / slotSize));
     } catch (err) {
       problems.push(`${path}: slot ${at / slotSize}: ${(err as Error).message}: skipped`);
     }
   }
-  return { entries: [...byNai.values()], problems };
+  return { entries: keepNewest(found), problems };
 }
 
 /**

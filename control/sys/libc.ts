@@ -370,3 +370,34 @@ export function pinThread(cpus: readonly number[]): void {
   for (const cpu of cpus) mask[cpu >> 3]! |= 1 << (cpu & 7);
   check('sched_setaffinity', schedSetaffinity(0, mask.length, mask) as number, `cpus ${cpus.join(',')}`);
 }
+
+const mmapRaw = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)');
+const munmapRaw = libc.func('int munmap(void *addr, size_t length)');
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+const MAP_FAILED = 0xffffffffffffffffn;
+
+/**
+ * A file's first `length` bytes mapped shared into memory: what is written
+ * to bytes is in the page cache at once (it survives the process being
+ * killed, not the machine losing power), without a system call. The file
+ * must be that long already. bytes must not be touched after close().
+ */
+export class MappedFile {
+  private ptr: unknown;
+  readonly bytes: Buffer;
+
+  constructor(fd: number, readonly length: number) {
+    const ptr = mmapRaw(null, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (koffi.address(ptr) === MAP_FAILED) throw new SysError('mmap', koffi.errno(), `${length} bytes`);
+    this.ptr = ptr;
+    this.bytes = Buffer.from(koffi.view(ptr, length));
+  }
+
+  close(): void {
+    if (this.ptr === null) return;
+    munmapRaw(this.ptr, this.length);
+    this.ptr = null;
+  }
+}

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Binding } from '../../control/dataplane/dataplane.js';
 import { parseHomeAgentConfig } from '../../control/ha/config.js';
 import { HomeAgent, type BindingCacheEntry, type ReceivedBu } from '../../control/ha/home-agent.js';
-import { BindingJournal, recordBytesBound, slotSizeFor } from '../../control/ha/journal.js';
+import { BindingJournal, recordBytesBound, copySizeFor } from '../../control/ha/journal.js';
 import { MAX_PROFILE_PREFIXES } from '../../control/ha/config.js';
 import { signMnHa } from '../../control/wire/auth/mipv6.js';
 import { ntpTimestamp } from '../../control/wire/auth/replay.js';
@@ -131,19 +131,36 @@ describe('entries the configuration no longer allows (edited while the daemon wa
 });
 
 describe('the journal file', () => {
-  const SLOT = 1024;
-  const slotAt = (id: number) => readFileSync(path).subarray(id * SLOT, (id + 1) * SLOT);
+  const COPY = 1024;
+  const SLOT = 2 * COPY; // two copies of the record, the newer one current
+  const FILE = 64 * SLOT; // room for binding ids up to 63 at first
+  const HEADER = 'mobility-anchor binding cache v2: slots of two copies of 1024 bytes\n';
+  /** A slot's newer copy: its sequence number, its record's length and text. */
+  const newest = (id: number) => {
+    const file = readFileSync(path);
+    const [a, b] = [id * SLOT, id * SLOT + COPY];
+    const at = file.readInt32LE(b) > file.readInt32LE(a) ? b : a;
+    const length = file.readUInt16LE(at + 4);
+    return { at, seq: file.readInt32LE(at), length, text: file.toString('utf8', at + 6, at + 6 + length) };
+  };
+  /** A record's bytes as a copy holds them. */
+  const copyOf = (seq: number, text: string) => {
+    const copy = Buffer.alloc(COPY);
+    copy.writeInt32LE(seq, 0);
+    copy.writeUInt16LE(copy.write(text, 6), 4);
+    return copy;
+  };
 
   it('rewrites a node\'s slot in place: the file does not grow with the BUs', () => {
     const j = journaled();
     j.ha.handleBindingUpdate(bu(1, 1, 1_000_000, dynamic));
     j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
-    const size = statSync(path).size;
-    expect(size).toBe(3 * SLOT); // the header, then binding ids 1 and 2
+    expect(statSync(path).size).toBe(FILE); // the header, then binding ids 1 and 2 (and room for more)
     for (let seq = 2; seq <= 3000; seq++) j.ha.handleBindingUpdate(bu(0, seq, 1_000_000 + seq));
-    expect(statSync(path).size).toBe(size);
-    expect(readFileSync(path, 'latin1').startsWith('mobility-anchor binding cache, slots of 1024 bytes\n')).toBe(true);
-    const text = slotAt(1).toString('utf8', 2, 2 + slotAt(1).readUInt16LE(0));
+    expect(statSync(path).size).toBe(FILE);
+    expect(readFileSync(path, 'latin1').startsWith(HEADER)).toBe(true);
+    const { text, seq } = newest(1);
+    expect(seq).toBe(3000); // every write a copy: the two took turns
     expect(JSON.parse(text)).toMatchObject({ nai: 'mn1@example.net', entry: { sequence: 3000, lastTimestamp: ntpTimestamp(1_003_000).toString() } });
     expect(BindingJournal.open(path).entries.map((e) => [e.nai, e.sequence])).toEqual([['mn1@example.net', 3000], ['mn2@example.net', 1]]);
   });
@@ -181,7 +198,7 @@ describe('the journal file', () => {
     j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
     j.ha.handleBindingUpdate(bu(1, 1, 1_000_000));
     j.ha.deleteProfile('mn2@example.net');
-    expect(slotAt(2).readUInt16LE(0)).toBe(0);
+    expect(newest(2).length).toBe(0);
     expect(BindingJournal.open(path).entries.map((e) => e.nai)).toEqual(['mn1@example.net']);
   });
 
@@ -191,25 +208,47 @@ describe('the journal file', () => {
     j.ha.handleBindingUpdate(bu(1, 1, 1_000_000));
     j.journal.close();
     const file = readFileSync(path);
-    file.fill(0, 2 * SLOT + 40, 2 * SLOT + 60); // the length stands, the text is torn
+    file.fill(0, 2 * SLOT + 40, 2 * SLOT + 60); // the length stands, the text is damaged (its only copy)
     writeFileSync(path, file);
     const { entries, problems } = BindingJournal.open(path);
     expect(entries.map((e) => e.nai)).toEqual(['mn1@example.net']);
-    expect(problems).toEqual([expect.stringMatching(/bindings\.journal: slot 2: .*JSON.*: skipped/)]);
+    expect(problems).toEqual([expect.stringMatching(/bindings\.journal: slot 2: newer copy: .*JSON.*: skipped/)]);
+  });
+
+  it('reads as it was after a write cut short (the daemon killed in the middle): the copy written last stands', () => {
+    const j = journaled();
+    j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
+    j.ha.handleBindingUpdate(bu(0, 2, 1_000_010));
+    j.journal.close();
+    const file = readFileSync(path);
+    const older = newest(1).at === SLOT ? SLOT + COPY : SLOT; // where the next write would go
+    file.write('{"nai":"mn1@example.net","entry":{"sequence":3,"nai":"mn1', older + 6); // its text half there, its number not yet
+    writeFileSync(path, file);
+    expect(BindingJournal.open(path)).toMatchObject({ entries: [{ nai: 'mn1@example.net', sequence: 2 }], problems: [] });
+  });
+
+  it('takes the older copy when the newer one is damaged, and says so', () => {
+    const j = journaled();
+    j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
+    j.ha.handleBindingUpdate(bu(0, 2, 1_000_010));
+    j.journal.close();
+    const file = readFileSync(path);
+    file.fill(0x7b, newest(1).at + 6, newest(1).at + 20);
+    writeFileSync(path, file);
+    const { entries, problems } = BindingJournal.open(path);
+    expect(entries.map((e) => e.sequence)).toEqual([1]);
+    expect(problems).toEqual([expect.stringMatching(/slot 1: newer copy: .*: skipped/), expect.stringMatching(/slot 1: its older copy taken instead/)]);
   });
 
   it('takes the newer entry of a node found in two slots (a move between binding ids, cut short)', () => {
     const j = journaled();
     j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
-    const old = slotAt(1);
+    const old = newest(1).text;
     j.ha.handleBindingUpdate(bu(0, 2, 1_000_010));
     j.journal.close();
     const file = readFileSync(path);
-    const moved = old.toString('utf8', 2, 2 + old.readUInt16LE(0)).replace('"bindingId":1', '"bindingId":5');
-    const slot5 = Buffer.alloc(SLOT);
-    slot5.writeUInt16LE(Buffer.byteLength(moved), 0);
-    slot5.write(moved, 2);
-    writeFileSync(path, Buffer.concat([file, Buffer.alloc(2 * SLOT), slot5]));
+    copyOf(1, old.replace('"bindingId":1', '"bindingId":5')).copy(file, 5 * SLOT);
+    writeFileSync(path, file);
     expect(BindingJournal.open(path).entries.map((e) => [e.bindingId, e.sequence])).toEqual([[1, 2]]);
   });
 
@@ -219,8 +258,8 @@ describe('the journal file', () => {
     const entry = j.ha.binding('mn1@example.net')!;
     const prefixes = Array.from({ length: 24 }, (_, i) => `2001:db8:${(0x1000 + i).toString(16)}:ffff::/64`);
     j.journal.record(entry.nai, { ...entry, binding: { ...entry.binding, prefixes } }, () => j.ha.entries());
-    expect(readFileSync(path, 'latin1').startsWith('mobility-anchor binding cache, slots of 2048 bytes\n')).toBe(true);
-    expect(statSync(path).size).toBe(2 * 2048);
+    expect(readFileSync(path, 'latin1').startsWith('mobility-anchor binding cache v2: slots of two copies of 2048 bytes\n')).toBe(true);
+    expect(statSync(path).size).toBe(64 * 2 * 2048);
     expect(BindingJournal.open(path).entries[0]!.binding.prefixes).toEqual(prefixes);
   });
 
@@ -236,8 +275,8 @@ describe('the journal file', () => {
   it('sizes its slots for the longest entry the profiles allow: no growing while BUs wait', () => {
     const nai = `${'n'.repeat(250)}@b.c`; // the longest NAI a profile may have
     const prefixes = Array.from({ length: MAX_PROFILE_PREFIXES }, (_, i) => `ffff:ffff:ffff:ffff:ffff:ffff:ffff:${(0xff00 + i).toString(16)}/128`);
-    expect(slotSizeFor([{ nai: 'mn1@example.net', prefixes: [] }])).toBe(1024);
-    const size = slotSizeFor([{ nai: 'mn1@example.net', prefixes: [] }, { nai, prefixes }]);
+    expect(copySizeFor([{ nai: 'mn1@example.net', prefixes: [] }])).toBe(1024);
+    const size = copySizeFor([{ nai: 'mn1@example.net', prefixes: [] }, { nai, prefixes }]);
     expect(size).toBe(4096);
     const { journal } = BindingJournal.open(path, size);
     const A = 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', V4 = '255.255.255.255';
@@ -250,8 +289,8 @@ describe('the journal file', () => {
     };
     journal.record(nai, widest, () => [widest]);
     const file = readFileSync(path);
-    expect(file.toString('latin1', 0, 51)).toBe('mobility-anchor binding cache, slots of 4096 bytes\n');
-    expect(recordBytesBound(nai, prefixes) - file.readUInt16LE(3 * 4096)).toBeGreaterThanOrEqual(5); // binding id 3 here, up to 131072
+    expect(file.toString('latin1', 0, 68)).toBe('mobility-anchor binding cache v2: slots of two copies of 4096 bytes\n');
+    expect(recordBytesBound(nai, prefixes) - file.readUInt16LE(3 * 2 * 4096 + 4)).toBeGreaterThanOrEqual(5); // binding id 3 here, up to 131072
     expect(BindingJournal.open(path, size).entries).toEqual([widest]);
   });
 
@@ -276,6 +315,23 @@ describe('the journal file', () => {
     expect(problems).toEqual([expect.stringMatching(/bindings\.journal:3: .*: line skipped/)]);
     journal.close();
     expect(BindingJournal.open(path)).toMatchObject({ entries: [entry], problems: [] });
-    expect(statSync(path).size).toBe(2 * SLOT);
+    expect(statSync(path).size).toBe(FILE);
+  });
+
+  it('reads a journal of the one-copy slot format before, and rewrites it in two-copy slots', () => {
+    const before = journaled();
+    before.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
+    const entry = before.ha.binding('mn1@example.net')!;
+    const text = newest(1).text;
+    before.journal.close();
+    const v1 = Buffer.alloc(2 * 1024); // its header slot, then binding id 1: length (16 bits), JSON
+    v1.write('mobility-anchor binding cache, slots of 1024 bytes\n');
+    v1.writeUInt16LE(v1.write(text, 1024 + 2), 1024);
+    writeFileSync(path, v1);
+    const { journal, entries, problems } = BindingJournal.open(path);
+    expect({ entries, problems }).toEqual({ entries: [entry], problems: [] });
+    journal.close();
+    expect(readFileSync(path, 'latin1').startsWith(HEADER)).toBe(true);
+    expect(BindingJournal.open(path).entries).toEqual([entry]);
   });
 });
