@@ -9,18 +9,23 @@
  * refreshes (the same care-of address: nothing for the data plane to write,
  * the common case of a running home agent).
  *
- * Latency is per BU from its arrival (the frame as the ring buffer hands it
- * over) to its BA leaving; the tunnel is live before that (data plane
- * first), so this bounds "arrival to tunnel live" from above. Not counted:
- * the ring buffer read itself (another thread, epoll).
+ * The rate is measured under load: the daemon handed drains of CHUNK BUs,
+ * as its ring buffer hands them over when BUs come faster than it answers
+ * them, the event loop turning between drains (its timers, expiry among
+ * them, run there on the same CPU and count). A drain's BAs leave together
+ * (one sendmmsg), its moved tunnels are written together (one batched map
+ * update per map); each is live before its BA leaves. The BAs end on the
+ * peer's wire: an XDP program there counts and drops them, as a NIC would
+ * take them (the peer's own stack would otherwise run on this CPU); the
+ * count is checked against the BUs sent.
  *
- * The BUs come one at a time, the queue never empty: each arrived as the
- * one before it was answered. Between them the event loop turns, as it does
- * between the daemon's ring-buffer drains: its timers (expiry) run there,
- * on the same CPU, and count. (Handing the daemon 8–16 at a time, as one
- * drain of a loaded ring buffer would, saves a cache invalidation and an
- * event-loop turn per BU but gained under 5% here, and each BU then waits
- * for its whole batch: p99 went over 1 ms.)
+ * Latency, from a BU's arrival (the frame as the ring buffer hands it over)
+ * to its BA leaving, bounds "arrival to tunnel live" from above (data plane
+ * first). It is measured with BUs one at a time, each arriving as the one
+ * before it was answered (10,000 of each kind). Under load a BU also waits
+ * for the drain before its own: the table gives that bound too (the start
+ * of the drain before to the end of its own), scavenges included. Not
+ * counted: the ring buffer read itself (another thread, epoll).
  *
  * Node runs with a 64 MiB young generation here, as dsmipd does (its bin,
  * scripts/systemd/dsmipd.service): with the default the scavenger took ~11%
@@ -236,7 +241,6 @@ export function homeAgentRows(r: HomeAgentBench): ResultRow[] {
     { name: `${name}/p50`, value: Number(unloaded.p50Us.toFixed(1)), unit: 'µs' },
     { name: `${name}/p99`, value: Number(unloaded.p99Us.toFixed(1)), unit: 'µs' },
     { name: `${name}/loaded-p99-bound`, value: Number(loaded.p99Us.toFixed(1)), unit: 'µs' },
-    { name: `${name}/one-at-a-time`, value: Math.round(unloaded.perSecond), unit: 'transactions/s', baseline: 'ha/crypto-floor' },
   ];
   return [{ name: 'ha/crypto-floor', value: Math.round(r.cryptoPerSecond), unit: 'transactions/s' }, ...rows('ha/bu-ba', r.moves), ...rows('ha/bu-ba-refresh', r.refreshes),
     { name: 'ha/state-machine', value: Math.round(r.stateMachinePerSecond), unit: 'transactions/s', baseline: 'ha/crypto-floor' }];
@@ -248,7 +252,7 @@ export function homeAgentTable(r: HomeAgentBench): string {
   const line = (what: string, { loaded, unloaded }: Kind) => [
     `   ${what.padEnd(10)} ${rate(loaded)}  ${(loaded.perSecond / r.cryptoPerSecond).toFixed(2)}× the crypto alone  ${ok(loaded.perSecond >= TARGET_HA.perSecond)} ≥ ${TARGET_HA.perSecond.toLocaleString('en')}/s` +
       `   (latency bound under load: p50 ${loaded.p50Us.toFixed(0)} µs, p99 ${loaded.p99Us.toFixed(0)} µs)`,
-    `   ${''.padEnd(10)} one at a time ${rate(unloaded)}, arrival → BA sent p50 ${unloaded.p50Us.toFixed(1)} µs, p99 ${unloaded.p99Us.toFixed(1)} µs  ${ok(unloaded.p99Us < TARGET_HA.p99Us)} p99 < 1 ms`,
+    `   ${''.padEnd(10)} one at a time: arrival → BA sent p50 ${unloaded.p50Us.toFixed(1)} µs, p99 ${unloaded.p99Us.toFixed(1)} µs  ${ok(unloaded.p99Us < TARGET_HA.p99Us)} p99 < 1 ms`,
   ].join('\n');
   return [
     `4. The home agent: authenticated BU → BA on one CPU, ${r.bindings.toLocaleString('en')} bindings present, ${r.measured.toLocaleString('en')} BUs of each kind under load (drains of ${CHUNK})`,

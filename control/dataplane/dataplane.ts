@@ -76,6 +76,10 @@ export interface DataPlaneOptions {
 }
 
 interface Entry { map: MapName; key: Buffer; id: string }
+/** A moved binding's tunnel, to be written to its entries at the end of batchMoves(); previous: the binding as it was before the batch. */
+interface HeldMove { previous: Binding; entries: Entry[]; value: Buffer }
+/** Maps the kernel updates in batches (hash maps; the LPM tries have no batch operations). */
+const BATCHED_MAPS: ReadonlySet<MapName> = new Set(['home4', 'home6']);
 
 const possibleCpus = (): number => {
   const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
@@ -115,6 +119,8 @@ export class DataPlane {
   private reader: SignalReader | null = null;
   private batchDepth = 0;
   private invalidationHeld = false;
+  /** Inside batchMoves(): the tunnel rewrites of bindings that only moved, by binding id, with what each was before; and who hears of one that failed. */
+  private heldMoves: { moves: Map<number, HeldMove>; failed: (id: number, err: Error) => void } | null = null;
   /** True if the maps were already pinned: a restart on a live data plane. */
   readonly resumed: boolean;
   /** Pinned maps replaced by ones with this build's flags, their entries carried over (see pinnedVerdict). */
@@ -224,9 +230,62 @@ export class DataPlane {
     try {
       return fn();
     } finally {
-      if (--this.batchDepth === 0 && this.invalidationHeld) {
-        this.invalidationHeld = false;
-        this.invalidateCaches();
+      if (--this.batchDepth === 0) {
+        this.writeHeldMoves();
+        if (this.invalidationHeld) {
+          this.invalidationHeld = false;
+          this.invalidateCaches();
+        }
+      }
+    }
+  }
+
+  /**
+   * batch(), with the tunnel rewrites of bindings that only moved (the same
+   * addresses, another tunnel: the common BU under load) held to its end and
+   * written there, one batched system call per map instead of one each. A
+   * binding whose rewrite the kernel refused is put back as it was before
+   * the batch and handed to failed (its install() had returned).
+   */
+  batchMoves<T>(fn: () => T, failed: (id: number, err: Error) => void): T {
+    if (this.batchDepth > 0) return this.batch(fn); // inside another batch: as it does
+    this.heldMoves = { moves: new Map(), failed };
+    return this.batch(fn);
+  }
+
+  private writeHeldMoves(): void {
+    const held = this.heldMoves;
+    this.heldMoves = null;
+    if (!held || held.moves.size === 0) return;
+    const byMap = new Map<MapName, { keys: Buffer[]; values: Buffer[] }>();
+    for (const { entries, value } of held.moves.values()) {
+      for (const e of entries) {
+        const batch = byMap.get(e.map) ?? { keys: [], values: [] };
+        batch.keys.push(e.key);
+        batch.values.push(value);
+        byMap.set(e.map, batch);
+      }
+    }
+    try {
+      for (const [map, { keys, values }] of byMap) libbpf.updateBatch(this.fd(map), Buffer.concat(keys), Buffer.concat(values), keys.length);
+    } catch {
+      this.writeMovesOneByOne(held.moves, held.failed); // which binding the kernel refuses, and only that one put back
+    }
+  }
+
+  private writeMovesOneByOne(moves: Map<number, HeldMove>, failed: (id: number, err: Error) => void): void {
+    for (const [id, { previous, entries, value }] of moves) {
+      try {
+        for (const e of entries) libbpf.update(this.fd(e.map), e.key, value, BPF_ANY);
+      } catch (err) {
+        const restore = this.tunnelValue(previous);
+        for (const e of entries) {
+          try {
+            libbpf.update(this.fd(e.map), e.key, restore, BPF_ANY);
+          } catch { /* its entry keeps the new tunnel or none: the refusal below says the binding failed */ }
+        }
+        this.bindings.set(id, { binding: previous, entries });
+        failed(id, err as Error);
       }
     }
   }
@@ -372,6 +431,14 @@ export class DataPlane {
       if (holder !== undefined && holder !== b.id) throw new BindingError(b.id, 'homeAddresses', `${describeEntry(e)} belongs to binding ${holder}`);
     }
     const value = this.tunnelValue(b);
+    const held = this.heldMoves?.moves;
+    if (held && moved && entries.every((e) => BATCHED_MAPS.has(e.map))) { // written at the end of batchMoves()
+      held.set(b.id, { previous: held.get(b.id)?.previous ?? previous.binding, entries, value });
+      this.bindings.set(b.id, { binding: b, entries });
+      this.invalidateCaches();
+      return;
+    }
+    held?.delete(b.id); // written now: a rewrite held before must not overwrite it
     const written: Entry[] = [];
     try {
       if (!previous) this.zeroCounters(b.id);
@@ -442,6 +509,7 @@ export class DataPlane {
   remove(id: number): boolean {
     const held = this.bindings.get(id);
     if (!held) return false;
+    this.heldMoves?.moves.delete(id);
     for (const e of held.entries) {
       libbpf.delete(this.fd(e.map), e.key);
       this.owner.delete(e.id);

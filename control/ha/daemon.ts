@@ -237,8 +237,27 @@ export class HomeAgentDaemon {
   handleBatch(packets: readonly SignalPacket[]): void {
     for (let i = 0; i < packets.length; i += CHUNK) {
       const chunk = packets.slice(i, i + CHUNK);
-      this.sendAll(this.dataPlane.batch(() => chunk.map((p) => this.answer(p))));
+      const failed = new Map<number, Error>();
+      const outcomes = this.dataPlane.batchMoves(() => chunk.map((p) => this.answer(p)), (id, err) => failed.set(id, err));
+      this.sendAll(failed.size ? this.refuseFailed(outcomes, failed) : outcomes);
     }
+  }
+
+  /**
+   * The outcomes whose tunnel rewrite the kernel refused at the end of their
+   * batch, refused in turn (143), latest first: each undoes its own change,
+   * so the node's entry ends as it was before the batch.
+   */
+  private refuseFailed(outcomes: readonly (Outcome | undefined)[], failed: ReadonlyMap<number, Error>): (Outcome | undefined)[] {
+    const out = [...outcomes];
+    for (let k = out.length - 1; k >= 0; k--) {
+      const install = out[k]?.dataPlane.find((c) => 'install' in c);
+      const err = install && 'install' in install ? failed.get(install.install.id) : undefined;
+      if (!err) continue;
+      this.log(`data plane write failed: ${err.message}`);
+      out[k] = out[k]!.onDataPlaneFailure?.();
+    }
+    return out;
   }
 
   /** One packet through the state machine: the outcome to send now, if any (a probing registration answers later). */

@@ -43,9 +43,12 @@ const FIRST_CAPACITY = 64;
  * JSON cannot hold a bigint: the timestamp travels as a decimal string. The
  * binding's id and tunnel are the entry's own, so they are not written twice.
  */
-const toJson = (entry: BindingCacheEntry) => ({
-  ...entry, lastTimestamp: entry.lastTimestamp.toString(), binding: { homeAddresses: entry.binding.homeAddresses, prefixes: entry.binding.prefixes },
-});
+const toJson = (e: BindingCacheEntry) => ({ // every field named (a literal of one shape: several times faster to build than a spread copy); undefined ones are left out
+  nai: e.nai, bindingId: e.bindingId, homeAddress: e.homeAddress, ipv4HomeAddress: e.ipv4HomeAddress, careOf: e.careOf, natDetected: e.natDetected,
+  tunnel: e.tunnel, sequence: e.sequence, lifetime: e.lifetime, expiresMs: e.expiresMs, lastTimestamp: e.lastTimestamp.toString(), route: e.route,
+  binding: { homeAddresses: e.binding.homeAddresses, prefixes: e.binding.prefixes }, refreshRequested: e.refreshRequested, linkLocal: e.linkLocal,
+  deprecatedUntilMs: e.deprecatedUntilMs,
+} satisfies Record<keyof BindingCacheEntry, unknown>);
 function fromJson(raw: Record<string, unknown>): BindingCacheEntry {
   const e = raw as unknown as BindingCacheEntry;
   return { ...e, lastTimestamp: BigInt(raw.lastTimestamp as string), binding: { id: e.bindingId, tunnel: e.tunnel, homeAddresses: e.binding.homeAddresses, prefixes: e.binding.prefixes } };

@@ -141,6 +141,60 @@ describe('refusals', () => {
   });
 });
 
+describe('moves held to the end of batchMoves()', () => {
+  const ip4 = (id: number, home: string, remote: string): Binding => ({ id, tunnel: { format: 'ip4', local: '198.51.100.1', remote }, homeAddresses: [home], prefixes: [] });
+  const remoteOf = (plane: DataPlane, home: string) => plane.lookupEntry(home)?.remote;
+
+  it('are written at its end, in one batch: the last of several moves stands, and a removal or a change of addresses in between wins', () => {
+    const [a, b, c] = [ip4(40, '10.4.0.1', '203.0.113.1'), ip4(41, '10.4.0.2', '203.0.113.1'), ip4(42, '10.4.0.3', '203.0.113.1')];
+    for (const x of [a, b, c]) dp.install(x);
+    const failed: number[] = [];
+    dp.batchMoves(() => {
+      dp.install({ ...a, tunnel: { ...a.tunnel, remote: '203.0.113.2' } });
+      dp.install({ ...a, tunnel: { ...a.tunnel, remote: '203.0.113.3' } }); // moved twice
+      dp.install({ ...b, tunnel: { ...b.tunnel, remote: '203.0.113.2' } });
+      dp.remove(b.id); // moved, then gone
+      dp.install({ ...c, tunnel: { ...c.tunnel, remote: '203.0.113.2' } });
+      dp.install({ ...c, homeAddresses: ['10.4.0.4'], tunnel: { ...c.tunnel, remote: '203.0.113.4' } }); // moved, then other addresses: written at once
+      expect(remoteOf(dp, '10.4.0.1')).toBe('203.0.113.1'); // not yet
+      expect(remoteOf(dp, '10.4.0.4')).toBe('203.0.113.4');
+    }, (id) => failed.push(id));
+    expect(failed).toEqual([]);
+    expect([remoteOf(dp, '10.4.0.1'), remoteOf(dp, '10.4.0.2'), remoteOf(dp, '10.4.0.3'), remoteOf(dp, '10.4.0.4')]).toEqual(['203.0.113.3', undefined, undefined, '203.0.113.4']);
+    expect(dp.binding(a.id)?.tunnel).toMatchObject({ remote: '203.0.113.3' });
+    dp.remove(a.id);
+    dp.remove(c.id);
+  });
+
+  it('a move the kernel refuses puts that binding back as it was and names it; the others are written', () => {
+    const small = DataPlane.open({ instance: `${INSTANCE}-moves`, role: 'anchor' });
+    try {
+      const [a, b] = [ip4(50, '10.5.0.1', '203.0.113.1'), ip4(51, '10.5.0.2', '203.0.113.1')];
+      small.install(a);
+      small.install(b);
+      // a's entry deleted behind the driver's back and home4 filled: rewriting it needs a slot there is none of
+      const fd = libbpf.getPinned(join(small.pinDir, 'home4'));
+      libbpf.delete(fd, encodeHomeKey('10.5.0.1'));
+      const free = 262144 - 1;
+      const keys = Buffer.alloc(4 * free);
+      for (let i = 0; i < free; i++) keys.writeUInt32BE(0x0b000000 + i, i * 4);
+      libbpf.updateBatch(fd, keys, Buffer.alloc(layouts.tunnel.size * free), free);
+      const failed: [number, string][] = [];
+      small.batchMoves(() => {
+        small.install({ ...a, tunnel: { ...a.tunnel, remote: '203.0.113.9' } });
+        small.install({ ...b, tunnel: { ...b.tunnel, remote: '203.0.113.9' } });
+      }, (id, err) => failed.push([id, err.message]));
+      expect(failed).toEqual([[a.id, expect.stringMatching(/bpf_map_update_elem/)]]);
+      expect(small.binding(a.id)).toEqual(a);
+      expect(remoteOf(small, '10.5.0.1')).toBeUndefined();
+      expect(remoteOf(small, '10.5.0.2')).toBe('203.0.113.9');
+      closeFd(fd);
+    } finally {
+      small.destroy();
+    }
+  });
+});
+
 it('a reader never sees half a binding while another process replaces it', async () => {
   // A second process flips binding 20 between two tunnels as fast as it can;
   // every lookup here must return one whole tunnel or the other.
