@@ -239,7 +239,7 @@ export class HomeAgentDaemon {
       const chunk = packets.slice(i, i + CHUNK);
       const failed = new Map<number, Error>();
       const outcomes = this.dataPlane.batchMoves(() => chunk.map((p) => this.answer(p)), (id, err) => failed.set(id, err));
-      this.sendAll(failed.size ? this.refuseFailed(outcomes, failed) : outcomes);
+      this.sendAll((failed.size ? this.refuseFailed(outcomes, failed) : outcomes).map((o) => o && this.settled(o)));
     }
   }
 
@@ -260,7 +260,7 @@ export class HomeAgentDaemon {
     return out;
   }
 
-  /** One packet through the state machine: the outcome to send now, if any (a probing registration answers later). */
+  /** One packet through the state machine and the data plane: the outcome to settle and send, if any (a probing registration answers later). */
   private answer(p: SignalPacket): Outcome | undefined {
     const probe = this.probing.get(homeAddressOf(p));
     if (probe) { // answered once its node's probe is over
@@ -278,7 +278,7 @@ export class HomeAgentDaemon {
     }
     if (outcome.dad && this.homeLink?.neighbours) return this.probe(homeAddressOf(p), { ...outcome, dad: outcome.dad }, writes); // unprobed, undone: its writes never happened
     for (const w of writes) this.journalled(w.nai, w.entry);
-    return this.applyDataPlane(this.settled(outcome));
+    return this.applyDataPlane(outcome);
   }
 
   /**
@@ -299,7 +299,7 @@ export class HomeAgentDaemon {
     } catch (err) {
       this.failed('internal', `duplicate address detection for ${outcome.dad.addresses.join(', ')}`, err);
       this.stopListening(joined);
-      return this.settled(outcome.onDataPlaneFailure!()); // 143: nothing defended unprobed
+      return outcome.onDataPlaneFailure!(); // 143: nothing defended unprobed
     }
     this.log(`duplicate address detection for ${outcome.dad.addresses.join(', ')} before: ${outcome.event}`);
     const timer = setTimeout(() => this.guarded('internal', 'duplicate address detection', () => this.probed(home)), DAD_WAIT_MS);
@@ -376,7 +376,8 @@ export class HomeAgentDaemon {
           this.sendAll([this.settled(outcome.dad.refuse(taken))]);
         } else { // it stands: now it is journalled, installed and answered
           for (const w of probe.journal) this.journalled(w.nai, w.entry);
-          this.sendAll([this.dataPlane.batch(() => this.applyDataPlane(this.settled(outcome)))]);
+          const applied = this.dataPlane.batch(() => this.applyDataPlane(outcome));
+          this.sendAll([applied && this.settled(applied)]);
         }
       }
     } finally {

@@ -1,0 +1,86 @@
+/**
+ * The daemon's drains against a real data plane (not started: no sockets,
+ * its replies go nowhere; what it answered is counted): a drain's moves are
+ * written together at its end, and a move the kernel refuses there is
+ * answered 143, the node's binding left as it was, in the cache and in the
+ * data plane.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DataPlane } from '../../control/dataplane/dataplane.js';
+import { encodeHomeKey, layouts } from '../../control/dataplane/layout.js';
+import { libbpf } from '../../control/dataplane/libbpf.js';
+import { parseHomeAgentConfig } from '../../control/ha/config.js';
+import { HomeAgentDaemon } from '../../control/ha/daemon.js';
+import { unwrapSignal, type SignalPacket } from '../../control/signalling/channel.js';
+import { closeFd } from '../../control/sys/libc.js';
+import { signMnHa } from '../../control/wire/auth/mipv6.js';
+import { ntpTimestamp } from '../../control/wire/auth/replay.js';
+import { encodeSignalling6 } from '../../control/wire/ip/signalling.js';
+import { encodeMobilityHeader, NO_BU_FLAGS } from '../../control/wire/mh/index.js';
+
+const KEY = Buffer.alloc(20, 0x5a);
+const HA = '2001:db8:f::1';
+const ETH = Buffer.from('02000000000102000000000286dd', 'hex');
+const nodes = [0, 1].map((i) => ({ nai: `mn${i}@example.net`, spi: 300 + i, home: `2001:db8:1::${i + 1}` }));
+
+let dp: DataPlane;
+let daemon: HomeAgentDaemon;
+const events: string[] = [];
+
+beforeAll(() => {
+  dp = DataPlane.open({ instance: 'test-daemon-drains', role: 'anchor' });
+  const config = parseHomeAgentConfig({
+    homeLink: { interface: 'lo', prefixes: ['2001:db8:1::/64'] }, homeAgent: { ipv6: HA },
+    mobileNodes: nodes.map((n) => ({ nai: n.nai, key: KEY.toString('hex'), spi: n.spi, homeAddress: n.home })),
+  });
+  daemon = new HomeAgentDaemon(config, dp, { log: (e) => events.push(e) });
+});
+afterAll(() => dp?.destroy());
+
+/** Node i's BU from careOf, as the data plane captures it. */
+function bu(i: number, sequence: number, careOf: string): SignalPacket {
+  const n = nodes[i]!;
+  const mh = signMnHa(encodeMobilityHeader({
+    type: 'bindingUpdate', sequence, lifetime: 600, flags: { ...NO_BU_FLAGS, a: true, h: true },
+    options: [{ type: 'mobileNodeIdentifier', subtype: 1, identifier: n.nai }, { type: 'replayProtection', timestamp: ntpTimestamp(Date.now()) },
+      { type: 'mobilityMessageAuthentication', subtype: 1, spi: n.spi, authenticator: Buffer.alloc(12) }],
+  }), { key: KEY, spi: n.spi, careOf, home: n.home });
+  return unwrapSignal({ ifindex: 1, frame: Buffer.concat([ETH, encodeSignalling6({ src: careOf, dst: HA, homeAddressOption: n.home, mh })]) });
+}
+
+const remoteOf = (home: string) => dp.lookupEntry(home)?.remote;
+
+describe('a drain of BUs', () => {
+  it('moves its nodes together: each tunnel rewritten, each answered 0', () => {
+    daemon.handleBatch([bu(0, 1, '2001:db8:e::a'), bu(1, 1, '2001:db8:e::a')]);
+    daemon.handleBatch([bu(0, 2, '2001:db8:e::b'), bu(1, 2, '2001:db8:e::b')]);
+    expect([remoteOf(nodes[0]!.home), remoteOf(nodes[1]!.home)]).toEqual(['2001:db8:e::b', '2001:db8:e::b']);
+    expect(daemon.answered.get(0)).toBe(4);
+  });
+
+  it('answers 143 to a move the kernel refuses at its end, and leaves that node as it was; the other moves', () => {
+    // node 0's entry deleted behind the daemon's back and home6 filled: rewriting it needs a slot there is none of
+    const fd = libbpf.getPinned(join(dp.pinDir, 'home6'));
+    try {
+      libbpf.delete(fd, encodeHomeKey(nodes[0]!.home));
+      const free = 262144 - 1;
+      const keys = Buffer.alloc(16 * free);
+      for (let k = 0; k < free; k++) {
+        keys.writeUInt32BE(0x20010db9, k * 16); // 2001:db9::k, no one's
+        keys.writeUInt32BE(k, k * 16 + 12);
+      }
+      libbpf.updateBatch(fd, keys, Buffer.alloc(layouts.tunnel.size * free), free);
+    } finally {
+      closeFd(fd);
+    }
+    daemon.handleBatch([bu(0, 3, '2001:db8:e::c'), bu(1, 3, '2001:db8:e::c')]);
+    expect(daemon.answered.get(143)).toBe(1);
+    expect(daemon.answered.get(0)).toBe(5);
+    expect(daemon.homeAgent.binding(nodes[0]!.nai)).toMatchObject({ careOf: '2001:db8:e::b', sequence: 2 });
+    expect(dp.binding(1)?.tunnel.remote).toBe('2001:db8:e::b');
+    expect(daemon.homeAgent.binding(nodes[1]!.nai)).toMatchObject({ careOf: '2001:db8:e::c', sequence: 3 });
+    expect(remoteOf(nodes[1]!.home)).toBe('2001:db8:e::c');
+    expect(events).toEqual(expect.arrayContaining([expect.stringMatching(/^data plane write failed: .*bpf_map_update_elem/), 'forwarding setup failed for mn0@example.net']));
+  });
+});
