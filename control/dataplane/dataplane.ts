@@ -76,8 +76,15 @@ export interface DataPlaneOptions {
 }
 
 interface Entry { map: MapName; key: Buffer; id: string }
-/** A moved binding's tunnel, to be written to its entries at the end of batchMoves(); previous: the binding as it was before the batch. */
+/**
+ * A moved binding's tunnel, to be written to its entries at the end of
+ * batchMoves(); previous: the binding as the maps hold it (before the
+ * batch, or as written at once in it). Later moves of the binding update it
+ * in place: it stands for every move since that write.
+ */
 interface HeldMove { previous: Binding; entries: Entry[]; value: Buffer }
+/** A held move as batchMoves() names it to its caller (see heldMove()). */
+export type HeldMoveToken = object;
 /** Maps the kernel updates in batches (hash maps; the LPM tries have no batch operations). */
 const BATCHED_MAPS: ReadonlySet<MapName> = new Set(['home4', 'home6']);
 
@@ -120,7 +127,7 @@ export class DataPlane {
   private batchDepth = 0;
   private invalidationHeld = false;
   /** Inside batchMoves(): the tunnel rewrites of bindings that only moved, by binding id, with what each was before; and who hears of one that failed. */
-  private heldMoves: { moves: Map<number, HeldMove>; failed: (id: number, err: Error) => void } | null = null;
+  private heldMoves: { moves: Map<number, HeldMove>; failed: (move: HeldMoveToken, id: number, err: Error) => void } | null = null;
   /** True if the maps were already pinned: a restart on a live data plane. */
   readonly resumed: boolean;
   /** Pinned maps replaced by ones with this build's flags, their entries carried over (see pinnedVerdict). */
@@ -244,13 +251,19 @@ export class DataPlane {
    * batch(), with the tunnel rewrites of bindings that only moved (the same
    * addresses, another tunnel: the common BU under load) held to its end and
    * written there, one batched system call per map instead of one each. A
-   * binding whose rewrite the kernel refused is put back as it was before
-   * the batch and handed to failed (its install() had returned).
+   * binding whose rewrite the kernel refused is put back as the maps held it
+   * and handed to failed, with the move (its install() had returned: see
+   * heldMove() for which changes stood on it).
    */
-  batchMoves<T>(fn: () => T, failed: (id: number, err: Error) => void): T {
+  batchMoves<T>(fn: () => T, failed: (move: HeldMoveToken, id: number, err: Error) => void): T {
     if (this.batchDepth > 0) return this.batch(fn); // inside another batch: as it does
     this.heldMoves = { moves: new Map(), failed };
     return this.batch(fn);
+  }
+
+  /** The move of this binding held until the end of batchMoves() now, if one is: every install since its binding's last write stands on it. */
+  heldMove(id: number): HeldMoveToken | undefined {
+    return this.heldMoves?.moves.get(id);
   }
 
   private writeHeldMoves(): void {
@@ -273,8 +286,9 @@ export class DataPlane {
     }
   }
 
-  private writeMovesOneByOne(moves: Map<number, HeldMove>, failed: (id: number, err: Error) => void): void {
-    for (const [id, { previous, entries, value }] of moves) {
+  private writeMovesOneByOne(moves: Map<number, HeldMove>, failed: (move: HeldMoveToken, id: number, err: Error) => void): void {
+    for (const [id, move] of moves) {
+      const { previous, entries, value } = move;
       try {
         for (const e of entries) libbpf.update(this.fd(e.map), e.key, value, BPF_ANY);
       } catch (err) {
@@ -285,7 +299,7 @@ export class DataPlane {
           } catch { /* its entry keeps the new tunnel or none: the refusal below says the binding failed */ }
         }
         this.bindings.set(id, { binding: previous, entries });
-        failed(id, err as Error);
+        failed(move, id, err as Error);
       }
     }
   }
@@ -419,6 +433,8 @@ export class DataPlane {
    * is replaced in one map update, so a packet sees the old binding or the
    * new one, never a mix; entries the new binding no longer has go last.
    * If a write fails, what this call wrote is undone and the error thrown.
+   * Inside batchMoves(), a binding that only moved is written at the end
+   * instead: its failure comes through batchMoves()'s callback.
    */
   install(b: Binding): void {
     const previous = this.bindings.get(b.id);
@@ -432,8 +448,10 @@ export class DataPlane {
     }
     const value = this.tunnelValue(b);
     const held = this.heldMoves?.moves;
+    const before = held?.get(b.id);
     if (held && moved && entries.every((e) => BATCHED_MAPS.has(e.map))) { // written at the end of batchMoves()
-      held.set(b.id, { previous: held.get(b.id)?.previous ?? previous.binding, entries, value });
+      if (before) Object.assign(before, { entries, value });
+      else held.set(b.id, { previous: previous.binding, entries, value });
       this.bindings.set(b.id, { binding: b, entries });
       this.invalidateCaches();
       return;
@@ -447,6 +465,7 @@ export class DataPlane {
         written.push(e);
       }
     } catch (err) {
+      if (before) held!.set(b.id, before); // its rewrite still to be written (the maps do not hold previous yet)
       const restore = previous ? this.tunnelValue(previous.binding) : null;
       const had = new Set(previous?.entries.map((e) => e.id));
       for (const e of written) {

@@ -9,7 +9,7 @@
  * watch (learnt next hops), and what the REST API asks of it.
  */
 import { renameSync, writeFileSync } from 'node:fs';
-import { sameBinding, type Binding, type DataPlane } from '../dataplane/dataplane.js';
+import { sameBinding, type Binding, type DataPlane, type HeldMoveToken } from '../dataplane/dataplane.js';
 import { addrBytes, addrFamily, formatAddr, type BindingCounters } from '../dataplane/layout.js';
 import { RouteWatch } from '../dataplane/route-watch.js';
 import { interfaceInfo } from '../sys/ip.js';
@@ -237,27 +237,44 @@ export class HomeAgentDaemon {
   handleBatch(packets: readonly SignalPacket[]): void {
     for (let i = 0; i < packets.length; i += CHUNK) {
       const chunk = packets.slice(i, i + CHUNK);
-      const failed = new Map<number, Error>();
-      const outcomes = this.dataPlane.batchMoves(() => chunk.map((p) => this.answer(p)), (id, err) => failed.set(id, err));
-      this.sendAll((failed.size ? this.refuseFailed(outcomes, failed) : outcomes).map((o) => o && this.settled(o)));
+      const standing = new Map<HeldMoveToken, number[]>(); // a held move, and the outcomes of the chunk that stand on it
+      const failed = new Map<HeldMoveToken, Error>();
+      const outcomes = this.dataPlane.batchMoves(() => chunk.map((p, k) => {
+        const outcome = this.answerGuarded(p);
+        for (const c of outcome?.dataPlane ?? []) {
+          const move = 'install' in c ? this.dataPlane.heldMove(c.install.id) : undefined;
+          if (move) standing.set(move, [...(standing.get(move) ?? []), k]);
+        }
+        return outcome;
+      }), (move, _id, err) => failed.set(move, err));
+      this.sendAll((failed.size ? this.refuseFailed(outcomes, failed, standing) : outcomes).map((o) => o && this.settled(o)));
     }
   }
 
   /**
-   * The outcomes whose tunnel rewrite the kernel refused at the end of their
+   * The outcomes that stood on a move the kernel refused at the end of their
    * batch, refused in turn (143), latest first: each undoes its own change,
-   * so the node's entry ends as it was before the batch.
+   * so the node's entry ends as it was before the first of them, as the
+   * data plane holds it.
    */
-  private refuseFailed(outcomes: readonly (Outcome | undefined)[], failed: ReadonlyMap<number, Error>): (Outcome | undefined)[] {
+  private refuseFailed(outcomes: readonly (Outcome | undefined)[], failed: ReadonlyMap<HeldMoveToken, Error>, standing: ReadonlyMap<HeldMoveToken, number[]>): (Outcome | undefined)[] {
     const out = [...outcomes];
-    for (let k = out.length - 1; k >= 0; k--) {
-      const install = out[k]?.dataPlane.find((c) => 'install' in c);
-      const err = install && 'install' in install ? failed.get(install.install.id) : undefined;
-      if (!err) continue;
+    const refused = [...failed].flatMap(([move, err]) => (standing.get(move) ?? []).map((k) => ({ k, err })));
+    for (const { k, err } of refused.sort((a, b) => b.k - a.k)) {
       this.log(`data plane write failed: ${err.message}`);
       out[k] = out[k]!.onDataPlaneFailure?.();
     }
     return out;
+  }
+
+  /** answer(), a failure counted and logged (the rest of the drain is still answered). */
+  private answerGuarded(p: SignalPacket): Outcome | undefined {
+    try {
+      return this.answer(p);
+    } catch (err) {
+      this.failed('internal', 'handling signalling', err);
+      return undefined;
+    }
   }
 
   /** One packet through the state machine and the data plane: the outcome to settle and send, if any (a probing registration answers later). */

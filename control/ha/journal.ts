@@ -6,27 +6,34 @@
  *
  * One fixed-size slot per binding id, rewritten in place as its entry
  * changes, and the file mapped into memory: a change is a copy into the
- * page cache, no system call (the slots of a pwrite(2) each cost more than
- * the rest of the journal's work). The file never needs compacting (the
+ * page cache, no system call (a pwrite(2) each cost more than the rest of
+ * the journal's work) but when the file grows. The file never needs compacting (the
  * JSON-lines log this replaced held up to four times the state).
  *
  * A slot holds two copies of its record, each a sequence number (32 bits,
- * little-endian), the JSON's length (16 bits, 0: no entry) and then
- * { nai, entry }. A change goes over the older copy, its sequence number
- * stored last in one 32-bit store: a daemon killed in the middle of a write
- * leaves that copy's old number, so the slot still reads as it was (the
- * newer copy). Writes go without fsync: they survive the daemon, not the
- * machine losing power. Copies are sized at open for the longest entry the
- * profiles allow (copySizeFor()); an entry too long for them (a profile
- * added since) doubles them, the file rewritten once. A write that fails
- * leaves the journal stale until repair() rewrites it whole.
+ * little-endian; 0: never written), the JSON's length (16 bits, 0: no
+ * entry) and then { nai, entry }. A change goes over the older copy, its
+ * sequence number stored last in one 32-bit store: a daemon killed in the
+ * middle of a write leaves that copy's old number, so the slot still reads
+ * as it was (the newer copy). Writes go without fsync: they survive the
+ * daemon, not the machine losing power. Copies are sized at open for the
+ * longest entry the profiles allow (copySizeFor()); an entry too long for
+ * them (a profile added since) doubles them, the file rewritten once.
+ *
+ * The file's blocks are allocated as it grows (doubling as binding ids
+ * need): a write through the mapping never needs disk space, which on a
+ * full disk would kill the daemon (SIGBUS) rather than fail. (On a
+ * copy-on-write filesystem, btrfs say, an overwrite still needs space: keep
+ * the journal elsewhere.) Growing or rewriting the file can fail: the
+ * change is then counted and logged, and the journal stale until repair()
+ * rewrites it whole.
  *
  * The file starts with a header slot naming the format and the copy size.
  * Files of the formats before (one copy a slot, written with pwrite; JSON
  * lines) are read as such and rewritten in this one.
  */
-import { closeSync, existsSync, ftruncateSync, fstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { MappedFile } from '../sys/libc.js';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { MappedFile, reserveFile } from '../sys/libc.js';
 import type { BindingCacheEntry } from './home-agent.js';
 
 const MAGIC = 'mobility-anchor binding cache v2: slots of two copies of ';
@@ -147,11 +154,11 @@ export class BindingJournal {
    */
   rewrite(entries: readonly BindingCacheEntry[]): void {
     const texts = entries.map(recordText);
-    const longest = Math.max(0, ...texts.map((t) => Buffer.byteLength(t)));
+    const longest = largest(texts.map((t) => Buffer.byteLength(t)));
     let copySize = this.copySize;
     while (TEXT_AT + longest > copySize) copySize = grownCopy(copySize, longest);
     const slotSize = 2 * copySize;
-    const capacity = capacityFor(Math.max(0, ...entries.map((e) => e.bindingId)));
+    const capacity = capacityFor(largest(entries.map((e) => e.bindingId)));
     const tmp = `${this.path}.tmp`;
     const fd = openSync(tmp, 'w');
     try {
@@ -159,7 +166,7 @@ export class BindingJournal {
         writeSync(fd, header(copySize), 0, slotSize, 0);
         const slot = Buffer.alloc(slotSize);
         texts.forEach((t, i) => writeSync(fd, firstCopy(slot, t), 0, slotSize, entries[i]!.bindingId * slotSize));
-        ftruncateSync(fd, capacity * slotSize);
+        reserveFile(fd, capacity * slotSize);
       } finally {
         closeSync(fd);
       }
@@ -183,10 +190,12 @@ export class BindingJournal {
     this.fd = null;
   }
 
-  /** Opens the file at path (in this format, this copy size) and maps it. */
+  /** Opens the file at path (in this format, this copy size) and maps it (lengthened to whole slots, at least FIRST_CAPACITY of them). */
   private attach(): void {
     this.fd = openSync(this.path, 'r+');
-    this.map(Math.floor(fstatSync(this.fd).size / this.slotSize));
+    const capacity = Math.max(FIRST_CAPACITY, Math.ceil(fstatSync(this.fd).size / this.slotSize));
+    reserveFile(this.fd, capacity * this.slotSize);
+    this.map(capacity);
   }
 
   private map(capacity: number): void {
@@ -229,17 +238,19 @@ export class BindingJournal {
     const bytes = this.file!.bytes;
     const a = slot * this.slotSize;
     const b = a + this.copySize;
-    const [at, seq] = newer(this.words[a / 4]!, this.words[b / 4]!) ? [b, this.words[a / 4]! + 1] : [a, this.words[b / 4]! + 1];
+    const [at, other] = newer(this.words[a / 4]!, this.words[b / 4]!) ? [b, a] : [a, b];
+    const seq = (this.words[other / 4]! + 1) | 0 || 1; // 0 is never written: after 2^32 writes, 1
     const length = text ? bytes.write(text, at + TEXT_AT) : 0;
     bytes.writeUInt16LE(length, at + LENGTH_AT);
     bytes.fill(0, at + TEXT_AT + length, at + this.copySize);
-    Atomics.store(this.words, at / 4, seq | 0);
+    Atomics.store(this.words, at / 4, seq);
+    if (!text) bytes.fill(0, other, other + this.copySize); // a cleared slot keeps nothing of the node (the older copy was its last entry)
   }
 
-  /** Room for binding id slot: the file lengthened (its new slots read as empty) and mapped again. */
+  /** Room for binding id slot: the file lengthened (its new slots read as empty, their blocks allocated) and mapped again. */
   private grow(slot: number): void {
     const capacity = capacityFor(slot);
-    ftruncateSync(this.fd!, capacity * this.slotSize);
+    reserveFile(this.fd!, capacity * this.slotSize);
     this.map(capacity);
   }
 
@@ -262,10 +273,17 @@ const PREFIX_BYTES = 46; // "ffff:…:ffff/128" and its quotes and comma
 
 /** The copy size that holds any entry of these nodes (within MAX_COPY_SIZE: the configuration bounds NAIs and prefixes). */
 export function copySizeFor(nodes: readonly { nai: string; prefixes: readonly string[] }[]): number {
-  const longest = Math.max(0, ...nodes.map((n) => recordBytesBound(n.nai, n.prefixes)));
+  const longest = largest(nodes.map((n) => recordBytesBound(n.nai, n.prefixes)));
   let size = FIRST_COPY_SIZE;
   while (size < TEXT_AT + longest && size < MAX_COPY_SIZE) size *= 2;
   return size;
+}
+
+/** The largest of many numbers, 0 for none (Math.max(...list) overflows the stack with a hundred thousand). */
+function largest(list: readonly number[]): number {
+  let max = 0;
+  for (const x of list) if (x > max) max = x;
+  return max;
 }
 
 /** Slots for binding ids up to maxId: the next power of two, at least FIRST_CAPACITY (the header slot included). */
@@ -291,7 +309,7 @@ function sizeAfter(file: Buffer, magic: string): number | undefined {
 const copySizeOf = (file: Buffer) => sizeAfter(file, MAGIC);
 
 function grownCopy(size: number, textLength: number): number {
-  if (size >= MAX_COPY_SIZE) throw new Error(`a binding cache entry of ${textLength} bytes is longer than the journal's largest slot (${MAX_COPY_SIZE} bytes)`);
+  if (size >= MAX_COPY_SIZE) throw new Error(`a binding cache entry of ${textLength} bytes is longer than the journal's largest copy (${MAX_COPY_SIZE} bytes)`);
   return size * 2;
 }
 

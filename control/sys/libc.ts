@@ -137,7 +137,8 @@ export class RawIpSocket {
         i++;
         continue;
       }
-      // sendmmsg stops at the first packet refused: the ones before it went, that one is skipped
+      // sendmmsg stops at the first packet refused: -1 and its errno if it is the first of the batch; else the count
+      // of those that went, the error lost, so the refused one is sent again alone to learn it (or to go, if it was passing)
       const sent = sendmmsgRaw(this.fd, ptr, n, 0) as number;
       if (sent < 0) failures.push({ index: i, error: new SysError('sendmmsg', koffi.errno()) });
       i += sent > 0 ? sent : 1;
@@ -382,22 +383,42 @@ const MAP_FAILED = 0xffffffffffffffffn;
  * A file's first `length` bytes mapped shared into memory: what is written
  * to bytes is in the page cache at once (it survives the process being
  * killed, not the machine losing power), without a system call. The file
- * must be that long already. bytes must not be touched after close().
+ * must be that long already, its blocks allocated (reserveFile()).
  */
 export class MappedFile {
   private ptr: unknown;
-  readonly bytes: Buffer;
+  private mapped: Buffer | null;
 
   constructor(fd: number, readonly length: number) {
     const ptr = mmapRaw(null, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (koffi.address(ptr) === MAP_FAILED) throw new SysError('mmap', koffi.errno(), `${length} bytes`);
     this.ptr = ptr;
-    this.bytes = Buffer.from(koffi.view(ptr, length));
+    this.mapped = Buffer.from(koffi.view(ptr, length));
+  }
+
+  /** The mapping (touched after close(), it would crash the process: this throws instead). */
+  get bytes(): Buffer {
+    if (!this.mapped) throw new Error('the file is no longer mapped');
+    return this.mapped;
   }
 
   close(): void {
     if (this.ptr === null) return;
+    this.mapped = null;
     munmapRaw(this.ptr, this.length);
     this.ptr = null;
   }
+}
+
+const posixFallocate = libc.func('int posix_fallocate(int fd, long offset, long length)');
+
+/**
+ * The file at fd made length bytes long with its blocks allocated: a
+ * mapping of it can then be written without the kernel needing disk space
+ * (a write to a hole of a full disk through a mapping is a SIGBUS, not an
+ * error). Throws the error (ENOSPC, say) instead.
+ */
+export function reserveFile(fd: number, length: number): void {
+  const rc = posixFallocate(fd, 0, length) as number;
+  if (rc !== 0) throw new SysError('posix_fallocate', rc, `${length} bytes`);
 }

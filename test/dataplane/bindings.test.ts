@@ -158,7 +158,7 @@ describe('moves held to the end of batchMoves()', () => {
       dp.install({ ...c, homeAddresses: ['10.4.0.4'], tunnel: { ...c.tunnel, remote: '203.0.113.4' } }); // moved, then other addresses: written at once
       expect(remoteOf(dp, '10.4.0.1')).toBe('203.0.113.1'); // not yet
       expect(remoteOf(dp, '10.4.0.4')).toBe('203.0.113.4');
-    }, (id) => failed.push(id));
+    }, (_move, id) => failed.push(id));
     expect(failed).toEqual([]);
     expect([remoteOf(dp, '10.4.0.1'), remoteOf(dp, '10.4.0.2'), remoteOf(dp, '10.4.0.3'), remoteOf(dp, '10.4.0.4')]).toEqual(['203.0.113.3', undefined, undefined, '203.0.113.4']);
     expect(dp.binding(a.id)?.tunnel).toMatchObject({ remote: '203.0.113.3' });
@@ -183,7 +183,7 @@ describe('moves held to the end of batchMoves()', () => {
       small.batchMoves(() => {
         small.install({ ...a, tunnel: { ...a.tunnel, remote: '203.0.113.9' } });
         small.install({ ...b, tunnel: { ...b.tunnel, remote: '203.0.113.9' } });
-      }, (id, err) => failed.push([id, err.message]));
+      }, (_move, id, err) => failed.push([id, err.message]));
       expect(failed).toEqual([[a.id, expect.stringMatching(/bpf_map_update_elem/)]]);
       expect(small.binding(a.id)).toEqual(a);
       expect(remoteOf(small, '10.5.0.1')).toBeUndefined();

@@ -2,8 +2,8 @@
  * The daemon's drains against a real data plane (not started: no sockets,
  * its replies go nowhere; what it answered is counted): a drain's moves are
  * written together at its end, and a move the kernel refuses there is
- * answered 143, the node's binding left as it was, in the cache and in the
- * data plane.
+ * answered 143, with every BU of the drain that stood on it, the node's
+ * binding left as it was, in the cache and in the data plane.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,12 +38,14 @@ beforeAll(() => {
 });
 afterAll(() => dp?.destroy());
 
-/** Node i's BU from careOf, as the data plane captures it. */
+const start = Date.now();
+
+/** Node i's BU from careOf, as the data plane captures it (its timestamp a millisecond a sequence number: each newer than the last). */
 function bu(i: number, sequence: number, careOf: string): SignalPacket {
   const n = nodes[i]!;
   const mh = signMnHa(encodeMobilityHeader({
     type: 'bindingUpdate', sequence, lifetime: 600, flags: { ...NO_BU_FLAGS, a: true, h: true },
-    options: [{ type: 'mobileNodeIdentifier', subtype: 1, identifier: n.nai }, { type: 'replayProtection', timestamp: ntpTimestamp(Date.now()) },
+    options: [{ type: 'mobileNodeIdentifier', subtype: 1, identifier: n.nai }, { type: 'replayProtection', timestamp: ntpTimestamp(start + sequence) },
       { type: 'mobilityMessageAuthentication', subtype: 1, spi: n.spi, authenticator: Buffer.alloc(12) }],
   }), { key: KEY, spi: n.spi, careOf, home: n.home });
   return unwrapSignal({ ifindex: 1, frame: Buffer.concat([ETH, encodeSignalling6({ src: careOf, dst: HA, homeAddressOption: n.home, mh })]) });
@@ -59,7 +61,7 @@ describe('a drain of BUs', () => {
     expect(daemon.answered.get(0)).toBe(4);
   });
 
-  it('answers 143 to a move the kernel refuses at its end, and leaves that node as it was; the other moves', () => {
+  it('answers 143 to a move the kernel refuses at its end, and to the refresh that stood on it, leaving that node as it was; the other moves', () => {
     // node 0's entry deleted behind the daemon's back and home6 filled: rewriting it needs a slot there is none of
     const fd = libbpf.getPinned(join(dp.pinDir, 'home6'));
     try {
@@ -74,8 +76,8 @@ describe('a drain of BUs', () => {
     } finally {
       closeFd(fd);
     }
-    daemon.handleBatch([bu(0, 3, '2001:db8:e::c'), bu(1, 3, '2001:db8:e::c')]);
-    expect(daemon.answered.get(143)).toBe(1);
+    daemon.handleBatch([bu(0, 3, '2001:db8:e::c'), bu(0, 4, '2001:db8:e::c'), bu(1, 3, '2001:db8:e::c')]); // node 0 moves, then refreshes there
+    expect(daemon.answered.get(143)).toBe(2);
     expect(daemon.answered.get(0)).toBe(5);
     expect(daemon.homeAgent.binding(nodes[0]!.nai)).toMatchObject({ careOf: '2001:db8:e::b', sequence: 2 });
     expect(dp.binding(1)?.tunnel.remote).toBe('2001:db8:e::b');

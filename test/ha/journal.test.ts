@@ -199,6 +199,7 @@ describe('the journal file', () => {
     j.ha.handleBindingUpdate(bu(1, 1, 1_000_000));
     j.ha.deleteProfile('mn2@example.net');
     expect(newest(2).length).toBe(0);
+    expect(readFileSync(path).includes('mn2@example.net')).toBe(false); // neither copy keeps it
     expect(BindingJournal.open(path).entries.map((e) => e.nai)).toEqual(['mn1@example.net']);
   });
 
@@ -225,6 +226,17 @@ describe('the journal file', () => {
     file.write('{"nai":"mn1@example.net","entry":{"sequence":3,"nai":"mn1', older + 6); // its text half there, its number not yet
     writeFileSync(path, file);
     expect(BindingJournal.open(path)).toMatchObject({ entries: [{ nai: 'mn1@example.net', sequence: 2 }], problems: [] });
+  });
+
+  it('opens a file cut short (a copied or truncated journal): what it holds is read, the rest of the slots made again', () => {
+    const j = journaled();
+    j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
+    j.journal.close();
+    writeFileSync(path, readFileSync(path).subarray(0, 2 * SLOT + 100)); // binding id 1 whole, then a piece of id 2
+    const { journal, entries } = BindingJournal.open(path);
+    expect(entries.map((e) => e.nai)).toEqual(['mn1@example.net']);
+    expect(statSync(path).size).toBe(FILE);
+    journal.close();
   });
 
   it('takes the older copy when the newer one is damaged, and says so', () => {
