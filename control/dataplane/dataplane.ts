@@ -466,7 +466,7 @@ export class DataPlane {
       }
     } catch (err) {
       if (before) held!.set(b.id, before); // its rewrite still to be written (the maps do not hold previous yet)
-      const restore = previous ? this.tunnelValue(previous.binding) : null;
+      const restore = before ? this.tunnelValue(before.previous) : previous ? this.tunnelValue(previous.binding) : null; // what the maps hold
       const had = new Set(previous?.entries.map((e) => e.id));
       for (const e of written) {
         if (restore && had.has(e.id)) libbpf.update(this.fd(e.map), e.key, restore);

@@ -193,9 +193,14 @@ export class BindingJournal {
   /** Opens the file at path (in this format, this copy size) and maps it (lengthened to whole slots, at least FIRST_CAPACITY of them). */
   private attach(): void {
     this.fd = openSync(this.path, 'r+');
-    const capacity = Math.max(FIRST_CAPACITY, Math.ceil(fstatSync(this.fd).size / this.slotSize));
-    reserveFile(this.fd, capacity * this.slotSize);
-    this.map(capacity);
+    try {
+      const capacity = Math.max(FIRST_CAPACITY, Math.ceil(fstatSync(this.fd).size / this.slotSize));
+      reserveFile(this.fd, capacity * this.slotSize);
+      this.map(capacity);
+    } catch (err) {
+      this.close();
+      throw err;
+    }
   }
 
   private map(capacity: number): void {

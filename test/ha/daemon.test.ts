@@ -5,9 +5,10 @@
  * answered 143, with every BU of the drain that stood on it, the node's
  * binding left as it was, in the cache and in the data plane.
  */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataPlane } from '../../control/dataplane/dataplane.js';
+import { DataPlane, PIN_ROOT } from '../../control/dataplane/dataplane.js';
 import { encodeHomeKey, layouts } from '../../control/dataplane/layout.js';
 import { libbpf } from '../../control/dataplane/libbpf.js';
 import { parseHomeAgentConfig } from '../../control/ha/config.js';
@@ -29,12 +30,13 @@ let daemon: HomeAgentDaemon;
 const events: string[] = [];
 
 beforeAll(() => {
+  rmSync(join(PIN_ROOT, 'test-daemon-drains'), { recursive: true, force: true }); // a killed run's, home6 full
   dp = DataPlane.open({ instance: 'test-daemon-drains', role: 'anchor' });
   const config = parseHomeAgentConfig({
     homeLink: { interface: 'lo', prefixes: ['2001:db8:1::/64'] }, homeAgent: { ipv6: HA },
     mobileNodes: nodes.map((n) => ({ nai: n.nai, key: KEY.toString('hex'), spi: n.spi, homeAddress: n.home })),
   });
-  daemon = new HomeAgentDaemon(config, dp, { log: (e) => events.push(e) });
+  daemon = new HomeAgentDaemon(config, dp, { log: (e) => events.push(e), now: () => start + 1000 }); // its clock fixed: a slow machine does not age the BUs out of the replay window
 });
 afterAll(() => dp?.destroy());
 
