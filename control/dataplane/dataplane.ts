@@ -270,17 +270,8 @@ export class DataPlane {
     const held = this.heldMoves;
     this.heldMoves = null;
     if (!held || held.moves.size === 0) return;
-    const byMap = new Map<MapName, { keys: Buffer[]; values: Buffer[] }>();
-    for (const { entries, value } of held.moves.values()) {
-      for (const e of entries) {
-        const batch = byMap.get(e.map) ?? { keys: [], values: [] };
-        batch.keys.push(e.key);
-        batch.values.push(value);
-        byMap.set(e.map, batch);
-      }
-    }
     try {
-      for (const [map, { keys, values }] of byMap) libbpf.updateBatch(this.fd(map), Buffer.concat(keys), Buffer.concat(values), keys.length);
+      this.writeEntries(held.moves.values()); // held moves touch only BATCHED_MAPS: one batched call per map
     } catch {
       this.writeMovesOneByOne(held.moves, held.failed); // which binding the kernel refuses, and only that one put back
     }
@@ -573,7 +564,7 @@ export class DataPlane {
       }
     }
     for (const [map, { keys, values }] of batches) {
-      if (map === 'home4' || map === 'home6') libbpf.updateBatch(this.fd(map), Buffer.concat(keys), Buffer.concat(values), keys.length);
+      if (BATCHED_MAPS.has(map)) libbpf.updateBatch(this.fd(map), Buffer.concat(keys), Buffer.concat(values), keys.length);
       else keys.forEach((k, i) => libbpf.update(this.fd(map), k, values[i]!));
     }
   }
