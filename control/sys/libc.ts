@@ -124,17 +124,20 @@ export class RawIpSocket {
   sendMany(packets: readonly Buffer[], dest: (packet: Buffer) => Buffer): SendFailure[] {
     const failures: SendFailure[] = [];
     const { ptr, bytes } = this.arena ??= this.layOut();
+    /** Packet i by sendto(), its failure kept: the one that would not fit the arena, or the one sendmmsg stopped at. */
+    const sendAlone = (i: number): void => {
+      try {
+        this.send(packets[i]!, dest(packets[i]!));
+      } catch (err) {
+        failures.push({ index: i, error: err as SysError });
+      }
+    };
     let i = 0;
     while (i < packets.length) {
       let n = 0;
       for (; n < SEND_BATCH && i + n < packets.length && packets[i + n]!.length <= SEND_ROOM; n++) this.stage(bytes, n, packets[i + n]!, dest(packets[i + n]!));
       if (n === 0) { // too large for the arena: on its own
-        try {
-          this.send(packets[i]!, dest(packets[i]!));
-        } catch (err) {
-          failures.push({ index: i, error: err as SysError });
-        }
-        i++;
+        sendAlone(i++);
         continue;
       }
       // sendmmsg stops at the first packet refused: -1 and its errno if it is the first of the batch; else the count
@@ -142,14 +145,7 @@ export class RawIpSocket {
       const sent = sendmmsgRaw(this.fd, ptr, n, 0) as number;
       if (sent < 0) failures.push({ index: i, error: new SysError('sendmmsg', koffi.errno()) });
       i += sent > 0 ? sent : 1;
-      if (sent > 0 && sent < n) { // the kernel stopped at packet i: say why by sending it alone
-        try {
-          this.send(packets[i]!, dest(packets[i]!));
-        } catch (err) {
-          failures.push({ index: i, error: err as SysError });
-        }
-        i++;
-      }
+      if (sent > 0 && sent < n) sendAlone(i++); // the kernel stopped at packet i: say why by sending it alone
     }
     return failures;
   }
