@@ -125,7 +125,7 @@ async function transactions(d: HomeAgentDaemon, frames: readonly Buffer[], loade
   let previous = start;
   for (let k = 0; k < frames.length; k += drainSize) {
     const drain = process.hrtime.bigint();
-    d.handleBatch(frames.slice(k, k + drainSize).map((frame) => unwrapSignal({ ifindex: 1, frame })));
+    d.handleBatch(frames.slice(k, k + drainSize).map((frame) => ({ ifindex: 1, frame })));
     latency.fill(Number(process.hrtime.bigint() - (loaded ? previous : drain)) / 1000, k, k + drainSize);
     previous = drain;
     await turn();
@@ -173,7 +173,7 @@ export async function measureHomeAgent(log: (s: string) => void): Promise<HomeAg
 
     log(`  registering ${BINDINGS.toLocaleString('en')} mobile nodes ...`);
     for (let i = 0; i < BINDINGS; i += 256) {
-      d.handleBatch(Array.from({ length: Math.min(256, BINDINGS - i) }, (_, j) => unwrapSignal({ ifindex: 1, frame: buFrame(i + j, 0, 1) })));
+      d.handleBatch(Array.from({ length: Math.min(256, BINDINGS - i) }, (_, j) => ({ ifindex: 1, frame: buFrame(i + j, 0, 1) })));
       await turn();
     }
     if (dp.bindingIds().length !== BINDINGS) throw new Error(`only ${dp.bindingIds().length} of ${BINDINGS} bindings registered: ${problems.join('; ')}`);

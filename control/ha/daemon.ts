@@ -18,7 +18,8 @@ import { dadSolicitation, gratuitousArp, solicitedNode, unsolicitedNeighborAdver
 import { SignallingCapture } from '../signalling/capture.js';
 import { BindingJournal, copySizeFor } from './journal.js';
 import { SourceRateLimiter } from './rate-limit.js';
-import { frameSource, SignallingChannel, type SignalPacket } from '../signalling/channel.js';
+import { frameSource, ipv6PacketOf, SignallingChannel, unwrapSignal, type SignalPacket } from '../signalling/channel.js';
+import type { SignalFrame } from '../dataplane/signals.js';
 import { encodeSignalling6 } from '../wire/ip/signalling.js';
 import { configJson, type HomeAgentConfig, type MobileNodeProfile } from './config.js';
 import { DSMIP_PORT, HomeAgent, type BindingCacheEntry, type Outcome, type ReceivedBu } from './home-agent.js';
@@ -74,6 +75,9 @@ const discarded = (event: string): Outcome => ({ dataPlane: [], event });
 /** The home address a BU is for: its Home Address option's, or the source of the IPv6 packet carrying it. */
 const homeAddressOf = (p: SignalPacket): string => p.signalling.homeAddressOption ?? p.signalling.ipv6.src;
 
+/** What the signalling channel hands over: a frame as captured, or (a test, the API) a packet already unwrapped. */
+export type Arrival = SignalFrame | SignalPacket;
+
 /** A captured signalling packet as the home agent's state machine takes it. */
 export function receivedBu(p: SignalPacket, nowMs: number): ReceivedBu {
   return {
@@ -83,6 +87,7 @@ export function receivedBu(p: SignalPacket, nowMs: number): ReceivedBu {
     ...(p.signalling.homeAddressOption !== undefined && { homeAddressOption: p.signalling.homeAddressOption }),
     mh: p.signalling.mh,
     nowMs,
+    packet: p.ipv6,
   };
 }
 
@@ -104,6 +109,8 @@ export class HomeAgentDaemon {
   serving = false;
   /** BAs answered, by status; BUs discarded unanswered (malformed) under -1. */
   readonly answered = new Map<number, number>();
+  /** BUs answered by prediction (prediction.ts), counted in answered too: how much of the signalling took the fast path. */
+  predictedCount = 0;
   private expiry: NodeJS.Timeout | null = null;
   private homeLink: { socket: PacketSocket; mac: string; ipv6: string; neighbours: Icmp6Listener | null } | null = null;
   /** While a BU is processed, its journal writes wait here: a registration that must probe first is journalled only once it stands. */
@@ -151,12 +158,11 @@ export class HomeAgentDaemon {
     }
     this.capture = this.options.capture ? new SignallingCapture(this.options.capture) : null;
     for (const id of this.dataPlane.bindingIds()) this.proxied.set(id, this.dataPlane.binding(id)?.homeAddresses ?? []); // announced by whoever installed them
-    const arrived: SignalPacket[] = [];
+    const arrived: Arrival[] = [];
     this.channel = new SignallingChannel(this.dataPlane, {
       admit: (f) => this.limiter.allow(frameSource(f.frame) ?? 'unknown', this.now()),
-      onPacket: (p) => arrived.push(p),
+      onFrame: (f) => arrived.push(f),
       onDrained: () => this.guarded('internal', 'handling signalling', () => this.handleBatch(arrived.splice(0))),
-      onError: (err) => this.settled(discarded(`undecodable signalling: ${err.message}`)),
       ...(this.capture && { tap: this.capture.tap }),
     });
     this.expiry = setInterval(() => {
@@ -234,7 +240,7 @@ export class HomeAgentDaemon {
    * chunk's BAs leave, together, each binding live and journalled before its
    * BA. (Chunks bound how long a BA waits for the others of its batch.)
    */
-  handleBatch(packets: readonly SignalPacket[]): void {
+  handleBatch(packets: readonly Arrival[]): void {
     for (let i = 0; i < packets.length; i += CHUNK) {
       const chunk = packets.slice(i, i + CHUNK);
       const standing = new Map<HeldMoveToken, number[]>(); // a held move, and the outcomes of the chunk that stand on it
@@ -268,7 +274,7 @@ export class HomeAgentDaemon {
   }
 
   /** answer(), a failure counted and logged (the rest of the drain is still answered). */
-  private answerGuarded(p: SignalPacket): Outcome | undefined {
+  private answerGuarded(p: Arrival): Outcome | undefined {
     try {
       return this.answer(p);
     } catch (err) {
@@ -277,8 +283,38 @@ export class HomeAgentDaemon {
     }
   }
 
-  /** One packet through the state machine and the data plane: the outcome to settle and send, if any (a probing registration answers later). */
-  private answer(p: SignalPacket): Outcome | undefined {
+  /**
+   * One packet through the state machine and the data plane: the outcome to
+   * settle and send, if any (a probing registration answers later). A BU its
+   * node's last one predicts is answered without being unwrapped or decoded.
+   */
+  private answer(a: Arrival): Outcome | undefined {
+    if (!('frame' in a)) return this.answerPacket(a);
+    const predicted = this.predicted(a.frame);
+    if (predicted) return predicted;
+    let p: SignalPacket;
+    try {
+      p = unwrapSignal(a);
+    } catch (err) {
+      return discarded(`undecodable signalling: ${(err as Error).message}`);
+    }
+    return this.answerPacket(p);
+  }
+
+  /**
+   * The home agent's prediction (prediction.ts) for a BU over IPv6, with the
+   * data plane applied; undefined if not predicted. Not while probes run
+   * (a BU for an address being probed waits for the probe).
+   */
+  private predicted(frame: Buffer): Outcome | undefined {
+    const packet = this.probing.size === 0 ? ipv6PacketOf(frame) : undefined;
+    const outcome = packet && this.homeAgent.predictedUpdate(packet, this.now());
+    if (!outcome) return undefined;
+    this.predictedCount++;
+    return this.applyDataPlane(outcome);
+  }
+
+  private answerPacket(p: SignalPacket): Outcome | undefined {
     const probe = this.probing.get(homeAddressOf(p));
     if (probe) { // answered once its node's probe is over
       if (probe.held.push(p) > HELD_MAX) probe.held.shift();
@@ -541,7 +577,9 @@ export class HomeAgentDaemon {
 
   private send(channel: SignallingChannel, reply: NonNullable<Outcome['reply']>): void {
     const r = reply.route;
-    if (r.transport === 'ipv6') {
+    if (reply.packet) {
+      channel.sendIpv6(reply.packet);
+    } else if (r.transport === 'ipv6') {
       channel.sendIpv6(encodeSignalling6({ src: r.src, dst: r.dst, ...(r.routingHeader2 !== undefined && { routingHeader2: r.routingHeader2 }), mh: reply.mh }));
     } else {
       channel.sendUdp4(encodeSignalling6({ src: r.ipv6Src, dst: r.ipv6Dst, mh: reply.mh }), { src: r.src, dst: r.dst, srcPort: r.srcPort, dstPort: r.dstPort });

@@ -27,12 +27,15 @@ import { DecodeError } from '../wire/buffer.js';
 import { MN_HA_AUTHENTICATOR_LENGTH, signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
 import { HmacSha1Key } from '../wire/auth/sha1.js';
 import { checkReplay, ntpTimestamp } from '../wire/auth/replay.js';
+import { authenticatorsEqual } from '../wire/auth/crypto.js';
 import { DSMIP6_UDP_PORT } from '../wire/ip/constants.js';
+import { encodeSignalling6 } from '../wire/ip/signalling.js';
 import { decodeMobilityHeader, encodeMobilityHeader, NO_BA_FLAGS, type BaFlags, type BindingUpdate, type MobilityHeader, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
 import { BaStatus, BeStatus, Ipv4AckStatus } from '../wire/mh/constants.js';
 import { staticIpv4, type HomeAgentConfig, type MobileNodeProfile } from './config.js';
 import { DueWheel } from './due.js';
 import { AddressPool } from './pool.js';
+import { BuTemplate, trailingSpi } from './prediction.js';
 
 export const DSMIP_PORT = DSMIP6_UDP_PORT;
 /** Unspecified and loopback, multicast, link-local, IPv4-mapped: no care-of address. */
@@ -51,6 +54,8 @@ export interface ReceivedBu {
   homeAddressOption?: string;
   mh: Buffer;
   nowMs: number;
+  /** The IPv6 packet carrying the MH (which ends it), if the receiver has it: an accepted BU's is the template of its node's next (prediction.ts). */
+  packet?: Buffer;
 }
 
 export type ReplyRoute =
@@ -60,7 +65,8 @@ export type ReplyRoute =
 export interface Outcome {
   /** Apply in order, before sending the reply: the binding is live before its BA leaves. */
   dataPlane: ({ install: Binding } | { remove: number })[];
-  reply?: { mh: Buffer; route: ReplyRoute };
+  /** The reply's MH, and how to send it; packet: the whole IPv6 packet already, its MH the same bytes as mh (a predicted BA). */
+  reply?: { mh: Buffer; route: ReplyRoute; packet?: Buffer };
   /** The BA's status, when the outcome is one (for the metrics). */
   status?: number;
   event: string;
@@ -169,6 +175,17 @@ interface NodeState {
   entry?: BindingCacheEntry;
   /** Where the due wheel holds it (due.ts). */
   dueSecond?: number;
+  /** Its next BU, predicted from the BU that made its entry: valid while that entry and profile are the node's (predictedUpdate()). */
+  prediction?: Prediction;
+}
+
+interface Prediction {
+  template: BuTemplate;
+  entry: BindingCacheEntry;
+  profile: MobileNodeProfile;
+  /** The entry's care-of and home addresses, as bytes. */
+  careOf: Buffer;
+  home: Buffer;
 }
 
 export class HomeAgent {
@@ -180,6 +197,8 @@ export class HomeAgent {
   private readonly due = new DueWheel<NodeState>();
   /** Link-local addresses live bindings defend (L flag), and whose. */
   private readonly linkLocals = new Map<string, NodeState>();
+  /** Nodes with a prediction, by the SPI of their last BU. */
+  private readonly predicted = new Map<number, NodeState>();
 
   /** onChange sees every change to the binding cache (the journal keeps them). */
   constructor(readonly config: HomeAgentConfig, private readonly onChange?: (nai: string, entry: BindingCacheEntry | undefined) => void) {
@@ -235,6 +254,7 @@ export class HomeAgent {
     const address = staticIpv4(node.profile);
     if (address) this.statics.delete(address);
     if (node.entry) this.put(node, undefined); // a deprecated entry too
+    this.forget(node);
     this.nodes.delete(nai);
     return changes;
   }
@@ -430,6 +450,85 @@ export class HomeAgent {
     if (source && 'pool' in source) this.pools.get(source.pool)?.release(profile.nai);
   }
 
+  /**
+   * After a registration that stands at once (nothing to probe): the node's
+   * next BU predicted from this one, if this one can be a template
+   * (prediction.ts) and the next one's outcome depends only on the fields
+   * that change. Not a pooled IPv4 home address: its lifetime follows the
+   * lease. Returns the reply, with its IPv6 packet if the template needed it
+   * encoded.
+   */
+  private predict(node: NodeState, bu: ReceivedBu, m: BindingUpdate, entry: BindingCacheEntry, reply: NonNullable<Outcome['reply']>): Outcome['reply'] {
+    this.forget(node);
+    const ba = reply.mh;
+    const source = node.profile.ipv4HomeAddress;
+    const pooled = source !== undefined && 'pool' in source && option(m, 'ipv4HomeAddress') !== undefined;
+    const route = entry.route;
+    if (bu.transport !== 'ipv6' || !bu.packet || bu.homeAddressOption === undefined || entry.careOf !== bu.ipv6Src || option(m, 'alternateCareOfAddress') || pooled
+      || route.transport !== 'ipv6' || route.routingHeader2 !== entry.homeAddress) return reply;
+    const home = addrBytes(entry.homeAddress);
+    const packet = encodeSignalling6({ src: route.src, dst: route.dst, routingHeader2: route.routingHeader2, mh: ba });
+    const template = BuTemplate.of({ packet: bu.packet, mh: bu.mh }, { packet, mh: packet.subarray(packet.length - ba.length) }, home);
+    if (template) {
+      node.prediction = { template, entry, profile: node.profile, careOf: addrBytes(entry.careOf), home };
+      this.predicted.set(node.profile.spi, node);
+    }
+    return { ...reply, mh: packet.subarray(packet.length - ba.length), packet }; // encoded once: sent as it is
+  }
+
+  private forget(node: NodeState): void {
+    const p = node.prediction;
+    if (p && this.predicted.get(p.profile.spi) === node) this.predicted.delete(p.profile.spi);
+    node.prediction = undefined;
+  }
+
+  /**
+   * A BU over IPv6 (its packet, from the IPv6 header) that its node's last
+   * accepted one predicts, answered as the general path would answer it:
+   * the same checks on what changed (MH checksum, authenticator, timestamp,
+   * sequence number), the node's entry with the new fields, the last BA with
+   * them. Undefined if the BU is not predicted or a check fails: the general
+   * path then decides, and explains.
+   */
+  predictedUpdate(packet: Buffer, nowMs: number): Outcome | undefined {
+    const node = this.predicted.get(trailingSpi(packet));
+    const p = node?.prediction;
+    if (!node || !p || p.entry !== node.entry || p.profile !== node.profile) return undefined;
+    const fields = p.template.match(packet);
+    if (!fields || fields.careOf.equals(p.home)) return undefined; // (the home address: a deregistration)
+    const mh = p.template.mh(packet);
+    const previous = p.entry;
+    if (!p.template.checksumOk(packet)) return undefined;
+    const authenticator = node.key.mac([fields.careOf, p.home, ...BuTemplate.authenticated(mh)]).subarray(0, MN_HA_AUTHENTICATOR_LENGTH);
+    if (!authenticatorsEqual(authenticator, BuTemplate.authenticator(mh))) return undefined;
+    if (checkReplay(fields.timestamp, nowMs, this.config.policy.replayWindow * 1000, previous.lastTimestamp).verdict !== 'fresh') return undefined;
+    if (!sequenceNewer(fields.sequence, previous.sequence)) return undefined;
+
+    const moved = !fields.careOf.equals(p.careOf);
+    const careOf = moved ? formatAddr(fields.careOf, 6) : previous.careOf;
+    const tunnel = moved ? { ...previous.tunnel, remote: careOf } : previous.tunnel;
+    const entry: BindingCacheEntry = { // every field named: a literal of one shape, cheaper than a spread copy
+      nai: previous.nai, bindingId: previous.bindingId, homeAddress: previous.homeAddress, ipv4HomeAddress: previous.ipv4HomeAddress, careOf, natDetected: previous.natDetected,
+      tunnel, sequence: fields.sequence, lifetime: previous.lifetime, expiresMs: nowMs + previous.lifetime * 1000, lastTimestamp: fields.timestamp,
+      route: moved ? { ...previous.route, dst: careOf } : previous.route, binding: moved ? { ...previous.binding, tunnel } : previous.binding,
+      refreshRequested: false, linkLocal: previous.linkLocal, deprecatedUntilMs: undefined,
+    };
+    this.put(node, entry);
+    p.entry = entry;
+    if (moved) p.careOf = Buffer.from(fields.careOf); // (the packet's bytes are the frame's)
+    const ba = p.template.answer(fields, (parts) => node.key.mac([p.careOf, p.home, ...parts]));
+    const nai = node.profile.nai;
+    return {
+      dataPlane: [{ install: entry.binding }], reply: { mh: ba.mh, route: entry.route, packet: ba.packet }, status: BaStatus.accepted, event: `registered ${nai} at ${careOf} (${tunnel.format})`,
+      onDataPlaneFailure: () => { // as register()'s: the entry before, and a BA of the general path's making
+        this.put(node, previous);
+        const bu: ReceivedBu = { transport: 'ipv6', outer: { src: careOf, dst: previous.route.src }, ipv6Src: careOf, homeAddressOption: previous.homeAddress, mh, nowMs };
+        const refused = this.acknowledge(bu, decodeMobilityHeader(mh) as BindingUpdate, node, previous.homeAddress, careOf, BaStatus.forwardingSetupFailed);
+        return { ...refused, event: `forwarding setup failed for ${nai}` };
+      },
+    };
+  }
+
   handleBindingUpdate(bu: ReceivedBu): Outcome {
     let m: MobilityHeader;
     try {
@@ -548,8 +647,10 @@ export class HomeAgent {
     // RFC 6275 §10.3.1: an IPv6 address this binding starts defending on the home link is probed for first
     const defended = previous?.deprecatedUntilMs === undefined ? previous?.binding.homeAddresses ?? [] : [];
     const probe = policy.duplicateAddressDetection ? homeAddresses.filter((a) => a.includes(':') && !defended.includes(a)) : [];
+    if (probe.length > 0) this.forget(node); // predicted once it stands, from its next BU
+    const reply = probe.length === 0 ? this.predict(node, bu, m, entry, outcome.reply!) : outcome.reply;
     return {
-      ...outcome, dataPlane: [{ install: binding }], event: `registered ${profile.nai} at ${careOf} (${tunnel.format})`,
+      ...outcome, reply, dataPlane: [{ install: binding }], event: `registered ${profile.nai} at ${careOf} (${tunnel.format})`,
       onDataPlaneFailure: () => undo(BaStatus.forwardingSetupFailed, `forwarding setup failed for ${profile.nai}`),
       ...(probe.length > 0 && { dad: {
         addresses: probe,

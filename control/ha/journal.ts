@@ -119,7 +119,7 @@ export class BindingJournal {
     const before = this.slotOf.get(nai);
     try {
       if (entry) {
-        this.write(entry);
+        this.write(entry, before === entry.bindingId);
         if (before !== undefined && before !== entry.bindingId) this.clear(before); // the new slot first: a kill between leaves both, the newer wins
       } else if (before !== undefined) {
         this.clear(before);
@@ -217,13 +217,15 @@ export class BindingJournal {
     this.capacity = 0;
   }
 
-  private write(entry: BindingCacheEntry): void {
+  /** An entry into its slot; placed: the slot is the node's already (its next entry, the common case: nothing to index). */
+  private write(entry: BindingCacheEntry, placed = false): void {
     const text = recordText(entry);
     if (TEXT_AT + 3 * text.length > this.copySize && TEXT_AT + Buffer.byteLength(text) > this.copySize) { // a profile added since open() with a longer entry: larger copies, the file rewritten once
       this.rewrite([...this.current()].filter((e) => e.nai !== entry.nai).concat(entry));
       return;
     }
     this.writeSlot(entry.bindingId, text);
+    if (placed) return;
     const other = this.naiIn.get(entry.bindingId);
     if (other !== undefined && other !== entry.nai) this.slotOf.delete(other);
     this.placed(entry.nai, entry.bindingId);

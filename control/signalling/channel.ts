@@ -50,11 +50,20 @@ export function unwrapSignal({ ifindex, frame }: SignalFrame): SignalPacket {
   };
 }
 
+/** The IPv6 packet a frame carries directly (not in UDP over IPv4), cut to its payload length; undefined for any other frame. */
+export function ipv6PacketOf(frame: Buffer): Buffer | undefined {
+  if (frame.length < ETH_HLEN + 40 || frame[12] !== 0x86 || frame[13] !== 0xdd) return undefined;
+  const end = ETH_HLEN + 40 + frame.readUInt16BE(ETH_HLEN + 4);
+  return end <= frame.length ? frame.subarray(ETH_HLEN, end) : undefined;
+}
+
 /** Sees every IP packet the channel receives or sends (a capture file, say). */
 export type SignallingTap = (ipPacket: Buffer, direction: 'in' | 'out') => void;
 
 export interface ChannelHandlers {
-  onPacket: (p: SignalPacket) => void;
+  onPacket?: (p: SignalPacket) => void;
+  /** Instead of onPacket: the frame as captured, for a receiver that may answer some without unwrapping them (it unwraps the rest: unwrapSignal). */
+  onFrame?: (frame: SignalFrame) => void;
   /** A captured frame that does not unwrap to signalling. */
   onError?: (err: Error, frame: SignalFrame) => void;
   /** After each batch of packets the data plane handed over at once. */
@@ -96,6 +105,10 @@ export class SignallingChannel {
     dataPlane.onSignal((frame) => {
       if (h.admit && !h.admit(frame)) return;
       h.tap?.(frame.frame.subarray(ETH_HLEN), 'in');
+      if (h.onFrame) {
+        h.onFrame(frame);
+        return;
+      }
       let packet: SignalPacket;
       try {
         packet = unwrapSignal(frame);
@@ -103,7 +116,7 @@ export class SignallingChannel {
         h.onError?.(err as Error, frame);
         return;
       }
-      h.onPacket(packet);
+      h.onPacket?.(packet);
     }, h.onDrained);
   }
 

@@ -12,8 +12,7 @@ import { DataPlane, PIN_ROOT } from '../../control/dataplane/dataplane.js';
 import { encodeHomeKey, layouts } from '../../control/dataplane/layout.js';
 import { libbpf } from '../../control/dataplane/libbpf.js';
 import { parseHomeAgentConfig } from '../../control/ha/config.js';
-import { HomeAgentDaemon } from '../../control/ha/daemon.js';
-import { unwrapSignal, type SignalPacket } from '../../control/signalling/channel.js';
+import { HomeAgentDaemon, type Arrival } from '../../control/ha/daemon.js';
 import { closeFd } from '../../control/sys/libc.js';
 import { signMnHa } from '../../control/wire/auth/mipv6.js';
 import { ntpTimestamp } from '../../control/wire/auth/replay.js';
@@ -33,7 +32,7 @@ beforeAll(() => {
   rmSync(join(PIN_ROOT, 'test-daemon-drains'), { recursive: true, force: true }); // a killed run's, home6 full
   dp = DataPlane.open({ instance: 'test-daemon-drains', role: 'anchor' });
   const config = parseHomeAgentConfig({
-    homeLink: { interface: 'lo', prefixes: ['2001:db8:1::/64'] }, homeAgent: { ipv6: HA },
+    homeLink: { interface: 'lo', prefixes: ['2001:db8:1::/64'] }, homeAgent: { ipv6: HA }, policy: { duplicateAddressDetection: false }, // (not started: nothing would probe)
     mobileNodes: nodes.map((n) => ({ nai: n.nai, key: KEY.toString('hex'), spi: n.spi, homeAddress: n.home })),
   });
   daemon = new HomeAgentDaemon(config, dp, { log: (e) => events.push(e), now: () => start + 1000 }); // its clock fixed: a slow machine does not age the BUs out of the replay window
@@ -42,15 +41,19 @@ afterAll(() => dp?.destroy());
 
 const start = Date.now();
 
-/** Node i's BU from careOf, as the data plane captures it (its timestamp a millisecond a sequence number: each newer than the last). */
-function bu(i: number, sequence: number, careOf: string): SignalPacket {
+/**
+ * Node i's BU from careOf, as the data plane captures it (its timestamp a
+ * millisecond a sequence number: each newer than the last). A node's first
+ * takes the general path, the rest its prediction (prediction.ts).
+ */
+function bu(i: number, sequence: number, careOf: string): Arrival {
   const n = nodes[i]!;
   const mh = signMnHa(encodeMobilityHeader({
     type: 'bindingUpdate', sequence, lifetime: 600, flags: { ...NO_BU_FLAGS, a: true, h: true },
     options: [{ type: 'mobileNodeIdentifier', subtype: 1, identifier: n.nai }, { type: 'replayProtection', timestamp: ntpTimestamp(start + sequence) },
       { type: 'mobilityMessageAuthentication', subtype: 1, spi: n.spi, authenticator: Buffer.alloc(12) }],
   }), { key: KEY, spi: n.spi, careOf, home: n.home });
-  return unwrapSignal({ ifindex: 1, frame: Buffer.concat([ETH, encodeSignalling6({ src: careOf, dst: HA, homeAddressOption: n.home, mh })]) });
+  return { ifindex: 1, frame: Buffer.concat([ETH, encodeSignalling6({ src: careOf, dst: HA, homeAddressOption: n.home, mh })]) };
 }
 
 const remoteOf = (home: string) => dp.lookupEntry(home)?.remote;
@@ -61,6 +64,7 @@ describe('a drain of BUs', () => {
     daemon.handleBatch([bu(0, 2, '2001:db8:e::b'), bu(1, 2, '2001:db8:e::b')]);
     expect([remoteOf(nodes[0]!.home), remoteOf(nodes[1]!.home)]).toEqual(['2001:db8:e::b', '2001:db8:e::b']);
     expect(daemon.answered.get(0)).toBe(4);
+    expect(daemon.predictedCount).toBe(2); // the second drain: each node's BU as its first predicted
   });
 
   it('answers 143 to a move the kernel refuses at its end, and to the refresh that stood on it, leaving that node as it was; the other moves', () => {
@@ -81,6 +85,7 @@ describe('a drain of BUs', () => {
     daemon.handleBatch([bu(0, 3, '2001:db8:e::c'), bu(0, 4, '2001:db8:e::c'), bu(1, 3, '2001:db8:e::c')]); // node 0 moves, then refreshes there
     expect(daemon.answered.get(143)).toBe(2);
     expect(daemon.answered.get(0)).toBe(5);
+    expect(daemon.predictedCount).toBe(5); // all three: predicted, then refused as the general path's would be
     expect(daemon.homeAgent.binding(nodes[0]!.nai)).toMatchObject({ careOf: '2001:db8:e::b', sequence: 2 });
     expect(dp.binding(1)?.tunnel.remote).toBe('2001:db8:e::b');
     expect(daemon.homeAgent.binding(nodes[1]!.nai)).toMatchObject({ careOf: '2001:db8:e::c', sequence: 3 });

@@ -1,0 +1,165 @@
+/**
+ * BU prediction (control/ha/prediction.ts) held to the general path: two
+ * home agents take the same random walk of BUs, one always the general way,
+ * the other its prediction first. Every answer must be the same: status,
+ * BA bytes (and the IPv6 packet the daemon would send), route, data-plane
+ * changes, event, the binding cache and every journalled change, and the
+ * same again when the data plane refuses a change (143).
+ */
+import { describe, expect, it } from 'vitest';
+import { parseHomeAgentConfig } from '../../control/ha/config.js';
+import { receivedBu } from '../../control/ha/daemon.js';
+import { HomeAgent, type BindingCacheEntry, type Outcome } from '../../control/ha/home-agent.js';
+import { unwrapSignal } from '../../control/signalling/channel.js';
+import { signMnHa } from '../../control/wire/auth/mipv6.js';
+import { ntpTimestamp } from '../../control/wire/auth/replay.js';
+import { encodeSignalling6 } from '../../control/wire/ip/signalling.js';
+import { encodeMobilityHeader, NO_BU_FLAGS, type MobilityOption } from '../../control/wire/mh/index.js';
+
+const KEY = Buffer.alloc(20, 0x3c);
+const HA = '2001:db8:f::1';
+const ETH = Buffer.from('02000000000102000000000286dd', 'hex');
+const START_MS = 1_800_000_000_000;
+
+interface Node { nai: string; spi: number; home: string; options: () => MobilityOption[]; flags: { r?: boolean; l?: boolean } }
+const nodes: Node[] = [
+  { nai: 'static@example.net', spi: 1000, home: '2001:db8:1::10', options: () => [{ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '10.1.0.10' }], flags: {} },
+  { nai: 'pooled@example.net', spi: 1001, home: '2001:db8:1::11', options: () => [{ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '0.0.0.0' }], flags: {} },
+  { nai: 'router@example.net', spi: 1002, home: '2001:db8:1::12', options: () => [{ type: 'mobileNetworkPrefix', prefixLength: 48, prefix: '2001:db8:300::' }], flags: { r: true } },
+  { nai: 'linklocal@example.net', spi: 1003, home: '2001:db8:1::13', options: () => [], flags: { l: true } },
+  { nai: 'plain@example.net', spi: 1004, home: '2001:db8:1::14', options: () => [], flags: {} },
+];
+const config = () => parseHomeAgentConfig({
+  homeLink: { interface: 'lo', prefixes: ['2001:db8:1::/64', '10.1.0.0/24'] }, homeAgent: { ipv6: HA },
+  pools: { visitors: { from: '10.1.0.200', to: '10.1.0.210' } },
+  policy: { maxLifetime: 1000, replayWindow: 60, duplicateAddressDetection: false },
+  mobileNodes: [
+    { nai: nodes[0]!.nai, key: KEY.toString('hex'), spi: 1000, homeAddress: nodes[0]!.home, ipv4HomeAddress: '10.1.0.10' },
+    { nai: nodes[1]!.nai, key: KEY.toString('hex'), spi: 1001, homeAddress: nodes[1]!.home, ipv4HomeAddress: { pool: 'visitors' } },
+    { nai: nodes[2]!.nai, key: KEY.toString('hex'), spi: 1002, homeAddress: nodes[2]!.home, mobileRouter: true, prefixes: ['2001:db8:300::/48'] },
+    { nai: nodes[3]!.nai, key: KEY.toString('hex'), spi: 1003, homeAddress: nodes[3]!.home },
+    { nai: nodes[4]!.nai, key: KEY.toString('hex'), spi: 1004, homeAddress: nodes[4]!.home },
+  ],
+});
+
+/** A small deterministic generator (mulberry32): the walk is the same on every run. */
+function random(seed: number): (n: number) => number {
+  let a = seed;
+  return (n) => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return (((t ^ (t >>> 14)) >>> 0) % n);
+  };
+}
+
+interface Step { node: Node; careOf: string; sequence: number; timestampMs: number; lifetime: number; flags: { r?: boolean; l?: boolean }; damage?: 'authenticator' | 'checksum' | 'key'; nowMs: number }
+
+/** A step's BU as the data plane captures it. */
+function frame(s: Step): Buffer {
+  const n = s.node;
+  const mh = signMnHa(encodeMobilityHeader({
+    type: 'bindingUpdate', sequence: s.sequence, lifetime: s.lifetime, flags: { ...NO_BU_FLAGS, a: true, h: true, ...s.flags },
+    options: [...n.options(), { type: 'mobileNodeIdentifier', subtype: 1, identifier: n.nai }, { type: 'replayProtection', timestamp: ntpTimestamp(s.timestampMs) },
+      { type: 'mobilityMessageAuthentication', subtype: 1, spi: n.spi, authenticator: Buffer.alloc(12) }],
+  }), { key: s.damage === 'key' ? Buffer.alloc(20, 1) : KEY, spi: n.spi, careOf: s.careOf, home: n.home });
+  const packet = encodeSignalling6({ src: s.careOf, dst: HA, homeAddressOption: n.home, mh });
+  if (s.damage === 'authenticator') packet[packet.length - 1] ^= 1;
+  if (s.damage === 'checksum') packet[packet.length - mh.length + 4] ^= 0x40;
+  return Buffer.concat([ETH, packet]);
+}
+
+/** A home agent, and every change it journalled. */
+function homeAgent() {
+  const journal: { nai: string; entry: BindingCacheEntry | undefined }[] = [];
+  return { ha: new HomeAgent(config(), (nai, entry) => journal.push({ nai, entry: entry && structuredClone(entry) })), journal };
+}
+
+/** What must be alike in two outcomes; the BA's IPv6 packet as the daemon sends it. */
+function seen(o: Outcome | undefined) {
+  if (!o) return undefined;
+  const r = o.reply;
+  const route = r?.route;
+  const packet = r && route?.transport === 'ipv6' ? r.packet ?? encodeSignalling6({ src: route.src, dst: route.dst, ...(route.routingHeader2 !== undefined && { routingHeader2: route.routingHeader2 }), mh: r.mh }) : undefined;
+  if (r?.packet) expect(r.packet.subarray(r.packet.length - r.mh.length)).toEqual(r.mh);
+  return { status: o.status, event: o.event, dataPlane: o.dataPlane, mh: packet ? undefined : r?.mh.toString('hex'), route, packet: packet?.toString('hex'), undo: o.onDataPlaneFailure !== undefined, dad: o.dad?.addresses };
+}
+
+/** The general path, as the daemon takes a frame its prediction did not answer. */
+const general = (ha: HomeAgent, f: Buffer, nowMs: number) => {
+  const p = unwrapSignal({ ifindex: 1, frame: f });
+  return p.signalling.mhChecksumOk ? ha.handleBindingUpdate(receivedBu(p, nowMs)) : undefined; // (the daemon discards it)
+};
+
+/** What a step does (good BUs more often than bad ones). */
+const KINDS = ['refresh', 'refresh', 'refresh', 'move', 'move', 'move', 'replay', 'old-sequence', 'authenticator', 'checksum', 'key',
+  'deregister', 'home', 'flags', 'lifetime', 'late'];
+
+describe('BU prediction', () => {
+  it('answers a random walk of refreshes, moves and bad BUs exactly as the general path does', () => {
+    const plain = homeAgent(), predicting = homeAgent();
+    const next = random(20261127);
+    const last = new Map(nodes.map((n) => [n, { careOf: `2001:db8:e::${n.spi.toString(16)}`, sequence: 0, timestampMs: START_MS, flags: n.flags }]));
+    let nowMs = START_MS, predicted = 0, failures = 0, journalled = 0;
+    const kinds = new Map<string, number>();
+    for (let i = 0; i < 3000; i++) {
+      nowMs += 1 + next(400);
+      const node = nodes[next(nodes.length)]!;
+      const was = last.get(node)!;
+      const kind = KINDS[next(KINDS.length)]!;
+      kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+      const step: Step = {
+        node, nowMs, careOf: kind === 'move' ? `2001:db8:e:${next(4)}::${next(0xffff).toString(16)}` : kind === 'home' ? node.home : was.careOf,
+        sequence: kind === 'old-sequence' ? was.sequence : (was.sequence + 1 + next(3)) & 0xffff,
+        timestampMs: kind === 'replay' ? was.timestampMs : kind === 'late' ? nowMs - 70_000 : nowMs - next(50),
+        lifetime: kind === 'deregister' ? 0 : kind === 'lifetime' ? 4 * (25 + next(500)) : 600,
+        flags: kind === 'flags' ? { ...node.flags, l: !was.flags.l } : was.flags,
+        ...(kind === 'authenticator' || kind === 'checksum' || kind === 'key' ? { damage: kind } : {}),
+      };
+      const f = frame(step);
+      const expected = general(plain.ha, f, nowMs);
+      const fast = predicting.ha.predictedUpdate(f.subarray(ETH.length), nowMs);
+      const outcome = fast ?? general(predicting.ha, f, nowMs);
+      if (fast) predicted++;
+      expect(seen(outcome), `step ${i}: ${kind} of ${node.nai}${fast ? ' (predicted)' : ''}`).toEqual(seen(expected));
+      if (expected?.status === 0) last.set(node, { careOf: step.careOf, sequence: step.sequence, timestampMs: step.timestampMs, flags: step.flags });
+      if (expected?.onDataPlaneFailure && next(10) === 0) { // the data plane refuses it: both undo it alike
+        failures++;
+        expect(seen(outcome!.onDataPlaneFailure!())).toEqual(seen(expected.onDataPlaneFailure()));
+        last.set(node, { ...was, sequence: step.sequence, timestampMs: step.timestampMs }); // (its timestamp and sequence number stay spent: the node sends newer ones)
+      }
+      expect(predicting.ha.binding(node.nai)).toEqual(plain.ha.binding(node.nai));
+      expect(predicting.journal.slice(journalled)).toEqual(plain.journal.slice(journalled));
+      expect(predicting.journal.length).toBe(plain.journal.length);
+      journalled = plain.journal.length;
+    }
+    expect([...predicting.ha.entries()]).toEqual([...plain.ha.entries()]);
+    // the walk went everywhere, and most of its good BUs were predicted
+    expect(kinds.size).toBe(new Set(KINDS).size);
+    expect(predicted).toBeGreaterThan(400);
+    expect(failures).toBeGreaterThan(20);
+  });
+
+  it('predicts neither a pooled IPv4 home address (its lease bounds the lifetime) nor a BU with an Alternate Care-of Address option', () => {
+    const { ha } = homeAgent();
+    const pooled = nodes[1]!, plain = nodes[4]!;
+    const alternate = { ...plain, options: (): MobilityOption[] => [{ type: 'alternateCareOfAddress', address: '2001:db8:e::77' }] };
+    for (const node of [pooled, alternate]) {
+      const bu = (sequence: number) => frame({ node, careOf: '2001:db8:e::77', sequence, timestampMs: START_MS + sequence, lifetime: 600, flags: {}, nowMs: START_MS + 10 });
+      expect(general(ha, bu(1), START_MS + 10)?.status).toBe(0);
+      expect(ha.predictedUpdate(bu(2).subarray(ETH.length), START_MS + 10)).toBeUndefined();
+      expect(general(ha, bu(2), START_MS + 10)?.status).toBe(0);
+    }
+  });
+
+  it('stops predicting a node whose profile changed, and starts again from its next accepted BU', () => {
+    const { ha } = homeAgent();
+    const node = nodes[4]!;
+    const bu = (sequence: number) => frame({ node, careOf: '2001:db8:e::5', sequence, timestampMs: START_MS + sequence, lifetime: 600, flags: {}, nowMs: START_MS + 10 });
+    expect(general(ha, bu(1), START_MS + 10)?.status).toBe(0);
+    expect(ha.predictedUpdate(bu(2).subarray(ETH.length), START_MS + 10)?.status).toBe(0);
+    ha.setProfile({ ...ha.profile(node.nai)!, spi: 5000 }); // the BU's SPI is no longer the node's: the general path refuses it
+    expect(ha.predictedUpdate(bu(3).subarray(ETH.length), START_MS + 10)).toBeUndefined();
+    expect(general(ha, bu(3), START_MS + 10)?.status).toBe(146);
+  });
+});
