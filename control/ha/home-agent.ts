@@ -35,7 +35,7 @@ import { BaStatus, BeStatus, Ipv4AckStatus } from '../wire/mh/constants.js';
 import { staticIpv4, type HomeAgentConfig, type MobileNodeProfile } from './config.js';
 import { DueWheel } from './due.js';
 import { AddressPool } from './pool.js';
-import { BuTemplate, trailingSpi } from './prediction.js';
+import { BuTemplate, sameAddress, trailingSpi } from './prediction.js';
 
 export const DSMIP_PORT = DSMIP6_UDP_PORT;
 /** Unspecified and loopback, multicast, link-local, IPv4-mapped: no care-of address. */
@@ -412,7 +412,7 @@ export class HomeAgent {
       const nai = entry.nai;
       const dueMs = this.dueMs(entry);
       if (dueMs > nowMs) {
-        this.due.set(node, dueMs); // later in this second
+        this.due.set(node, dueMs); // later: refreshed since it was filed (due.ts), or later in this second
         continue;
       }
       if (entry.deprecatedUntilMs !== undefined) {
@@ -495,7 +495,7 @@ export class HomeAgent {
     const p = node?.prediction;
     if (!node || !p || p.entry !== node.entry || p.profile !== node.profile) return undefined;
     const fields = p.template.match(packet);
-    if (!fields || fields.careOf.equals(p.home)) return undefined; // (the home address: a deregistration)
+    if (!fields || sameAddress(fields.careOf, p.home)) return undefined; // (the home address: a deregistration)
     const mh = p.template.mh(packet);
     const previous = p.entry;
     if (!p.template.checksumOk(packet)) return undefined;
@@ -504,7 +504,7 @@ export class HomeAgent {
     if (checkReplay(fields.timestamp, nowMs, this.config.policy.replayWindow * 1000, previous.lastTimestamp).verdict !== 'fresh') return undefined;
     if (!sequenceNewer(fields.sequence, previous.sequence)) return undefined;
 
-    const moved = !fields.careOf.equals(p.careOf);
+    const moved = !sameAddress(fields.careOf, p.careOf);
     const careOf = moved ? formatAddr(fields.careOf, 6) : previous.careOf;
     const tunnel = moved ? { ...previous.tunnel, remote: careOf } : previous.tunnel;
     const entry: BindingCacheEntry = { // every field named: a literal of one shape, cheaper than a spread copy
