@@ -27,7 +27,6 @@ import { DecodeError } from '../wire/buffer.js';
 import { MN_HA_AUTHENTICATOR_LENGTH, signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
 import { HmacSha1Key } from '../wire/auth/sha1.js';
 import { checkReplay, ntpTimestamp } from '../wire/auth/replay.js';
-import { authenticatorsEqual } from '../wire/auth/crypto.js';
 import { DSMIP6_UDP_PORT } from '../wire/ip/constants.js';
 import { encodeSignalling6 } from '../wire/ip/signalling.js';
 import { decodeMobilityHeader, encodeMobilityHeader, NO_BA_FLAGS, type BaFlags, type BindingUpdate, type MobilityHeader, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
@@ -496,11 +495,8 @@ export class HomeAgent {
     if (!node || !p || p.entry !== node.entry || p.profile !== node.profile) return undefined;
     const fields = p.template.match(packet);
     if (!fields || sameAddress(fields.careOf, p.home)) return undefined; // (the home address: a deregistration)
-    const mh = p.template.mh(packet);
     const previous = p.entry;
-    if (!p.template.checksumOk(packet)) return undefined;
-    const authenticator = node.key.mac([fields.careOf, p.home, ...BuTemplate.authenticated(mh)]).subarray(0, MN_HA_AUTHENTICATOR_LENGTH);
-    if (!authenticatorsEqual(authenticator, BuTemplate.authenticator(mh))) return undefined;
+    if (!p.template.checksumOk(packet) || !p.template.authenticates(packet, node.key, fields.careOf, p.home)) return undefined;
     if (checkReplay(fields.timestamp, nowMs, this.config.policy.replayWindow * 1000, previous.lastTimestamp).verdict !== 'fresh') return undefined;
     if (!sequenceNewer(fields.sequence, previous.sequence)) return undefined;
 
@@ -516,12 +512,13 @@ export class HomeAgent {
     this.put(node, entry);
     p.entry = entry;
     if (moved) p.careOf = Buffer.from(fields.careOf); // (the packet's bytes are the frame's)
-    const ba = p.template.answer(fields, (parts) => node.key.mac([p.careOf, p.home, ...parts]));
+    const ba = p.template.answer(fields, node.key, p.home);
     const nai = node.profile.nai;
     return {
       dataPlane: [{ install: entry.binding }], reply: { mh: ba.mh, route: entry.route, packet: ba.packet }, status: BaStatus.accepted, event: `registered ${nai} at ${careOf} (${tunnel.format})`,
       onDataPlaneFailure: () => { // as register()'s: the entry before, and a BA of the general path's making
         this.put(node, previous);
+        const mh = p.template.mh(packet);
         const bu: ReceivedBu = { transport: 'ipv6', outer: { src: careOf, dst: previous.route.src }, ipv6Src: careOf, homeAddressOption: previous.homeAddress, mh, nowMs };
         const refused = this.acknowledge(bu, decodeMobilityHeader(mh) as BindingUpdate, node, previous.homeAddress, careOf, BaStatus.forwardingSetupFailed);
         return { ...refused, event: `forwarding setup failed for ${nai}` };

@@ -25,7 +25,8 @@ import { onesSum, pseudoHeader6 } from '../wire/checksum.js';
 import { IPPROTO, IPV6_HEADER_LENGTH } from '../wire/ip/constants.js';
 import { MH_CHECKSUM_OFFSET, OptionType } from '../wire/mh/constants.js';
 import { optionLocations } from '../wire/mh/messages.js';
-import { MN_HA_AUTHENTICATOR_LENGTH } from '../wire/auth/mipv6.js';
+import { MN_HA_AUTHENTICATOR_LENGTH, writeMnHaAuthenticator } from '../wire/auth/mipv6.js';
+import type { HmacSha1Key } from '../wire/auth/sha1.js';
 
 const SOURCE_AT = 8;
 const DESTINATION_AT = 24;
@@ -34,7 +35,6 @@ const BU_SEQUENCE_AT = 6;
 const BA_SEQUENCE_AT = 8;
 /** An MN-HA option ending the MH: its SPI, then the authenticator. */
 const SPI_FROM_END = 4 + MN_HA_AUTHENTICATOR_LENGTH;
-const ZERO_CHECKSUM = new Uint8Array(2);
 
 /** The SPI a BU's last bytes would carry if its MN-HA option ends it: which node's prediction to try. */
 export const trailingSpi = (packet: Buffer): number => (packet.length >= IPV6_HEADER_LENGTH + SPI_FROM_END ? packet.readUInt32BE(packet.length - SPI_FROM_END) : -1);
@@ -114,34 +114,37 @@ export class BuTemplate {
     return onesSum([this.mh(packet)], this.bu.pseudoSum) === 0xffff;
   }
 
-  /** What an MH's authenticator covers after the two addresses (RFC 4285 §5.1: the MH up to the SPI, its checksum zero). */
-  static authenticated(mh: Buffer): Uint8Array[] {
-    return [mh.subarray(0, MH_CHECKSUM_OFFSET), ZERO_CHECKSUM, mh.subarray(MH_CHECKSUM_OFFSET + 2, mh.length - MN_HA_AUTHENTICATOR_LENGTH)];
-  }
-
-  /** The authenticator a matched packet's MH carries. */
-  static authenticator(mh: Buffer): Buffer {
-    return mh.subarray(mh.length - MN_HA_AUTHENTICATOR_LENGTH);
+  /** A matched packet's authenticator is its key's, over its care-of and home addresses (RFC 4285 §5.1; constant time). */
+  authenticates(packet: Buffer, key: HmacSha1Key, careOf: Uint8Array, home: Uint8Array): boolean {
+    const authAt = packet.length - MN_HA_AUTHENTICATOR_LENGTH;
+    writeMnHaAuthenticator(key, careOf, home, packet, this.bu.mhAt, authAt, expected, 0);
+    let differ = 0;
+    for (let i = 0; i < MN_HA_AUTHENTICATOR_LENGTH; i++) differ |= expected[i]! ^ packet[authAt + i]!;
+    return differ === 0;
   }
 
   /**
    * The BA for a predicted BU: the last one to its care-of address with its
-   * sequence number and timestamp, the authenticator from sign() (over the
-   * other bytes), the checksum: the IPv6 packet, and its MH.
+   * sequence number and timestamp, signed with key, its checksum: the IPv6
+   * packet, and its MH.
    */
-  answer(fields: PredictedFields, sign: (parts: Uint8Array[]) => Uint8Array): { packet: Buffer; mh: Buffer } {
+  answer(fields: PredictedFields, key: HmacSha1Key, home: Uint8Array): { packet: Buffer; mh: Buffer } {
     const { mhAt, timestampAt, pseudoSum: sum } = this.ba;
     const packet = Buffer.from(this.ba.packet);
+    const authAt = packet.length - MN_HA_AUTHENTICATOR_LENGTH;
     packet.set(fields.careOf, DESTINATION_AT);
-    const mh = packet.subarray(mhAt);
-    mh.writeUInt16BE(fields.sequence, BA_SEQUENCE_AT);
+    packet.writeUInt16BE(fields.sequence, mhAt + BA_SEQUENCE_AT);
     packet.writeBigUInt64BE(fields.timestamp, timestampAt);
-    mh.set(sign(BuTemplate.authenticated(mh)).subarray(0, MN_HA_AUTHENTICATOR_LENGTH), mh.length - MN_HA_AUTHENTICATOR_LENGTH);
+    writeMnHaAuthenticator(key, fields.careOf, home, packet, mhAt, authAt, packet, authAt);
+    const mh = packet.subarray(mhAt);
     mh.writeUInt16BE(0, MH_CHECKSUM_OFFSET);
     mh.writeUInt16BE(~onesSum([mh], sum) & 0xffff, MH_CHECKSUM_OFFSET);
     return { packet, mh };
   }
 }
+
+/** An authenticator computed (one at a time: the fast path is synchronous). */
+const expected = new Uint8Array(MN_HA_AUTHENTICATOR_LENGTH);
 
 /** Two addresses' 16 bytes alike (Buffer.equals, a call into C++, cost several times more). */
 export const sameAddress = (a: Uint8Array, b: Uint8Array): boolean => same(a, b, 0, 16);

@@ -10,6 +10,11 @@ import { HmacSha1Key } from './sha1.js';
 /** Prepared keys, by the key's bytes as given (a copy: a buffer changed in place is prepared again). */
 const prepared = new WeakMap<Uint8Array, { bytes: Buffer; key: HmacSha1Key }>();
 
+/** A key as the HMAC-SHA1 functions take it, prepared (once per key's bytes). */
+export function hmacSha1Key(key: Uint8Array | HmacSha1Key): HmacSha1Key {
+  return key instanceof HmacSha1Key ? key : preparedKey(key);
+}
+
 function preparedKey(key: Uint8Array): HmacSha1Key {
   const known = prepared.get(key);
   if (known && sameBytes(known.bytes, key)) return known.key;
@@ -27,7 +32,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** HMAC-SHA1 (RFC 2104) over the concatenated parts; the key as bytes, or prepared by its holder. */
 export function hmacSha1(key: Uint8Array | HmacSha1Key, ...parts: Uint8Array[]): Buffer {
-  return (key instanceof HmacSha1Key ? key : preparedKey(key)).mac(parts);
+  return hmacSha1Key(key).mac(parts);
 }
 
 /** First(96, HMAC_SHA1(key, data)): the RFC 4285 §5.1 authenticator. */

@@ -23,7 +23,7 @@ import { sharedAddrBytes } from '../../dataplane/layout.js';
 import { DecodeError, EncodeError } from '../buffer.js';
 import { AuthSubtype, MH_CHECKSUM_OFFSET, OptionType } from '../mh/constants.js';
 import { type OptionLocation, optionLocations } from '../mh/messages.js';
-import { authenticatorsEqual, hmacSha1_96 } from './crypto.js';
+import { authenticatorsEqual, hmacSha1Key } from './crypto.js';
 import type { HmacSha1Key } from './sha1.js';
 
 /** 96 bits (RFC 4285 §5.1). */
@@ -94,14 +94,19 @@ const ZERO_CHECKSUM = new Uint8Array(2);
 
 /** First(96, HMAC_SHA1(key, care-of | home | MH up to the SPI, checksum zero)). */
 export function mnHaAuthenticator(key: Uint8Array | HmacSha1Key, s: MnHaSecurity, mh: Buffer, spiEnd: number): Buffer {
-  return hmacSha1_96(
-    key,
-    addressBytes(s.careOf, 'careOf'),
-    addressBytes(s.home, 'home'),
-    mh.subarray(0, MH_CHECKSUM_OFFSET),
-    ZERO_CHECKSUM,
-    mh.subarray(MH_CHECKSUM_OFFSET + 2, spiEnd),
-  );
+  const out = Buffer.allocUnsafe(MN_HA_AUTHENTICATOR_LENGTH);
+  writeMnHaAuthenticator(hmacSha1Key(key), addressBytes(s.careOf, 'careOf'), addressBytes(s.home, 'home'), mh, 0, spiEnd, out, 0);
+  return out;
+}
+
+/**
+ * The same authenticator, of the MH at buf[mhAt..] whose SPI ends at
+ * spiEnd (both offsets in buf), written into out at outAt: with no views or
+ * copies made (BU prediction's, control/ha/prediction.ts).
+ */
+export function writeMnHaAuthenticator(key: HmacSha1Key, careOf: Uint8Array, home: Uint8Array, buf: Uint8Array, mhAt: number, spiEnd: number, out: Uint8Array, outAt: number): void {
+  key.begin().add(careOf).add(home).add(buf, mhAt, mhAt + MH_CHECKSUM_OFFSET).add(ZERO_CHECKSUM).add(buf, mhAt + MH_CHECKSUM_OFFSET + 2, spiEnd)
+    .end(out, outAt, MN_HA_AUTHENTICATOR_LENGTH);
 }
 
 /**

@@ -68,13 +68,14 @@ class Sha1Stream {
     return this;
   }
 
-  update(data: Uint8Array): this {
+  /** data[from..to] (a range rather than a view: subarray() allocates). */
+  update(data: Uint8Array, from = 0, to = data.length): this {
     const buf = this.buffer;
-    let at = 0;
-    this.length += data.length;
-    // byte by byte into the block: subarray() allocates, and these pieces are short
-    while (at < data.length) {
-      if (this.filled === 0 && at + BLOCK <= data.length) {
+    let at = from;
+    this.length += to - from;
+    // byte by byte into the block: these pieces are short
+    while (at < to) {
+      if (this.filled === 0 && at + BLOCK <= to) {
         compress(this.state, data, at);
         at += BLOCK;
         continue;
@@ -108,6 +109,7 @@ class Sha1Stream {
 
 const stream = new Sha1Stream();
 const innerDigest = new Uint8Array(20);
+const outerDigest = new Uint8Array(20);
 
 /** An HMAC-SHA1 key, its inner and outer padded blocks already compressed. */
 export class HmacSha1Key {
@@ -127,11 +129,32 @@ export class HmacSha1Key {
 
   /** HMAC-SHA1 of the concatenated parts: 20 bytes. */
   mac(parts: readonly Uint8Array[]): Buffer {
-    stream.start(this.inner, BLOCK);
-    for (const p of parts) stream.update(p);
-    stream.digest(innerDigest);
+    this.begin();
+    for (const p of parts) this.add(p);
     const out = Buffer.allocUnsafe(20);
-    stream.start(this.outer, BLOCK).update(innerDigest).digest(out);
+    this.end(out, 0);
     return out;
+  }
+
+  /**
+   * HMAC-SHA1 of byte ranges fed in turn, with no views or parts to make:
+   * begin(), add() each range, end(). One computation at a time (the
+   * stream is shared).
+   */
+  begin(): this {
+    stream.start(this.inner, BLOCK);
+    return this;
+  }
+
+  add(data: Uint8Array, from = 0, to = data.length): this {
+    stream.update(data, from, to);
+    return this;
+  }
+
+  /** The digest's first `length` bytes into out at offset. */
+  end(out: Uint8Array, offset: number, length = 20): void {
+    stream.digest(innerDigest);
+    stream.start(this.outer, BLOCK).update(innerDigest).digest(outerDigest);
+    for (let i = 0; i < length; i++) out[offset + i] = outerDigest[i]!;
   }
 }
