@@ -47,43 +47,49 @@ const TEXT_AT = 6;
 const FIRST_CAPACITY = 64;
 
 /**
- * A record is its entry's JSON in two parts: the head, what a refresh
- * leaves as it was, and the tail, what every accepted BU changes (sequence
- * number, expiry, timestamp, refresh request). A slot keeps its last head
- * while the node's entry keeps those fields (the same objects: a predicted
- * refresh), so a refresh writes that text again and a short tail, instead
- * of serialising its entry's scattered strings anew (a cache miss each with
- * 100,000 nodes). JSON cannot hold a bigint: the timestamp travels as a
- * decimal string. The binding's id and tunnel are the entry's own, so they
- * are not written twice.
+ * A record is its entry's JSON in three parts: the base, what only a new
+ * registration changes; the part a move changes (care-of address, tunnel,
+ * route); the tail, what every accepted BU changes (sequence number,
+ * expiry, timestamp, refresh request). A slot keeps the text of its last
+ * base and moving part while the node's entry keeps those fields (the same
+ * objects: a predicted refresh or move), so a BU writes them again with a
+ * new tail instead of serialising the entry's strings anew, a cache miss
+ * each with 100,000 nodes. JSON cannot hold a bigint: the timestamp travels
+ * as a decimal string. The binding's id and tunnel are the entry's own, so
+ * they are not written twice.
  */
-const headJson = (e: BindingCacheEntry) => ({ // every field named (a literal of one shape: several times faster to build than a spread copy); undefined ones are left out
-  nai: e.nai, bindingId: e.bindingId, homeAddress: e.homeAddress, ipv4HomeAddress: e.ipv4HomeAddress, careOf: e.careOf, natDetected: e.natDetected,
-  tunnel: e.tunnel, lifetime: e.lifetime, route: e.route, binding: { homeAddresses: e.binding.homeAddresses, prefixes: e.binding.prefixes },
-  linkLocal: e.linkLocal, deprecatedUntilMs: e.deprecatedUntilMs,
-} satisfies Record<Exclude<keyof BindingCacheEntry, TailField>, unknown>);
+const baseJson = (e: BindingCacheEntry) => ({ // every field named (a literal of one shape: several times faster to build than a spread copy); undefined ones are left out
+  nai: e.nai, bindingId: e.bindingId, homeAddress: e.homeAddress, ipv4HomeAddress: e.ipv4HomeAddress, natDetected: e.natDetected, lifetime: e.lifetime,
+  binding: { homeAddresses: e.binding.homeAddresses, prefixes: e.binding.prefixes }, linkLocal: e.linkLocal, deprecatedUntilMs: e.deprecatedUntilMs,
+} satisfies Record<Exclude<keyof BindingCacheEntry, MovingField | TailField>, unknown>);
+type MovingField = 'careOf' | 'tunnel' | 'route';
 type TailField = 'sequence' | 'expiresMs' | 'lastTimestamp' | 'refreshRequested';
-/** The record up to its tail: its JSON without the closing braces, and a comma. */
-const headText = (e: BindingCacheEntry) => `${JSON.stringify({ nai: e.nai, entry: headJson(e) }).slice(0, -2)},`;
+/** The record up to its moving part: its JSON without the closing braces, and a comma. */
+const baseText = (e: BindingCacheEntry) => `${JSON.stringify({ nai: e.nai, entry: baseJson(e) }).slice(0, -2)},`;
+const movingText = (e: BindingCacheEntry) => `"careOf":${JSON.stringify(e.careOf)},"tunnel":${JSON.stringify(e.tunnel)},"route":${JSON.stringify(e.route)},`;
 /** Every number here is an integer: as JSON, its String(). */
 const tailText = (e: BindingCacheEntry) => `"sequence":${e.sequence},"expiresMs":${e.expiresMs},"lastTimestamp":"${e.lastTimestamp}","refreshRequested":${e.refreshRequested}}}`;
-export const recordText = (e: BindingCacheEntry): string => headText(e) + tailText(e);
+export const recordText = (e: BindingCacheEntry): string => baseText(e) + movingText(e) + tailText(e);
 function fromJson(raw: Record<string, unknown>): BindingCacheEntry {
   const e = raw as unknown as BindingCacheEntry;
   return { ...e, lastTimestamp: BigInt(raw.lastTimestamp as string), binding: { id: e.bindingId, tunnel: e.tunnel, homeAddresses: e.binding.homeAddresses, prefixes: e.binding.prefixes } };
 }
 
-/** A slot's last head, and what it was made of. */
-interface Head { of: Omit<BindingCacheEntry, TailField>; text: string; bytes: number }
-/** The entry's head is this one's: every field in it the same (objects the same objects). */
-const sameHead = ({ of: h }: Head, e: BindingCacheEntry) => h.nai === e.nai && h.bindingId === e.bindingId && h.homeAddress === e.homeAddress
-  && h.ipv4HomeAddress === e.ipv4HomeAddress && h.careOf === e.careOf && h.natDetected === e.natDetected && h.tunnel === e.tunnel && h.lifetime === e.lifetime
-  && h.route === e.route && h.binding === e.binding && h.linkLocal === e.linkLocal && h.deprecatedUntilMs === e.deprecatedUntilMs;
-function head(e: BindingCacheEntry): Head {
-  const text = headText(e);
-  const of = { nai: e.nai, bindingId: e.bindingId, homeAddress: e.homeAddress, ipv4HomeAddress: e.ipv4HomeAddress, careOf: e.careOf, natDetected: e.natDetected,
-    tunnel: e.tunnel, lifetime: e.lifetime, route: e.route, binding: e.binding, linkLocal: e.linkLocal, deprecatedUntilMs: e.deprecatedUntilMs };
-  return { of, text, bytes: Buffer.byteLength(text) };
+/** A slot's last record up to its tail (its base, then its moving part), and the entry it was made from. */
+interface Head { of: BindingCacheEntry; base: string; baseBytes: number; text: string; bytes: number }
+/** The entry's base is the head's: every field in it the same (objects and lists the same objects). */
+const sameBase = ({ of: h }: Head, e: BindingCacheEntry) => h.nai === e.nai && h.bindingId === e.bindingId && h.homeAddress === e.homeAddress
+  && h.ipv4HomeAddress === e.ipv4HomeAddress && h.natDetected === e.natDetected && h.lifetime === e.lifetime && h.binding.homeAddresses === e.binding.homeAddresses
+  && h.binding.prefixes === e.binding.prefixes && h.linkLocal === e.linkLocal && h.deprecatedUntilMs === e.deprecatedUntilMs;
+const sameMoving = ({ of: h }: Head, e: BindingCacheEntry) => h.careOf === e.careOf && h.tunnel === e.tunnel && h.route === e.route;
+/** The entry's head: the slot's last one again, or its base with a new moving part, or new. */
+function head(e: BindingCacheEntry, last: Head | undefined): Head {
+  const known = last !== undefined && sameBase(last, e);
+  if (known && sameMoving(last, e)) return last;
+  const base = known ? last.base : baseText(e);
+  const baseBytes = known ? last.baseBytes : Buffer.byteLength(base);
+  const moving = movingText(e);
+  return { of: e, base, baseBytes, text: base + moving, bytes: baseBytes + Buffer.byteLength(moving) };
 }
 
 /** Serial-number order of two copies' sequence numbers (RFC 1982 style: they wrap). */
@@ -247,8 +253,7 @@ export class BindingJournal {
   /** An entry into its slot; placed: the slot is the node's already (its next entry, the common case: its head may be the last one, nothing to index). */
   private write(entry: BindingCacheEntry, placed = false): void {
     const slot = entry.bindingId;
-    const last = placed ? this.heads[slot] : undefined;
-    const h = last && sameHead(last, entry) ? last : head(entry);
+    const h = head(entry, placed ? this.heads[slot] : undefined);
     const tail = tailText(entry);
     if (TEXT_AT + h.bytes + tail.length > this.copySize) { // a profile added since open() with a longer entry: larger copies, the file rewritten once
       this.rewrite([...this.current()].filter((e) => e.nai !== entry.nai).concat(entry));

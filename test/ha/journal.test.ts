@@ -347,3 +347,34 @@ describe('the journal file', () => {
     expect(BindingJournal.open(path).entries).toEqual([entry]);
   });
 });
+
+describe('a record written from parts of the last', () => {
+  it('holds each entry as it is, whether its base, care-of part or tail changed (read back after every write)', () => {
+    const { journal } = BindingJournal.open(path);
+    const tunnel = { format: 'ip6' as const, local: HA6, remote: '2001:db8:e::1' };
+    const route = { transport: 'ipv6' as const, src: HA6, dst: '2001:db8:e::1', routingHeader2: '2001:db8:1::100' };
+    const binding = { id: 1, tunnel, homeAddresses: ['2001:db8:1::100'], prefixes: [] };
+    const first: BindingCacheEntry = { nai: 'mn1@example.net', bindingId: 1, homeAddress: '2001:db8:1::100', careOf: '2001:db8:e::1', natDetected: false, tunnel,
+      sequence: 1, lifetime: 600, expiresMs: 1_000_000, lastTimestamp: 5n, route, binding, refreshRequested: false };
+    const moved = { ...tunnel, remote: '2001:db8:e::2' };
+    const steps: BindingCacheEntry[] = [
+      first,
+      { ...first, sequence: 2, expiresMs: 1_001_000, lastTimestamp: 6n }, // a refresh: the same objects
+      { ...first, sequence: 3, lastTimestamp: 7n, careOf: '2001:db8:e::2', tunnel: moved, route: { ...route, dst: '2001:db8:e::2' }, binding: { ...binding, tunnel: moved } }, // a move
+      { ...first, sequence: 4, lastTimestamp: 8n, refreshRequested: true }, // back, the refresh requested
+      { ...first, sequence: 5, lastTimestamp: 9n, lifetime: 300 }, // a new base
+      { ...first, sequence: 6, lastTimestamp: 10n, lifetime: 0, deprecatedUntilMs: 2_000_000 }, // deprecated
+    ];
+    let previous: BindingCacheEntry | undefined;
+    for (const e of steps) {
+      // each step's objects as the home agent would hand them over: a refresh keeps the last entry's
+      const entry = previous && e.tunnel === first.tunnel && e.lifetime === previous.lifetime && e.careOf === previous.careOf ? { ...e, tunnel: previous.tunnel, route: previous.route, binding: previous.binding } : e;
+      journal.record(entry.nai, entry, () => [entry]);
+      const reread = BindingJournal.open(path);
+      expect(reread.entries).toEqual([entry]);
+      reread.journal.close();
+      previous = entry;
+    }
+    journal.close();
+  });
+});
