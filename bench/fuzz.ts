@@ -11,16 +11,17 @@
  * `make bench` (a million per target, with the rate printed).
  */
 import { parseHomeAgentConfig } from '../control/ha/config.js';
+import { receivedBu } from '../control/ha/daemon.js';
 import { HomeAgent } from '../control/ha/home-agent.js';
 import { parseMobileNodeConfig } from '../control/mn/config.js';
 import { MobileNode } from '../control/mn/mobile-node.js';
 import { unwrapSignal } from '../control/signalling/channel.js';
-import { signMnHa } from '../control/wire/auth/mipv6.js';
+import { signMnHa, verifyMnHa } from '../control/wire/auth/mipv6.js';
 import { ntpTimestamp } from '../control/wire/auth/replay.js';
 import { DecodeError } from '../control/wire/buffer.js';
 import { dhcpDiscover, encodeDhcp4 } from '../control/wire/dhcp4/index.js';
 import { inspectPacket } from '../control/wire/inspect.js';
-import { decodeSignalling, encodeSignalling4, encodeSignalling6 } from '../control/wire/ip/signalling.js';
+import { decodeSignalling, decodeSignalling6, encodeSignalling4, encodeSignalling6 } from '../control/wire/ip/signalling.js';
 import { decodeMobilityHeader, encodeMobilityHeader, NO_BU_FLAGS, type MobilityHeader, type MobilityOption } from '../control/wire/mh/index.js';
 import { encodeMip4, makeRegistrationRequest } from '../control/wire/mipv4/index.js';
 
@@ -127,6 +128,26 @@ const rejecting = (fn: () => unknown): 'ok' | 'rejected' => {
   }
 };
 
+/**
+ * A home agent whose node registered through the general path, and so has
+ * its next BU predicted (control/ha/prediction.ts); that next BU's IPv6
+ * packet, from the same care-of address and from another.
+ */
+function predicting(): { ha: HomeAgent; packets: Buffer[] } {
+  const ha = new HomeAgent(parseHomeAgentConfig({
+    homeLink: { interface: 'h0', prefixes: ['2001:db8:1::/64', '10.1.0.0/24'] }, homeAgent: { ipv6: HA6 }, policy: { duplicateAddressDetection: false, replayWindow: 3600 },
+    mobileNodes: [{ nai: 'mn@example.net', key: KEY.toString('hex'), spi: 4096, homeAddress: HOME, ipv4HomeAddress: '10.1.0.100' }],
+  }));
+  const bu = (sequence: number, careOf: string) => encodeSignalling6({ src: careOf, dst: HA6, homeAddressOption: HOME, mh: signMnHa(encodeMobilityHeader({
+    type: 'bindingUpdate', sequence, lifetime: 600, flags: { ...NO_BU_FLAGS, a: true, h: true }, options: [{ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '10.1.0.100' },
+      { type: 'mobileNodeIdentifier', subtype: 1, identifier: 'mn@example.net' }, { type: 'replayProtection', timestamp: ntpTimestamp(1_000_000 + sequence) },
+      { type: 'mobilityMessageAuthentication', subtype: 1, spi: 4096, authenticator: Buffer.alloc(12) }],
+  }), { key: KEY, spi: 4096, careOf, home: HOME }) });
+  const first = Buffer.concat([Buffer.from('02000000000102000000000286dd', 'hex'), bu(7, CARE_OF)]);
+  if (ha.handleBindingUpdate(receivedBu(unwrapSignal({ ifindex: 1, frame: first }), 1_000_000)).status !== 0) throw new Error('the fuzzed node did not register');
+  return { ha, packets: [bu(8, CARE_OF), bu(8, '2001:db8:e::9')] };
+}
+
 /** Every target, each with fresh state (a home agent, a mobile node waiting for a BA). */
 export function targets(): Target[] {
   const s = seeds();
@@ -140,6 +161,7 @@ export function targets(): Target[] {
     homeAgent: { ipv6: HA6, ipv4: HA4 }, interfaces: ['eth0'], mobileRouter: true, prefixes: ['2001:db8:100::/48'],
   }), 6);
   mn.attach({ ifname: 'eth0', ipv6: CARE_OF }, 1_000_000);
+  const predicted = predicting();
   const frame = (ip: Buffer) => Buffer.concat([Buffer.from(`020000000001020000000002${ip[0]! >> 4 === 6 ? '86dd' : '0800'}`, 'hex'), ip]);
   return [
     { name: 'Mobility Header decoder', inputs: [...s.bu, ...s.ba], run: (b) => rejecting(() => decodeMobilityHeader(b)) },
@@ -149,6 +171,17 @@ export function targets(): Target[] {
     {
       name: 'home agent: Binding Update handling', inputs: s.bu,
       run: (b) => (ha.handleBindingUpdate({ transport: 'ipv6', outer: { src: CARE_OF, dst: HA6 }, ipv6Src: CARE_OF, homeAddressOption: HOME, mh: b, nowMs: 1_000_000 }).status === 0 ? 'ok' : 'rejected'),
+    },
+    {
+      // whatever the prediction accepts, the general path's checks accept too: a well-formed BU, its checksum and authenticator right
+      name: 'home agent: predicted Binding Updates', inputs: predicted.packets,
+      run: (b) => {
+        if (!predicted.ha.predictedUpdate(b, 1_000_000)) return 'rejected';
+        const p = decodeSignalling6(b);
+        const verdict = verifyMnHa(p.mh, { careOf: p.ipv6.src, home: p.homeAddressOption ?? '::', keyFor: () => KEY }).verdict;
+        if (!p.mhChecksumOk || verdict !== 'ok') throw new Error(`predicted a BU the general path refuses: checksum ${p.mhChecksumOk ? 'right' : 'wrong'}, authentication ${verdict}`);
+        return 'ok';
+      },
     },
     {
       name: 'mobile node: BA handling', inputs: s.packets.slice(1, 4),
