@@ -32,7 +32,7 @@ export function createMetrics(daemon: HomeAgentDaemon, dataPlane: DataPlane): Re
   });
   mirrored(registry, 'dsmip_binding_updates_total', 'Binding Updates answered, by BA status (discarded: malformed, unanswered)', ['result', 'status'],
     () => [...daemon.answered].map(([status, n]) => [status < 0 ? { result: 'discarded', status: 'none' } : { result: status < 128 ? 'accepted' : 'rejected', status: String(status) }, n]));
-  mirrored(registry, 'dsmip_binding_updates_predicted_total', 'Binding Updates answered by prediction from their node\'s last accepted one (the fast path; also in dsmip_binding_updates_total)', [],
+  mirrored(registry, 'dsmip_binding_updates_predicted_total', 'Binding Updates answered by prediction from their node\'s last accepted one (the fast path; also in dsmip_binding_updates_total, 143 included when the data plane then refused the change)', [],
     () => [[{}, daemon.predictedCount]]);
   mirrored(registry, 'dsmip_dataplane_drops_total', 'Packets the data plane dropped, by reason', ['reason'],
     () => Object.entries(dataPlane.drops()).map(([reason, n]) => [{ reason }, Number(n)]));

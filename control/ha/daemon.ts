@@ -291,7 +291,7 @@ export class HomeAgentDaemon {
   private answer(a: Arrival): Outcome | undefined {
     if (!('frame' in a)) return this.answerPacket(a);
     const predicted = this.predicted(a.frame);
-    if (predicted) return predicted;
+    if (predicted) return this.applyDataPlane(predicted);
     let p: SignalPacket;
     try {
       p = unwrapSignal(a);
@@ -302,16 +302,15 @@ export class HomeAgentDaemon {
   }
 
   /**
-   * The home agent's prediction (prediction.ts) for a BU over IPv6, with the
-   * data plane applied; undefined if not predicted. Not while probes run
-   * (a BU for an address being probed waits for the probe).
+   * The home agent's outcome for a BU over IPv6 that its node's last one
+   * predicts (prediction.ts); undefined if not predicted. (A node probing
+   * for its addresses has no prediction: its BUs wait for the probe.)
    */
   private predicted(frame: Buffer): Outcome | undefined {
-    const packet = this.probing.size === 0 ? ipv6PacketOf(frame) : undefined;
+    const packet = ipv6PacketOf(frame);
     const outcome = packet && this.homeAgent.predictedUpdate(packet, this.now());
-    if (!outcome) return undefined;
-    this.predictedCount++;
-    return this.applyDataPlane(outcome);
+    if (outcome) this.predictedCount++;
+    return outcome;
   }
 
   private answerPacket(p: SignalPacket): Outcome | undefined {

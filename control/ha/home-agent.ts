@@ -22,7 +22,7 @@
  * shadow entries (PMIPv6).
  */
 import { sameBinding, type Binding, type Tunnel } from '../dataplane/dataplane.js';
-import { addrBytes, canonicalAddr, formatAddr, inPrefix } from '../dataplane/layout.js';
+import { addrBytes, canonicalAddr, formatAddr, inPrefix, sharedAddrBytes } from '../dataplane/layout.js';
 import { DecodeError } from '../wire/buffer.js';
 import { MN_HA_AUTHENTICATOR_LENGTH, signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
 import { HmacSha1Key } from '../wire/auth/sha1.js';
@@ -179,12 +179,11 @@ interface NodeState {
 }
 
 interface Prediction {
+  /** Its bytes: the template BU and BA, the home address, the care-of address now. */
   template: BuTemplate;
+  /** The entry it made (the BU's outcome), and the profile it was made under. */
   entry: BindingCacheEntry;
   profile: MobileNodeProfile;
-  /** The entry's care-of and home addresses, as bytes. */
-  careOf: Buffer;
-  home: Buffer;
 }
 
 export class HomeAgent {
@@ -235,7 +234,10 @@ export class HomeAgent {
     const newStatic = staticIpv4(p);
     const inPool = newStatic && [...this.pools.values()].find((pool) => pool.contains(newStatic));
     if (inPool && newStatic !== staticIpv4(old)) throw new ProfileConflict('ipv4HomeAddress', `${newStatic} is in pool ${inPool.name}, which leases it dynamically`);
-    if (node) Object.assign(node, { profile: p, key: new HmacSha1Key(p.key) });
+    if (node) {
+      this.forget(node); // made under the old profile
+      Object.assign(node, { profile: p, key: new HmacSha1Key(p.key) });
+    }
     else this.nodes.set(p.nai, { profile: p, key: new HmacSha1Key(p.key), bindingId: this.freeBindingId() });
     const oldStatic = staticIpv4(old);
     if (oldStatic) this.statics.delete(oldStatic);
@@ -419,7 +421,9 @@ export class HomeAgent {
         continue;
       }
       if (entry.expiresMs > nowMs) { // its refresh request is due (once: journalled, so a restart does not send it again)
-        this.put(node, { ...entry, refreshRequested: true });
+        const requested = { ...entry, refreshRequested: true };
+        this.put(node, requested);
+        if (node.prediction?.entry === entry) node.prediction.entry = requested; // the refresh it asks for is predicted still (it sets the flag back)
         out.push({ dataPlane: [], reply: { mh: encodeMobilityHeader({ type: 'bindingRefreshRequest', options: [] }), route: entry.route }, event: `binding refresh requested from ${nai}` });
         continue;
       }
@@ -465,11 +469,10 @@ export class HomeAgent {
     const route = entry.route;
     if (bu.transport !== 'ipv6' || !bu.packet || bu.homeAddressOption === undefined || entry.careOf !== bu.ipv6Src || option(m, 'alternateCareOfAddress') || pooled
       || route.transport !== 'ipv6' || route.routingHeader2 !== entry.homeAddress) return reply;
-    const home = addrBytes(entry.homeAddress);
     const packet = encodeSignalling6({ src: route.src, dst: route.dst, routingHeader2: route.routingHeader2, mh: ba });
-    const template = BuTemplate.of({ packet: bu.packet, mh: bu.mh }, { packet, mh: packet.subarray(packet.length - ba.length) }, home);
+    const template = BuTemplate.of({ packet: bu.packet, mh: bu.mh }, { packet, mh: packet.subarray(packet.length - ba.length) }, sharedAddrBytes(entry.homeAddress));
     if (template) {
-      node.prediction = { template, entry, profile: node.profile, careOf: addrBytes(entry.careOf), home };
+      node.prediction = { template, entry, profile: node.profile };
       this.predicted.set(node.profile.spi, node);
     }
     return { ...reply, mh: packet.subarray(packet.length - ba.length), packet }; // encoded once: sent as it is
@@ -493,17 +496,18 @@ export class HomeAgent {
     const node = this.predicted.get(trailingSpi(packet));
     const p = node?.prediction;
     if (!node || !p || p.entry !== node.entry || p.profile !== node.profile) return undefined;
-    const fields = p.template.match(packet);
-    if (!fields || sameAddress(fields.careOf, p.home)) return undefined; // (the home address: a deregistration)
+    const { template } = p;
+    const fields = template.match(packet);
+    if (!fields || sameAddress(fields.careOf, template.home)) return undefined; // (the home address: a deregistration)
     const previous = p.entry;
-    if (!p.template.checksumOk(packet) || !p.template.authenticates(packet, node.key, fields.careOf, p.home)) return undefined;
+    if (!template.checksumOk(packet) || !template.authenticates(packet, fields, node.key)) return undefined;
     if (checkReplay(fields.timestamp, nowMs, this.config.policy.replayWindow * 1000, previous.lastTimestamp).verdict !== 'fresh') return undefined;
     if (!sequenceNewer(fields.sequence, previous.sequence)) return undefined;
 
-    const moved = !sameAddress(fields.careOf, p.careOf);
+    const moved = !sameAddress(fields.careOf, template.careOf);
     const careOf = moved ? formatAddr(fields.careOf, 6) : previous.careOf;
     const tunnel = moved ? { ...previous.tunnel, remote: careOf } : previous.tunnel;
-    const entry: BindingCacheEntry = { // every field named: a literal of one shape, cheaper than a spread copy
+    const entry: BindingCacheEntry = { // every field named: a literal of one shape, cheaper than a spread copy (a field the general path leaves out is here undefined: JSON omits both)
       nai: previous.nai, bindingId: previous.bindingId, homeAddress: previous.homeAddress, ipv4HomeAddress: previous.ipv4HomeAddress, careOf, natDetected: previous.natDetected,
       tunnel, sequence: fields.sequence, lifetime: previous.lifetime, expiresMs: nowMs + previous.lifetime * 1000, lastTimestamp: fields.timestamp,
       route: moved ? { ...previous.route, dst: careOf } : previous.route, binding: moved ? { ...previous.binding, tunnel } : previous.binding,
@@ -511,14 +515,14 @@ export class HomeAgent {
     };
     this.put(node, entry);
     p.entry = entry;
-    if (moved) p.careOf = Buffer.from(fields.careOf); // (the packet's bytes are the frame's)
-    const ba = p.template.answer(fields, node.key, p.home);
+    if (moved) template.careOf.set(fields.careOf);
+    const ba = template.answer(fields, node.key);
     const nai = node.profile.nai;
     return {
       dataPlane: [{ install: entry.binding }], reply: { mh: ba.mh, route: entry.route, packet: ba.packet }, status: BaStatus.accepted, event: `registered ${nai} at ${careOf} (${tunnel.format})`,
       onDataPlaneFailure: () => { // as register()'s: the entry before, and a BA of the general path's making
         this.put(node, previous);
-        const mh = p.template.mh(packet);
+        const mh = template.mh(packet);
         const bu: ReceivedBu = { transport: 'ipv6', outer: { src: careOf, dst: previous.route.src }, ipv6Src: careOf, homeAddressOption: previous.homeAddress, mh, nowMs };
         const refused = this.acknowledge(bu, decodeMobilityHeader(mh) as BindingUpdate, node, previous.homeAddress, careOf, BaStatus.forwardingSetupFailed);
         return { ...refused, event: `forwarding setup failed for ${nai}` };

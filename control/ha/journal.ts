@@ -271,7 +271,7 @@ export class BindingJournal {
     this.writeSlot(slot);
     this.heads[slot] = undefined;
     const nai = this.naiIn.get(slot);
-    if (nai !== undefined) this.slotOf.delete(nai);
+    if (nai !== undefined && this.slotOf.get(nai) === slot) this.slotOf.delete(nai); // (not a node's new slot, written just before its old one is cleared)
     this.naiIn.delete(slot);
   }
 

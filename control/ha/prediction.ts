@@ -68,16 +68,21 @@ interface Message {
   pseudoSum: number;
 }
 
-function message(packet: Buffer, mh: Buffer, source: Uint8Array, destination: Uint8Array): Message | undefined {
+function message(packet: Buffer, mh: Buffer, source: Uint8Array, destination: Uint8Array): Omit<Message, 'packet'> | undefined {
   const mhAt = packet.length - mh.length;
   const at = timestampAt(mh);
   if (mhAt < IPV6_HEADER_LENGTH || at === undefined || !packet.subarray(mhAt).equals(mh)) return undefined;
-  return { packet: Buffer.from(packet), mhAt, timestampAt: mhAt + at, pseudoSum: pseudoSum(source, destination, mh.length) };
+  return { mhAt, timestampAt: mhAt + at, pseudoSum: pseudoSum(source, destination, mh.length) };
 }
 
-/** One node's last accepted BU and the BA that answered it, as the IPv6 packets they were. */
+/**
+ * One node's predicted bytes: its last accepted BU and the BA that
+ * answered it, as the IPv6 packets they were, its home address and its
+ * care-of address now. All in one buffer of their own: 100,000 small
+ * buffers cut from Node's shared pool would each keep an 8 KiB slab alive.
+ */
 export class BuTemplate {
-  private constructor(private readonly bu: Message, private readonly ba: Message) {}
+  private constructor(private readonly bu: Message, private readonly ba: Message, readonly home: Buffer, readonly careOf: Buffer) {}
 
   /**
    * From an accepted BU (its IPv6 packet, its MH the packet's end, its
@@ -86,11 +91,16 @@ export class BuTemplate {
    * undefined if either is not laid out as predicted.
    */
   static of(bu: { packet: Buffer; mh: Buffer }, ba: { packet: Buffer; mh: Buffer }, home: Uint8Array): BuTemplate | undefined {
-    const haAddress = bu.packet.subarray(DESTINATION_AT, DESTINATION_AT + 16);
-    const request = message(bu.packet, bu.mh, home, haAddress);
+    const request = message(bu.packet, bu.mh, home, bu.packet.subarray(DESTINATION_AT, DESTINATION_AT + 16));
     const answer = message(ba.packet, ba.mh, ba.packet.subarray(SOURCE_AT, SOURCE_AT + 16), home);
     if (!request || !answer || onesSum([bu.mh], request.pseudoSum) !== 0xffff) return undefined; // (the checksum the general path checked is this one)
-    return new BuTemplate(request, answer);
+    const store = Buffer.allocUnsafeSlow(bu.packet.length + ba.packet.length + 32);
+    const parts = [bu.packet, ba.packet, home, bu.packet.subarray(SOURCE_AT, DESTINATION_AT)].map((bytes, i, all) => {
+      const at = all.slice(0, i).reduce((n, x) => n + x.length, 0);
+      store.set(bytes, at);
+      return store.subarray(at, at + bytes.length);
+    });
+    return new BuTemplate({ ...request, packet: parts[0]! }, { ...answer, packet: parts[1]! }, parts[2]!, parts[3]!);
   }
 
   /** The packet's own fields if it is this BU but for them; undefined otherwise. */
@@ -98,8 +108,9 @@ export class BuTemplate {
     const { packet: t, mhAt, timestampAt } = this.bu;
     if (packet.length !== t.length) return undefined;
     const authAt = t.length - MN_HA_AUTHENTICATOR_LENGTH;
-    // holes: source; checksum and sequence; timestamp; authenticator (the rest of the packet)
-    if (!same(packet, t, 0, SOURCE_AT) || !same(packet, t, DESTINATION_AT, mhAt + MH_CHECKSUM_OFFSET)
+    // holes: traffic class and flow label (a kernel labels each flow its own way: RFC 6437), hop limit,
+    // source; checksum and sequence; timestamp; authenticator (the rest of the packet). Nothing reads them but this.
+    if ((packet[0]! & 0xf0) !== (t[0]! & 0xf0) || !same(packet, t, 4, 7) || !same(packet, t, DESTINATION_AT, mhAt + MH_CHECKSUM_OFFSET)
       || !same(packet, t, mhAt + BU_SEQUENCE_AT + 2, timestampAt) || !same(packet, t, timestampAt + 8, authAt)) return undefined;
     return { careOf: packet.subarray(SOURCE_AT, DESTINATION_AT), sequence: packet.readUInt16BE(mhAt + BU_SEQUENCE_AT), timestamp: packet.readBigUInt64BE(timestampAt) };
   }
@@ -114,10 +125,10 @@ export class BuTemplate {
     return onesSum([this.mh(packet)], this.bu.pseudoSum) === 0xffff;
   }
 
-  /** A matched packet's authenticator is its key's, over its care-of and home addresses (RFC 4285 §5.1; constant time). */
-  authenticates(packet: Buffer, key: HmacSha1Key, careOf: Uint8Array, home: Uint8Array): boolean {
+  /** A matched packet's authenticator is its key's, over its care-of address and the home address (RFC 4285 §5.1; constant time). */
+  authenticates(packet: Buffer, fields: PredictedFields, key: HmacSha1Key): boolean {
     const authAt = packet.length - MN_HA_AUTHENTICATOR_LENGTH;
-    writeMnHaAuthenticator(key, careOf, home, packet, this.bu.mhAt, authAt, expected, 0);
+    writeMnHaAuthenticator(key, fields.careOf, this.home, packet, this.bu.mhAt, authAt, expected, 0);
     let differ = 0;
     for (let i = 0; i < MN_HA_AUTHENTICATOR_LENGTH; i++) differ |= expected[i]! ^ packet[authAt + i]!;
     return differ === 0;
@@ -128,14 +139,14 @@ export class BuTemplate {
    * sequence number and timestamp, signed with key, its checksum: the IPv6
    * packet, and its MH.
    */
-  answer(fields: PredictedFields, key: HmacSha1Key, home: Uint8Array): { packet: Buffer; mh: Buffer } {
+  answer(fields: PredictedFields, key: HmacSha1Key): { packet: Buffer; mh: Buffer } {
     const { mhAt, timestampAt, pseudoSum: sum } = this.ba;
     const packet = Buffer.from(this.ba.packet);
     const authAt = packet.length - MN_HA_AUTHENTICATOR_LENGTH;
     packet.set(fields.careOf, DESTINATION_AT);
     packet.writeUInt16BE(fields.sequence, mhAt + BA_SEQUENCE_AT);
     packet.writeBigUInt64BE(fields.timestamp, timestampAt);
-    writeMnHaAuthenticator(key, fields.careOf, home, packet, mhAt, authAt, packet, authAt);
+    writeMnHaAuthenticator(key, fields.careOf, this.home, packet, mhAt, authAt, packet, authAt);
     const mh = packet.subarray(mhAt);
     mh.writeUInt16BE(0, MH_CHECKSUM_OFFSET);
     mh.writeUInt16BE(~onesSum([mh], sum) & 0xffff, MH_CHECKSUM_OFFSET);

@@ -92,4 +92,11 @@ describe('a drain of BUs', () => {
     expect(remoteOf(nodes[1]!.home)).toBe('2001:db8:e::c');
     expect(events).toEqual(expect.arrayContaining([expect.stringMatching(/^data plane write failed: .*bpf_map_update_elem/), 'forwarding setup failed for mn0@example.net']));
   });
+
+  it('discards a frame that does not unwrap: counted and logged, nothing answered', () => {
+    const before = daemon.answered.get(-1) ?? 0;
+    daemon.handleBatch([{ ifindex: 1, frame: Buffer.concat([ETH, Buffer.from('60000000ffff3c40', 'hex')]) }]); // a payload length past the frame's end
+    expect(daemon.answered.get(-1)).toBe(before + 1);
+    expect(events.at(-1)).toMatch(/^undecodable signalling: /);
+  });
 });

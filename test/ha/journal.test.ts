@@ -377,4 +377,32 @@ describe('a record written from parts of the last', () => {
     }
     journal.close();
   });
+  it('notices a change to any one field of an entry whose other fields are the same objects', () => {
+    const { journal } = BindingJournal.open(path);
+    const tunnel = { format: 'ip6' as const, local: HA6, remote: '2001:db8:e::1' };
+    const route = { transport: 'ipv6' as const, src: HA6, dst: '2001:db8:e::1', routingHeader2: '2001:db8:1::100' };
+    const homeAddresses = ['2001:db8:1::100'], prefixes: string[] = [];
+    const binding = { id: 1, tunnel, homeAddresses, prefixes };
+    const moved = { ...tunnel, remote: '2001:db8:e::2' };
+    const base: BindingCacheEntry = { nai: 'mn1@example.net', bindingId: 1, homeAddress: '2001:db8:1::100', careOf: '2001:db8:e::1', natDetected: false, tunnel,
+      sequence: 1, lifetime: 600, expiresMs: 1_000_000, lastTimestamp: 5n, route, binding, refreshRequested: false };
+    // one change per field of the record (the same nai and binding id: the node's own slot)
+    const changes: Partial<BindingCacheEntry>[] = [
+      { homeAddress: '2001:db8:1::101' }, { ipv4HomeAddress: '10.1.0.100' }, { careOf: '2001:db8:e::2' }, { natDetected: true }, { tunnel: moved, binding: { ...binding, tunnel: moved } }, // (a binding's tunnel is its entry's)
+      { sequence: 2 }, { lifetime: 300 }, { expiresMs: 2_000_000 }, { lastTimestamp: 6n }, { route: { ...route, dst: '2001:db8:e::2' } },
+      { binding: { ...binding, homeAddresses: ['2001:db8:1::100', '10.1.0.100'] } }, { binding: { ...binding, prefixes: ['2001:db8:300::/48'] } },
+      { refreshRequested: true }, { linkLocal: 'fe80::100' }, { deprecatedUntilMs: 3_000_000 },
+    ];
+    const fields = new Set(changes.flatMap((c) => Object.keys(c)));
+    expect([...fields].sort()).toEqual(Object.keys({ ...base, ipv4HomeAddress: 0, linkLocal: 0, deprecatedUntilMs: 0 }).filter((k) => k !== 'nai' && k !== 'bindingId').sort()); // every field
+    for (const change of changes) {
+      journal.record(base.nai, base, () => [base]);
+      const changed = { ...base, ...change };
+      journal.record(changed.nai, changed, () => [changed]);
+      const reread = BindingJournal.open(path);
+      expect(reread.entries, JSON.stringify(change, (_, v) => (typeof v === 'bigint' ? `${v}` : v))).toEqual([changed]);
+      reread.journal.close();
+    }
+    journal.close();
+  });
 });

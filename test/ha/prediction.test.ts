@@ -4,10 +4,18 @@
  * the other its prediction first. Every answer must be the same: status,
  * BA bytes (and the IPv6 packet the daemon would send), route, data-plane
  * changes, event, the binding cache and every journalled change, and the
- * same again when the data plane refuses a change (143).
+ * same again when the data plane refuses a change (143) or a probe finds
+ * an address taken (134). The second walk adds expiry (Binding Refresh
+ * Requests, deletions), revocations, profiles saved again, two nodes
+ * competing for one link-local address, duplicate address detection, and
+ * the journal file read back after every step.
  */
-import { describe, expect, it } from 'vitest';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseHomeAgentConfig } from '../../control/ha/config.js';
+import { BindingJournal } from '../../control/ha/journal.js';
 import { receivedBu } from '../../control/ha/daemon.js';
 import { HomeAgent, type BindingCacheEntry, type Outcome } from '../../control/ha/home-agent.js';
 import { unwrapSignal } from '../../control/signalling/channel.js';
@@ -28,19 +36,23 @@ const nodes: Node[] = [
   { nai: 'router@example.net', spi: 1002, home: '2001:db8:1::12', options: () => [{ type: 'mobileNetworkPrefix', prefixLength: 48, prefix: '2001:db8:300::' }], flags: { r: true } },
   { nai: 'linklocal@example.net', spi: 1003, home: '2001:db8:1::13', options: () => [], flags: { l: true } },
   { nai: 'plain@example.net', spi: 1004, home: '2001:db8:1::14', options: () => [], flags: {} },
+  { nai: 'twin@example.net', spi: 1005, home: '2001:db8:2::13', options: () => [], flags: { l: true } }, // the same link-local address as linklocal@
 ];
-const config = () => parseHomeAgentConfig({
-  homeLink: { interface: 'lo', prefixes: ['2001:db8:1::/64', '10.1.0.0/24'] }, homeAgent: { ipv6: HA },
+const config = (policy: object) => parseHomeAgentConfig({
+  homeLink: { interface: 'lo', prefixes: ['2001:db8:1::/64', '2001:db8:2::/64', '10.1.0.0/24'] }, homeAgent: { ipv6: HA },
   pools: { visitors: { from: '10.1.0.200', to: '10.1.0.210' } },
-  policy: { maxLifetime: 1000, replayWindow: 60, duplicateAddressDetection: false },
+  policy: { maxLifetime: 1000, replayWindow: 60, ...policy },
   mobileNodes: [
     { nai: nodes[0]!.nai, key: KEY.toString('hex'), spi: 1000, homeAddress: nodes[0]!.home, ipv4HomeAddress: '10.1.0.10' },
     { nai: nodes[1]!.nai, key: KEY.toString('hex'), spi: 1001, homeAddress: nodes[1]!.home, ipv4HomeAddress: { pool: 'visitors' } },
     { nai: nodes[2]!.nai, key: KEY.toString('hex'), spi: 1002, homeAddress: nodes[2]!.home, mobileRouter: true, prefixes: ['2001:db8:300::/48'] },
     { nai: nodes[3]!.nai, key: KEY.toString('hex'), spi: 1003, homeAddress: nodes[3]!.home },
     { nai: nodes[4]!.nai, key: KEY.toString('hex'), spi: 1004, homeAddress: nodes[4]!.home },
+    { nai: nodes[5]!.nai, key: KEY.toString('hex'), spi: 1005, homeAddress: nodes[5]!.home },
   ],
 });
+const QUIET = { duplicateAddressDetection: false };
+const BUSY = { duplicateAddressDetection: true, bindingRefreshLead: 30, minDelayBeforeBceDelete: 10 };
 
 /** A small deterministic generator (mulberry32): the walk is the same on every run. */
 function random(seed: number): (n: number) => number {
@@ -53,7 +65,11 @@ function random(seed: number): (n: number) => number {
   };
 }
 
-interface Step { node: Node; careOf: string; sequence: number; timestampMs: number; lifetime: number; flags: { r?: boolean; l?: boolean }; damage?: 'authenticator' | 'checksum' | 'key'; nowMs: number }
+interface Step {
+  node: Node; careOf: string; sequence: number; timestampMs: number; lifetime: number; flags: { r?: boolean; l?: boolean }; damage?: 'authenticator' | 'checksum' | 'key'; nowMs: number;
+  /** The IPv6 header's fields that nothing reads: a kernel labels each flow its own way, a path sets the hop limit. */
+  header?: { flowLabel: number; trafficClass: number; hopLimit: number };
+}
 
 /** A step's BU as the data plane captures it. */
 function frame(s: Step): Buffer {
@@ -63,16 +79,32 @@ function frame(s: Step): Buffer {
     options: [...n.options(), { type: 'mobileNodeIdentifier', subtype: 1, identifier: n.nai }, { type: 'replayProtection', timestamp: ntpTimestamp(s.timestampMs) },
       { type: 'mobilityMessageAuthentication', subtype: 1, spi: n.spi, authenticator: Buffer.alloc(12) }],
   }), { key: s.damage === 'key' ? Buffer.alloc(20, 1) : KEY, spi: n.spi, careOf: s.careOf, home: n.home });
-  const packet = encodeSignalling6({ src: s.careOf, dst: HA, homeAddressOption: n.home, mh });
+  const packet = encodeSignalling6({ src: s.careOf, dst: HA, homeAddressOption: n.home, mh, ...s.header });
   if (s.damage === 'authenticator') packet[packet.length - 1] ^= 1;
   if (s.damage === 'checksum') packet[packet.length - mh.length + 4] ^= 0x40;
   return Buffer.concat([ETH, packet]);
 }
 
-/** A home agent, and every change it journalled. */
-function homeAgent() {
+const dir = mkdtempSync(join(tmpdir(), 'prediction-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let journals = 0;
+
+/** A home agent, every change it journalled, and its journal file, read back (a copy, as a restart would read it) by readBack(). */
+function homeAgent(policy: object = QUIET) {
   const journal: { nai: string; entry: BindingCacheEntry | undefined }[] = [];
-  return { ha: new HomeAgent(config(), (nai, entry) => journal.push({ nai, entry: entry && structuredClone(entry) })), journal };
+  const path = join(dir, `journal-${journals++}`);
+  const file = BindingJournal.open(path).journal;
+  const ha: HomeAgent = new HomeAgent(config(policy), (nai, entry) => {
+    journal.push({ nai, entry: entry && structuredClone(entry) });
+    file.record(nai, entry, () => ha.entries());
+  });
+  const readBack = () => {
+    copyFileSync(path, `${path}.copy`);
+    const copy = BindingJournal.open(`${path}.copy`);
+    copy.journal.close();
+    return { entries: copy.entries.sort((a, b) => a.nai.localeCompare(b.nai)), problems: copy.problems };
+  };
+  return { ha, journal, readBack, close: () => file.close() };
 }
 
 /** What must be alike in two outcomes; the BA's IPv6 packet as the daemon sends it. */
@@ -92,52 +124,89 @@ const general = (ha: HomeAgent, f: Buffer, nowMs: number) => {
 };
 
 /** What a step does (good BUs more often than bad ones). */
+/** What a step does: good BUs more often than bad ones; the busy walk also lets time pass, revokes, and saves profiles again. */
 const KINDS = ['refresh', 'refresh', 'refresh', 'move', 'move', 'move', 'replay', 'old-sequence', 'authenticator', 'checksum', 'key',
   'deregister', 'home', 'flags', 'lifetime', 'late'];
+const BUSY_KINDS = [...KINDS, 'expire', 'expire', 'revoke', 'resave'];
 
-describe('BU prediction', () => {
-  it('answers a random walk of refreshes, moves and bad BUs exactly as the general path does', () => {
-    const plain = homeAgent(), predicting = homeAgent();
-    const next = random(20261127);
-    const last = new Map(nodes.map((n) => [n, { careOf: `2001:db8:e::${n.spi.toString(16)}`, sequence: 0, timestampMs: START_MS, flags: n.flags }]));
-    let nowMs = START_MS, predicted = 0, failures = 0, journalled = 0;
-    const kinds = new Map<string, number>();
-    for (let i = 0; i < 3000; i++) {
-      nowMs += 1 + next(400);
-      const node = nodes[next(nodes.length)]!;
-      const was = last.get(node)!;
-      const kind = KINDS[next(KINDS.length)]!;
-      kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+/** Two home agents through the same random walk, one the general way only: the same answers at every step. Returns what it did. */
+function walk(seed: number, steps: number, policy: object, kinds: readonly string[]) {
+  const plain = homeAgent(policy), predicting = homeAgent(policy);
+  const next = random(seed);
+  const last = new Map(nodes.map((n) => [n, { careOf: `2001:db8:e::${n.spi.toString(16)}`, sequence: 0, timestampMs: START_MS, flags: n.flags }]));
+  let nowMs = START_MS, journalled = 0;
+  const done = { predicted: 0, failures: 0, refused: 0, kinds: new Set<string>() };
+  for (let i = 0; i < steps; i++) {
+    nowMs += 1 + next(400);
+    const node = nodes[next(nodes.length)]!;
+    const was = last.get(node)!;
+    const kind = kinds[next(kinds.length)]!;
+    done.kinds.add(kind);
+    if (kind === 'expire') { // minutes pass: refresh requests, expiries, deprecated entries deleted
+      nowMs += next(300_000);
+      expect(predicting.ha.expire(nowMs).map(seen), `step ${i}: expiry`).toEqual(plain.ha.expire(nowMs).map(seen));
+    } else if (kind === 'revoke') {
+      expect(predicting.ha.revoke(node.nai, nowMs)).toEqual(plain.ha.revoke(node.nai, nowMs));
+    } else if (kind === 'resave') { // the same profile saved again through the API: a new profile object
+      expect(predicting.ha.setProfile({ ...predicting.ha.profile(node.nai)! })).toEqual(plain.ha.setProfile({ ...plain.ha.profile(node.nai)! }));
+    } else {
       const step: Step = {
         node, nowMs, careOf: kind === 'move' ? `2001:db8:e:${next(4)}::${next(0xffff).toString(16)}` : kind === 'home' ? node.home : was.careOf,
         sequence: kind === 'old-sequence' ? was.sequence : (was.sequence + 1 + next(3)) & 0xffff,
         timestampMs: kind === 'replay' ? was.timestampMs : kind === 'late' ? nowMs - 70_000 : nowMs - next(50),
         lifetime: kind === 'deregister' ? 0 : kind === 'lifetime' ? 4 * (25 + next(500)) : 600,
         flags: kind === 'flags' ? { ...node.flags, l: !was.flags.l } : was.flags,
+        header: { flowLabel: next(0x100000), trafficClass: next(256), hopLimit: 1 + next(255) },
         ...(kind === 'authenticator' || kind === 'checksum' || kind === 'key' ? { damage: kind } : {}),
       };
       const f = frame(step);
       const expected = general(plain.ha, f, nowMs);
       const fast = predicting.ha.predictedUpdate(f.subarray(ETH.length), nowMs);
       const outcome = fast ?? general(predicting.ha, f, nowMs);
-      if (fast) predicted++;
+      if (fast) done.predicted++;
       expect(seen(outcome), `step ${i}: ${kind} of ${node.nai}${fast ? ' (predicted)' : ''}`).toEqual(seen(expected));
       if (expected?.status === 0) last.set(node, { careOf: step.careOf, sequence: step.sequence, timestampMs: step.timestampMs, flags: step.flags });
-      if (expected?.onDataPlaneFailure && next(10) === 0) { // the data plane refuses it: both undo it alike
-        failures++;
+      const spent = { ...was, sequence: step.sequence, timestampMs: step.timestampMs }; // an undone BU's timestamp and sequence number stay spent: the node sends newer ones
+      if (expected?.dad && next(3) === 0) { // the probe hears the address in use: both refuse it alike
+        done.refused++;
+        expect(seen(outcome!.dad!.refuse(expected.dad.addresses[0]!))).toEqual(seen(expected.dad.refuse(expected.dad.addresses[0]!)));
+        last.set(node, spent);
+      } else if (expected?.onDataPlaneFailure && next(10) === 0) { // the data plane refuses it: both undo it alike
+        done.failures++;
         expect(seen(outcome!.onDataPlaneFailure!())).toEqual(seen(expected.onDataPlaneFailure()));
-        last.set(node, { ...was, sequence: step.sequence, timestampMs: step.timestampMs }); // (its timestamp and sequence number stay spent: the node sends newer ones)
+        last.set(node, spent);
       }
-      expect(predicting.ha.binding(node.nai)).toEqual(plain.ha.binding(node.nai));
-      expect(predicting.journal.slice(journalled)).toEqual(plain.journal.slice(journalled));
-      expect(predicting.journal.length).toBe(plain.journal.length);
-      journalled = plain.journal.length;
     }
-    expect([...predicting.ha.entries()]).toEqual([...plain.ha.entries()]);
-    // the walk went everywhere, and most of its good BUs were predicted
-    expect(kinds.size).toBe(new Set(KINDS).size);
-    expect(predicted).toBeGreaterThan(400);
-    expect(failures).toBeGreaterThan(20);
+    expect(predicting.ha.binding(node.nai)).toEqual(plain.ha.binding(node.nai));
+    expect(predicting.journal.slice(journalled)).toEqual(plain.journal.slice(journalled));
+    expect(predicting.journal.length).toBe(plain.journal.length);
+    journalled = plain.journal.length;
+    if (i % 100 === 99 || i === steps - 1) { // what a restart would find: every entry as it is
+      const file = predicting.readBack();
+      expect(file.problems).toEqual([]);
+      expect(file.entries, `journal file at step ${i}`).toEqual([...predicting.ha.entries()].sort((a, b) => a.nai.localeCompare(b.nai)));
+    }
+  }
+  expect([...predicting.ha.entries()]).toEqual([...plain.ha.entries()]);
+  plain.close();
+  predicting.close();
+  return done;
+}
+
+describe('BU prediction', () => {
+  it('answers a random walk of refreshes, moves and bad BUs exactly as the general path does', () => {
+    const done = walk(20261127, 3000, QUIET, KINDS);
+    // the walk went everywhere, and most of its good BUs were predicted, whatever their flow labels and hop limits
+    expect(done.kinds.size).toBe(new Set(KINDS).size);
+    expect(done.predicted).toBeGreaterThan(400);
+    expect(done.failures).toBeGreaterThan(20);
+  });
+
+  it.each([1, 2, 3])('answers as the general path does with probes, expiry, revocations and profiles saved again (walk %i)', (seed) => {
+    const done = walk(seed, 3000, BUSY, BUSY_KINDS);
+    expect(done.kinds.size).toBe(new Set(BUSY_KINDS).size);
+    expect(done.predicted).toBeGreaterThan(50);
+    expect(done.refused).toBeGreaterThan(10);
   });
 
   it('predicts neither a pooled IPv4 home address (its lease bounds the lifetime) nor a BU with an Alternate Care-of Address option', () => {
