@@ -36,20 +36,23 @@ const { values } = parseArgs({
     journal: { type: 'string' },
     api: { type: 'string', default: '127.0.0.1:9180' },
     'api-token': { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
   },
 });
-const log = pino({ name: 'dsmipd' });
+/** Every BU's outcome is logged: accepted ones at info, refusals and discards at warn (at tens of thousands a second, `--log-level warn`). */
+const LEVELS = ['debug', 'info', 'warn', 'error'];
 
-if (!values.config) {
-  process.stderr.write('usage: dsmipd --config FILE [--instance NAME] [--attach IF,IF...] [--tc-egress IF] [--journal FILE] [--api HOST:PORT|off] [--api-token T] [--capture FILE.pcap]\n');
+if (!values.config || !LEVELS.includes(values['log-level'])) {
+  process.stderr.write(`usage: dsmipd --config FILE [--instance NAME] [--attach IF,IF...] [--tc-egress IF] [--journal FILE] [--api HOST:PORT|off] [--api-token T] [--capture FILE.pcap] [--log-level ${LEVELS.join('|')}]\n`);
   process.exit(2);
 }
+const log = pino({ name: 'dsmipd', level: values['log-level'] });
 const config = loadConfig('dsmipd', values.config, parseHomeAgentConfig);
 const dataPlane = DataPlane.open({ instance: values.instance, role: 'anchor', icmpSource6: config.homeAgent.ipv6, ...(config.homeAgent.ipv4 && { icmpSource4: config.homeAgent.ipv4 }) });
 for (const ifname of values.attach.split(',').filter(Boolean)) log.info({ ifname, mode: dataPlane.attach(ifname) }, 'attached');
 if (values['tc-egress']) dataPlane.attachTcEgress(values['tc-egress']);
 const daemon = new HomeAgentDaemon(config, dataPlane, {
-  log: (event) => log.info(event), configPath: values.config,
+  log: (event, level) => log[level](event), configPath: values.config,
   ...(values.capture && { capture: values.capture }), ...(values.journal && { journal: values.journal }),
 });
 daemon.start();

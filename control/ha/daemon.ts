@@ -57,7 +57,8 @@ const MAX_RATE_SOURCES = 65536;
 
 export interface DaemonOptions {
   now?: () => number;
-  log?: (event: string) => void;
+  /** Every event, with how much it matters: 'warn' for refusals, discards and failures, 'info' for the rest. */
+  log?: (event: string, level: LogLevel) => void;
   /** Writes every signalling packet received and sent to this pcap file. */
   capture?: string;
   /** Keeps the binding cache in this file, and rebuilds it from there at start (see journal.ts). */
@@ -65,6 +66,8 @@ export interface DaemonOptions {
   /** The configuration file: profiles changed through setProfile()/deleteProfile() are saved back to it. */
   configPath?: string;
 }
+
+export type LogLevel = 'info' | 'warn';
 
 /** An IP packet's destination, from its header. */
 const packetDestination = (packet: Buffer): string => (packet[0]! >> 4 === 6 ? formatAddr(packet, 6, 24) : formatAddr(packet, 4, 16));
@@ -124,12 +127,13 @@ export class HomeAgentDaemon {
   /** Home addresses the data plane answers for (proxy ARP/ND), by binding. */
   private readonly proxied = new Map<number, readonly string[]>();
   private readonly now: () => number;
-  private readonly log: (event: string) => void;
+  private readonly log: (event: string, level?: LogLevel) => void;
 
   constructor(readonly config: HomeAgentConfig, private readonly dataPlane: DataPlane, private readonly options: DaemonOptions = {}) {
     this.homeAgent = new HomeAgent(config, (nai, entry) => (this.deferred ? this.deferred.push({ nai, entry }) : this.journalled(nai, entry)));
     this.now = options.now ?? Date.now;
-    this.log = options.log ?? (() => {});
+    const log = options.log ?? (() => {});
+    this.log = (event, level = 'info') => log(event, level);
     this.limiter = new SourceRateLimiter({ rate: config.policy.signallingRate, burst: config.policy.signallingBurst, maxSources: MAX_RATE_SOURCES });
   }
 
@@ -180,7 +184,7 @@ export class HomeAgentDaemon {
    */
   private restore(path: string): void {
     const { journal, entries, problems } = BindingJournal.open(path, copySizeFor(this.config.mobileNodes));
-    for (const p of problems) this.log(p);
+    for (const p of problems) this.log(p, 'warn');
     const held = new Map(this.dataPlane.bindingIds().map((id) => [id, this.dataPlane.binding(id)!]));
     const { dataPlane, events } = this.homeAgent.restore(entries, held);
     for (const e of events) this.log(e);
@@ -267,7 +271,7 @@ export class HomeAgentDaemon {
     const out = [...outcomes];
     const refused = [...failed].flatMap(([move, err]) => (standing.get(move) ?? []).map((k) => ({ k, err })));
     for (const { k, err } of refused.sort((a, b) => b.k - a.k)) {
-      this.log(`data plane write failed: ${err.message}`);
+      this.log(`data plane write failed: ${err.message}`, 'warn');
       out[k] = out[k]!.onDataPlaneFailure?.();
     }
     return out;
@@ -459,8 +463,8 @@ export class HomeAgentDaemon {
 
   /** An outcome as it will stand: logged, and counted by its BA's status (-1: discarded unanswered). */
   private settled(outcome: Outcome): Outcome {
-    this.log(outcome.event);
     const status = outcome.status ?? -1;
+    this.log(outcome.event, status < 0 || status >= 128 ? 'warn' : 'info');
     this.answered.set(status, (this.answered.get(status) ?? 0) + 1);
     return outcome;
   }
@@ -532,7 +536,7 @@ export class HomeAgentDaemon {
         if (this.applyChange(change) && 'install' in change) this.announce(change.install);
       }
     } catch (err) {
-      this.log(`data plane write failed: ${(err as Error).message}`);
+      this.log(`data plane write failed: ${(err as Error).message}`, 'warn');
       return outcome.onDataPlaneFailure?.();
     }
     return outcome;
@@ -552,7 +556,7 @@ export class HomeAgentDaemon {
       try {
         link.socket.send(addrFamily(address) === 4 ? gratuitousArp(link.mac, address) : unsolicitedNeighborAdvert(link.mac, link.ipv6, address));
       } catch (err) {
-        this.log(`announcing ${address} on the home link failed: ${(err as Error).message}`);
+        this.log(`announcing ${address} on the home link failed: ${(err as Error).message}`, 'warn');
       }
     }
   }
@@ -599,6 +603,6 @@ export class HomeAgentDaemon {
     const nowMs = this.now();
     if (nowMs - this.lastFailureLogMs[kind] < 1000) return;
     this.lastFailureLogMs[kind] = nowMs;
-    this.log(`${what} failed: ${(err as Error).message} (${n} ${kind} failures so far)`);
+    this.log(`${what} failed: ${(err as Error).message} (${n} ${kind} failures so far)`, 'warn');
   }
 }

@@ -87,3 +87,14 @@ it('refuses a bad configuration with every problem named, status 2, and no stack
   expect(r.err).toContain('mobileNodes[0].spi: must be an integer in 256..4294967295, got 7');
   expect(r.err).not.toMatch(/\n\s+at /);
 });
+
+it('refuses a log level it does not know with its usage, status 2', async () => {
+  const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', 'control/cli/dsmipd.ts', '--config', 'any.json', '--log-level', 'chatty'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    p.on('exit', (code) => resolve({ code, err }));
+  });
+  expect(r.code).toBe(2);
+  expect(r.err).toContain('[--log-level debug|info|warn|error]');
+});

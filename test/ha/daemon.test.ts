@@ -35,7 +35,7 @@ beforeAll(() => {
     homeLink: { interface: 'lo', prefixes: ['2001:db8:1::/64'] }, homeAgent: { ipv6: HA }, policy: { duplicateAddressDetection: false }, // (not started: nothing would probe)
     mobileNodes: nodes.map((n) => ({ nai: n.nai, key: KEY.toString('hex'), spi: n.spi, homeAddress: n.home })),
   });
-  daemon = new HomeAgentDaemon(config, dp, { log: (e) => events.push(e), now: () => start + 1000 }); // its clock fixed: a slow machine does not age the BUs out of the replay window
+  daemon = new HomeAgentDaemon(config, dp, { log: (e, level) => events.push(`${level}: ${e}`), now: () => start + 1000 }); // its clock fixed: a slow machine does not age the BUs out of the replay window
 });
 afterAll(() => dp?.destroy());
 
@@ -90,13 +90,14 @@ describe('a drain of BUs', () => {
     expect(dp.binding(1)?.tunnel.remote).toBe('2001:db8:e::b');
     expect(daemon.homeAgent.binding(nodes[1]!.nai)).toMatchObject({ careOf: '2001:db8:e::c', sequence: 3 });
     expect(remoteOf(nodes[1]!.home)).toBe('2001:db8:e::c');
-    expect(events).toEqual(expect.arrayContaining([expect.stringMatching(/^data plane write failed: .*bpf_map_update_elem/), 'forwarding setup failed for mn0@example.net']));
+    expect(events).toEqual(expect.arrayContaining([expect.stringMatching(/^warn: data plane write failed: .*bpf_map_update_elem/), 'warn: forwarding setup failed for mn0@example.net',
+      'info: registered mn1@example.net at 2001:db8:e::c (ip6)'])); // refusals and failures at warn, the rest at info
   });
 
   it('discards a frame that does not unwrap: counted and logged, nothing answered', () => {
     const before = daemon.answered.get(-1) ?? 0;
     daemon.handleBatch([{ ifindex: 1, frame: Buffer.concat([ETH, Buffer.from('60000000ffff3c40', 'hex')]) }]); // a payload length past the frame's end
     expect(daemon.answered.get(-1)).toBe(before + 1);
-    expect(events.at(-1)).toMatch(/^undecodable signalling: /);
+    expect(events.at(-1)).toMatch(/^warn: undecodable signalling: /);
   });
 });
