@@ -12,7 +12,7 @@
  */
 import { parseHomeAgentConfig } from '../control/ha/config.js';
 import { receivedBu } from '../control/ha/daemon.js';
-import { HomeAgent } from '../control/ha/home-agent.js';
+import { HomeAgent, type Outcome } from '../control/ha/home-agent.js';
 import { parseMobileNodeConfig } from '../control/mn/config.js';
 import { MobileNode } from '../control/mn/mobile-node.js';
 import { unwrapSignal } from '../control/signalling/channel.js';
@@ -129,23 +129,36 @@ const rejecting = (fn: () => unknown): 'ok' | 'rejected' => {
 };
 
 /**
- * A home agent whose node registered through the general path, and so has
- * its next BU predicted (control/ha/prediction.ts); that next BU's IPv6
+ * Two home agents whose node registered through the general path, and so
+ * has its next BU predicted in one (control/ha/prediction.ts); the other,
+ * its twin, answers the same bytes the general way. That next BU's IPv6
  * packet, from the same care-of address and from another.
  */
-function predicting(): { ha: HomeAgent; packets: Buffer[] } {
-  const ha = new HomeAgent(parseHomeAgentConfig({
-    homeLink: { interface: 'h0', prefixes: ['2001:db8:1::/64', '10.1.0.0/24'] }, homeAgent: { ipv6: HA6 }, policy: { duplicateAddressDetection: false, replayWindow: 3600 },
-    mobileNodes: [{ nai: 'mn@example.net', key: KEY.toString('hex'), spi: 4096, homeAddress: HOME, ipv4HomeAddress: '10.1.0.100' }],
-  }));
+function predicting(): { ha: HomeAgent; twin: HomeAgent; packets: Buffer[] } {
   const bu = (sequence: number, careOf: string) => encodeSignalling6({ src: careOf, dst: HA6, homeAddressOption: HOME, mh: signMnHa(encodeMobilityHeader({
     type: 'bindingUpdate', sequence, lifetime: 600, flags: { ...NO_BU_FLAGS, a: true, h: true }, options: [{ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '10.1.0.100' },
       { type: 'mobileNodeIdentifier', subtype: 1, identifier: 'mn@example.net' }, { type: 'replayProtection', timestamp: ntpTimestamp(1_000_000 + sequence) },
       { type: 'mobilityMessageAuthentication', subtype: 1, spi: 4096, authenticator: Buffer.alloc(12) }],
   }), { key: KEY, spi: 4096, careOf, home: HOME }) });
-  const first = Buffer.concat([Buffer.from('02000000000102000000000286dd', 'hex'), bu(7, CARE_OF)]);
-  if (ha.handleBindingUpdate(receivedBu(unwrapSignal({ ifindex: 1, frame: first }), 1_000_000)).status !== 0) throw new Error('the fuzzed node did not register');
-  return { ha, packets: [bu(8, CARE_OF), bu(8, '2001:db8:e::9')] };
+  const [ha, twin] = [0, 1].map(() => {
+    const h = new HomeAgent(parseHomeAgentConfig({
+      homeLink: { interface: 'h0', prefixes: ['2001:db8:1::/64', '10.1.0.0/24'] }, homeAgent: { ipv6: HA6 }, policy: { duplicateAddressDetection: false, replayWindow: 3600 },
+      mobileNodes: [{ nai: 'mn@example.net', key: KEY.toString('hex'), spi: 4096, homeAddress: HOME, ipv4HomeAddress: '10.1.0.100' }],
+    }));
+    if (h.handleBindingUpdate(received(bu(7, CARE_OF))).status !== 0) throw new Error('the fuzzed node did not register');
+    return h;
+  }) as [HomeAgent, HomeAgent];
+  return { ha, twin, packets: [bu(8, CARE_OF), bu(8, '2001:db8:e::9')] };
+}
+
+/** An IPv6 signalling packet as the daemon's general path takes it. */
+const received = (packet: Buffer) => receivedBu(unwrapSignal({ ifindex: 1, frame: Buffer.concat([Buffer.from('02000000000102000000000286dd', 'hex'), packet]) }), 1_000_000);
+
+/** A BA as the daemon sends it: its IPv6 packet. */
+function sent(o: Outcome): string | undefined {
+  const r = o.reply;
+  if (!r || r.route.transport !== 'ipv6') return undefined;
+  return (r.packet ?? encodeSignalling6({ src: r.route.src, dst: r.route.dst, ...(r.route.routingHeader2 !== undefined && { routingHeader2: r.route.routingHeader2 }), mh: r.mh })).toString('hex');
 }
 
 /** Every target, each with fresh state (a home agent, a mobile node waiting for a BA). */
@@ -161,7 +174,7 @@ export function targets(): Target[] {
     homeAgent: { ipv6: HA6, ipv4: HA4 }, interfaces: ['eth0'], mobileRouter: true, prefixes: ['2001:db8:100::/48'],
   }), 6);
   mn.attach({ ifname: 'eth0', ipv6: CARE_OF }, 1_000_000);
-  const predicted = predicting();
+  let predicted = predicting();
   const frame = (ip: Buffer) => Buffer.concat([Buffer.from(`020000000001020000000002${ip[0]! >> 4 === 6 ? '86dd' : '0800'}`, 'hex'), ip]);
   return [
     { name: 'Mobility Header decoder', inputs: [...s.bu, ...s.ba], run: (b) => rejecting(() => decodeMobilityHeader(b)) },
@@ -173,13 +186,19 @@ export function targets(): Target[] {
       run: (b) => (ha.handleBindingUpdate({ transport: 'ipv6', outer: { src: CARE_OF, dst: HA6 }, ipv6Src: CARE_OF, homeAddressOption: HOME, mh: b, nowMs: 1_000_000 }).status === 0 ? 'ok' : 'rejected'),
     },
     {
-      // whatever the prediction accepts, the general path's checks accept too: a well-formed BU, its checksum and authenticator right
+      // whatever the prediction accepts, the general path accepts alike (its twin, the same bytes): then both start again
       name: 'home agent: predicted Binding Updates', inputs: predicted.packets,
       run: (b) => {
-        if (!predicted.ha.predictedUpdate(b, 1_000_000)) return 'rejected';
+        const fast = predicted.ha.predictedUpdate(b, 1_000_000);
+        if (!fast) return 'rejected';
         const p = decodeSignalling6(b);
         const verdict = verifyMnHa(p.mh, { careOf: p.ipv6.src, home: p.homeAddressOption ?? '::', keyFor: () => KEY }).verdict;
         if (!p.mhChecksumOk || verdict !== 'ok') throw new Error(`predicted a BU the general path refuses: checksum ${p.mhChecksumOk ? 'right' : 'wrong'}, authentication ${verdict}`);
+        const general = predicted.twin.handleBindingUpdate(received(b));
+        if (general.status !== fast.status || sent(general) !== sent(fast) || JSON.stringify(general.dataPlane) !== JSON.stringify(fast.dataPlane)) {
+          throw new Error(`predicted ${fast.event}, the general path: ${general.event}`);
+        }
+        predicted = predicting();
         return 'ok';
       },
     },

@@ -3,7 +3,7 @@
  * dsmipd: the DSMIPv6 home agent daemon.
  *
  *   dsmipd --config FILE [--instance NAME] [--attach IF,IF…] [--tc-egress IF] [--journal FILE]
- *          [--api HOST:PORT | --api off] [--api-token TOKEN] [--capture FILE.pcap]
+ *          [--api HOST:PORT | --api off] [--api-token TOKEN] [--capture FILE.pcap] [--log-level debug|info|warn]
  *
  * The REST API (and /metrics) listens on 127.0.0.1:9180 unless told
  * otherwise; anywhere else it needs a bearer token (--api-token, or the
@@ -40,7 +40,7 @@ const { values } = parseArgs({
   },
 });
 /** Every BU's outcome is logged: accepted ones at info, refusals and discards at warn (at tens of thousands a second, `--log-level warn`). */
-const LEVELS = ['debug', 'info', 'warn', 'error'];
+const LEVELS = ['debug', 'info', 'warn']; // (nothing is logged at error: failures are warnings, the daemon goes on)
 
 if (!values.config || !LEVELS.includes(values['log-level'])) {
   process.stderr.write(`usage: dsmipd --config FILE [--instance NAME] [--attach IF,IF...] [--tc-egress IF] [--journal FILE] [--api HOST:PORT|off] [--api-token T] [--capture FILE.pcap] [--log-level ${LEVELS.join('|')}]\n`);

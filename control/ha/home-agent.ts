@@ -501,6 +501,8 @@ export class HomeAgent {
     if (!fields || sameAddress(fields.careOf, template.home)) return undefined; // (the home address: a deregistration)
     const previous = p.entry;
     if (!template.checksumOk(packet) || !template.authenticates(packet, fields, node.key)) return undefined;
+    const linkLocalHolder = previous.linkLocal === undefined ? undefined : this.linkLocals.get(previous.linkLocal);
+    if (linkLocalHolder && linkLocalHolder !== node) return undefined; // another node's now (register(): 134)
     if (checkReplay(fields.timestamp, nowMs, this.config.policy.replayWindow * 1000, previous.lastTimestamp).verdict !== 'fresh') return undefined;
     if (!sequenceNewer(fields.sequence, previous.sequence)) return undefined;
 

@@ -96,7 +96,7 @@ describe('a drain of BUs', () => {
 
   it('discards a frame that does not unwrap: counted and logged, nothing answered', () => {
     const before = daemon.answered.get(-1) ?? 0;
-    daemon.handleBatch([{ ifindex: 1, frame: Buffer.concat([ETH, Buffer.from('60000000ffff3c40', 'hex')]) }]); // a payload length past the frame's end
+    daemon.handleBatch([{ ifindex: 1, frame: Buffer.concat([ETH, Buffer.from('60000000ffff3c40', 'hex')]) }]); // an IPv6 header cut short
     expect(daemon.answered.get(-1)).toBe(before + 1);
     expect(events.at(-1)).toMatch(/^warn: undecodable signalling: /);
   });

@@ -405,4 +405,23 @@ describe('a record written from parts of the last', () => {
     }
     journal.close();
   });
+
+  it('moves a node to another slot: the old one cleared, the new one kept, and both gone when it leaves', () => {
+    const { journal } = BindingJournal.open(path);
+    const tunnel = { format: 'ip6' as const, local: HA6, remote: '2001:db8:e::1' };
+    const entry = (bindingId: number): BindingCacheEntry => ({ nai: 'mn1@example.net', bindingId, homeAddress: '2001:db8:1::100', careOf: '2001:db8:e::1', natDetected: false, tunnel,
+      sequence: 1, lifetime: 600, expiresMs: 1_000_000, lastTimestamp: 5n, route: { transport: 'ipv6', src: HA6, dst: '2001:db8:e::1' },
+      binding: { id: bindingId, tunnel, homeAddresses: ['2001:db8:1::100'], prefixes: [] }, refreshRequested: false });
+    const reread = () => {
+      const r = BindingJournal.open(path);
+      r.journal.close();
+      return r.entries;
+    };
+    journal.record('mn1@example.net', entry(1), () => [entry(1)]);
+    journal.record('mn1@example.net', entry(2), () => [entry(2)]);
+    expect(reread()).toEqual([entry(2)]);
+    journal.record('mn1@example.net', undefined, () => []);
+    expect(reread()).toEqual([]);
+    journal.close();
+  });
 });

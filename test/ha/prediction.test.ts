@@ -18,11 +18,14 @@ import { parseHomeAgentConfig } from '../../control/ha/config.js';
 import { BindingJournal } from '../../control/ha/journal.js';
 import { receivedBu } from '../../control/ha/daemon.js';
 import { HomeAgent, type BindingCacheEntry, type Outcome } from '../../control/ha/home-agent.js';
+import { BuTemplate } from '../../control/ha/prediction.js';
 import { unwrapSignal } from '../../control/signalling/channel.js';
 import { signMnHa } from '../../control/wire/auth/mipv6.js';
 import { ntpTimestamp } from '../../control/wire/auth/replay.js';
 import { encodeSignalling6 } from '../../control/wire/ip/signalling.js';
+import { OptionType } from '../../control/wire/mh/constants.js';
 import { encodeMobilityHeader, NO_BU_FLAGS, type MobilityOption } from '../../control/wire/mh/index.js';
+import { optionLocations } from '../../control/wire/mh/messages.js';
 
 const KEY = Buffer.alloc(20, 0x3c);
 const HA = '2001:db8:f::1';
@@ -210,7 +213,7 @@ describe('BU prediction', () => {
   });
 
   it('predicts neither a pooled IPv4 home address (its lease bounds the lifetime) nor a BU with an Alternate Care-of Address option', () => {
-    const { ha } = homeAgent();
+    const { ha, close } = homeAgent();
     const pooled = nodes[1]!, plain = nodes[4]!;
     const alternate = { ...plain, options: (): MobilityOption[] => [{ type: 'alternateCareOfAddress', address: '2001:db8:e::77' }] };
     for (const node of [pooled, alternate]) {
@@ -219,10 +222,11 @@ describe('BU prediction', () => {
       expect(ha.predictedUpdate(bu(2).subarray(ETH.length), START_MS + 10)).toBeUndefined();
       expect(general(ha, bu(2), START_MS + 10)?.status).toBe(0);
     }
+    close();
   });
 
   it('stops predicting a node whose profile changed, and starts again from its next accepted BU', () => {
-    const { ha } = homeAgent();
+    const { ha, close } = homeAgent();
     const node = nodes[4]!;
     const bu = (sequence: number) => frame({ node, careOf: '2001:db8:e::5', sequence, timestampMs: START_MS + sequence, lifetime: 600, flags: {}, nowMs: START_MS + 10 });
     expect(general(ha, bu(1), START_MS + 10)?.status).toBe(0);
@@ -230,5 +234,62 @@ describe('BU prediction', () => {
     ha.setProfile({ ...ha.profile(node.nai)!, spi: 5000 }); // the BU's SPI is no longer the node's: the general path refuses it
     expect(ha.predictedUpdate(bu(3).subarray(ETH.length), START_MS + 10)).toBeUndefined();
     expect(general(ha, bu(3), START_MS + 10)?.status).toBe(146);
+    close();
+  });
+
+  it('matches a BU only where its fields may change: each byte of the packet changed in turn', () => {
+    const node = nodes[0]!;
+    const bu = (sequence: number) => frame({ node, careOf: '2001:db8:e::5', sequence, timestampMs: START_MS + sequence, lifetime: 600, flags: {}, nowMs: START_MS }).subarray(ETH.length);
+    const { ha, close } = homeAgent();
+    const accepted = general(ha, Buffer.concat([ETH, bu(1)]), START_MS)!;
+    close();
+    const ba = accepted.reply!.packet!;
+    const template = BuTemplate.of({ packet: bu(1), mh: bu(1).subarray(64) }, { packet: ba, mh: ba.subarray(ba.length - accepted.reply!.mh.length) }, Buffer.from('20010db8000100000000000000000010', 'hex'))!;
+    const next = bu(2);
+    expect(template.match(next)).toMatchObject({ sequence: 2 });
+    const mhAt = 64; // after the IPv6 header and the Home Address option's Destination Options header
+    const timestampAt = mhAt + 2 + optionLocations(next.subarray(mhAt)).find((o) => o.code === OptionType.replayProtection)!.offset;
+    const holes = (i: number) => (i >= 1 && i <= 3) || i === 7 || (i >= 8 && i < 24) || (i >= mhAt + 4 && i < mhAt + 8) || (i >= timestampAt && i < timestampAt + 8) || i >= next.length - 12;
+    const matched = Array.from(next, (_, i) => {
+      const changed = Buffer.from(next);
+      changed[i] ^= i === 0 ? 0x10 : 0x01; // byte 0: the version (its low nibble is the traffic class's)
+      return template.match(changed) !== undefined;
+    });
+    expect(matched.map((m, i) => (m ? i : -1)).filter((i) => i >= 0)).toEqual(Array.from(next, (_, i) => i).filter(holes));
+    const trafficClass = Buffer.from(next);
+    trafficClass[0] ^= 0x01;
+    expect(template.match(trafficClass)).toBeDefined();
+  });
+
+  it('predicts the refresh a Binding Refresh Request asks for, as the general path answers it', () => {
+    const node = nodes[4]!;
+    const bu = (sequence: number, atMs: number) => frame({ node, careOf: '2001:db8:e::5', sequence, timestampMs: atMs, lifetime: 600, flags: {}, nowMs: atMs });
+    const policy = { ...QUIET, bindingRefreshLead: 30 };
+    const plain = homeAgent(policy), predicting = homeAgent(policy);
+    for (const { ha } of [plain, predicting]) expect(general(ha, bu(1, START_MS), START_MS)?.status).toBe(0);
+    const due = START_MS + 575_000; // within 30 s of its expiry
+    for (const { ha } of [plain, predicting]) expect(ha.expire(due).map((o) => o.event)).toEqual([`binding refresh requested from ${node.nai}`]);
+    expect(predicting.ha.binding(node.nai)?.refreshRequested).toBe(true);
+    const fast = predicting.ha.predictedUpdate(bu(2, due).subarray(ETH.length), due);
+    expect(fast).toBeDefined();
+    expect(seen(fast)).toEqual(seen(general(plain.ha, bu(2, due), due)));
+    expect(predicting.ha.binding(node.nai)).toEqual(plain.ha.binding(node.nai));
+    expect(predicting.ha.binding(node.nai)?.refreshRequested).toBe(false);
+    plain.close();
+    predicting.close();
+  });
+
+  it('leaves to the general path (134) a node whose link-local address another node has taken back meanwhile', () => {
+    const [a, b] = [nodes[3]!, nodes[5]!]; // the same interface identifier: fe80::13
+    const bu = (node: Node, sequence: number, l: boolean) => frame({ node, careOf: '2001:db8:e::5', sequence, timestampMs: START_MS + sequence, lifetime: 600, flags: { l }, nowMs: START_MS + 100 });
+    const { ha, close } = homeAgent();
+    const now = START_MS + 100;
+    expect(general(ha, bu(b, 1, true), now)?.status).toBe(0); // b defends fe80::13
+    const dropped = general(ha, bu(b, 2, false), now)!; // b lets it go...
+    expect(general(ha, bu(a, 1, true), now)?.status).toBe(0); // ...a takes it
+    dropped.onDataPlaneFailure!(); // b's change refused late (a held move): b defends it again
+    expect(ha.predictedUpdate(bu(a, 2, true).subarray(ETH.length), now)).toBeUndefined();
+    expect(general(ha, bu(a, 2, true), now)?.status).toBe(134);
+    close();
   });
 });
