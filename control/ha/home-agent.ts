@@ -454,15 +454,14 @@ export class HomeAgent {
   }
 
   /**
-   * After a registration that stands at once (nothing to probe): the node's
-   * next BU predicted from this one, if this one can be a template
+   * After a registration that stands at once (nothing to probe), its last
+   * prediction forgotten: the node's next BU predicted from this one, if this one can be a template
    * (prediction.ts) and the next one's outcome depends only on the fields
    * that change. Not a pooled IPv4 home address: its lifetime follows the
    * lease. Returns the reply, with its IPv6 packet if the template needed it
    * encoded.
    */
   private predict(node: NodeState, bu: ReceivedBu, m: BindingUpdate, entry: BindingCacheEntry, reply: NonNullable<Outcome['reply']>): Outcome['reply'] {
-    this.forget(node);
     const ba = reply.mh;
     const source = node.profile.ipv4HomeAddress;
     const pooled = source !== undefined && 'pool' in source && option(m, 'ipv4HomeAddress') !== undefined;
@@ -470,12 +469,13 @@ export class HomeAgent {
     if (bu.transport !== 'ipv6' || !bu.packet || bu.homeAddressOption === undefined || entry.careOf !== bu.ipv6Src || option(m, 'alternateCareOfAddress') || pooled
       || route.transport !== 'ipv6' || route.routingHeader2 !== entry.homeAddress) return reply;
     const packet = encodeSignalling6({ src: route.src, dst: route.dst, routingHeader2: route.routingHeader2, mh: ba });
-    const template = BuTemplate.of({ packet: bu.packet, mh: bu.mh }, { packet, mh: packet.subarray(packet.length - ba.length) }, sharedAddrBytes(entry.homeAddress));
+    const encoded = { mh: packet.subarray(packet.length - ba.length), packet };
+    const template = BuTemplate.of({ packet: bu.packet, mh: bu.mh }, encoded, sharedAddrBytes(entry.homeAddress));
     if (template) {
       node.prediction = { template, entry, profile: node.profile };
       this.predicted.set(node.profile.spi, node);
     }
-    return { ...reply, mh: packet.subarray(packet.length - ba.length), packet }; // encoded once: sent as it is
+    return { ...reply, ...encoded }; // encoded once: sent as it is
   }
 
   private forget(node: NodeState): void {
@@ -650,7 +650,7 @@ export class HomeAgent {
     // RFC 6275 §10.3.1: an IPv6 address this binding starts defending on the home link is probed for first
     const defended = previous?.deprecatedUntilMs === undefined ? previous?.binding.homeAddresses ?? [] : [];
     const probe = policy.duplicateAddressDetection ? homeAddresses.filter((a) => a.includes(':') && !defended.includes(a)) : [];
-    if (probe.length > 0) this.forget(node); // predicted once it stands, from its next BU
+    this.forget(node); // made from the BU before; a registration that probes is predicted once it stands, from its next BU
     const reply = probe.length === 0 ? this.predict(node, bu, m, entry, outcome.reply!) : outcome.reply;
     return {
       ...outcome, reply, dataPlane: [{ install: binding }], event: `registered ${profile.nai} at ${careOf} (${tunnel.format})`,

@@ -69,7 +69,7 @@ const baseText = (e: BindingCacheEntry) => `${JSON.stringify({ nai: e.nai, entry
 const movingText = (e: BindingCacheEntry) => `"careOf":${JSON.stringify(e.careOf)},"tunnel":${JSON.stringify(e.tunnel)},"route":${JSON.stringify(e.route)},`;
 /** Every number here is an integer: as JSON, its String(). */
 const tailText = (e: BindingCacheEntry) => `"sequence":${e.sequence},"expiresMs":${e.expiresMs},"lastTimestamp":"${e.lastTimestamp}","refreshRequested":${e.refreshRequested}}}`;
-export const recordText = (e: BindingCacheEntry): string => baseText(e) + movingText(e) + tailText(e);
+const recordText = (e: BindingCacheEntry): string => baseText(e) + movingText(e) + tailText(e);
 function fromJson(raw: Record<string, unknown>): BindingCacheEntry {
   const e = raw as unknown as BindingCacheEntry;
   return { ...e, lastTimestamp: BigInt(raw.lastTimestamp as string), binding: { id: e.bindingId, tunnel: e.tunnel, homeAddresses: e.binding.homeAddresses, prefixes: e.binding.prefixes } };

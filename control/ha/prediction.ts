@@ -95,12 +95,12 @@ export class BuTemplate {
     const answer = message(ba.packet, ba.mh, ba.packet.subarray(SOURCE_AT, SOURCE_AT + 16), home);
     if (!request || !answer || onesSum([bu.mh], request.pseudoSum) !== 0xffff) return undefined; // (the checksum the general path checked is this one)
     const store = Buffer.allocUnsafeSlow(bu.packet.length + ba.packet.length + 32);
-    const parts = [bu.packet, ba.packet, home, bu.packet.subarray(SOURCE_AT, DESTINATION_AT)].map((bytes, i, all) => {
-      const at = all.slice(0, i).reduce((n, x) => n + x.length, 0);
+    let at = 0;
+    const kept = (bytes: Uint8Array) => {
       store.set(bytes, at);
-      return store.subarray(at, at + bytes.length);
-    });
-    return new BuTemplate({ ...request, packet: parts[0]! }, { ...answer, packet: parts[1]! }, parts[2]!, parts[3]!);
+      return store.subarray(at, (at += bytes.length));
+    };
+    return new BuTemplate({ ...request, packet: kept(bu.packet) }, { ...answer, packet: kept(ba.packet) }, kept(home), kept(bu.packet.subarray(SOURCE_AT, DESTINATION_AT)));
   }
 
   /** The packet's own fields if it is this BU but for them; undefined otherwise. */
