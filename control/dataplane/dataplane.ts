@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Btf } from './btf.js';
 import { BPF_ANY, attachType, libbpf, xdpFlags, type MapShape, type ObjectHandle } from './libbpf.js';
 import {
-  EndpointFlag, addrFamily, canonicalAddr, decodeTunnel, encodeConfig, encodeEndpointKey, encodeHomeKey, encodeHomeLink, encodePrefixKey,
+  EndpointFlag, addrFamily, canonicalAddr, sharedAddrBytes, decodeTunnel, encodeConfig, encodeEndpointKey, encodeHomeKey, encodeHomeLink, encodePrefixKey,
   encodeTunnel, formatAddr, layouts, sumBindingCounters, type AnchorConfig, type BindingCounters,
   type RoleName, type TunnelFormatName,
 } from './layout.js';
@@ -99,12 +99,15 @@ export function sameBinding(a: Binding, b: Binding): boolean {
   const tb = b.tunnel as typeof ta;
   if (a.id !== b.id || ta.format !== tb.format || (ta.localPort ?? 0) !== (tb.localPort ?? 0) || (ta.remotePort ?? 0) !== (tb.remotePort ?? 0)
     || (ta.mtu ?? 0) !== (tb.mtu ?? 0) || a.homeAddresses.length !== b.homeAddresses.length || a.prefixes.length !== b.prefixes.length) return false;
-  const same = (x: string, y: string) => x === y || canonical(x) === canonical(y); // spelled alike, the common case, costs nothing
+  const same = (x: string, y: string) => x === y || sameText(x, y); // spelled alike, the common case, costs nothing
   const sameSet = (xs: readonly string[], ys: readonly string[]) => xs.every((x, i) => same(x, ys[i]!)) || xs.map(canonical).sort().join() === ys.map(canonical).sort().join();
   return same(ta.local, tb.local) && same(ta.remote, tb.remote) && sameSet(a.homeAddresses, b.homeAddresses) && sameSet(a.prefixes, b.prefixes);
 }
 
 const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Two addresses (or "address/length"s) the same however spelled: addresses by their bytes (a move's new care-of address parsed once, for the install after). */
+const sameText = (x: string, y: string): boolean => (x.includes('/') || y.includes('/') ? canonical(x) === canonical(y) : sharedAddrBytes(x).equals(sharedAddrBytes(y)));
 
 /** An address or "address/length" in canonical form. */
 function canonical(x: string): string {

@@ -77,8 +77,18 @@ export function sharedAddrBytes(addr: string): Buffer {
   return b;
 }
 
+/** formatAddr() of an address whose bytes are at hand (a packet's), the bytes (copied) kept for sharedAddrBytes() of the text it returns. */
+export function formatSharedAddr(bytes: Uint8Array, family: 4 | 6): string {
+  const text = formatAddr(bytes, family);
+  if (!sharedAddrs.has(text)) {
+    if (sharedAddrs.size >= SHARED_ADDRS_MAX) sharedAddrs.clear();
+    sharedAddrs.set(text, Buffer.from(bytes.subarray(0, family === 4 ? 4 : 16)));
+  }
+  return text;
+}
+
 export function addrFamily(addr: string): 4 | 6 {
-  return addrBytes(addr).length === 4 ? 4 : 6;
+  return sharedAddrBytes(addr).length === 4 ? 4 : 6;
 }
 
 /** An address in canonical form (RFC 5952 for IPv6): "2001:DB8:1::0:5" is "2001:db8:1::5", as packets decode. */
@@ -243,8 +253,8 @@ export function encodeTunnel(t: TunnelValue): Buffer {
   b.writeUInt32LE(t.bindingId, f.binding_id!.offset);
   b.writeUInt8(TunnelFormat[t.format], f.format!.offset);
   b.writeUInt16LE(t.mtu, f.mtu!.offset);
-  anchorAddr(t.local).copy(b, f.local!.offset);
-  anchorAddr(t.remote).copy(b, f.remote!.offset);
+  sharedAddrBytes(t.local).copy(b, f.local!.offset); // (b is zeroed: an IPv4 address is the union's first four bytes)
+  sharedAddrBytes(t.remote).copy(b, f.remote!.offset);
   b.writeUInt16BE(t.localPort, f.local_port!.offset);
   b.writeUInt16BE(t.remotePort, f.remote_port!.offset);
   return b;

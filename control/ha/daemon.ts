@@ -54,6 +54,13 @@ const HELD_MAX = 8;
 /** While probes run, what the kernel queues for them is read this often (its queue holds thousands, not unbounded). */
 const HEAR_EVERY_MS = 100;
 const MAX_RATE_SOURCES = 65536;
+/**
+ * Refusals and discards logged a second, at most: forged BUs from spoofed
+ * sources pass the per-source rate limit, and must not flood the log. The
+ * rest are counted (dsmip_binding_updates_total by status) and summed up in
+ * one line a second later.
+ */
+const REFUSALS_LOGGED_PER_SECOND = 20;
 
 export interface DaemonOptions {
   now?: () => number;
@@ -108,6 +115,8 @@ export class HomeAgentDaemon {
   /** Failures counted (and logged at most once a second each): replies not sent, changes not journalled, and anything else that went wrong handling signalling or expiry. */
   readonly failures = { send: 0, journal: 0, internal: 0 };
   private readonly lastFailureLogMs = { send: -Infinity, journal: -Infinity, internal: -Infinity };
+  /** This second's refusals and discards: logged, and left unlogged past REFUSALS_LOGGED_PER_SECOND. */
+  private refusals = { sinceMs: -Infinity, logged: 0, unlogged: 0 };
   /** Started and listening (readiness). */
   serving = false;
   /** BAs answered, by status; BUs discarded unanswered (malformed) under -1. */
@@ -172,6 +181,7 @@ export class HomeAgentDaemon {
     this.expiry = setInterval(() => {
       this.guarded('internal', 'expiry', () => this.expire());
       this.repairJournal();
+      this.summariseRefusals();
     }, EXPIRY_CHECK_MS);
     this.routeWatch = new RouteWatch(this.dataPlane);
     this.serving = true;
@@ -186,7 +196,8 @@ export class HomeAgentDaemon {
     const { journal, entries, problems } = BindingJournal.open(path, copySizeFor(this.config.mobileNodes));
     for (const p of problems) this.log(p, 'warn');
     const held = new Map(this.dataPlane.bindingIds().map((id) => [id, this.dataPlane.binding(id)!]));
-    const { dataPlane, events } = this.homeAgent.restore(entries, held);
+    const { dataPlane, warnings, events } = this.homeAgent.restore(entries, held);
+    for (const w of warnings) this.log(w, 'warn');
     for (const e of events) this.log(e);
     this.applyChanges(dataPlane);
     journal.rewrite([...this.homeAgent.entries()]);
@@ -464,9 +475,30 @@ export class HomeAgentDaemon {
   /** An outcome as it will stand: logged, and counted by its BA's status (-1: discarded unanswered). */
   private settled(outcome: Outcome): Outcome {
     const status = outcome.status ?? -1;
-    this.log(outcome.event, status < 0 || status >= 128 ? 'warn' : 'info');
+    if (status < 0 || status >= 128) this.logRefusal(outcome.event);
+    else this.log(outcome.event, 'info');
     this.answered.set(status, (this.answered.get(status) ?? 0) + 1);
     return outcome;
+  }
+
+  private logRefusal(event: string): void {
+    this.summariseRefusals();
+    const r = this.refusals;
+    if (r.logged < REFUSALS_LOGGED_PER_SECOND) {
+      r.logged++;
+      this.log(event, 'warn');
+    } else {
+      r.unlogged++;
+    }
+  }
+
+  /** Once this second is over: how many refusals went unlogged in it, and a new second begun (called on each refusal, and every second). */
+  private summariseRefusals(): void {
+    const nowMs = this.now();
+    const r = this.refusals;
+    if (nowMs - r.sinceMs < 1000) return;
+    if (r.unlogged > 0) this.log(`${r.unlogged} more BUs refused or discarded in the second after ${new Date(r.sinceMs).toISOString()}, not logged (dsmip_binding_updates_total counts them by status)`, 'warn');
+    this.refusals = { sinceMs: nowMs, logged: 0, unlogged: 0 };
   }
 
   /* ---- what an operator may do (the REST API) ---- */
@@ -551,7 +583,7 @@ export class HomeAgentDaemon {
     const before = this.proxied.get(b.id) ?? [];
     this.proxied.set(b.id, b.homeAddresses);
     const link = this.homeLink;
-    if (!link) return;
+    if (!link || before === b.homeAddresses) return; // (a move: its addresses the same list)
     for (const address of b.homeAddresses.filter((x) => !before.includes(x))) {
       try {
         link.socket.send(addrFamily(address) === 4 ? gratuitousArp(link.mac, address) : unsolicitedNeighborAdvert(link.mac, link.ipv6, address));

@@ -22,7 +22,7 @@
  * shadow entries (PMIPv6).
  */
 import { sameBinding, type Binding, type Tunnel } from '../dataplane/dataplane.js';
-import { addrBytes, canonicalAddr, formatAddr, inPrefix, sharedAddrBytes } from '../dataplane/layout.js';
+import { addrBytes, canonicalAddr, formatAddr, formatSharedAddr, inPrefix, sharedAddrBytes } from '../dataplane/layout.js';
 import { DecodeError } from '../wire/buffer.js';
 import { MN_HA_AUTHENTICATOR_LENGTH, signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
 import { HmacSha1Key } from '../wire/auth/sha1.js';
@@ -341,16 +341,18 @@ export class HomeAgent {
    * configuration moved its node. Returns what the data plane must change to
    * hold exactly the live entries: bindings it has that no entry explains go,
    * entries whose binding it lacks (or holds otherwise) are installed.
-   * Expired entries are left for expire() to remove as usual.
+   * Expired entries are left for expire() to remove as usual. What was
+   * dropped or removed is in warnings (an operator's edit, or a journal
+   * that does not match the data plane); events sums up what was restored.
    */
-  restore(entries: readonly BindingCacheEntry[], held: ReadonlyMap<number, Binding>): { dataPlane: Outcome['dataPlane']; events: string[] } {
-    const events: string[] = [];
+  restore(entries: readonly BindingCacheEntry[], held: ReadonlyMap<number, Binding>): { dataPlane: Outcome['dataPlane']; warnings: string[]; events: string[] } {
+    const warnings: string[] = [];
     const ids = new Map<number, string>();
     for (const e of entries) {
       const node = this.nodes.get(e.nai);
       const stale = !node ? 'is no longer configured' : ids.has(e.bindingId) ? `shares binding id ${e.bindingId}` : this.staleAgainst(node.profile, e);
       if (stale) {
-        events.push(`journal: ${e.nai} ${stale}: dropped`);
+        warnings.push(`journal: ${e.nai} ${stale}: dropped`);
         continue;
       }
       ids.set(e.bindingId, e.nai);
@@ -378,15 +380,14 @@ export class HomeAgent {
     for (const id of held.keys()) {
       if (!live.has(id)) {
         dataPlane.push({ remove: id });
-        events.push(`journal: data-plane binding ${id} belongs to no entry: removed`);
+        warnings.push(`journal: data-plane binding ${id} belongs to no entry: removed`);
       }
     }
     for (const e of live.values()) {
       const now = held.get(e.bindingId);
       if (!now || !sameBinding(now, e.binding)) dataPlane.push({ install: e.binding });
     }
-    events.push(`journal: ${live.size} bindings and ${kept.length - live.size} deprecated entries restored`);
-    return { dataPlane, events };
+    return { dataPlane, warnings, events: [`journal: ${live.size} bindings and ${kept.length - live.size} deprecated entries restored`] };
   }
 
   /** Every live binding (deprecated entries left out). */
@@ -507,7 +508,7 @@ export class HomeAgent {
     if (!sequenceNewer(fields.sequence, previous.sequence)) return undefined;
 
     const moved = !sameAddress(fields.careOf, template.careOf);
-    const careOf = moved ? formatAddr(fields.careOf, 6) : previous.careOf;
+    const careOf = moved ? formatSharedAddr(fields.careOf, 6) : previous.careOf; // (its bytes kept: the data plane's install reads them)
     const tunnel = moved ? { ...previous.tunnel, remote: careOf } : previous.tunnel;
     const entry: BindingCacheEntry = { // every field named: a literal of one shape, cheaper than a spread copy (a field the general path leaves out is here undefined: JSON omits both)
       nai: previous.nai, bindingId: previous.bindingId, homeAddress: previous.homeAddress, ipv4HomeAddress: previous.ipv4HomeAddress, careOf, natDetected: previous.natDetected,

@@ -277,8 +277,11 @@ export class BindingJournal {
 
   /**
    * A record (none: no entry) over the slot's older copy, its sequence
-   * number last (until then the slot reads as it was); the rest of the copy
-   * zeroed.
+   * number last (until then the slot reads as it was); the rest of what the
+   * copy held zeroed, not the whole copy: each write would otherwise touch
+   * every cache line of it, a miss each with 100,000 slots. (A write cut
+   * short may leave bytes past its copy's length: nothing reads them, and a
+   * cleared slot is zeroed whole.)
    */
   private writeSlot(slot: number, h?: Head, tail = ''): void {
     if (!this.file) throw new Error(`${this.path}: the journal is closed`);
@@ -288,9 +291,10 @@ export class BindingJournal {
     const b = a + this.copySize;
     const [at, other] = newer(this.words[a / 4]!, this.words[b / 4]!) ? [b, a] : [a, b];
     const seq = (this.words[other / 4]! + 1) | 0 || 1; // 0 is never written: after 2^32 writes, 1
+    const stale = h ? TEXT_AT + bytes.readUInt16LE(at + LENGTH_AT) : this.copySize; // what the copy held: past it, zeros already
     const length = h ? bytes.write(h.text, at + TEXT_AT) + bytes.write(tail, at + TEXT_AT + h.bytes, 'latin1') : 0;
     bytes.writeUInt16LE(length, at + LENGTH_AT);
-    bytes.fill(0, at + TEXT_AT + length, at + this.copySize);
+    if (TEXT_AT + length < stale) bytes.fill(0, at + TEXT_AT + length, at + stale);
     Atomics.store(this.words, at / 4, seq);
     if (!h) bytes.fill(0, other, other + this.copySize); // a cleared slot keeps nothing of the node (the older copy was its last entry)
   }

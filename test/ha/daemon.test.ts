@@ -17,7 +17,7 @@ import { closeFd } from '../../control/sys/libc.js';
 import { signMnHa } from '../../control/wire/auth/mipv6.js';
 import { ntpTimestamp } from '../../control/wire/auth/replay.js';
 import { encodeSignalling6 } from '../../control/wire/ip/signalling.js';
-import { encodeMobilityHeader, NO_BU_FLAGS } from '../../control/wire/mh/index.js';
+import { BaStatus, encodeMobilityHeader, NO_BU_FLAGS } from '../../control/wire/mh/index.js';
 
 const KEY = Buffer.alloc(20, 0x5a);
 const HA = '2001:db8:f::1';
@@ -35,24 +35,25 @@ beforeAll(() => {
     homeLink: { interface: 'lo', prefixes: ['2001:db8:1::/64'] }, homeAgent: { ipv6: HA }, policy: { duplicateAddressDetection: false }, // (not started: nothing would probe)
     mobileNodes: nodes.map((n) => ({ nai: n.nai, key: KEY.toString('hex'), spi: n.spi, homeAddress: n.home })),
   });
-  daemon = new HomeAgentDaemon(config, dp, { log: (e, level) => events.push(`${level}: ${e}`), now: () => start + 1000 }); // its clock fixed: a slow machine does not age the BUs out of the replay window
+  daemon = new HomeAgentDaemon(config, dp, { log: (e, level) => events.push(`${level}: ${e}`), now: () => clock }); // its clock fixed: a slow machine does not age the BUs out of the replay window
 });
 afterAll(() => dp?.destroy());
 
 const start = Date.now();
+let clock = start + 1000;
 
 /**
  * Node i's BU from careOf, as the data plane captures it (its timestamp a
  * millisecond a sequence number: each newer than the last). A node's first
  * takes the general path, the rest its prediction (prediction.ts).
  */
-function bu(i: number, sequence: number, careOf: string): Arrival {
+function bu(i: number, sequence: number, careOf: string, key = KEY): Arrival {
   const n = nodes[i]!;
   const mh = signMnHa(encodeMobilityHeader({
     type: 'bindingUpdate', sequence, lifetime: 600, flags: { ...NO_BU_FLAGS, a: true, h: true },
     options: [{ type: 'mobileNodeIdentifier', subtype: 1, identifier: n.nai }, { type: 'replayProtection', timestamp: ntpTimestamp(start + sequence) },
       { type: 'mobilityMessageAuthentication', subtype: 1, spi: n.spi, authenticator: Buffer.alloc(12) }],
-  }), { key: KEY, spi: n.spi, careOf, home: n.home });
+  }), { key, spi: n.spi, careOf, home: n.home });
   return { ifindex: 1, frame: Buffer.concat([ETH, encodeSignalling6({ src: careOf, dst: HA, homeAddressOption: n.home, mh })]) };
 }
 
@@ -92,6 +93,25 @@ describe('a drain of BUs', () => {
     expect(remoteOf(nodes[1]!.home)).toBe('2001:db8:e::c');
     expect(events).toEqual(expect.arrayContaining([expect.stringMatching(/^warn: data plane write failed: .*bpf_map_update_elem/), 'warn: forwarding setup failed for mn0@example.net',
       'info: registered mn1@example.net at 2001:db8:e::c (ip6)'])); // refusals and failures at warn, the rest at info
+  });
+
+  it('logs at most 20 refusals a second, and then how many it left out: forged BUs do not flood the log', () => {
+    const forged = (k: number) => bu(1, 100 + k, '2001:db8:e::f', Buffer.alloc(20, 0x11));
+    const refused = () => daemon.answered.get(BaStatus.mipv6AuthFail) ?? 0;
+    clock += 1000; // a second of its own (the refusals before were logged in theirs)
+    const [before, logged] = [refused(), events.length];
+    daemon.handleBatch(Array.from({ length: 50 }, (_, k) => forged(k)));
+    expect(refused()).toBe(before + 50);
+    expect(events.slice(logged)).toEqual(Array(20).fill('warn: authentication: mismatch'));
+    daemon.handleBatch([forged(50)]); // the same second: counted, not logged
+    expect(events.length).toBe(logged + 20);
+    clock += 1000;
+    try {
+      daemon.handleBatch([forged(51)]); // the next second: the one before summed up
+      expect(events.slice(logged + 20)).toEqual([expect.stringMatching(/^warn: 31 more BUs refused or discarded in the second after .*, not logged/), 'warn: authentication: mismatch']);
+    } finally {
+      clock += 1000; // a second of its own for the tests after (7 s of replay window: the BUs' timestamps still fresh)
+    }
   });
 
   it('discards a frame that does not unwrap: counted and logged, nothing answered', () => {

@@ -64,7 +64,7 @@ describe('a home agent rebuilt from its journal', () => {
     const bindings = new Map(before.ha.bindings().map((e) => [e.bindingId, e.binding]));
 
     const after = journaled({ held: bindings });
-    expect(after.restored).toEqual({ dataPlane: [], events: ['journal: 2 bindings and 0 deprecated entries restored'] });
+    expect(after.restored).toEqual({ dataPlane: [], warnings: [], events: ['journal: 2 bindings and 0 deprecated entries restored'] });
     expect(after.ha.bindings()).toEqual(before.ha.bindings());
     expect(after.ha.binding('mn1@example.net')?.lastTimestamp).toBe(ntpTimestamp(t0)); // a bigint, through JSON
     expect(decodeMobilityHeader(after.ha.handleBindingUpdate(bu(0, 7, t0 + 20)).reply!.mh)).toMatchObject({ status: 135, sequence: 7 });
@@ -119,13 +119,13 @@ describe('entries the configuration no longer allows (edited while the daemon wa
     const { entries } = BindingJournal.open(path);
     const edited = new HomeAgent(config([{ ...profiles[0]!, ipv4HomeAddress: '10.1.0.101' }, { ...profiles[1]!, homeAddress: '2001:db8:1::222' }]));
     const r = edited.restore(entries, held);
-    expect(r.events).toEqual([
+    expect(r.warnings).toEqual([
       'journal: mn1@example.net had 10.1.0.100, now 10.1.0.101: dropped',
       'journal: mn2@example.net had home address 2001:db8:1::200, now 2001:db8:1::222: dropped',
       'journal: data-plane binding 1 belongs to no entry: removed',
       'journal: data-plane binding 2 belongs to no entry: removed',
-      'journal: 0 bindings and 0 deprecated entries restored',
     ]);
+    expect(r.events).toEqual(['journal: 0 bindings and 0 deprecated entries restored']);
     expect(r.dataPlane).toEqual([{ remove: 1 }, { remove: 2 }]);
   });
 });
@@ -402,6 +402,32 @@ describe('a record written from parts of the last', () => {
       const reread = BindingJournal.open(path);
       expect(reread.entries, JSON.stringify(change, (_, v) => (typeof v === 'bigint' ? `${v}` : v))).toEqual([changed]);
       reread.journal.close();
+    }
+    journal.close();
+  });
+
+  it('zeroes what a copy held past its new record: nothing of a longer record before it stays', () => {
+    const { journal } = BindingJournal.open(path);
+    const entry = (careOf: string, sequence: number): BindingCacheEntry => {
+      const tunnel = { format: 'ip6' as const, local: HA6, remote: careOf };
+      return { nai: 'mn1@example.net', bindingId: 1, homeAddress: '2001:db8:1::100', careOf, natDetected: false, tunnel, sequence, lifetime: 600, expiresMs: 1_000_000,
+        lastTimestamp: 5n, route: { transport: 'ipv6', src: HA6, dst: careOf }, binding: { id: 1, tunnel, homeAddresses: ['2001:db8:1::100'], prefixes: [] }, refreshRequested: false };
+    };
+    const long = '2001:db8:eeee:eeee:eeee:eeee:eeee:eeee';
+    const [COPY, SLOT] = [1024, 2048]; // slot 1: its two copies
+    const copies = () => {
+      const file = readFileSync(path);
+      return [SLOT, SLOT + COPY].map((at) => ({ length: file.readUInt16LE(at + 4), text: file.toString('latin1', at + 6, at + 6 + file.readUInt16LE(at + 4)), rest: file.subarray(at + 6 + file.readUInt16LE(at + 4), at + COPY) }));
+    };
+    journal.record('mn1@example.net', entry(long, 1), () => []);
+    journal.record('mn1@example.net', entry(long, 2), () => []);
+    const before = copies().map((c) => c.length);
+    journal.record('mn1@example.net', entry('2001:db8:e::1', 3), () => []); // each copy in turn gets a shorter record
+    journal.record('mn1@example.net', entry('2001:db8:e::1', 4), () => []);
+    for (const [i, c] of copies().entries()) {
+      expect(c.length).toBeLessThan(before[i]!);
+      expect(c.text).not.toContain('eeee');
+      expect(c.rest.every((b) => b === 0)).toBe(true);
     }
     journal.close();
   });
