@@ -43,7 +43,7 @@ interface Probe {
   unheard: boolean;
   /** The solicited-node groups it joined. */
   joined: string[];
-  /** Not yet authenticated, so several: one forged BU cannot push the node's own out (beyond HELD_MAX the oldest goes). */
+  /** BUs for its home address that came meanwhile and passed authentication and replay protection (anything else is answered at once); beyond HELD_MAX the oldest is discarded, said and counted. */
   held: SignalPacket[];
   /** Its registration's journal writes, made once it stands (a daemon killed meanwhile restarts without it). */
   journal: JournalWrite[];
@@ -330,8 +330,8 @@ export class HomeAgentDaemon {
 
   private answerPacket(p: SignalPacket): Outcome | undefined {
     const probe = this.probing.get(homeAddressOf(p));
-    if (probe) { // answered once its node's probe is over
-      if (probe.held.push(p) > HELD_MAX) probe.held.shift();
+    if (probe && this.mayWait(p)) { // answered once its node's probe is over
+      if (probe.held.push(p) > HELD_MAX) this.settled(discarded(`BU from ${probe.held.shift()!.signalling.ipv6.src} waiting for the probe of ${homeAddressOf(p)} discarded: more than ${HELD_MAX} came`));
       return undefined;
     }
     this.deferred = [];
@@ -464,6 +464,11 @@ export class HomeAgentDaemon {
       outcome.dad.refuse(outcome.dad.addresses[0]!); // the entry as it was before, journalled
       this.log(`duplicate address detection for ${outcome.dad.addresses.join(', ')} cut short by a stop: undone (${outcome.event})`);
     }
+  }
+
+  /** May this BU wait for its home address's probe? Only if its checksums are right and it is authentic and fresh now (HomeAgent.passesSecurity()). */
+  private mayWait(p: SignalPacket): boolean {
+    return p.udpChecksumOk !== false && p.signalling.mhChecksumOk && this.homeAgent.passesSecurity(receivedBu(p, this.now()));
   }
 
   private process(p: SignalPacket): Outcome {

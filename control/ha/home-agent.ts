@@ -120,6 +120,8 @@ interface AckExtra {
   timestamp?: bigint;
 }
 type Acknowledge = (status: number, extra?: AckExtra) => Outcome;
+/** A BU past authentication and replay protection, and what its answer needs. */
+interface Screened { m: BindingUpdate; node: NodeState; profile: MobileNodeProfile; home: string; careOf: string; timestamp: bigint; ba: Acknowledge }
 
 const splitPrefix = (p: string): [string, number] => {
   const [a = '', l = ''] = p.split('/');
@@ -533,7 +535,22 @@ export class HomeAgent {
     };
   }
 
-  handleBindingUpdate(bu: ReceivedBu): Outcome {
+  /**
+   * Would this BU get past authentication and replay protection now? Only
+   * such a BU may wait for its node's duplicate address detection
+   * (daemon.ts): anything else is answered at once, as it would be after,
+   * and a flood of forged or replayed BUs cannot push the node's own out.
+   */
+  passesSecurity(bu: ReceivedBu): boolean {
+    return !('event' in this.screen(bu));
+  }
+
+  /**
+   * A BU decoded and told whose it is, then authenticated and checked
+   * against replay first (RFC 4285 §5, §6: nothing else is believed before
+   * them); the outcome if that is as far as it gets.
+   */
+  private screen(bu: ReceivedBu): Outcome | Screened {
     let m: MobilityHeader;
     try {
       m = decodeMobilityHeader(bu.mh);
@@ -563,6 +580,14 @@ export class HomeAgent {
     if (timestamp === undefined) return ba(BaStatus.mipv6MesgIdReqd, { event: 'replay protection: no timestamp' });
     const replay = checkReplay(timestamp, bu.nowMs, this.config.policy.replayWindow * 1000, previous?.lastTimestamp).verdict;
     if (replay !== 'fresh') return ba(BaStatus.mipv6IdMismatch, { event: `replay protection: ${replay}`, timestamp: ntpTimestamp(bu.nowMs) });
+    return { m, node, profile, home, careOf, timestamp, ba };
+  }
+
+  handleBindingUpdate(bu: ReceivedBu): Outcome {
+    const screened = this.screen(bu);
+    if ('event' in screened) return screened;
+    const { m, node, profile, home, careOf, timestamp, ba } = screened;
+    const previous = node.entry;
 
     if (!m.flags.h) return ba(BaStatus.homeRegistrationNotSupported);
     if (!this.onHomeLink(home)) return ba(BaStatus.notHomeSubnet); // RFC 6275 §10.3.1

@@ -40,6 +40,7 @@ const LATE = node('late@example.net', 4100, '2001:db8:1::600');
 const GONE = node('gone@example.net', 4101, '2001:db8:1::700');
 const FAR = node('far@example.net', 4102, '2001:db8:1::800'); // an advertisement for it comes from beyond a router
 const RIVAL = node('rival@example.net', 4103, '2001:db8:1::900'); // a host on the home link probes for it at the same time
+const WAITS = node('waits@example.net', 4104, '2001:db8:1::a00'); // BUs come while its probe runs
 
 let t: RoamingLab;
 let ha: HomeAgentDaemon;
@@ -58,7 +59,7 @@ beforeAll(() => {
       { nai: MN.nai, key: KEY.toString('hex'), spi: MN.spi, homeAddress: MN.home, ipv4HomeAddress: a.mnHome.v4 },
       { nai: HOST.nai, key: KEY.toString('hex'), spi: HOST.spi, homeAddress: HOST.home },
       { nai: ROUTER.nai, key: KEY.toString('hex'), spi: ROUTER.spi, homeAddress: ROUTER.home, mobileRouter: true, prefixes: ['2001:db8:400::/48'] },
-      ...[TWIN, LATE, GONE, FAR, RIVAL].map((n) => ({ nai: n.nai, key: KEY.toString('hex'), spi: n.spi, homeAddress: n.home })),
+      ...[TWIN, LATE, GONE, FAR, RIVAL, WAITS].map((n) => ({ nai: n.nai, key: KEY.toString('hex'), spi: n.spi, homeAddress: n.home })),
     ],
   });
   journalDir = mkdtempSync(join(tmpdir(), 'rejects-'));
@@ -395,6 +396,25 @@ describe('duplicate address detection on the home link (RFC 6275 §10.3.1)', () 
     });
     expect(decodeMobilityHeader((await nextBa()).signalling.mh)).toMatchObject({ status: 134, sequence: 1 });
     expect(t.anchor.lookupEntry(RIVAL.home)).toBeNull();
+  });
+
+  it('while a probe runs, a forged or replayed BU is answered at once; the node\'s own wait, 8 at most (the oldest discarded, said)', async () => {
+    const probing = () => said.filter((l) => l.startsWith(`duplicate address detection for ${WAITS.home} before`)).length;
+    const start = Date.now();
+    sendOverIpv6({ seq: 1, who: WAITS, timestampMs: start });
+    for (const end = Date.now() + 2000; probing() === 0 && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
+    expect(probing()).toBe(1);
+    const forged = await overIpv6({ seq: 2, who: WAITS, key: OTHER_KEY, timestampMs: start + 1 });
+    expect(mhBytes(forged.ba)).toBe(expectedBa(BaStatus.mipv6AuthFail, forged.sent, CARE_OF6, { who: null }).toString('hex'));
+    const replayed = await overIpv6({ seq: 2, who: WAITS, timestampMs: start }); // the probing BU's timestamp again
+    expect(decodeMobilityHeader(replayed.ba.signalling.mh)).toMatchObject({ status: BaStatus.mipv6IdMismatch, sequence: 2 });
+    expect(Date.now() - start).toBeLessThan(DAD_WAIT_MS); // both before the probe is over
+    for (let seq = 3; seq <= 11; seq++) sendOverIpv6({ seq, who: WAITS, timestampMs: start + seq });
+    const bas = [];
+    for (let k = 0; k < 9; k++) bas.push(decodeMobilityHeader((await nextBa()).signalling.mh));
+    expect(bas.map((m) => [m.type === 'bindingAcknowledgement' && m.status, m.type === 'bindingAcknowledgement' && m.sequence])).toEqual([[0, 1], ...[4, 5, 6, 7, 8, 9, 10, 11].map((q) => [0, q])]);
+    expect(said).toContain(`BU from ${CARE_OF6} waiting for the probe of ${WAITS.home} discarded: more than 8 came`);
+    expect(ha.homeAgent.binding(WAITS.nai)).toMatchObject({ sequence: 11 });
   });
 
   it('a stop during a probe undoes its registration (the last test here: the home agent stays stopped)', async () => {
