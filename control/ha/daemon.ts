@@ -20,7 +20,7 @@ import { BindingJournal, copySizeFor } from './journal.js';
 import { SourceRateLimiter } from './rate-limit.js';
 import { frameSource, ipv6PacketOf, SignallingChannel, unwrapSignal, type SignalPacket } from '../signalling/channel.js';
 import type { SignalFrame } from '../dataplane/signals.js';
-import { encodeSignalling6 } from '../wire/ip/signalling.js';
+import { checksumProblem, encodeSignalling6 } from '../wire/ip/signalling.js';
 import { configJson, type HomeAgentConfig, type MobileNodeProfile } from './config.js';
 import { DSMIP_PORT, HomeAgent, type BindingCacheEntry, type Outcome, type ReceivedBu } from './home-agent.js';
 
@@ -468,12 +468,12 @@ export class HomeAgentDaemon {
 
   /** May this BU wait for its home address's probe? Only if its checksums are right and it is authentic and fresh now (HomeAgent.passesSecurity()). */
   private mayWait(p: SignalPacket): boolean {
-    return p.udpChecksumOk !== false && p.signalling.mhChecksumOk && this.homeAgent.passesSecurity(receivedBu(p, this.now()));
+    return checksumProblem(p) === undefined && this.homeAgent.passesSecurity(receivedBu(p, this.now()));
   }
 
   private process(p: SignalPacket): Outcome {
-    if (p.udpChecksumOk === false) return discarded(`UDP datagram with a wrong checksum from ${p.outer.src}:${p.outer.srcPort} discarded`); // RFC 768
-    if (!p.signalling.mhChecksumOk) return discarded(`MH with a wrong checksum from ${p.signalling.ipv6.src} discarded`); // RFC 6275 §9.2
+    const problem = checksumProblem(p);
+    if (problem) return discarded(problem);
     return this.homeAgent.handleBindingUpdate(receivedBu(p, this.now()));
   }
 

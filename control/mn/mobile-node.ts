@@ -27,7 +27,7 @@ import type { Tunnel } from '../dataplane/dataplane.js';
 import { inPrefix } from '../dataplane/layout.js';
 import { signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
 import { DEFAULT_REPLAY_WINDOW_MS, fromNtp, ntpTimestamp, ntpUnwrap } from '../wire/auth/replay.js';
-import { encodeSignalling6, type SignallingPacket6 } from '../wire/ip/signalling.js';
+import { checksumProblem, encodeSignalling6, type SignallingPacket6 } from '../wire/ip/signalling.js';
 import { DSMIP6_UDP_PORT } from '../wire/ip/constants.js';
 import { BaStatus, decodeMobilityHeader, encodeMobilityHeader, NO_BU_FLAGS, type BindingAcknowledgement, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
 import type { MobileNodeConfig } from './config.js';
@@ -180,8 +180,8 @@ export class MobileNode {
 
   /** A Mobility Header packet that reached the node (the data plane's capture). */
   handleSignal(p: { signalling: SignallingPacket6; udpChecksumOk?: boolean | null }, nowMs: number): Output {
-    if (p.udpChecksumOk === false) return { events: ['UDP datagram with a wrong checksum discarded'] }; // RFC 768
-    if (!p.signalling.mhChecksumOk) return { events: [`MH with a wrong checksum from ${p.signalling.ipv6.src} discarded`] }; // RFC 6275 §9.2
+    const problem = checksumProblem(p);
+    if (problem) return { events: [problem] };
     let m;
     try {
       m = decodeMobilityHeader(p.signalling.mh);

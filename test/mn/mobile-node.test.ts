@@ -313,7 +313,7 @@ describe('mobile node: what a protocol review found', () => {
       mh: decodeSignalling6((bu as { packet: Buffer }).packet).mh, nowMs: w.nowMs });
     const packet = encodeSignalling6({ src: HA6, dst: '2001:db8:f::2', routingHeader2: '2001:db8:1::100', mh: outcome.reply!.mh });
     const good = decodeSignalling6(packet);
-    expect(w.mn.handleSignal({ signalling: good, udpChecksumOk: false }, w.nowMs)).toEqual({ events: ['UDP datagram with a wrong checksum discarded'] });
+    expect(w.mn.handleSignal({ signalling: good, udpChecksumOk: false }, w.nowMs)).toEqual({ events: ['UDP datagram with a wrong checksum discarded'] }); // (no outer addresses given)
     packet[packet.length - 1]! ^= 0x01; // the authenticator's last byte: the checksum no longer holds
     expect(w.mn.handleSignal({ signalling: decodeSignalling6(packet) }, w.nowMs)).toEqual({ events: [`MH with a wrong checksum from ${HA6} discarded`] });
     expect(w.mn.awaitingAck).toBe(true);

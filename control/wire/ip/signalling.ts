@@ -39,6 +39,13 @@ export interface SignallingPacket6 {
   finalDestination: string;
 }
 
+/** Why a received signalling packet must be discarded unanswered before anything reads it: a wrong UDP (RFC 768) or MH (RFC 6275 §9.2) checksum; undefined if neither. */
+export function checksumProblem(p: { signalling: SignallingPacket6; udpChecksumOk?: boolean | null; outer?: { src: string; srcPort?: number } }): string | undefined {
+  if (p.udpChecksumOk === false) return `UDP datagram with a wrong checksum${p.outer ? ` from ${p.outer.src}:${p.outer.srcPort}` : ''} discarded`;
+  if (!p.signalling.mhChecksumOk) return `MH with a wrong checksum from ${p.signalling.ipv6.src} discarded`;
+  return undefined;
+}
+
 export interface SignallingSpec6 {
   src: string;
   dst: string;
