@@ -729,6 +729,8 @@ static __always_inline int xdp_ipv6(struct xdp_md *ctx, const struct anchor_conf
 		if ((void *)(ip6h + 1) > data_end)
 			return XDP_PASS;
 	}
+	if (is_anchor(cfg) && link_local_off_home_link(&ip6h->daddr, ctx->ingress_ifindex))
+		return XDP_PASS;
 	t = binding_of((const __be32 *)(is_anchor(cfg) ? &ip6h->daddr : &ip6h->saddr), 6, cfg->generation, 1, 0);
 	return t ? xdp_encap(ctx, t, &ip) : XDP_PASS;
 }
@@ -825,7 +827,7 @@ static __always_inline int tc_encap(struct __sk_buff *skb, int forwarding)
 		tos = ipv6_tclass(ip6h);
 		ttl = ip6h->hop_limit;
 		ip_len = bpf_ntohs(ip6h->payload_len) + sizeof(*ip6h);
-		t = binding_of6(anchor ? &ip6h->daddr : &ip6h->saddr);
+		t = anchor && link_local_off_home_link(&ip6h->daddr, ifindex) ? 0 : binding_of6(anchor ? &ip6h->daddr : &ip6h->saddr);
 	}
 	if (!t)
 		return TC_ACT_OK;

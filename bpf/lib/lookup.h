@@ -24,6 +24,17 @@ static __always_inline struct tunnel *binding_of6(const struct in6_addr *addr)
 	return bpf_map_lookup_elem(&prefix6, &key);
 }
 
+/*
+ * A link-local address (fe80::/10) means something only on its own link: a
+ * node's (registered with L, RFC 6275 §10.3.1) is tunnelled for packets on
+ * a home link, and on any other link is another host's (RFC 4291 §2.5.6).
+ */
+static __always_inline int link_local_off_home_link(const struct in6_addr *a, __u32 ifindex)
+{
+	return a->in6_u.u6_addr8[0] == 0xfe && (a->in6_u.u6_addr8[1] & 0xc0) == 0x80 &&
+	       !bpf_map_lookup_elem(&home_links, &ifindex);
+}
+
 /* Fibonacci hashing of an address (IPv4: a[0] alone is read) to `bits` bits. */
 static __always_inline __u32 addr_slot(const __be32 *a, __u8 family, int bits)
 {

@@ -703,13 +703,18 @@ export class DataPlane {
   }
 
   /** Runs a program once on a frame with BPF_PROG_TEST_RUN. */
-  testRun(prog: Hook | 'tc', frame: Buffer, opts: { ingressIfindex?: number; repeat?: number } = {}): { verdict: number; frame: Buffer; durationNs: number } {
+  testRun(prog: Hook | 'tc', frame: Buffer, opts: { ingressIfindex?: number; ifindex?: number; repeat?: number } = {}): { verdict: number; frame: Buffer; durationNs: number } {
     const out = Buffer.alloc(frame.length + 512);
     const run: Record<string, unknown> = { data_in: frame, data_size_in: frame.length, data_out: out, data_size_out: out.length, repeat: opts.repeat ?? 1 };
     if (prog === 'xdp' && opts.ingressIfindex) {
       const ctx = Buffer.alloc(24);
       ctx.writeUInt32LE(frame.length, 4); // data_end
       ctx.writeUInt32LE(opts.ingressIfindex, 12);
+      Object.assign(run, { ctx_in: ctx, ctx_size_in: ctx.length });
+    }
+    if (prog !== 'xdp' && opts.ifindex) { // the device the packet is on (else loopback): struct __sk_buff up to ifindex, the rest zero
+      const ctx = Buffer.alloc(44);
+      ctx.writeUInt32LE(opts.ifindex, 40);
       Object.assign(run, { ctx_in: ctx, ctx_size_in: ctx.length });
     }
     const r = libbpf.testRun(this.programFd(prog), run);

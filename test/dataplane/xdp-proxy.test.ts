@@ -8,8 +8,8 @@
  */
 import { addrBytes, formatAddr } from '../../control/dataplane/layout.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADDR, MAC, XDP_PASS, XDP_REDIRECT, anchorTunnel, buildDataPlaneLab, changed, hex, named, type DataPlaneLab } from '../helpers/dataplane-lab.js';
-import { eth } from '../helpers/frames.js';
+import { ADDR, MAC, TC_ACT_OK, TC_ACT_REDIRECT, XDP_PASS, XDP_REDIRECT, anchorTunnel, buildDataPlaneLab, changed, hex, named, type DataPlaneLab } from '../helpers/dataplane-lab.js';
+import { eth, inner } from '../helpers/frames.js';
 import { scapy } from '../helpers/scapy.js';
 import { field, tshark } from '../helpers/tshark.js';
 
@@ -50,6 +50,8 @@ beforeAll(() => {
     nsHop64: ns(ADDR.cn.v6, ADDR.home1.v6, 64),
     nsOther: ns(ADDR.cn.v6, ADDR.home2.v6),
     nsLinkLocal: ns(CN_LINK_LOCAL, linkLocal(ADDR.home1.v6)),
+    toLinkLocal: `${eth(MAC.cn, MAC.aCn)}/${inner(6, { src: CN_LINK_LOCAL, dst: linkLocal(ADDR.home1.v6) })}`,
+    ownToLinkLocal: `${eth(MAC.aCn, MAC.cn)}/${inner(6, { src: 'fe80::a', dst: linkLocal(ADDR.home1.v6) })}`,
     naLinkLocal: `${eth(MAC.aCn, MAC.cn)}/IPv6(src='${ADDR.anchorCn.v6}', dst='${CN_LINK_LOCAL}', hlim=255)/ICMPv6ND_NA(tgt='${linkLocal(ADDR.home1.v6)}', R=0, S=1, O=1)/ICMPv6NDOptDstLLAddr(lladdr='${MAC.aCn}')`,
   });
 });
@@ -77,6 +79,28 @@ describe('on a home link, for an away node\'s home address', () => {
     expect(field(na!, 'icmpv6.nd.na.target_address')).toEqual([ADDR.home1.v6]);
     expect(field(na!, 'icmpv6.nd.na.flag.o')).toEqual(['1']);
     expect(field(na!, 'icmpv6.opt.linkaddr')).toEqual([MAC.aCn]);
+  });
+});
+
+describe('the node\'s link-local address is its own only on the home link (RFC 4291 §2.5.6)', () => {
+  it('a packet for it that comes in on the home link is tunnelled; on another link it is another host\'s, passed untouched', () => {
+    const here = t.xdp(t.anchor, HOME_LINK, named(f, 'toLinkLocal'), [1]);
+    expect(here.verdict).toBe(XDP_REDIRECT);
+    expect(here.delta.bindings?.[1]).toMatchObject({ encapPackets: 1 });
+    const elsewhere = t.xdp(t.anchor, 'a-mn', named(f, 'toLinkLocal'), [1]);
+    expect(elsewhere.verdict).toBe(XDP_PASS);
+    expect(hex(elsewhere.frame)).toBe(hex(named(f, 'toLinkLocal')));
+    expect(elsewhere.delta).toEqual(changed({}));
+  });
+
+  it('the host\'s own packet for it is tunnelled at TC egress on the home link, and left alone on another', () => {
+    const here = t.tc(t.anchor, named(f, 'ownToLinkLocal'), [1], 'tc', HOME_LINK);
+    expect(here.verdict).toBe(TC_ACT_REDIRECT);
+    expect(here.delta.bindings?.[1]).toMatchObject({ encapPackets: 1 });
+    const elsewhere = t.tc(t.anchor, named(f, 'ownToLinkLocal'), [1], 'tc', 'a-mn');
+    expect(elsewhere.verdict).toBe(TC_ACT_OK);
+    expect(hex(elsewhere.frame)).toBe(hex(named(f, 'ownToLinkLocal')));
+    expect(elsewhere.delta).toEqual(changed({}));
   });
 });
 

@@ -72,7 +72,7 @@ export interface DataPlaneLab {
   /** Runs dp's XDP program on frame as if it came in on ifname. */
   xdp(dp: DataPlane, ifname: string, frame: Buffer, bindings?: readonly number[]): RunResult;
   /** Runs a TC program (egress by default) on frame, inside dp's namespace. */
-  tc(dp: DataPlane, frame: Buffer, bindings?: readonly number[], prog?: 'tc' | 'tc-ingress'): RunResult;
+  tc(dp: DataPlane, frame: Buffer, bindings?: readonly number[], prog?: 'tc' | 'tc-ingress', ifname?: string): RunResult;
   /** Runs fn inside dp's namespace. */
   within<T>(dp: DataPlane, fn: () => T): T;
   /** Runs a shell command in a namespace of the lab. */
@@ -144,7 +144,7 @@ export function buildDataPlaneLab(prefix: string): DataPlaneLab {
       lab, ns, anchor, mobile, ifindex, within,
       xdp: (dp, ifname, frame, bindings = []) =>
         measured(dp, bindings, () => dp.testRun('xdp', frame, { ingressIfindex: ifIndex(ifname) })),
-      tc: (dp, frame, bindings = [], prog = 'tc') => measured(dp, bindings, () => dp.testRun(prog, frame)),
+      tc: (dp, frame, bindings = [], prog = 'tc', ifname) => measured(dp, bindings, () => dp.testRun(prog, frame, ifname ? { ifindex: ifIndex(ifname) } : {})),
       exec: (namespace, command) => lab.exec(namespace, command),
       destroy() {
         for (const dp of instances.splice(0)) {
