@@ -77,7 +77,7 @@ const auth = (spi = 4096): MobilityOption[] => [{ type: 'mobileNodeIdentifier', 
 /** Real messages to start from: what the home agent and the mobile node send each other, and the other protocols `decode` reads. */
 export function seeds(): { bu: Buffer[]; ba: Buffer[]; packets: Buffer[] } {
   const bu = mh({ type: 'bindingUpdate', sequence: 7, lifetime: 600, flags: FLAGS, options: [
-    { type: 'ipv4HomeAddress', prefixLength: 0, p: false, address: '0.0.0.0' }, { type: 'mobileNetworkPrefix', prefixLength: 48, prefix: '2001:db8:100::' },
+    { type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '0.0.0.0' }, { type: 'mobileNetworkPrefix', prefixLength: 48, prefix: '2001:db8:100::' },
     { type: 'alternateCareOfAddress', address: CARE_OF }, ...auth()] }, CARE_OF);
   const bu4 = mh({ type: 'bindingUpdate', sequence: 8, lifetime: 600, flags: FLAGS, options: [{ type: 'ipv4CareOfAddress', address: '10.0.0.2' }, ...auth()] }, '10.0.0.2');
   const ba = mh({ type: 'bindingAcknowledgement', status: 0, sequence: 7, lifetime: 600, flags: { k: false, r: true, p: false, t: true }, options: [

@@ -17,7 +17,7 @@ const auth = { type: 'mobilityMessageAuthentication' as const, subtype: 1, spi: 
 export const bindingUpdate: MobilityHeader = {
   type: 'bindingUpdate', sequence: 4711, lifetime: 3600, flags: { ...NO_BU_FLAGS, a: true, h: true },
   options: [
-    { type: 'ipv4HomeAddress', prefixLength: 0, p: false, address: '0.0.0.0' },
+    { type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '0.0.0.0' },
     { type: 'ipv4CareOfAddress', address: '198.51.100.2' },
     { type: 'mobileNodeIdentifier', subtype: 1, identifier: 'mn1@example.net' },
     auth,

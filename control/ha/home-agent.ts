@@ -120,6 +120,8 @@ interface AckExtra {
   timestamp?: bigint;
 }
 type Acknowledge = (status: number, extra?: AckExtra) => Outcome;
+/** RFC 5555 §4.2: a NAT between the node and us, by its IPv4 care-of address against the BU's outer source (and port: see README). */
+const natBetween = (bu: ReceivedBu, careOf: string): boolean => bu.outer.src !== careOf || bu.outer.srcPort !== DSMIP_PORT;
 /** A BU past authentication and replay protection, and what its answer needs. */
 interface Screened { m: BindingUpdate; node: NodeState; profile: MobileNodeProfile; home: string; careOf: string; timestamp: bigint; ba: Acknowledge }
 
@@ -589,7 +591,8 @@ export class HomeAgent {
     const { m, node, profile, home, careOf, timestamp, ba } = screened;
     const previous = node.entry;
 
-    if (!m.flags.h) return ba(BaStatus.homeRegistrationNotSupported);
+    // RFC 6275 §9.5.1: an H flag other than the entry's is a registration type change (139); no H and no home registration: not one we take (131)
+    if (!m.flags.h) return ba(previous?.deprecatedUntilMs === undefined && previous ? BaStatus.registrationTypeChangeDisallowed : BaStatus.homeRegistrationNotSupported);
     if (!this.onHomeLink(home)) return ba(BaStatus.notHomeSubnet); // RFC 6275 §10.3.1
     if (home !== profile.homeAddress) return ba(BaStatus.notHomeAgentForThisMobileNode);
     if (previous && !sequenceNewer(m.sequence, previous.sequence)) return ba(BaStatus.sequenceNumberOutOfWindow, { sequence: previous.sequence });
@@ -621,18 +624,27 @@ export class HomeAgent {
     if (nemo.status !== undefined) return ba(nemo.status);
     const prefixes = [...nemo.prefixes];
 
-    const requested = option(m, 'ipv4HomeAddress');
-    if (requested?.p) { // an IPv4 home prefix (RFC 5555 §3.1.1): only one the profile holds
-      const wanted = canonicalPrefix(requested.address, requested.prefixLength);
-      const held = profile.prefixes.some((x) => canonicalPrefix(...splitPrefix(x)) === wanted);
-      options.push({ type: 'ipv4AddressAcknowledgement', status: held ? Ipv4AckStatus.success : Ipv4AckStatus.prefixAllocationUnauthorized, prefixLength: held ? requested.prefixLength : 0, address: requested.address });
-      if (held) prefixes.push(wanted);
-    } else if (requested) {
-      const granted = this.ipv4HomeAddress(profile, requested.address, bu.nowMs, lifetime, bu.transport === 'udp4' ? careOf : undefined);
-      options.push({ type: 'ipv4AddressAcknowledgement', status: granted.status, prefixLength: granted.address ? 32 : 0, address: granted.address ?? requested.address });
-      if (granted.address) {
-        ipv4Home = granted.address;
-        lifetime = Math.min(lifetime, granted.lifetime);
+    // RFC 5555 §3.1.1: an address (static or dynamic) and a prefix may be asked for in options of their own; each is acknowledged
+    let addressAsked = false;
+    for (const requested of m.options) {
+      if (requested.type !== 'ipv4HomeAddress') continue;
+      const ack = (status: number, prefixLength = 0, address = requested.address) =>
+        options.push({ type: 'ipv4AddressAcknowledgement', status, prefixLength: status < 128 ? prefixLength : 0, address });
+      if (requested.prefixLength === 0 || (!requested.p && addressAsked)) { // "A value of zero is invalid and MUST be considered an error"; one IPv4 home address a binding
+        ack(Ipv4AckStatus.reasonUnspecified);
+      } else if (requested.p) { // an IPv4 home prefix: only one the profile holds
+        const wanted = canonicalPrefix(requested.address, requested.prefixLength);
+        const held = profile.prefixes.some((x) => canonicalPrefix(...splitPrefix(x)) === wanted);
+        ack(held ? Ipv4AckStatus.success : Ipv4AckStatus.prefixAllocationUnauthorized, requested.prefixLength);
+        if (held && !prefixes.includes(wanted)) prefixes.push(wanted);
+      } else {
+        addressAsked = true;
+        const granted = this.ipv4HomeAddress(profile, requested.address, bu.nowMs, lifetime, bu.transport === 'udp4' ? careOf : undefined);
+        ack(granted.status, 32, granted.address ?? requested.address);
+        if (granted.address) {
+          ipv4Home = granted.address;
+          lifetime = Math.min(lifetime, granted.lifetime);
+        }
       }
     }
 
@@ -642,7 +654,7 @@ export class HomeAgent {
     if (bu.transport === 'ipv6') {
       tunnel = { format: 'ip6', local: bu.outer.dst, remote: careOf }; // never UDP on an IPv6 link (§4.5)
     } else {
-      natDetected = bu.outer.src !== careOf || bu.outer.srcPort !== DSMIP_PORT;
+      natDetected = natBetween(bu, careOf);
       if (natDetected || m.flags.f) {
         t = m.flags.t && policy.tlv;
         tunnel = { format: t ? 'udp4-tlv' : 'udp4', local: bu.outer.dst, remote: bu.outer.src, localPort: bu.outer.dstPort ?? DSMIP_PORT, remotePort: bu.outer.srcPort ?? DSMIP_PORT };
@@ -756,7 +768,7 @@ export class HomeAgent {
     if (requested === '0.0.0.0' && careOf4 && this.onHomeLink(careOf4) && !this.statics.has(careOf4) && !pool?.contains(careOf4)) {
       return { status: Ipv4AckStatus.success, address: careOf4, lifetime };
     }
-    if (requested !== '0.0.0.0') { // the node's own lease, or (after a revocation, say) the same address if still free
+    if (requested !== '0.0.0.0') { // the node's own lease, or its last one if no other node took the address since (pool.ts)
       const held = pool?.leaseOf(requested, profile.nai, nowMs) ?? pool?.leaseAddress(requested, profile.nai, nowMs, lifetime);
       if (!held) return { status: Ipv4AckStatus.incorrectIpv4HomeAddress, lifetime };
     }
@@ -770,6 +782,10 @@ export class HomeAgent {
     extra: AckExtra = {}): Outcome {
     const options: MobilityOption[] = [...(extra.options ?? [])];
     const profile = node?.profile;
+    // RFC 5555 §3.2.2: "If a NAT is detected, this option MUST be sent" (a refusal or deregistration in UDP too, once the BU is authentic)
+    if (profile && bu.transport === 'udp4' && natBetween(bu, careOf) && !options.some((o) => o.type === 'natDetection')) {
+      options.push({ type: 'natDetection', f: m.flags.f, refreshTime: this.config.policy.natRefreshTime });
+    }
     if (profile) {
       options.push({ type: 'mobileNodeIdentifier', subtype: 1, identifier: profile.nai });
       const ts = extra.timestamp ?? option(m, 'replayProtection')?.timestamp;

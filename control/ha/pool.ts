@@ -24,6 +24,8 @@ const toAddress = (n: number): string => {
 export class AddressPool {
   private readonly leases = new Map<number, Lease>();
   private readonly byNai = new Map<string, number>();
+  /** Who held each address whose lease ended, until another node takes it: only that node may ask for it back by address. */
+  private readonly lastHolder = new Map<number, string>();
   private readonly first: number;
   private readonly last: number;
 
@@ -38,31 +40,45 @@ export class AddressPool {
     return this.last - this.first + 1;
   }
 
-  /** The node's lease if it has one, else a free address; null when the pool is exhausted. */
+  /** The node's lease if it has one, else a free address (one its last holder may come back for only when no other is free); null when the pool is exhausted. */
   lease(nai: string, nowMs: number, seconds: number): Lease | null {
     this.expire(nowMs);
-    let n = this.byNai.get(nai);
-    if (n === undefined) n = this.free();
-    if (n === undefined) return null;
-    const lease = { address: toAddress(n), nai, expiresMs: nowMs + seconds * 1000 };
-    this.leases.set(n, lease);
-    this.byNai.set(nai, n);
-    return lease;
+    const n = this.byNai.get(nai) ?? this.free(nai);
+    return n === undefined ? null : this.grant(n, nai, nowMs, seconds);
   }
 
-  /** Leases this very address to the node, if it is the pool's and free (the node's old address, asked for again). */
+  /**
+   * Leases this very address to the node if it was allocated to the node
+   * (RFC 5555 §4.5): its lease, or its last one, ended (a revocation, say)
+   * and the address still free. Any other address, free or not, is refused:
+   * a node cannot pick its address from the pool.
+   */
   leaseAddress(address: string, nai: string, nowMs: number, seconds: number): Lease | null {
     this.expire(nowMs);
     if (!this.contains(address) || this.reserved.has(address)) return null;
     const n = toNumber(address);
     const holder = this.leases.get(n);
-    if (holder && holder.nai !== nai) return null;
+    if (holder ? holder.nai !== nai : this.lastHolder.get(n) !== nai) return null;
     const mine = this.byNai.get(nai);
-    if (mine !== undefined && mine !== n) this.leases.delete(mine);
-    const lease = { address, nai, expiresMs: nowMs + seconds * 1000 };
+    if (mine !== undefined && mine !== n) this.end(mine);
+    return this.grant(n, nai, nowMs, seconds);
+  }
+
+  private grant(n: number, nai: string, nowMs: number, seconds: number): Lease {
+    const lease = { address: toAddress(n), nai, expiresMs: nowMs + seconds * 1000 };
     this.leases.set(n, lease);
     this.byNai.set(nai, n);
+    this.lastHolder.delete(n);
     return lease;
+  }
+
+  /** A lease over: its address free again, remembered as its holder's. */
+  private end(n: number): void {
+    const lease = this.leases.get(n);
+    if (!lease) return;
+    this.leases.delete(n);
+    this.byNai.delete(lease.nai);
+    this.lastHolder.set(n, lease.nai);
   }
 
   /** Takes back a lease a journal kept (a restart); false if its address is not this pool's or another holds it. */
@@ -91,8 +107,7 @@ export class AddressPool {
   release(nai: string): boolean {
     const n = this.byNai.get(nai);
     if (n === undefined) return false;
-    this.leases.delete(n);
-    this.byNai.delete(nai);
+    this.end(n);
     return true;
   }
 
@@ -105,17 +120,21 @@ export class AddressPool {
     const ended: Lease[] = [];
     for (const [n, lease] of this.leases) {
       if (lease.expiresMs + LEASE_GRACE_MS > nowMs) continue;
-      this.leases.delete(n);
-      this.byNai.delete(lease.nai);
+      this.end(n);
       ended.push(lease);
     }
     return ended;
   }
 
-  private free(): number | undefined {
+  /** A free address for nai: its own last one, else one no one held last, else any. */
+  private free(nai: string): number | undefined {
+    let held: number | undefined;
     for (let n = this.first; n <= this.last; n++) {
-      if (!this.leases.has(n) && !this.reserved.has(toAddress(n))) return n;
+      if (this.leases.has(n) || this.reserved.has(toAddress(n))) continue;
+      const last = this.lastHolder.get(n);
+      if (last === undefined || last === nai) return n;
+      held ??= n;
     }
-    return undefined;
+    return held;
   }
 }

@@ -319,7 +319,7 @@ export class MobileNode {
     if (!v4) return [];
     let address = v4 === 'dynamic' ? this.leasedIpv4 ?? '0.0.0.0' : v4;
     if (p.kind === 'home4' && v4 === 'dynamic') address = '0.0.0.0'; // the on-link address becomes it (extended home link §4.1)
-    return [{ type: 'ipv4HomeAddress', prefixLength: address === '0.0.0.0' ? 0 : 32, p: false, address }];
+    return [{ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address }]; // one address, asked for or not: 32 (RFC 5555 §3.1.1; 0 is an error)
   }
 
   private buildBu(p: Exclude<Placement, { kind: 'detached' }>, careOf: string, forceUdp: boolean, timestamp: bigint): OutgoingBu {

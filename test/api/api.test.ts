@@ -66,7 +66,7 @@ beforeAll(async () => {
     mh: signed('mn1@example.net', 4096, '2001:db8:f::2', '2001:db8:1::100', [{ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '10.1.0.100' }]) })]) }));
   daemon.handleSignal(unwrapSignal({ ifindex: 1, frame: Buffer.concat([ETH4, encodeSignalling4({ src: '203.0.113.2', dst: HA4, srcPort: 40000, dstPort: 4191,
     ipv6: encodeSignalling6({ src: '2001:db8:1::200', dst: HA6, mh: signed('mn2@example.net', 4097, '10.0.0.2', '2001:db8:1::200', [
-      { type: 'ipv4HomeAddress', prefixLength: 0, p: false, address: '0.0.0.0' }, { type: 'ipv4CareOfAddress', address: '10.0.0.2' }]) }) })]) }));
+      { type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '0.0.0.0' }, { type: 'ipv4CareOfAddress', address: '10.0.0.2' }]) }) })]) }));
   app = await buildApi(daemon, dp, createMetrics(daemon, dp));
 });
 afterAll(async () => {

@@ -87,7 +87,7 @@ describe('home agent', () => {
   it('registers a mobile node behind a NAT over UDP, leasing it an IPv4 home address', async () => {
     const careOf = addr.mnnCareOf.v4;
     const bu = signedBu('mnn@example.net', 4097, careOf, addr.mnnHome.v6, [
-      { type: 'ipv4HomeAddress', prefixLength: 0, p: false, address: '0.0.0.0' }, { type: 'ipv4CareOfAddress', address: careOf }]);
+      { type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '0.0.0.0' }, { type: 'ipv4CareOfAddress', address: careOf }]);
     const packet = encodeSignalling4({ src: careOf, dst: addr.anchorNat.v4, ipv6: encodeSignalling6({ src: addr.mnnHome.v6, dst: addr.anchorVisited.v6, mh: bu }) });
     t.lab.within(t.mnn.ns, () => {
       const s = new RawIpSocket(4);

@@ -243,7 +243,7 @@ describe('refused over IPv6: the BA comes back to the care-of address with a typ
   });
 
   it('a host with no IPv4 home address asking for one: IPv4 Address Acknowledgement 129', async () => {
-    const { sent, ba } = await overIpv6({ seq: 1, who: HOST, options: [{ type: 'ipv4HomeAddress', prefixLength: 0, p: false, address: '0.0.0.0' }] });
+    const { sent, ba } = await overIpv6({ seq: 1, who: HOST, options: [{ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '0.0.0.0' }] });
     expect(mhBytes(ba)).toBe(expectedBa(BaStatus.accepted, sent, CARE_OF6, {
       who: HOST, lifetime: 600, options: [{ type: 'ipv4AddressAcknowledgement', status: Ipv4AckStatus.administrativelyProhibited, prefixLength: 0, address: '0.0.0.0' }],
     }).toString('hex'));
@@ -281,7 +281,8 @@ describe('refused in UDP through the NAT: the BA goes back in UDP to the NAT\'s 
     const { sent, ba } = await throughNat({ seq: 20, flags: { f: true } });
     expect(ba.transport).toBe('udp4');
     expect(ba.outer).toMatchObject({ src: a.ha.v4, dst: CARE_OF4, srcPort: 4191, dstPort: 4191 }); // NAT reversed: the node sees its own port
-    expect(mhBytes(ba)).toBe(expectedBa(BaStatus.administrativelyProhibited, sent, CARE_OF4).toString('hex'));
+    // a NAT was on the way: its NAT Detection option (RFC 5555 §3.2.2: "MUST be sent"), F as asked
+    expect(mhBytes(ba)).toBe(expectedBa(BaStatus.administrativelyProhibited, sent, CARE_OF4, { options: [{ type: 'natDetection', f: true, refreshTime: 110 }] }).toString('hex'));
     expect(field(tshark([ba.ipv6], { linktype: LINKTYPE_RAW })[0]!, 'mip6.ba.status')).toEqual(['129']);
     expect(ha.homeAgent.binding(MN.nai)).toMatchObject({ careOf: CARE_OF6 }); // the IPv6 binding from before stands
   });

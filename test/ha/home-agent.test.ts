@@ -20,6 +20,7 @@ const config = (policy: object = {}) => parseHomeAgentConfig({
     { nai: 'mn1@example.net', key: KEY, spi: 4096, homeAddress: '2001:db8:1::100', ipv4HomeAddress: '10.1.0.100' },
     { nai: 'mn2@example.net', key: KEY, spi: 4097, homeAddress: '2001:db8:1::200', ipv4HomeAddress: { pool: 'visitors' } },
     { nai: 'mr@example.net', key: KEY, spi: 4098, homeAddress: '2001:db8:1::300', mobileRouter: true, prefixes: ['2001:db8:300::/48', '2001:db8:301::/48', '10.30.0.0/16'] },
+    { nai: 'mn4@example.net', key: KEY, spi: 4099, homeAddress: '2001:db8:1::400', ipv4HomeAddress: '10.1.0.104', prefixes: ['10.40.0.0/16'] },
   ],
 });
 const NO_FLAGS = { a: false, h: false, l: false, k: false, m: false, r: false, p: false, f: false, t: false };
@@ -84,11 +85,20 @@ describe('home registration from an IPv6 care-of address', () => {
   it.each([
     ['a wrong key', { key: 'ff'.repeat(20) }, 146],
     ['an unknown SPI', { spi: 9999 }, 146],
-    ['no H flag', { flags: { h: false } }, 131],
+    ['no H flag, no home registration', { flags: { h: false } }, 131],
   ] as const)('refuses %s (status %i) and installs nothing', (_what, spec, status) => {
     const o = new HomeAgent(config()).handleBindingUpdate(overIpv6(spec));
     expect(o.dataPlane).toEqual([]);
     expect(decodeMobilityHeader(o.reply!.mh)).toMatchObject({ status, lifetime: 0 });
+  });
+
+  it('refuses no H flag from a node with a home registration as a registration type change (139, RFC 6275 §9.5.1); the binding stands', () => {
+    const ha = new HomeAgent(config());
+    ha.handleBindingUpdate(overIpv6({ seq: 1 }));
+    const o = ha.handleBindingUpdate(overIpv6({ seq: 2, flags: { h: false }, atMs: 1_000_100 }));
+    expect(ba(o, '2001:db8:f::2', '2001:db8:1::100')).toMatchObject({ status: 139, lifetime: 0 });
+    expect(o.dataPlane).toEqual([]);
+    expect(ha.binding('mn1@example.net')).toMatchObject({ sequence: 1 });
   });
 
   it('answers a BU that fails authentication unsigned: a signed refusal of a forgery would end the real node\'s registration', () => {
@@ -282,7 +292,7 @@ describe('home registration from an IPv6 care-of address', () => {
 });
 
 describe('registration over UDP/IPv4', () => {
-  const dynamic: MobilityOption = { type: 'ipv4HomeAddress', prefixLength: 0, p: false, address: '0.0.0.0' };
+  const dynamic: MobilityOption = { type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '0.0.0.0' };
 
   it('detects the NAT, tunnels in UDP to the mapped address and port, leases an IPv4 home address, and answers in UDP', () => {
     const ha = new HomeAgent(config());
@@ -315,6 +325,18 @@ describe('registration over UDP/IPv4', () => {
     expect(ba(o, '10.0.0.2', '2001:db8:1::200').options).toContainEqual({ type: 'natDetection', f: true, refreshTime: 0xffffffff });
   });
 
+  it('puts the NAT Detection option in every signed BA to a BU that came through a NAT: a refusal, a deregistration (§3.2.2: "MUST be sent")', () => {
+    const ha = new HomeAgent(config());
+    ha.handleBindingUpdate(throughNat({ seq: 5 }));
+    const natd = { type: 'natDetection', f: false, refreshTime: 110 };
+    const stale = ha.handleBindingUpdate(throughNat({ seq: 4, atMs: 1_000_100 }));
+    expect(ba(stale, '10.0.0.2', '2001:db8:1::200')).toMatchObject({ status: 135, options: expect.arrayContaining([natd]) });
+    const leaving = ha.handleBindingUpdate(throughNat({ seq: 6, lifetime: 0, atMs: 1_000_200 }));
+    expect(ba(leaving, '10.0.0.2', '2001:db8:1::200')).toMatchObject({ status: 0, options: expect.arrayContaining([natd]) });
+    const forged = ha.handleBindingUpdate(throughNat({ seq: 7, key: 'ff'.repeat(20), atMs: 1_000_300 }));
+    expect(decodeMobilityHeader(forged.reply!.mh)).toMatchObject({ status: 146, options: [] }); // unsigned, nothing in it
+  });
+
   it('refuses forced UDP when the policy does (129), and leases the address again after a deregistration freed it', () => {
     const refusing = new HomeAgent(config({ forceUdp: 'refuse' })).handleBindingUpdate(throughNat({ src: '10.0.0.2', srcPort: 4191, flags: { f: true } }));
     expect(ba(refusing, '10.0.0.2', '2001:db8:1::200')).toMatchObject({ status: 129 });
@@ -323,6 +345,44 @@ describe('registration over UDP/IPv4', () => {
     ha.handleBindingUpdate(throughNat({ seq: 2, lifetime: 0, atMs: 1_001_000 })); // deregistration frees the lease
     expect(ba(ha.handleBindingUpdate(throughNat({ seq: 3, options: [dynamic], atMs: 1_002_000 })), '10.0.0.2', '2001:db8:1::200').options)
       .toContainEqual({ type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 32, address: '10.1.0.200' });
+  });
+});
+
+describe('IPv4 Home Address options (RFC 5555 §3.1.1, §4.5)', () => {
+  const mn4 = (options: MobilityOption[]): ReceivedBu => ({
+    transport: 'ipv6', outer: { src: '2001:db8:f::4', dst: HA6 }, ipv6Src: '2001:db8:f::4', homeAddressOption: '2001:db8:1::400',
+    mh: signedBu({ nai: 'mn4@example.net', spi: 4099, careOf: '2001:db8:f::4', home: '2001:db8:1::400', options }), nowMs: 1_000_000,
+  });
+  const acks = (o: Outcome) => ba(o, '2001:db8:f::4', '2001:db8:1::400').options.filter((x) => x.type === 'ipv4AddressAcknowledgement');
+  const address = (prefixLength: number, a = '10.1.0.104'): MobilityOption => ({ type: 'ipv4HomeAddress', prefixLength, p: false, address: a });
+  const prefix: MobilityOption = { type: 'ipv4HomeAddress', prefixLength: 16, p: true, address: '10.40.0.0' };
+
+  it('takes an address and a prefix asked for in two options, acknowledging each, in either order', () => {
+    for (const options of [[address(32), prefix], [prefix, address(32)]]) {
+      const o = new HomeAgent(config()).handleBindingUpdate(mn4(options));
+      expect(o.dataPlane).toEqual([{ install: expect.objectContaining({ homeAddresses: ['2001:db8:1::400', '10.1.0.104'], prefixes: ['10.40.0.0/16'] }) }]);
+      const expected = [
+        { type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 32, address: '10.1.0.104' },
+        { type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 16, address: '10.40.0.0' },
+      ];
+      expect(acks(o)).toEqual(options[0] === prefix ? expected.reverse() : expected);
+    }
+  });
+
+  it('refuses a prefix length of 0 ("invalid and MUST be considered an error") and a second address, each with 128; the IPv6 registration stands', () => {
+    const zero = new HomeAgent(config()).handleBindingUpdate(mn4([address(0)]));
+    expect(ba(zero, '2001:db8:f::4', '2001:db8:1::400')).toMatchObject({ status: 0 });
+    expect(acks(zero)).toEqual([{ type: 'ipv4AddressAcknowledgement', status: 128, prefixLength: 0, address: '10.1.0.104' }]);
+    expect(zero.dataPlane).toEqual([{ install: expect.objectContaining({ homeAddresses: ['2001:db8:1::400'] }) }]);
+    const twice = new HomeAgent(config()).handleBindingUpdate(mn4([address(32), address(32, '10.1.0.105')]));
+    expect(acks(twice).map((a) => a.type === 'ipv4AddressAcknowledgement' && a.status)).toEqual([0, 128]);
+    expect(twice.dataPlane).toEqual([{ install: expect.objectContaining({ homeAddresses: ['2001:db8:1::400', '10.1.0.104'] }) }]);
+  });
+
+  it('does not let a pooled node pick a free pool address it was never given (130)', () => {
+    const picked = new HomeAgent(config()).handleBindingUpdate(throughNat({ options: [address(32, '10.1.0.200')] }));
+    expect(ba(picked, '10.0.0.2', '2001:db8:1::200').options).toContainEqual({ type: 'ipv4AddressAcknowledgement', status: 130, prefixLength: 0, address: '10.1.0.200' });
+    expect(picked.dataPlane).toEqual([{ install: expect.objectContaining({ homeAddresses: ['2001:db8:1::200'] }) }]);
   });
 });
 
@@ -399,7 +459,7 @@ describe('extended home link', () => {
     const home = '2001:db8:1::200';
     const fromHomeLink = (onLink: string): ReceivedBu => ({
       transport: 'udp4', outer: { src: onLink, srcPort: 4191, dst: '203.0.113.1', dstPort: 4191 }, ipv6Src: home, nowMs: 1_000_000,
-      mh: signedBu({ nai: 'mn2@example.net', spi: 4097, careOf: onLink, home, options: [{ type: 'ipv4HomeAddress', prefixLength: 0, p: false, address: '0.0.0.0' }, { type: 'ipv4CareOfAddress', address: onLink }] }),
+      mh: signedBu({ nai: 'mn2@example.net', spi: 4097, careOf: onLink, home, options: [{ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '0.0.0.0' }, { type: 'ipv4CareOfAddress', address: onLink }] }),
     });
     const o = new HomeAgent(config()).handleBindingUpdate(fromHomeLink('10.1.0.77'));
     expect(o.dataPlane).toEqual([{ install: { id: 2, tunnel: { format: 'ip4', local: '203.0.113.1', remote: '10.1.0.77' }, homeAddresses: [home], prefixes: [] } }]);

@@ -37,7 +37,7 @@ function bu(who: 0 | 1, seq: number, atMs: number, options: MobilityOption[] = [
   }), { key: Buffer.from(KEY, 'hex'), spi: p.spi, careOf, home: p.homeAddress });
   return { transport: 'ipv6', outer: { src: careOf, dst: HA6 }, ipv6Src: careOf, homeAddressOption: p.homeAddress, mh, nowMs: atMs };
 }
-const dynamic: MobilityOption[] = [{ type: 'ipv4HomeAddress', prefixLength: 0, p: false, address: '0.0.0.0' }];
+const dynamic: MobilityOption[] = [{ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '0.0.0.0' }];
 
 let dir: string;
 let path: string;

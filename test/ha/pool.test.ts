@@ -38,6 +38,31 @@ describe('IPv4 address pool', () => {
     expect(p.lease('d@x', 15_000, 60)?.address).toBe('10.1.0.12');
   });
 
+  it('leases an address asked for by name only to a node it was allocated to (RFC 5555 §4.5): its own, or its last one while no other node took it', () => {
+    const p = pool();
+    expect(p.leaseAddress('10.1.0.12', 'a@x', 0, 60)).toBeNull(); // free, but never a@x's: a node cannot pick its address
+    p.lease('a@x', 0, 60); // 10.1.0.10
+    expect(p.leaseAddress('10.1.0.10', 'b@x', 0, 60)).toBeNull();
+    p.release('a@x');
+    expect(p.leaseAddress('10.1.0.10', 'b@x', 1, 60)).toBeNull(); // free again, still a@x's last
+    expect(p.leaseAddress('10.1.0.10', 'a@x', 1, 60)).toEqual({ address: '10.1.0.10', nai: 'a@x', expiresMs: 60_001 });
+    p.release('a@x');
+    expect(p.lease('b@x', 2, 60)?.address).toBe('10.1.0.12'); // a new node gets an address no one held last, while there is one
+    expect(p.lease('c@x', 2, 60)?.address).toBe('10.1.0.10'); // then a@x's: it is now c@x's
+    p.release('b@x');
+    expect(p.leaseAddress('10.1.0.10', 'a@x', 3, 60)).toBeNull();
+    expect(p.lease('a@x', 3, 60)?.address).toBe('10.1.0.12'); // asked anew, it gets what is free
+  });
+
+  it('gives a node asking anew its last address back if still free', () => {
+    const p = pool();
+    p.lease('a@x', 0, 60);
+    p.lease('b@x', 0, 60); // 10.1.0.12
+    p.release('a@x');
+    p.release('b@x');
+    expect(p.lease('b@x', 1, 60)?.address).toBe('10.1.0.12');
+  });
+
   it('refuses a range that runs backwards', () => {
     expect(() => new AddressPool('bad', '10.1.0.9', '10.1.0.1')).toThrow(/pool bad: 10.1.0.1 comes before 10.1.0.9/);
   });

@@ -151,7 +151,10 @@ describe('mobile node registering with the home agent', () => {
   it('a dynamic IPv4 home address: leased while away, asked for again by address, the on-link one at home', () => {
     const dyn = mnConfig({ nai: 'dyn@example.net', spi: 4097, homeAddress: '2001:db8:1::200', ipv4HomeAddress: 'dynamic' });
     const w = pair(dyn);
-    const away = w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::9' }, w.nowMs).send).registration!;
+    const first = w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::9' }, w.nowMs).send as { packet: Buffer };
+    const asking = decodeMobilityHeader(decodeSignalling6(first.packet).mh);
+    expect(asking.type === 'bindingUpdate' && asking.options).toContainEqual({ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '0.0.0.0' }); // one address: 32 (0 is an error, RFC 5555 §3.1.1)
+    const away = w.deliver(first).registration!;
     expect(away).toMatchObject({ ipv4HomeAddress: '10.1.0.200', homeAddresses: ['2001:db8:1::200', '10.1.0.200'] });
     const again = w.mn.attach({ ifname: 'v6b', ipv6: '2001:db8:e::9' }, (w.nowMs += 1000)).send as { packet: Buffer };
     const bu = decodeMobilityHeader(decodeSignalling6(again.packet).mh);
