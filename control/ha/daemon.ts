@@ -20,7 +20,7 @@ import { BindingJournal, copySizeFor } from './journal.js';
 import { SourceRateLimiter } from './rate-limit.js';
 import { frameSource, ipv6PacketOf, SignallingChannel, unwrapSignal, type SignalPacket } from '../signalling/channel.js';
 import type { SignalFrame } from '../dataplane/signals.js';
-import { checksumProblem, encodeSignalling6 } from '../wire/ip/signalling.js';
+import { discardReason, encodeSignalling6 } from '../wire/ip/signalling.js';
 import { configJson, type HomeAgentConfig, type MobileNodeProfile } from './config.js';
 import { DSMIP_PORT, HomeAgent, type BindingCacheEntry, type Outcome, type ReceivedBu } from './home-agent.js';
 
@@ -466,13 +466,18 @@ export class HomeAgentDaemon {
     }
   }
 
+  /** discardReason(), and a type 2 routing header: only a BA carries one (RFC 6275 §6.1); here it names someone else. */
+  private discardReason(p: SignalPacket): string | undefined {
+    return discardReason(p) ?? (p.signalling.routingHeader2 ? `MH with a type 2 routing header from ${p.signalling.ipv6.src} discarded (only a BA carries one, RFC 6275 §6.1)` : undefined);
+  }
+
   /** May this BU wait for its home address's probe? Only if its checksums are right and it is authentic and fresh now (HomeAgent.passesSecurity()). */
   private mayWait(p: SignalPacket): boolean {
-    return checksumProblem(p) === undefined && this.homeAgent.passesSecurity(receivedBu(p, this.now()));
+    return this.discardReason(p) === undefined && this.homeAgent.passesSecurity(receivedBu(p, this.now()));
   }
 
   private process(p: SignalPacket): Outcome {
-    const problem = checksumProblem(p);
+    const problem = this.discardReason(p);
     if (problem) return discarded(problem);
     return this.homeAgent.handleBindingUpdate(receivedBu(p, this.now()));
   }

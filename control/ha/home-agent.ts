@@ -26,7 +26,7 @@ import { addrBytes, canonicalAddr, formatAddr, formatSharedAddr, inPrefix, share
 import { DecodeError } from '../wire/buffer.js';
 import { MN_HA_AUTHENTICATOR_LENGTH, signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
 import { HmacSha1Key } from '../wire/auth/sha1.js';
-import { checkReplay, ntpTimestamp } from '../wire/auth/replay.js';
+import { checkReplay, ntpTimestamp, ntpUnwrap } from '../wire/auth/replay.js';
 import { DSMIP6_UDP_PORT } from '../wire/ip/constants.js';
 import { encodeSignalling6 } from '../wire/ip/signalling.js';
 import { decodeMobilityHeader, encodeMobilityHeader, NO_BA_FLAGS, type BaFlags, type BindingUpdate, type MobilityHeader, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
@@ -176,6 +176,8 @@ interface NodeState {
   bindingId: number;
   /** Its binding cache entry: live, deprecated, or none. */
   entry?: BindingCacheEntry;
+  /** The newest timestamp its entries held: it outlives them (expired, deleted), so a replay within the window is still refused (144). */
+  lastTimestamp?: bigint;
   /** Where the due wheel holds it (due.ts). */
   dueSecond?: number;
   /** Its next BU, predicted from the BU that made its entry: valid while that entry and profile are the node's (predictedUpdate()). */
@@ -315,6 +317,7 @@ export class HomeAgent {
       if (after !== undefined) this.linkLocals.set(after, node);
     }
     node.entry = entry;
+    if (entry && entry.lastTimestamp !== node.lastTimestamp && (node.lastTimestamp === undefined || ntpUnwrap(entry.lastTimestamp) > ntpUnwrap(node.lastTimestamp))) node.lastTimestamp = entry.lastTimestamp;
     this.due.set(node, entry && this.dueMs(entry));
   }
 
@@ -508,7 +511,7 @@ export class HomeAgent {
     if (!template.checksumOk(packet) || !template.authenticates(packet, fields, node.key)) return undefined;
     const linkLocalHolder = previous.linkLocal === undefined ? undefined : this.linkLocals.get(previous.linkLocal);
     if (linkLocalHolder && linkLocalHolder !== node) return undefined; // another node's now (register(): 134)
-    if (checkReplay(fields.timestamp, nowMs, this.config.policy.replayWindow * 1000, previous.lastTimestamp).verdict !== 'fresh') return undefined;
+    if (checkReplay(fields.timestamp, nowMs, this.config.policy.replayWindow * 1000, node.lastTimestamp).verdict !== 'fresh') return undefined;
     if (!sequenceNewer(fields.sequence, previous.sequence)) return undefined;
 
     const moved = !sameAddress(fields.careOf, template.careOf);
@@ -577,10 +580,9 @@ export class HomeAgent {
     // unsigned: a signed refusal of a BU anyone could have forged would let them end the node's registration
     if (verdict.verdict !== 'ok') return this.acknowledge(bu, m, undefined, home, careOf, BaStatus.mipv6AuthFail, { event: `authentication: ${verdict.verdict}` });
     const timestamp = option(m, 'replayProtection')?.timestamp;
-    const previous = node.entry;
-    // RFC 4285 §6: no timestamp, 145; one out of the window or not newer than the last, 144 with the home agent's clock to resynchronise to
+    // RFC 4285 §6: no timestamp, 145; one out of the window or not newer than the last accepted (even if its entry is gone), 144 with the home agent's clock to resynchronise to
     if (timestamp === undefined) return ba(BaStatus.mipv6MesgIdReqd, { event: 'replay protection: no timestamp' });
-    const replay = checkReplay(timestamp, bu.nowMs, this.config.policy.replayWindow * 1000, previous?.lastTimestamp).verdict;
+    const replay = checkReplay(timestamp, bu.nowMs, this.config.policy.replayWindow * 1000, node.lastTimestamp).verdict;
     if (replay !== 'fresh') return ba(BaStatus.mipv6IdMismatch, { event: `replay protection: ${replay}`, timestamp: ntpTimestamp(bu.nowMs) });
     return { m, node, profile, home, careOf, timestamp, ba };
   }

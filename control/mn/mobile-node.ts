@@ -27,7 +27,7 @@ import type { Tunnel } from '../dataplane/dataplane.js';
 import { inPrefix } from '../dataplane/layout.js';
 import { signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
 import { DEFAULT_REPLAY_WINDOW_MS, fromNtp, ntpTimestamp, ntpUnwrap } from '../wire/auth/replay.js';
-import { checksumProblem, encodeSignalling6, type SignallingPacket6 } from '../wire/ip/signalling.js';
+import { discardReason, encodeSignalling6, type ReceivedSignalling } from '../wire/ip/signalling.js';
 import { DSMIP6_UDP_PORT } from '../wire/ip/constants.js';
 import { BaStatus, decodeMobilityHeader, encodeMobilityHeader, NO_BU_FLAGS, type BindingAcknowledgement, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
 import type { MobileNodeConfig } from './config.js';
@@ -179,8 +179,8 @@ export class MobileNode {
   }
 
   /** A Mobility Header packet that reached the node (the data plane's capture). */
-  handleSignal(p: { signalling: SignallingPacket6; udpChecksumOk?: boolean | null }, nowMs: number): Output {
-    const problem = checksumProblem(p);
+  handleSignal(p: ReceivedSignalling, nowMs: number): Output {
+    const problem = discardReason(p);
     if (problem) return { events: [problem] };
     let m;
     try {

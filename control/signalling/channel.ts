@@ -20,6 +20,8 @@ export interface SignalPacket {
   transport: 'ipv6' | 'udp4';
   /** Addresses (and ports, for udp4) of the packet as it arrived: behind a NAT, the NAT's. */
   outer: { src: string; dst: string; srcPort?: number; dstPort?: number; tlv?: boolean };
+  /** udp4: whether the IPv4 header checksum holds (XDP hands the frame over before the kernel checks it). */
+  ipv4ChecksumOk?: boolean;
   /** udp4: whether the UDP checksum holds (null: the sender left it out, as IPv4 allows). */
   udpChecksumOk?: boolean | null;
   /** The IPv6 packet carrying the Mobility Header, decoded down to the MH... */
@@ -44,6 +46,7 @@ export function unwrapSignal({ ifindex, frame }: SignalFrame): SignalPacket {
     ifindex,
     transport: 'udp4',
     outer: { src: p.ipv4.src, dst: p.ipv4.dst, srcPort: p.udp.srcPort, dstPort: p.udp.dstPort, tlv: p.tlv !== undefined },
+    ipv4ChecksumOk: p.ipv4.checksumOk,
     udpChecksumOk: p.udpChecksumOk,
     signalling: p.inner,
     ipv6: ip.subarray(innerAt, innerAt + 40 + p.inner.ipv6.payloadLength),

@@ -16,7 +16,7 @@ import { HomeAgentDaemon, type Arrival } from '../../control/ha/daemon.js';
 import { closeFd } from '../../control/sys/libc.js';
 import { signMnHa } from '../../control/wire/auth/mipv6.js';
 import { ntpTimestamp } from '../../control/wire/auth/replay.js';
-import { encodeSignalling6 } from '../../control/wire/ip/signalling.js';
+import { decodeSignalling6, encodeSignalling6 } from '../../control/wire/ip/signalling.js';
 import { BaStatus, encodeMobilityHeader, NO_BU_FLAGS } from '../../control/wire/mh/index.js';
 
 const KEY = Buffer.alloc(20, 0x5a);
@@ -119,5 +119,15 @@ describe('a drain of BUs', () => {
     daemon.handleBatch([{ ifindex: 1, frame: Buffer.concat([ETH, Buffer.from('60000000ffff3c40', 'hex')]) }]); // an IPv6 header cut short
     expect(daemon.answered.get(-1)).toBe(before + 1);
     expect(events.at(-1)).toMatch(/^warn: undecodable signalling: /);
+  });
+
+  it('discards a BU that carries a type 2 routing header (only a BA carries one, RFC 6275 §6.1): counted and logged, nothing answered', () => {
+    const before = daemon.answered.get(-1) ?? 0;
+    const { mh } = decodeSignalling6(bu(0, 70, '2001:db8:e::c').frame.subarray(14));
+    const routed = encodeSignalling6({ src: '2001:db8:e::c', dst: HA, homeAddressOption: nodes[0]!.home, routingHeader2: '2001:db8:9::9', mh });
+    daemon.handleBatch([{ ifindex: 1, frame: Buffer.concat([ETH, routed]) }]);
+    expect(daemon.answered.get(-1)).toBe(before + 1);
+    expect(events.at(-1)).toBe('warn: MH with a type 2 routing header from 2001:db8:e::c discarded (only a BA carries one, RFC 6275 §6.1)');
+    expect(daemon.homeAgent.binding(nodes[0]!.nai)?.sequence).not.toBe(70);
   });
 });

@@ -117,6 +117,23 @@ describe('home registration from an IPv6 care-of address', () => {
     expect(ha.binding('mn1@example.net')).toBeUndefined();
   });
 
+  it('refuses a replay within the window even once the entry is gone: expired, or deleted after its deregistration (144)', () => {
+    const ha = new HomeAgent(config({ minDelayBeforeBceDelete: 0 }));
+    const short = overIpv6({ seq: 1, lifetime: 4 });
+    expect(ha.handleBindingUpdate(short).status).toBe(0);
+    ha.expire(1_005_000);
+    expect(ha.binding('mn1@example.net')).toBeUndefined();
+    const replayed = ha.handleBindingUpdate({ ...short, nowMs: 1_006_000 });
+    expect(ba(replayed, '2001:db8:f::2', '2001:db8:1::100')).toMatchObject({ status: 144 });
+    expect(replayed.dataPlane).toEqual([]);
+    const first = overIpv6({ seq: 2, atMs: 1_006_100 });
+    ha.handleBindingUpdate(first);
+    ha.handleBindingUpdate(overIpv6({ seq: 3, lifetime: 0, atMs: 1_006_200 }));
+    ha.expire(1_006_300); // the deprecated entry deleted at once (MinDelayBeforeBCEDelete 0)
+    expect([...ha.entries()]).toEqual([]);
+    expect(ha.handleBindingUpdate({ ...first, nowMs: 1_006_400 }).status).toBe(144);
+  });
+
   it('refuses a profile whose static IPv4 address a pool hands out (409 material), and keeps statics current', () => {
     const ha = new HomeAgent(config());
     const mn1 = ha.profile('mn1@example.net')!;

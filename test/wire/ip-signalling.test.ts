@@ -11,7 +11,7 @@ import { formatAddr } from '../../control/dataplane/layout.js';
 import { DecodeError, EncodeError } from '../../control/wire/buffer.js';
 import { mhChecksum } from '../../control/wire/checksum.js';
 import {
-  type SignallingSpec6, decodeSignalling, decodeSignalling4, decodeSignalling6, encodeSignalling4, encodeSignalling6,
+  type SignallingSpec6, decodeSignalling, decodeSignalling4, decodeSignalling6, discardReason, encodeSignalling4, encodeSignalling6,
 } from '../../control/wire/ip/signalling.js';
 import { scapy } from '../helpers/scapy.js';
 import { LINKTYPE_RAW, field, protocols, tshark } from '../helpers/tshark.js';
@@ -56,6 +56,7 @@ describe('packets built by scapy', () => {
       udp6: `IPv6(src='${COA}', dst='${HA}')/UDP(sport=4191, dport=4191)`,
       fragment: `IPv6(src='${COA}', dst='${HA}')/IPv6ExtHdrFragment()/${BU}`,
       twoHao: `IPv6(src='${COA}', dst='${HA}')/IPv6ExtHdrDestOpt(options=[HAO(hoa='${HOA}'), HAO(hoa='${HOA}')])/${BU}`,
+      discardOption: `IPv6(src='${COA}', dst='${HA}')/IPv6ExtHdrDestOpt(options=[HAO(hoa='${HOA}'), ${INET6}.HBHOptUnknown(otype=0x7e, optdata=b'xy')])/${BU}`,
     });
   });
 
@@ -142,6 +143,24 @@ describe('packets built by scapy', () => {
     expect(decodeSignalling6(badMh).mhChecksumOk).toBe(false);
     const badIp = Buffer.from(s.udp4!); badIp[8] = 1; // TTL, not covered by the UDP checksum
     expect(decodeSignalling4(badIp)).toMatchObject({ ipv4: { checksumOk: false, ttl: 1 }, udpChecksumOk: true });
+  });
+
+  it('says why a receiver must discard a packet before reading it: a wrong IPv4 header, UDP or MH checksum, a destination option whose type says discard', () => {
+    const reason = (packet: Buffer, outer?: { src: string; srcPort?: number }) => {
+      const p = decodeSignalling(packet);
+      return p.transport === 'ipv6' ? discardReason({ signalling: p, outer })
+        : discardReason({ signalling: p.inner, ipv4ChecksumOk: p.ipv4.checksumOk, udpChecksumOk: p.udpChecksumOk, outer: { src: p.ipv4.src, srcPort: p.udp.srcPort } });
+    };
+    expect([s.buHao!, s.udp4!, s.udp4NoCsum!].map((x) => reason(x))).toEqual([undefined, undefined, undefined]);
+    expect(reason(s.hbhAndUnknown!)).not.toMatch(/destination option/); // 0x1e: skip it
+    const badIp = Buffer.from(s.udp4!); badIp[12]! ^= 1; // the source address: the UDP checksum left out, nothing else would notice
+    badIp.writeUInt16BE(0, 26);
+    expect(reason(badIp)).toMatch(/^IPv4 packet with a wrong header checksum from \S+:4191 discarded$/);
+    const badUdp = Buffer.from(s.udp4!); badUdp[30]! ^= 1;
+    expect(reason(badUdp)).toBe(`UDP datagram with a wrong checksum from ${COA4}:4191 discarded`);
+    const badMh = Buffer.from(s.buHao!); badMh[70]! ^= 0x80;
+    expect(reason(badMh)).toBe(`MH with a wrong checksum from ${COA} discarded`);
+    expect(reason(s.discardOption!)).toBe(`destination option type 0x7e unknown, and its type says discard (RFC 8200 §4.2): packet from ${COA} discarded`);
   });
 
   it('refuses what is not an MH packet, naming the field', () => {

@@ -39,9 +39,29 @@ export interface SignallingPacket6 {
   finalDestination: string;
 }
 
-/** Why a received signalling packet must be discarded unanswered before anything reads it: a wrong UDP (RFC 768) or MH (RFC 6275 §9.2) checksum; undefined if neither. */
-export function checksumProblem(p: { signalling: SignallingPacket6; udpChecksumOk?: boolean | null; outer?: { src: string; srcPort?: number } }): string | undefined {
-  if (p.udpChecksumOk === false) return `UDP datagram with a wrong checksum${p.outer ? ` from ${p.outer.src}:${p.outer.srcPort}` : ''} discarded`;
+/** What a receiver knows of a signalling packet before reading it: its IPv6 packet, and the IPv4 and UDP headers it came in (udp4). */
+export interface ReceivedSignalling {
+  signalling: SignallingPacket6;
+  ipv4ChecksumOk?: boolean;
+  udpChecksumOk?: boolean | null;
+  outer?: { src: string; srcPort?: number };
+}
+
+/**
+ * Why a received signalling packet must be discarded unanswered before
+ * anything reads it: a wrong IPv4 header, UDP (RFC 768) or MH (RFC 6275
+ * §9.2) checksum, or a destination option this node does not know whose
+ * type says to discard the packet (RFC 8200 §4.2); undefined if none.
+ */
+export function discardReason(p: ReceivedSignalling): string | undefined {
+  const from = p.outer ? ` from ${p.outer.src}${p.outer.srcPort === undefined ? '' : `:${p.outer.srcPort}`}` : '';
+  if (p.ipv4ChecksumOk === false) return `IPv4 packet with a wrong header checksum${from} discarded`;
+  if (p.udpChecksumOk === false) return `UDP datagram with a wrong checksum${from} discarded`;
+  for (const header of p.signalling.destinationOptions) { // the IPv6 layer's, before the MH is read
+    for (const o of header.options) {
+      if (o.type === 'unknown' && o.action !== 'skip') return `destination option type 0x${o.optionType.toString(16)} unknown, and its type says discard (RFC 8200 §4.2): packet from ${p.signalling.ipv6.src} discarded`;
+    }
+  }
   if (!p.signalling.mhChecksumOk) return `MH with a wrong checksum from ${p.signalling.ipv6.src} discarded`;
   return undefined;
 }
