@@ -181,7 +181,7 @@ function parseIpv6(s: string): Buffer | null {
 /** Whether addr lies in prefix ("address/length"); never across families. */
 export function inPrefix(addr: string, prefix: string): boolean {
   const p = parsedPrefix(prefix);
-  const a = addrBytes(addr);
+  const a = sharedAddrBytes(addr);
   if (a.length !== p.net.length) return false;
   let bits = p.length;
   for (let i = 0; bits > 0; i++, bits -= 8) {

@@ -516,6 +516,7 @@ export class HomeAgent {
 
     const moved = !sameAddress(fields.careOf, template.careOf);
     const careOf = moved ? formatSharedAddr(fields.careOf, 6) : previous.careOf; // (its bytes kept: the data plane's install reads them)
+    if (moved && !this.usableCareOf6(careOf, previous.homeAddress)) return undefined; // (register(): 174)
     const tunnel = moved ? { ...previous.tunnel, remote: careOf } : previous.tunnel;
     const entry: BindingCacheEntry = { // every field named: a literal of one shape, cheaper than a spread copy (a field the general path leaves out is here undefined: JSON omits both)
       nai: previous.nai, bindingId: previous.bindingId, homeAddress: previous.homeAddress, ipv4HomeAddress: previous.ipv4HomeAddress, careOf, natDetected: previous.natDetected,
@@ -601,7 +602,8 @@ export class HomeAgent {
 
     // RFC 5555 §3.1.3: the IPv4 Care-of Address option travels only in IPv4; a BU names one care-of address
     if (bu.transport === 'ipv6' && option(m, 'ipv4CareOfAddress')) return ba(BaStatus.invalidCareOfAddress);
-    if (bu.transport === 'ipv6' && careOf !== bu.ipv6Src && !this.usableCareOf6(careOf, home)) return ba(BaStatus.invalidCareOfAddress, { event: `alternate care-of address ${careOf} refused` });
+    // the source as much as an Alternate Care-of Address option: a BU from a link-local, multicast, home link or our own address names no care-of address
+    if (bu.transport === 'ipv6' && !this.usableCareOf6(careOf, home)) return ba(BaStatus.invalidCareOfAddress, { event: `care-of address ${careOf} refused` });
     // Extended home link §4.3: no Home Address option and an alternate care-of address equal to the source:
     // the node is IPv6-wise at home and registers only to have its IPv4 traffic tunnelled to that address.
     const ipv6WiseAtHome = bu.transport === 'ipv6' && bu.homeAddressOption === undefined && option(m, 'alternateCareOfAddress')?.address === bu.ipv6Src;

@@ -273,6 +273,12 @@ describe('home registration from an IPv6 care-of address', () => {
     expect(ba(o, alternate, '2001:db8:1::100')).toMatchObject({ status: 174 });
   });
 
+  it.each(['ff02::1', 'fe80::5', '2001:db8:1::77', HA6])('refuses a BU from %s, no Alternate Care-of Address option: its source names no care-of address either (174)', (source) => {
+    const o = new HomeAgent(config()).handleBindingUpdate(overIpv6({ careOf: source }));
+    expect(o.dataPlane).toEqual([]);
+    expect(ba(o, source, '2001:db8:1::100')).toMatchObject({ status: 174 });
+  });
+
   it('refuses a home address off the home link with 132 (RFC 6275 §10.3.1), one on it but not the node\'s with 133', () => {
     const ha = new HomeAgent(config());
     const signedFor = (home: string): ReceivedBu => ({ ...overIpv6({}), homeAddressOption: home, mh: signedBu({ careOf: '2001:db8:f::2', home }) });

@@ -129,7 +129,9 @@ const general = (ha: HomeAgent, f: Buffer, nowMs: number) => {
 /** What a step does (good BUs more often than bad ones). */
 /** What a step does: good BUs more often than bad ones; the busy walk also lets time pass, revokes, and saves profiles again. */
 const KINDS = ['refresh', 'refresh', 'refresh', 'move', 'move', 'move', 'replay', 'old-sequence', 'authenticator', 'checksum', 'key',
-  'deregister', 'home', 'flags', 'lifetime', 'late'];
+  'deregister', 'home', 'flags', 'lifetime', 'late', 'unusable'];
+/** Sources that name no care-of address (register(): 174): link-local, multicast, on the home link, ours. */
+const UNUSABLE = ['fe80::5', 'ff02::1', '2001:db8:1::77', '2001:db8:2::9', HA];
 const BUSY_KINDS = [...KINDS, 'expire', 'expire', 'revoke', 'resave'];
 
 /** Two home agents through the same random walk, one the general way only: the same answers at every step. Returns what it did. */
@@ -154,7 +156,7 @@ function walk(seed: number, steps: number, policy: object, kinds: readonly strin
       expect(predicting.ha.setProfile({ ...predicting.ha.profile(node.nai)! })).toEqual(plain.ha.setProfile({ ...plain.ha.profile(node.nai)! }));
     } else {
       const step: Step = {
-        node, nowMs, careOf: kind === 'move' ? `2001:db8:e:${next(4)}::${next(0xffff).toString(16)}` : kind === 'home' ? node.home : was.careOf,
+        node, nowMs, careOf: kind === 'move' ? `2001:db8:e:${next(4)}::${next(0xffff).toString(16)}` : kind === 'home' ? node.home : kind === 'unusable' ? UNUSABLE[next(UNUSABLE.length)]! : was.careOf,
         sequence: kind === 'old-sequence' ? was.sequence : (was.sequence + 1 + next(3)) & 0xffff,
         timestampMs: kind === 'replay' ? was.timestampMs : kind === 'late' ? nowMs - 70_000 : nowMs - next(50),
         lifetime: kind === 'deregister' ? 0 : kind === 'lifetime' ? 4 * (25 + next(500)) : 600,
