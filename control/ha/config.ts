@@ -4,7 +4,7 @@
  * integer in 256..4294967295, got 7").
  */
 import { Checker, ConfigError, isObject, type Json } from '../config/checker.js';
-import { inPrefix } from '../dataplane/layout.js';
+import { addrBytes, inPrefix } from '../dataplane/layout.js';
 
 export { ConfigError };
 
@@ -67,6 +67,7 @@ export function parseHomeAgentConfig(json: Json): HomeAgentConfig {
     const p = c.object(v, `pools.${name}`, ['from', 'to']);
     pools[name] = { from: c.address(p.from, `pools.${name}.from`, 4), to: c.address(p.to, `pools.${name}.to`, 4) };
   }
+  checkPools(c, pools, [homeAgent.ipv4, homeAgent.publicIpv4]);
 
   const pol = top.policy === undefined ? {} : c.object(top.policy, 'policy', Object.keys(DEFAULT_POLICY));
   const forceUdp = pol.forceUdp === undefined || pol.forceUdp === 'allow' || pol.forceUdp === 'refuse'
@@ -100,9 +101,54 @@ export function parseHomeAgentConfig(json: Json): HomeAgentConfig {
       else seen.set(key, `mobileNodes[${i}]`);
     }
   });
+  const prefixes = mobileNodes.flatMap((m, i) => m.prefixes.map((prefix) => ({ prefix, owner: i })));
+  for (const [a, b] of overlapping(prefixes.map((x) => rangeOf(x.prefix)))) {
+    const [first, then] = [prefixes[a]!, prefixes[b]!];
+    if (first.owner !== then.owner && first.prefix !== then.prefix) c.problems.push(`mobileNodes[${then.owner}].prefixes: ${then.prefix} overlaps ${first.prefix}, mobileNodes[${first.owner}]'s`); // (the same prefix twice: reported above)
+  }
   if (c.problems.length) throw new ConfigError(c.problems);
   return { homeLink, homeAgent, pools, policy, mobileNodes };
 }
+
+/** Each pool runs forwards, overlaps no other, and holds none of the home agent's own addresses (a pool would lease it, the home link then proxy it). */
+function checkPools(c: Checker, pools: HomeAgentConfig['pools'], own: readonly (string | undefined)[]): void {
+  const named = Object.entries(pools).filter(([, p]) => p.from && p.to);
+  const ranges = named.map(([, p]) => ({ family: 4 as const, first: ipv4Number(p.from), last: ipv4Number(p.to) }));
+  named.forEach(([name, p], i) => {
+    if (ranges[i]!.last < ranges[i]!.first) c.problems.push(`pools.${name}: ${p.to} comes before ${p.from}`);
+    for (const address of own) if (address && ipv4Number(address) >= ranges[i]!.first && ipv4Number(address) <= ranges[i]!.last) c.problems.push(`pools.${name}: holds the home agent's own address ${address}`);
+  });
+  for (const [a, b] of overlapping(ranges)) c.problems.push(`pools.${named[b]![0]}: overlaps pools.${named[a]![0]}`);
+}
+
+const ipv4Number = (address: string): bigint => BigInt(addrBytes(address).readUInt32BE(0));
+
+/** The addresses a prefix "address/length" covers. */
+function rangeOf(prefix: string): AddressRange {
+  const [address = '', length = ''] = prefix.split('/');
+  const bytes = addrBytes(address);
+  const bits = BigInt(bytes.length * 8);
+  const first = BigInt(`0x${bytes.toString('hex')}`) >> (bits - BigInt(length)) << (bits - BigInt(length));
+  return { family: bytes.length === 4 ? 4 : 6, first, last: first | ((1n << (bits - BigInt(length))) - 1n) };
+}
+
+interface AddressRange { family: 4 | 6; first: bigint; last: bigint }
+
+/** Pairs [i, j] of ranges that share an address, j the later by start: sorted once, each range checked against the furthest end before it. */
+function overlapping(ranges: readonly AddressRange[]): [number, number][] {
+  const order = ranges.map((_, i) => i).sort((i, j) => ranges[i]!.family - ranges[j]!.family || (ranges[i]!.first < ranges[j]!.first ? -1 : ranges[i]!.first > ranges[j]!.first ? 1 : 0));
+  const pairs: [number, number][] = [];
+  let reach: number | undefined; // the range reaching furthest so far, in this family
+  for (const i of order) {
+    const r = ranges[reach ?? i]!;
+    if (reach !== undefined && r.family === ranges[i]!.family && ranges[i]!.first <= r.last) pairs.push([reach, i]);
+    if (reach === undefined || r.family !== ranges[i]!.family || ranges[i]!.last > r.last) reach = i;
+  }
+  return pairs;
+}
+
+/** Two prefixes share an address: one holds the other (the REST API's check of a new profile against each other one). */
+export const prefixesOverlap = (a: string, b: string): boolean => inPrefix(a.split('/')[0]!, b) || inPrefix(b.split('/')[0]!, a);
 
 /** The node's static IPv4 home address, if it has one (not a pool). */
 export const staticIpv4 = (m: MobileNodeProfile | undefined): string | undefined =>
@@ -140,7 +186,7 @@ function mobileNode(c: Checker, v: Json, path: string, { pools, homeLink }: Pick
   let ipv4: MobileNodeProfile['ipv4HomeAddress'];
   if (isObject(m.ipv4HomeAddress)) {
     const pool = c.string(m.ipv4HomeAddress.pool, `${path}.ipv4HomeAddress.pool`);
-    if (pool && !(pool in pools)) c.problems.push(`${path}.ipv4HomeAddress.pool: no pool named ${JSON.stringify(pool)}`);
+    if (pool && !Object.hasOwn(pools, pool)) c.problems.push(`${path}.ipv4HomeAddress.pool: no pool named ${JSON.stringify(pool)}`);
     ipv4 = { pool };
   } else if (m.ipv4HomeAddress !== undefined) {
     ipv4 = { static: c.address(m.ipv4HomeAddress, `${path}.ipv4HomeAddress`, 4) };

@@ -31,7 +31,7 @@ import { DSMIP6_UDP_PORT } from '../wire/ip/constants.js';
 import { encodeSignalling6 } from '../wire/ip/signalling.js';
 import { decodeMobilityHeader, encodeMobilityHeader, NO_BA_FLAGS, type BaFlags, type BindingUpdate, type MobilityHeader, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
 import { BaStatus, BeStatus, Ipv4AckStatus } from '../wire/mh/constants.js';
-import { staticIpv4, type HomeAgentConfig, type MobileNodeProfile } from './config.js';
+import { prefixesOverlap, staticIpv4, type HomeAgentConfig, type MobileNodeProfile } from './config.js';
 import { DueWheel } from './due.js';
 import { AddressPool } from './pool.js';
 import { BuTemplate, sameAddress, trailingSpi } from './prediction.js';
@@ -233,6 +233,10 @@ export class HomeAgent {
       if (other.homeAddress === p.homeAddress) throw new ProfileConflict('homeAddress', `${p.homeAddress} is already ${other.nai}'s`);
       if (other.spi === p.spi) throw new ProfileConflict('spi', `${p.spi} is already ${other.nai}'s`);
       if (staticIpv4(p) && staticIpv4(other) === staticIpv4(p)) throw new ProfileConflict('ipv4HomeAddress', `${staticIpv4(p)} is already ${other.nai}'s`);
+      for (const mine of p.prefixes) { // a mobile network prefix routes to one router: not one another's holds or is held by
+        const theirs = other.prefixes.find((x) => prefixesOverlap(mine, x));
+        if (theirs) throw new ProfileConflict('prefixes', `${mine} overlaps ${theirs}, ${other.nai}'s`);
+      }
     }
     if (p.ipv4HomeAddress && 'pool' in p.ipv4HomeAddress && !this.pools.has(p.ipv4HomeAddress.pool)) {
       throw new ProfileConflict('ipv4HomeAddress.pool', `no pool named ${JSON.stringify(p.ipv4HomeAddress.pool)}`);

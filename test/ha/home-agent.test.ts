@@ -141,6 +141,10 @@ describe('home registration from an IPv6 care-of address', () => {
     ha.setProfile({ ...mn1, ipv4HomeAddress: { static: '10.1.0.99' } }); // 10.1.0.100 is free again
     expect(() => ha.setProfile({ ...ha.profile('mn2@example.net')!, ipv4HomeAddress: { static: '10.1.0.99' } })).toThrow(/already mn1@example.net's/);
     ha.setProfile({ ...ha.profile('mn2@example.net')!, ipv4HomeAddress: { static: '10.1.0.100' } });
+    const mr2 = { ...ha.profile('mr@example.net')!, nai: 'mr2@example.net', spi: 5000, homeAddress: '2001:db8:1::301' };
+    expect(() => ha.setProfile({ ...mr2, prefixes: ['2001:db8:300:1::/64'] })).toThrow(/prefixes: 2001:db8:300:1::\/64 overlaps 2001:db8:300::\/48, mr@example.net's/); // a mobile network prefix is one router's
+    expect(() => ha.setProfile({ ...mr2, prefixes: ['10.0.0.0/8'] })).toThrow(/overlaps 10.30.0.0\/16/);
+    ha.setProfile({ ...mr2, prefixes: ['2001:db8:302::/48'] });
   });
 
   it('with L, defends and tunnels the link-local address of the home address\'s interface identifier too; another node\'s gets 134 until it deregisters', () => {
