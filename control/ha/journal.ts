@@ -34,6 +34,9 @@
  */
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { MappedFile, reserveFile } from '../sys/libc.js';
+import { Checker } from '../config/checker.js';
+import { MAX_BINDINGS } from '../dataplane/dataplane.js';
+import { TunnelFormat } from '../dataplane/layout.js';
 import type { BindingCacheEntry } from './home-agent.js';
 
 const MAGIC = 'mobility-anchor binding cache v2: slots of two copies of ';
@@ -71,8 +74,58 @@ const movingText = (e: BindingCacheEntry) => `"careOf":${JSON.stringify(e.careOf
 const tailText = (e: BindingCacheEntry) => `"sequence":${e.sequence},"expiresMs":${e.expiresMs},"lastTimestamp":"${e.lastTimestamp}","refreshRequested":${e.refreshRequested}}}`;
 const recordText = (e: BindingCacheEntry): string => baseText(e) + movingText(e) + tailText(e);
 function fromJson(raw: Record<string, unknown>): BindingCacheEntry {
+  checkEntry(raw);
   const e = raw as unknown as BindingCacheEntry;
   return { ...e, lastTimestamp: BigInt(raw.lastTimestamp as string), binding: { id: e.bindingId, tunnel: e.tunnel, homeAddresses: e.binding.homeAddresses, prefixes: e.binding.prefixes } };
+}
+
+/**
+ * Throws what is wrong with an entry read back, field by field: damage that
+ * still parses as JSON (an address, a number out of range) must cost that
+ * entry, not the daemon's start.
+ */
+function checkEntry(e: Record<string, unknown>): void {
+  const c = new Checker();
+  const need = (v: unknown) => v ?? null; // (Checker takes undefined as "left out, use the default")
+  const anyAddress = (v: unknown, path: string) => c.address(v, path, typeof v === 'string' && v.includes(':') ? 6 : 4);
+  const port = (v: unknown, path: string) => c.integer(need(v), path, 1, 65535, 0);
+  c.string(e.nai, 'nai');
+  c.integer(need(e.bindingId), 'bindingId', 1, MAX_BINDINGS - 1, 0);
+  c.address(e.homeAddress, 'homeAddress', 6);
+  if (e.ipv4HomeAddress !== undefined) c.address(e.ipv4HomeAddress, 'ipv4HomeAddress', 4);
+  anyAddress(e.careOf, 'careOf');
+  c.boolean(need(e.natDetected), 'natDetected', false);
+  const t = c.object(e.tunnel, 'tunnel', ['format', 'local', 'remote', 'localPort', 'remotePort', 'mtu']);
+  if (!Object.hasOwn(TunnelFormat, t.format as string)) c.fail('tunnel.format', `one of ${Object.keys(TunnelFormat).join(', ')}`, t.format, '');
+  anyAddress(t.local, 'tunnel.local');
+  anyAddress(t.remote, 'tunnel.remote');
+  if (t.format === 'udp4' || t.format === 'udp4-tlv') {
+    port(t.localPort, 'tunnel.localPort');
+    port(t.remotePort, 'tunnel.remotePort');
+  }
+  c.integer(need(e.sequence), 'sequence', 0, 0xffff, 0);
+  c.integer(need(e.lifetime), 'lifetime', 0, 0xffff * 4, 0);
+  c.integer(need(e.expiresMs), 'expiresMs', 0, Number.MAX_SAFE_INTEGER, 0);
+  if (typeof e.lastTimestamp !== 'string' || !/^\d+$/.test(e.lastTimestamp)) c.fail('lastTimestamp', 'a decimal string', e.lastTimestamp, '');
+  const r = c.object(e.route, 'route', ['transport', 'src', 'dst', 'routingHeader2', 'srcPort', 'dstPort', 'ipv6Src', 'ipv6Dst']);
+  anyAddress(r.src, 'route.src');
+  anyAddress(r.dst, 'route.dst');
+  if (r.transport === 'udp4') {
+    port(r.srcPort, 'route.srcPort');
+    port(r.dstPort, 'route.dstPort');
+    c.address(r.ipv6Src, 'route.ipv6Src', 6);
+    c.address(r.ipv6Dst, 'route.ipv6Dst', 6);
+  } else if (r.transport !== 'ipv6') {
+    c.fail('route.transport', '"ipv6" or "udp4"', r.transport, '');
+  }
+  if (r.routingHeader2 !== undefined) c.address(r.routingHeader2, 'route.routingHeader2', 6);
+  const b = c.object(e.binding, 'binding', ['homeAddresses', 'prefixes', 'id', 'tunnel']); // (id and tunnel: the JSON-lines format's, not read)
+  (Array.isArray(b.homeAddresses) ? b.homeAddresses : [c.fail('binding.homeAddresses', 'a list', b.homeAddresses, '')]).forEach((a, i) => anyAddress(a, `binding.homeAddresses[${i}]`));
+  (Array.isArray(b.prefixes) ? b.prefixes : [c.fail('binding.prefixes', 'a list', b.prefixes, '')]).forEach((x, i) => c.prefix(x, `binding.prefixes[${i}]`));
+  c.boolean(need(e.refreshRequested), 'refreshRequested', false);
+  if (e.linkLocal !== undefined) c.address(e.linkLocal, 'linkLocal', 6);
+  if (e.deprecatedUntilMs !== undefined) c.integer(e.deprecatedUntilMs, 'deprecatedUntilMs', 0, Number.MAX_SAFE_INTEGER, 0);
+  if (c.problems.length) throw new Error(c.problems.join('; '));
 }
 
 /** A slot's last record up to its tail (its base, then its moving part), and the entry it was made from. */

@@ -330,6 +330,29 @@ describe('the journal file', () => {
     expect(statSync(path).size).toBe(FILE);
   });
 
+  it('skips, naming the field, an entry whose record still parses but holds what no entry can (an address, a binding id): the rest start', () => {
+    const before = journaled();
+    before.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
+    before.ha.handleBindingUpdate(bu(1, 1, 1_000_000, dynamic));
+    const entry = before.ha.binding('mn1@example.net')!;
+    before.journal.close();
+    const file = readFileSync(path);
+    const at = file.indexOf('"ipv4HomeAddress":"10.1.0.200"');
+    expect(at).toBeGreaterThan(0);
+    file.write('"ipv4HomeAddress":"10.1.0.2x0"', at, 'latin1'); // as long as it was: the copy's length still holds
+    writeFileSync(path, file);
+    const damaged = BindingJournal.open(path);
+    damaged.journal.close();
+    expect(damaged.entries.map((e) => e.nai)).toEqual(['mn1@example.net']);
+    expect(damaged.problems).toEqual([expect.stringMatching(/slot 2: newer copy: ipv4HomeAddress: must be an IPv4 address, got "10\.1\.0\.2x0": skipped$/)]);
+    const line = (e: object) => `${JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`;
+    writeFileSync(path, line({ nai: entry.nai, entry }) + line({ nai: 'mn2@example.net', entry: { ...entry, nai: 'mn2@example.net', bindingId: 1e12 } }));
+    const old = BindingJournal.open(path); // (a binding id that large made the file grow past what the system allows)
+    expect(old.entries.map((e) => e.nai)).toEqual(['mn1@example.net']);
+    expect(old.problems).toEqual([expect.stringMatching(/bindings\.journal:2: bindingId: must be an integer in 1\.\.131071, got 1000000000000: line skipped$/)]);
+    old.journal.close();
+  });
+
   it('reads a journal of the one-copy slot format before, and rewrites it in two-copy slots', () => {
     const before = journaled();
     before.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
