@@ -113,8 +113,8 @@ export class HomeAgentDaemon {
   /** Tunnel counters of bindings since removed. */
   readonly retired: BindingCounters = { encapPackets: 0n, encapBytes: 0n, decapPackets: 0n, decapBytes: 0n };
   /** Failures counted (and logged at most once a second each): replies not sent, changes not journalled, and anything else that went wrong handling signalling or expiry. */
-  readonly failures = { send: 0, journal: 0, internal: 0 };
-  private readonly lastFailureLogMs = { send: -Infinity, journal: -Infinity, internal: -Infinity };
+  readonly failures = { send: 0, journal: 0, internal: 0, capture: 0 };
+  private readonly lastFailureLogMs = { send: -Infinity, journal: -Infinity, internal: -Infinity, capture: -Infinity };
   /** This second's refusals and discards: logged, and left unlogged past REFUSALS_LOGGED_PER_SECOND. */
   private refusals = { sinceMs: -Infinity, logged: 0, unlogged: 0 };
   /** Started and listening (readiness). */
@@ -169,7 +169,7 @@ export class HomeAgentDaemon {
       this.dataPlane.addEndpoint(v4, 0, ['decap']);
       this.dataPlane.addEndpoint(v4, DSMIP_PORT, ['decap', 'mh']);
     }
-    this.capture = this.options.capture ? new SignallingCapture(this.options.capture) : null;
+    this.capture = this.options.capture ? new SignallingCapture(this.options.capture, (err) => this.failed('capture', `writing to ${this.options.capture}`, err)) : null;
     for (const id of this.dataPlane.bindingIds()) this.proxied.set(id, this.dataPlane.binding(id)?.homeAddresses ?? []); // announced by whoever installed them
     const arrived: Arrival[] = [];
     this.channel = new SignallingChannel(this.dataPlane, {
@@ -433,8 +433,8 @@ export class HomeAgentDaemon {
       this.hear();
       this.probing.delete(home);
       this.stopListening(probe.joined);
-      if (!outcome.dad.current()) {
-        this.log(`duplicate address detection for ${outcome.dad.addresses.join(', ')} over, the registration revoked or replaced meanwhile: nothing to answer`);
+      if (!outcome.dad.current()) { // unanswered: counted as discarded
+        this.settled(discarded(`duplicate address detection for ${outcome.dad.addresses.join(', ')} over, the registration revoked or replaced meanwhile: nothing to answer`));
       } else if (probe.unheard) { // no answer is no proof here: refused (143), not defended unprobed
         this.sendAll([this.settled({ ...outcome.onDataPlaneFailure!(), event: `duplicate address detection for ${outcome.dad.addresses.join(', ')}: some of what came went unheard: refused (143)` })]);
       } else {
@@ -457,12 +457,13 @@ export class HomeAgentDaemon {
   private abandonProbes(): void {
     const probes = [...this.probing.values()];
     this.probing.clear();
-    for (const { outcome, timer, joined } of probes) {
+    for (const { outcome, timer, joined, held } of probes) {
       clearTimeout(timer);
       this.stopListening(joined);
+      for (const p of held) this.settled(discarded(`BU from ${p.signalling.ipv6.src} waiting for the probe of ${homeAddressOf(p)} discarded: the home agent stopped`));
       if (!outcome.dad.current()) continue;
       outcome.dad.refuse(outcome.dad.addresses[0]!); // the entry as it was before, journalled
-      this.log(`duplicate address detection for ${outcome.dad.addresses.join(', ')} cut short by a stop: undone (${outcome.event})`);
+      this.settled(discarded(`duplicate address detection for ${outcome.dad.addresses.join(', ')} cut short by a stop: undone (${outcome.event})`)); // unanswered: counted as discarded
     }
   }
 

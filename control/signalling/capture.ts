@@ -11,13 +11,19 @@ import type { SignallingTap } from './channel.js';
 export class SignallingCapture {
   private fd: number | null;
 
-  constructor(readonly path: string) {
+  /** onError: a record the file did not take (a full disk, say): the packet goes on its way regardless, the capture misses it. */
+  constructor(readonly path: string, private readonly onError: (err: Error) => void = () => {}) {
     this.fd = openSync(path, 'w');
     writeSync(this.fd, pcapHeader(LINKTYPE.RAW));
   }
 
   readonly tap: SignallingTap = (packet) => {
-    if (this.fd !== null) writeSync(this.fd, pcapRecord(packet, performance.timeOrigin + performance.now()));
+    if (this.fd === null) return;
+    try {
+      writeSync(this.fd, pcapRecord(packet, performance.timeOrigin + performance.now()));
+    } catch (err) {
+      this.onError(err as Error);
+    }
   };
 
   close(): void {

@@ -350,7 +350,8 @@ describe('duplicate address detection on the home link (RFC 6275 §10.3.1)', () 
     }
   });
 
-  it('a registration revoked during its probe is neither installed nor answered', async () => {
+  it('a registration revoked during its probe is neither installed nor answered (counted as discarded)', async () => {
+    const discarded = ha.answered.get(-1) ?? 0;
     sendOverIpv6({ seq: 2, who: GONE, timestampMs: Date.now() + 10 });
     await new Promise((r) => setTimeout(r, 200));
     expect(ha.revoke(GONE.nai)).toBe(true);
@@ -359,6 +360,7 @@ describe('duplicate address detection on the home link (RFC 6275 §10.3.1)', () 
     expect(t.anchor.lookupEntry(GONE.home)).toBeNull();
     expect(ha.homeAgent.binding(GONE.nai)).toBeUndefined();
     expect(said).toContain(`duplicate address detection for ${GONE.home} over, the registration revoked or replaced meanwhile: nothing to answer`);
+    expect(ha.answered.get(-1)).toBe(discarded + 1);
   });
 
   it('an advertisement a router forwarded (hop limit below 255), or a solicitation from someone resolving the address, is no answer to a probe', async () => {
@@ -424,7 +426,12 @@ describe('duplicate address detection on the home link (RFC 6275 §10.3.1)', () 
     sendOverIpv6({ seq: 3, who: GONE, timestampMs: Date.now() + 20 });
     for (const end = Date.now() + 2000; probing() === before && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
     expect(ha.homeAgent.binding(GONE.nai)).toMatchObject({ sequence: 3 }); // tentative while it probes
+    sendOverIpv6({ seq: 4, who: GONE, timestampMs: Date.now() + 30 }); // waits for the probe
+    await new Promise((r) => setTimeout(r, 100)); // (it reaches the home agent, and is held)
+    const discarded = ha.answered.get(-1) ?? 0;
     ha.stop();
+    expect(ha.answered.get(-1)).toBe(discarded + 2); // the probing BU and the one waiting: unanswered, counted
+    expect(said).toContain(`BU from ${CARE_OF6} waiting for the probe of ${GONE.home} discarded: the home agent stopped`);
     expect(ha.homeAgent.binding(GONE.nai)).toBeUndefined();
     expect(said).toContain(`duplicate address detection for ${GONE.home} cut short by a stop: undone (registered ${GONE.nai} at ${CARE_OF6} (ip6))`);
     await new Promise((r) => setTimeout(r, DAD_WAIT_MS + 300));

@@ -4,11 +4,12 @@
  * back frame for frame.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DecodeError } from '../../control/wire/buffer.js';
+import { SignallingCapture } from '../../control/signalling/capture.js';
 import { LINKTYPE, ipPacketOf, readCapture, writePcap } from '../../control/wire/pcap.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pcap-test-'));
@@ -53,5 +54,20 @@ describe('capture files', () => {
   ])('%s is refused naming the field', (_name, bytes, field) => {
     expect(() => readCapture(bytes)).toThrow(DecodeError);
     expect(() => readCapture(bytes)).toThrow(new RegExp(`^${field} at offset`));
+  });
+});
+
+describe('the signalling capture (dsmipd --capture)', () => {
+  it('writes each packet as a raw-IP record, and a record the file does not take is reported, not thrown: the packet goes on regardless', () => {
+    const path = join(dir, 'signalling.pcap');
+    const errors: Error[] = [];
+    const capture = new SignallingCapture(path, (err) => errors.push(err));
+    const packet = ipv6Frame.subarray(14);
+    capture.tap(packet, 'in');
+    expect(readCapture(readFileSync(path)).map((r) => ipPacketOf(r))).toEqual([{ version: 6, packet }]);
+    Object.assign(capture, { fd: openSync('/dev/full', 'w') }); // the disk full from now on (the capture's descriptor swapped: no other way to make a write fail here)
+    expect(() => capture.tap(packet, 'out')).not.toThrow();
+    expect(errors.map((e) => (e as NodeJS.ErrnoException).code)).toEqual(['ENOSPC']);
+    capture.close();
   });
 });
