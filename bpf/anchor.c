@@ -4,7 +4,8 @@
  *
  *   XDP, on every interface:
  *     tunnel or signalling packet to one of our endpoints?
- *       signalling (Mobility Header, or a signalling port)  -> ring buffer
+ *       signalling (Mobility Header, or a signalling port; at a mobile
+ *       node also one tunnelled to its home address)  -> ring buffer
  *       tunnelled data -> check it against its binding, decapsulate, forward
  *     packet for a binding (by destination at the anchor, by source at a
  *     mobile node)  -> encapsulate towards the other end, forward
@@ -651,6 +652,23 @@ static __always_inline int xdp_ipv4(struct xdp_md *ctx, const struct anchor_conf
 	return t ? xdp_encap(ctx, t, &ip) : XDP_PASS;
 }
 
+/*
+ * At a mobile node: a Mobility Header its home agent tunnelled to its home
+ * address (a Binding Refresh Request: RFC 6275 §6.1 allows the type 2
+ * routing header on BAs only), to a care-of endpoint flagged 'mh'. Only a
+ * Mobility Header right after the inner IPv6 header: one byte read on the
+ * way of every IPv6-in-IPv6 packet.
+ */
+static __always_inline int tunnelled_mh(struct xdp_md *ctx, const struct tunnel_hdr *th, const struct anchor_config *cfg)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct ipv6hdr *inner = data + (th->inner_off & 0xff);
+
+	if (is_anchor(cfg) || th->inner_family != 6 || (void *)(inner + 1) > data_end || inner->nexthdr != IPPROTO_MH)
+		return 0;
+	return endpoint_flags(th->dst, 6, 0, cfg->generation) & ENDPOINT_MH;
+}
+
 /* IPv6 to one of our endpoints: IPv6/IPv4-in-IPv6, or a Mobility Header. */
 static __always_inline int xdp_ipv6_endpoint(struct xdp_md *ctx, struct ipv6hdr *ip6h, struct ip_info *ip,
 					     const struct anchor_config *cfg)
@@ -669,6 +687,8 @@ static __always_inline int xdp_ipv6_endpoint(struct xdp_md *ctx, struct ipv6hdr 
 	if (ip->proto == IPPROTO_IPV6 || ip->proto == IPPROTO_IPIP) { /* no extension headers */
 		th.inner_family = ip->proto == IPPROTO_IPV6 ? 6 : 4;
 		th.inner_off = sizeof(struct ethhdr) + ip->hlen;
+		if (tunnelled_mh(ctx, &th, cfg))
+			return xdp_signal(ctx);
 		t = cached_tunnel(ctx, &th, outer_end, cfg, &inner, &in);
 		if (t)
 			return decap_forward(ctx, &th, t, inner, &in, cfg);

@@ -20,7 +20,7 @@ import { BindingJournal, copySizeFor } from './journal.js';
 import { SourceRateLimiter } from './rate-limit.js';
 import { frameSource, ipv6PacketOf, SignallingChannel, unwrapSignal, type SignalPacket } from '../signalling/channel.js';
 import type { SignalFrame } from '../dataplane/signals.js';
-import { discardReason, encodeSignalling6 } from '../wire/ip/signalling.js';
+import { discardReason, encodeSignalling6, encodeTunnelled6 } from '../wire/ip/signalling.js';
 import { configJson, type HomeAgentConfig, type MobileNodeProfile } from './config.js';
 import { DSMIP_PORT, HomeAgent, type BindingCacheEntry, type Outcome, type ReceivedBu } from './home-agent.js';
 
@@ -627,6 +627,8 @@ export class HomeAgentDaemon {
       channel.sendIpv6(reply.packet);
     } else if (r.transport === 'ipv6') {
       channel.sendIpv6(encodeSignalling6({ src: r.src, dst: r.dst, ...(r.routingHeader2 !== undefined && { routingHeader2: r.routingHeader2 }), mh: reply.mh }));
+    } else if (r.transport === 'ipv6-in-ipv6') {
+      channel.sendIpv6(encodeTunnelled6({ src: r.src, dst: r.dst, inner: encodeSignalling6({ src: r.innerSrc, dst: r.innerDst, mh: reply.mh }) }));
     } else {
       channel.sendUdp4(encodeSignalling6({ src: r.ipv6Src, dst: r.ipv6Dst, mh: reply.mh }), { src: r.src, dst: r.dst, srcPort: r.srcPort, dstPort: r.dstPort });
     }

@@ -60,12 +60,14 @@ export interface ReceivedBu {
 export type ReplyRoute =
   | { transport: 'ipv6'; src: string; dst: string; routingHeader2?: string }
   | { transport: 'udp4'; src: string; dst: string; srcPort: number; dstPort: number; ipv6Src: string; ipv6Dst: string };
+/** A reply to the home address through the node's IPv6 tunnel: src and dst the tunnel's ends, innerSrc and innerDst the packet's. */
+export type TunnelRoute = { transport: 'ipv6-in-ipv6'; src: string; dst: string; innerSrc: string; innerDst: string };
 
 export interface Outcome {
   /** Apply in order, before sending the reply: the binding is live before its BA leaves. */
   dataPlane: ({ install: Binding } | { remove: number })[];
   /** The reply's MH, and how to send it; packet: the whole IPv6 packet already, its MH the same bytes as mh (a predicted BA). */
-  reply?: { mh: Buffer; route: ReplyRoute; packet?: Buffer };
+  reply?: { mh: Buffer; route: ReplyRoute | TunnelRoute; packet?: Buffer };
   /** The BA's status, when the outcome is one (for the metrics). */
   status?: number;
   event: string;
@@ -120,6 +122,17 @@ interface AckExtra {
   timestamp?: bigint;
 }
 type Acknowledge = (status: number, extra?: AckExtra) => Outcome;
+/**
+ * Where a Binding Refresh Request goes: to the home address, through the
+ * node's tunnel when that is IPv6 (RFC 6275 §6.1: a type 2 routing header
+ * only on a BA); in UDP as the node's BAs go (the tunnel's own
+ * encapsulation, inner packet to the home address); straight to a node at
+ * home.
+ */
+const refreshRoute = (e: BindingCacheEntry): ReplyRoute | TunnelRoute => (e.route.transport === 'ipv6' && e.route.routingHeader2 !== undefined && e.tunnel.format === 'ip6'
+  ? { transport: 'ipv6-in-ipv6', src: e.tunnel.local, dst: e.tunnel.remote, innerSrc: e.route.src, innerDst: e.homeAddress }
+  : e.route);
+
 /** RFC 5555 §4.2: a NAT between the node and us, by its IPv4 care-of address against the BU's outer source (and port: see README). */
 const natBetween = (bu: ReceivedBu, careOf: string): boolean => bu.outer.src !== careOf || bu.outer.srcPort !== DSMIP_PORT;
 /** A BU past authentication and replay protection, and what its answer needs. */
@@ -436,7 +449,7 @@ export class HomeAgent {
         const requested = { ...entry, refreshRequested: true };
         this.put(node, requested);
         if (node.prediction?.entry === entry) node.prediction.entry = requested; // the refresh it asks for is predicted still (it sets the flag back)
-        out.push({ dataPlane: [], reply: { mh: encodeMobilityHeader({ type: 'bindingRefreshRequest', options: [] }), route: entry.route }, event: `binding refresh requested from ${nai}` });
+        out.push({ dataPlane: [], reply: { mh: encodeMobilityHeader({ type: 'bindingRefreshRequest', options: [] }), route: refreshRoute(entry) }, event: `binding refresh requested from ${nai}` });
         continue;
       }
       this.put(node, undefined);

@@ -11,7 +11,8 @@ import { addrFamily } from '../dataplane/layout.js';
 import type { DataPlane } from '../dataplane/dataplane.js';
 import type { SignalFrame } from '../dataplane/signals.js';
 import { DecodeError } from '../wire/buffer.js';
-import { decodeSignalling, encodeSignalling4, type SignallingPacket6 } from '../wire/ip/signalling.js';
+import { IPPROTO } from '../wire/ip/constants.js';
+import { decodeSignalling, decodeTunnelledSignalling6, encodeSignalling4, type SignallingPacket6 } from '../wire/ip/signalling.js';
 import { RawIpSocket } from '../sys/libc.js';
 
 export interface SignalPacket {
@@ -37,6 +38,10 @@ export function unwrapSignal({ ifindex, frame }: SignalFrame): SignalPacket {
   const ethertype = frame.length >= ETH_HLEN ? frame.readUInt16BE(12) : -1;
   if (ethertype !== 0x86dd && ethertype !== 0x0800) throw new DecodeError('eth.type', 12, ethertype, 'not IPv4 or IPv6');
   const ip = frame.subarray(ETH_HLEN);
+  if (ethertype === 0x86dd && ip[6] === IPPROTO.IPV6) { // tunnelled to a mobile node's home address (a Binding Refresh Request)
+    const { outer, inner } = decodeTunnelledSignalling6(ip);
+    return { ifindex, transport: 'ipv6', outer: { src: outer.src, dst: outer.dst }, signalling: inner, ipv6: ip.subarray(40, 80 + inner.ipv6.payloadLength) };
+  }
   const p = decodeSignalling(ip);
   if (p.transport === 'ipv6') {
     return { ifindex, transport: 'ipv6', outer: { src: p.ipv6.src, dst: p.ipv6.dst }, signalling: p, ipv6: ip.subarray(0, 40 + p.ipv6.payloadLength) };

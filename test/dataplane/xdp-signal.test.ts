@@ -1,7 +1,8 @@
 /**
  * Signalling leaves the data path at XDP: a Mobility Header packet to one of
  * our endpoints flagged 'mh' (directly, behind a Destination Options header
- * with a Home Address option, or as IPv6 inside UDP 4191 over IPv4) is
+ * with a Home Address option, as IPv6 inside UDP 4191 over IPv4, or at a
+ * mobile node tunnelled in IPv6 to its home address) is
  * copied whole into the `signals` ring buffer and dropped, and arrives
  * through DataPlane.onSignal byte for byte with the interface it came in
  * on. The same packet to an address that is not such an endpoint is not
@@ -35,6 +36,10 @@ const EXPR = {
   ...Object.fromEntries([256, 257, 1514].map((n) => [`mhOf${n}`, `${eth(MAC.mn, MAC.aMn)}/IPv6(src='${ADDR.home1.v6}', dst='${ADDR.anchor.v6}', nh=135)/Raw(bytes(i % 251 for i in range(${n - 54})))`])) as Record<'mhOf256' | 'mhOf257' | 'mhOf1514', string>,
   tooBig: `${eth(MAC.mn, MAC.aMn)}/IPv6(src='${ADDR.home1.v6}', dst='${ADDR.anchor.v6}', nh=135)/Raw(bytes(2100))`,
   toHome: `${eth(MAC.cn, MAC.aCn)}/IPv6(src='${ADDR.cn.v6}', dst='${ADDR.home1.v6}')/UDP(sport=1000, dport=2000)`,
+  // the home agent's Binding Refresh Request, to the home address through the tunnel (RFC 6275 §6.1: no type 2 routing header)
+  brrTunnelled: `${eth(MAC.aMn, MAC.mn)}/IPv6(src='${ADDR.anchor.v6}', dst='${ADDR.careOf.v6}')/IPv6(src='${ADDR.anchor.v6}', dst='${ADDR.home1.v6}')/MIP6MH_BRR()`,
+  dataTunnelled: `${eth(MAC.aMn, MAC.mn)}/IPv6(src='${ADDR.anchor.v6}', dst='${ADDR.careOf.v6}')/IPv6(src='${ADDR.cn.v6}', dst='${ADDR.home1.v6}')/UDP(sport=1000, dport=2000)`,
+  mhToAnchorTunnelled: `${eth(MAC.mn, MAC.aMn)}/IPv6(src='${ADDR.careOf.v6}', dst='${ADDR.anchor.v6}')/IPv6(src='${ADDR.home1.v6}', dst='${ADDR.anchor.v6}')/${BU}`,
 };
 
 beforeAll(() => {
@@ -112,6 +117,26 @@ describe('signalling to an endpoint: queued whole, dropped from the data path', 
     expect(r.verdict).toBe(XDP_DROP);
     expect(r.delta).toEqual(changed({ drops: { signal_too_big: 1 } }));
     await sleep(300); // the reader polls every 100 ms
+    expect(queue).toEqual([]);
+  });
+});
+
+describe('a Mobility Header tunnelled to a mobile node\'s home address', () => {
+  it('is signalling at the mobile node (its care-of endpoint flagged "mh"): queued whole, the inner packet not passed on; other tunnelled packets are not', async () => {
+    const mine: SignalFrame[] = [];
+    t.mobile.onSignal((frame) => mine.push(frame));
+    const r = t.xdp(t.mobile, 'm0', f.brrTunnelled);
+    expect(r.verdict).toBe(XDP_DROP);
+    expect(r.delta).toEqual(changed({ events: { signal: 1 } }));
+    for (const end = Date.now() + 3000; mine.length === 0 && Date.now() < end;) await sleep(10);
+    expect(mine.map((x) => hex(x.frame))).toEqual([hex(f.brrTunnelled)]);
+    expect(t.xdp(t.mobile, 'm0', f.dataTunnelled).delta.events?.signal).toBeUndefined(); // decapsulated as ever, no signal
+  });
+
+  it('is not signalling at the anchor (a node sends its BUs outside the tunnel)', async () => {
+    const r = t.xdp(t.anchor, 'a-mn', f.mhToAnchorTunnelled);
+    expect(r.delta.events?.signal).toBeUndefined();
+    await sleep(300);
     expect(queue).toEqual([]);
   });
 });

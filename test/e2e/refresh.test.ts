@@ -5,31 +5,20 @@
  * lifetime, so its binding never lapses and traffic keeps flowing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HomeAgentDaemon } from '../../control/ha/daemon.js';
-import { buildRoamingLab, roamingAddr as a, type RoamingLab } from '../../control/lab/roaming-lab.js';
+import { roamingAddr as a } from '../../control/lab/roaming-lab.js';
 import { ping } from '../../control/lab/traffic.js';
-import { MobileNodeDaemon } from '../../control/mn/daemon.js';
+import { roamingPair, type RoamingPair } from '../helpers/roaming-pair.js';
 
-let t: RoamingLab;
-let ha: HomeAgentDaemon;
-let mn: MobileNodeDaemon;
-const said: string[] = [];
+let pair: RoamingPair;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(() => {
-  t = buildRoamingLab('rfr');
-  const config = { ...t.haConfig, policy: { ...t.haConfig.policy, natRefreshTime: 2, maxLifetime: 4 } };
-  ha = new HomeAgentDaemon(config, t.anchor, { log: (e) => said.push(`ha: ${e}`) });
-  t.lab.within(t.ns.anchor, () => ha.start());
-  mn = new MobileNodeDaemon(t.mnConfig, t.mobile, { netns: t.ns.mn, log: (e) => said.push(`mn: ${e}`) });
+  pair = roamingPair('rfr', { natRefreshTime: 2, maxLifetime: 4 });
 });
-afterAll(() => {
-  mn?.stop();
-  ha?.stop();
-  t?.destroy();
-});
+afterAll(() => pair?.destroy());
 
 async function registered(): Promise<number> {
+  const { ha, mn, said } = pair;
   for (const end = Date.now() + 5000; Date.now() < end; await sleep(20)) {
     const b = ha.homeAgent.binding('mn@example.net');
     if (b && !mn.node.awaitingAck && mn.node.registration) return b.sequence;
@@ -39,6 +28,7 @@ async function registered(): Promise<number> {
 
 describe('refresh timers', () => {
   it('behind the NAT: a new BU every NAT refresh time (2 s), well before the 4 s lifetime', async () => {
+    const { t, ha, mn, said } = pair;
     t.moveTo('nat');
     mn.start();
     const first = await registered();
@@ -51,6 +41,7 @@ describe('refresh timers', () => {
   });
 
   it('on IPv6: refreshed at 80% of the lifetime, the binding never lapses', async () => {
+    const { t, ha, mn, said } = pair;
     t.moveTo('v6');
     mn.moved();
     const first = await registered();

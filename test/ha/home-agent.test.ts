@@ -230,11 +230,19 @@ describe('home registration from an IPv6 care-of address', () => {
     expect(ha.expire(1_569_999)).toEqual([]);
     const [brr, ...none] = ha.expire(1_570_000); // 30 s before, the default lead
     expect(none).toEqual([]);
-    expect(brr!.reply!.route).toEqual({ transport: 'ipv6', src: HA6, dst: '2001:db8:f::2', routingHeader2: '2001:db8:1::100' });
+    // to the home address through the node's tunnel: a type 2 routing header is for BAs only (RFC 6275 §6.1)
+    expect(brr!.reply!.route).toEqual({ transport: 'ipv6-in-ipv6', src: HA6, dst: '2001:db8:f::2', innerSrc: HA6, innerDst: '2001:db8:1::100' });
     expect(decodeMobilityHeader(brr!.reply!.mh)).toMatchObject({ type: 'bindingRefreshRequest' });
     expect(ha.expire(1_599_999)).toEqual([]);
     expect(ha.expire(1_600_000)).toEqual([{ dataPlane: [{ remove: 1 }], event: 'binding of mn1@example.net expired' }]);
     expect(ha.binding('mn1@example.net')).toBeUndefined();
+  });
+
+  it('asks a node registered over UDP for its refresh in UDP, as its BAs go (inner packet to the home address, no routing header)', () => {
+    const ha = new HomeAgent(config());
+    ha.handleBindingUpdate(throughNat({ seq: 1, lifetime: 600 }));
+    const [brr] = ha.expire(1_570_000);
+    expect(brr!.reply!.route).toEqual({ transport: 'udp4', src: '203.0.113.1', dst: '198.51.100.7', srcPort: 4191, dstPort: 40000, ipv6Src: HA6, ipv6Dst: '2001:db8:1::200' });
   });
 
   it('asks for no refresh of a binding whose whole lifetime is within twice the lead (the node refreshes it itself)', () => {

@@ -11,7 +11,7 @@ import { formatAddr } from '../../control/dataplane/layout.js';
 import { DecodeError, EncodeError } from '../../control/wire/buffer.js';
 import { mhChecksum } from '../../control/wire/checksum.js';
 import {
-  type SignallingSpec6, decodeSignalling, decodeSignalling4, decodeSignalling6, discardReason, encodeSignalling4, encodeSignalling6,
+  type SignallingSpec6, decodeSignalling, decodeSignalling4, decodeSignalling6, decodeTunnelledSignalling6, discardReason, encodeSignalling4, encodeSignalling6, encodeTunnelled6,
 } from '../../control/wire/ip/signalling.js';
 import { scapy } from '../helpers/scapy.js';
 import { LINKTYPE_RAW, field, protocols, tshark } from '../helpers/tshark.js';
@@ -57,6 +57,7 @@ describe('packets built by scapy', () => {
       fragment: `IPv6(src='${COA}', dst='${HA}')/IPv6ExtHdrFragment()/${BU}`,
       twoHao: `IPv6(src='${COA}', dst='${HA}')/IPv6ExtHdrDestOpt(options=[HAO(hoa='${HOA}'), HAO(hoa='${HOA}')])/${BU}`,
       discardOption: `IPv6(src='${COA}', dst='${HA}')/IPv6ExtHdrDestOpt(options=[HAO(hoa='${HOA}'), ${INET6}.HBHOptUnknown(otype=0x7e, optdata=b'xy')])/${BU}`,
+      brrTunnelled: `IPv6(src='${HA}', dst='${COA}')/IPv6(src='${HA}', dst='${HOA}')/MIP6MH_BRR()`,
     });
   });
 
@@ -161,6 +162,15 @@ describe('packets built by scapy', () => {
     const badMh = Buffer.from(s.buHao!); badMh[70]! ^= 0x80;
     expect(reason(badMh)).toBe(`MH with a wrong checksum from ${COA} discarded`);
     expect(reason(s.discardOption!)).toBe(`destination option type 0x7e unknown, and its type says discard (RFC 8200 §4.2): packet from ${COA} discarded`);
+  });
+
+  it('a Binding Refresh Request tunnelled to the home address (IPv6 in IPv6): decoded as scapy built it, encoded byte-exact', () => {
+    const { outer, inner } = decodeTunnelledSignalling6(s.brrTunnelled!);
+    expect(outer).toMatchObject({ src: HA, dst: COA, nextHeader: 41, payloadLength: s.brrTunnelled!.length - 40 });
+    expect(inner).toMatchObject({ ipv6: { src: HA, dst: HOA }, mhChecksumOk: true, pseudoSource: HA, finalDestination: HOA });
+    const mh = mhOf(s.brrTunnelled!, 80);
+    expect(encodeTunnelled6({ src: HA, dst: COA, inner: encodeSignalling6({ src: HA, dst: HOA, mh }) })).toEqual(s.brrTunnelled);
+    expect(thrown(() => decodeTunnelledSignalling6(s.buHao!))).toMatchObject({ field: 'ipv6.nxt', offset: 6, value: 60 });
   });
 
   it('refuses what is not an MH packet, naming the field', () => {

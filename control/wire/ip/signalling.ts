@@ -136,6 +136,33 @@ export function readSignalling6(r: Reader): SignallingPacket6 {
   };
 }
 
+/**
+ * An IPv6 signalling packet tunnelled in IPv6 (RFC 2473): how a home agent
+ * sends a mobile node a Binding Refresh Request, to its home address
+ * through its tunnel (RFC 6275 §6.1 allows the type 2 routing header on
+ * BAs only). The outer header carries no extension headers.
+ */
+export interface TunnelledSignalling6 {
+  outer: Ipv6Header;
+  inner: SignallingPacket6;
+}
+
+export function decodeTunnelledSignalling6(buf: Buffer): TunnelledSignalling6 {
+  const r = new Reader(buf);
+  const outer = ipv6Header.read(r);
+  if (outer.nextHeader !== IPPROTO.IPV6) r.fail('ipv6.nxt', outer.nextHeader, 'not IPv6 in IPv6', 6);
+  if (outer.payloadLength > r.remaining) r.fail('ipv6.plen', outer.payloadLength, `only ${r.remaining} bytes follow the header`, 4);
+  return { outer, inner: readSignalling6(r.sub(outer.payloadLength, 'ipv6.payload')) };
+}
+
+/** An encoded IPv6 signalling packet (encodeSignalling6) inside an outer IPv6 header. */
+export function encodeTunnelled6(spec: { src: string; dst: string; hopLimit?: number; inner: Uint8Array }): Buffer {
+  const w = Writer.sized(IPV6_HEADER_LENGTH + spec.inner.length);
+  ipv6Header.write({ trafficClass: 0, flowLabel: 0, payloadLength: spec.inner.length, nextHeader: IPPROTO.IPV6, hopLimit: spec.hopLimit ?? 64, src: spec.src, dst: spec.dst }, w);
+  w.bytes(spec.inner);
+  return w.filled(spec);
+}
+
 /** A type 2 routing header is decoded; any other type is skipped if it has no segments left (RFC 8200 §4.4). */
 function readRoutingHeader(r: Reader): { nextHeader: number; type2?: RoutingHeader2 } {
   const at = r.offset;
