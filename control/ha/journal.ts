@@ -129,7 +129,7 @@ function checkEntry(e: Record<string, unknown>): void {
 }
 
 /** A slot's last record up to its tail (its base, then its moving part), and the entry it was made from. */
-interface Head { of: BindingCacheEntry; base: string; baseBytes: number; text: string; bytes: number }
+interface Head { of: BindingCacheEntry; base: string; baseBytes: number; moving: string; bytes: number }
 /** The entry's base is the head's: every field in it the same (objects and lists the same objects). */
 const sameBase = ({ of: h }: Head, e: BindingCacheEntry) => h.nai === e.nai && h.bindingId === e.bindingId && h.homeAddress === e.homeAddress
   && h.ipv4HomeAddress === e.ipv4HomeAddress && h.natDetected === e.natDetected && h.lifetime === e.lifetime && h.binding.homeAddresses === e.binding.homeAddresses
@@ -142,7 +142,7 @@ function head(e: BindingCacheEntry, last: Head | undefined): Head {
   const base = known ? last.base : baseText(e);
   const baseBytes = known ? last.baseBytes : Buffer.byteLength(base);
   const moving = movingText(e);
-  return { of: e, base, baseBytes, text: base + moving, bytes: baseBytes + Buffer.byteLength(moving) };
+  return { of: e, base, baseBytes, moving, bytes: baseBytes + Buffer.byteLength(moving) }; // (written part by part: no string of the two made)
 }
 
 /** Serial-number order of two copies' sequence numbers (RFC 1982 style: they wrap). */
@@ -345,7 +345,7 @@ export class BindingJournal {
     const [at, other] = newer(this.words[a / 4]!, this.words[b / 4]!) ? [b, a] : [a, b];
     const seq = (this.words[other / 4]! + 1) | 0 || 1; // 0 is never written: after 2^32 writes, 1
     const stale = h ? TEXT_AT + bytes.readUInt16LE(at + LENGTH_AT) : this.copySize; // what the copy held: past it, zeros already
-    const length = h ? bytes.write(h.text, at + TEXT_AT) + bytes.write(tail, at + TEXT_AT + h.bytes, 'latin1') : 0;
+    const length = h ? bytes.write(h.base, at + TEXT_AT) + bytes.write(h.moving, at + TEXT_AT + h.baseBytes) + bytes.write(tail, at + TEXT_AT + h.bytes, 'latin1') : 0;
     bytes.writeUInt16LE(length, at + LENGTH_AT);
     if (TEXT_AT + length < stale) bytes.fill(0, at + TEXT_AT + length, at + stale);
     Atomics.store(this.words, at / 4, seq);
