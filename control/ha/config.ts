@@ -62,12 +62,11 @@ export function parseHomeAgentConfig(json: Json): HomeAgentConfig {
     ...(ha.publicIpv4 !== undefined && { publicIpv4: c.address(ha.publicIpv4, 'homeAgent.publicIpv4', 4) }),
   };
 
-  const pools: HomeAgentConfig['pools'] = {};
-  for (const [name, v] of Object.entries(top.pools === undefined ? {} : c.object(top.pools, 'pools', Object.keys(isObject(top.pools) ? top.pools : {})))) {
+  // own properties whatever their names ("__proto__" too: an assignment would set the prototype instead)
+  const pools: HomeAgentConfig['pools'] = Object.fromEntries(Object.entries(top.pools === undefined ? {} : c.object(top.pools, 'pools', Object.keys(isObject(top.pools) ? top.pools : {}))).map(([name, v]) => {
     const p = c.object(v, `pools.${name}`, ['from', 'to']);
-    pools[name] = { from: c.address(p.from, `pools.${name}.from`, 4), to: c.address(p.to, `pools.${name}.to`, 4) };
-  }
-  checkPools(c, pools, [homeAgent.ipv4, homeAgent.publicIpv4]);
+    return [name, { from: c.address(p.from, `pools.${name}.from`, 4), to: c.address(p.to, `pools.${name}.to`, 4) }];
+  }));
 
   const pol = top.policy === undefined ? {} : c.object(top.policy, 'policy', Object.keys(DEFAULT_POLICY));
   const forceUdp = pol.forceUdp === undefined || pol.forceUdp === 'allow' || pol.forceUdp === 'refuse'
@@ -102,6 +101,7 @@ export function parseHomeAgentConfig(json: Json): HomeAgentConfig {
     }
   });
   const prefixes = mobileNodes.flatMap((m, i) => m.prefixes.map((prefix) => ({ prefix, owner: i })));
+  checkPools(c, pools, [homeAgent.ipv4, homeAgent.publicIpv4], prefixes);
   for (const [a, b] of overlapping(prefixes.map((x) => rangeOf(x.prefix)))) {
     const [first, then] = [prefixes[a]!, prefixes[b]!];
     if (first.owner !== then.owner && first.prefix !== then.prefix) c.problems.push(`mobileNodes[${then.owner}].prefixes: ${then.prefix} overlaps ${first.prefix}, mobileNodes[${first.owner}]'s`); // (the same prefix twice: reported above)
@@ -110,8 +110,12 @@ export function parseHomeAgentConfig(json: Json): HomeAgentConfig {
   return { homeLink, homeAgent, pools, policy, mobileNodes };
 }
 
-/** Each pool runs forwards, overlaps no other, and holds none of the home agent's own addresses (a pool would lease it, the home link then proxy it). */
-function checkPools(c: Checker, pools: HomeAgentConfig['pools'], own: readonly (string | undefined)[]): void {
+/**
+ * Each pool runs forwards, overlaps no other pool, holds none of the home
+ * agent's own addresses (a pool would lease it, the home link then proxy
+ * it) and none of a node's IPv4 prefixes (its addresses are that node's).
+ */
+function checkPools(c: Checker, pools: HomeAgentConfig['pools'], own: readonly (string | undefined)[], prefixes: readonly { prefix: string; owner: number }[]): void {
   const named = Object.entries(pools).filter(([, p]) => p.from && p.to);
   const ranges = named.map(([, p]) => ({ family: 4 as const, first: ipv4Number(p.from), last: ipv4Number(p.to) }));
   named.forEach(([name, p], i) => {
@@ -119,6 +123,12 @@ function checkPools(c: Checker, pools: HomeAgentConfig['pools'], own: readonly (
     for (const address of own) if (address && ipv4Number(address) >= ranges[i]!.first && ipv4Number(address) <= ranges[i]!.last) c.problems.push(`pools.${name}: holds the home agent's own address ${address}`);
   });
   for (const [a, b] of overlapping(ranges)) c.problems.push(`pools.${named[b]![0]}: overlaps pools.${named[a]![0]}`);
+  for (const { prefix, owner } of prefixes.filter((x) => !x.prefix.includes(':'))) { // (pools are few: each against each)
+    const r = rangeOf(prefix);
+    named.forEach(([name], i) => {
+      if (ranges[i]!.first <= r.last && r.first <= ranges[i]!.last) c.problems.push(`pools.${name}: overlaps ${prefix}, mobileNodes[${owner}]'s`);
+    });
+  }
 }
 
 const ipv4Number = (address: string): bigint => BigInt(addrBytes(address).readUInt32BE(0));

@@ -216,6 +216,8 @@ export class HomeAgent {
   private readonly linkLocals = new Map<string, NodeState>();
   /** Nodes with a prediction, by the SPI of their last BU. */
   private readonly predicted = new Map<number, NodeState>();
+  /** The newest timestamp of each deleted profile's node (NodeState.lastTimestamp), until a profile of its NAI is saved again. */
+  private readonly deletedTimestamps = new Map<string, bigint>();
 
   /** onChange sees every change to the binding cache (the journal keeps them). */
   constructor(readonly config: HomeAgentConfig, private readonly onChange?: (nai: string, entry: BindingCacheEntry | undefined) => void) {
@@ -259,9 +261,14 @@ export class HomeAgent {
     if (inPool && newStatic !== staticIpv4(old)) throw new ProfileConflict('ipv4HomeAddress', `${newStatic} is in pool ${inPool.name}, which leases it dynamically`);
     if (node) {
       this.forget(node); // made under the old profile
+      if (JSON.stringify(old?.ipv4HomeAddress) !== JSON.stringify(p.ipv4HomeAddress)) this.releaseLease(node); // to the pool it came from (the new profile's is another)
       Object.assign(node, { profile: p, key: new HmacSha1Key(p.key) });
     }
-    else this.nodes.set(p.nai, { profile: p, key: new HmacSha1Key(p.key), bindingId: this.freeBindingId() });
+    else {
+      const lastTimestamp = this.deletedTimestamps.get(p.nai);
+      this.deletedTimestamps.delete(p.nai);
+      this.nodes.set(p.nai, { profile: p, key: new HmacSha1Key(p.key), bindingId: this.freeBindingId(), ...(lastTimestamp !== undefined && { lastTimestamp }) });
+    }
     const oldStatic = staticIpv4(old);
     if (oldStatic) this.statics.delete(oldStatic);
     if (newStatic) this.statics.add(newStatic);
@@ -280,6 +287,7 @@ export class HomeAgent {
     if (node.entry) this.put(node, undefined); // a deprecated entry too
     this.forget(node);
     this.nodes.delete(nai);
+    if (node.lastTimestamp !== undefined) this.deletedTimestamps.set(nai, node.lastTimestamp); // a profile saved again under this NAI still refuses a replay
     return changes;
   }
 
@@ -653,11 +661,13 @@ export class HomeAgent {
         options.push({ type: 'ipv4AddressAcknowledgement', status, prefixLength: status < 128 ? prefixLength : 0, address });
       if (requested.prefixLength === 0 || (!requested.p && addressAsked)) { // "A value of zero is invalid and MUST be considered an error"; one IPv4 home address a binding
         ack(Ipv4AckStatus.reasonUnspecified);
-      } else if (requested.p) { // an IPv4 home prefix: only one the profile holds
-        const wanted = canonicalPrefix(requested.address, requested.prefixLength);
-        const held = profile.prefixes.some((x) => canonicalPrefix(...splitPrefix(x)) === wanted);
-        ack(held ? Ipv4AckStatus.success : Ipv4AckStatus.prefixAllocationUnauthorized, requested.prefixLength);
-        if (held && !prefixes.includes(wanted)) prefixes.push(wanted);
+      } else if (requested.p) { // an IPv4 home prefix: only one the profile holds; asked for as 0.0.0.0, one of the length asked for (§4.5)
+        const held = requested.address === '0.0.0.0'
+          ? profile.prefixes.map((x) => splitPrefix(x)).find(([net, length]) => !net.includes(':') && length === requested.prefixLength)
+          : profile.prefixes.map((x) => splitPrefix(x)).find(([net, length]) => canonicalPrefix(net, length) === canonicalPrefix(requested.address, requested.prefixLength));
+        const granted = held && canonicalPrefix(...held);
+        ack(granted ? Ipv4AckStatus.success : Ipv4AckStatus.prefixAllocationUnauthorized, requested.prefixLength, granted ? granted.split('/')[0] : requested.address);
+        if (granted && !prefixes.includes(granted)) prefixes.push(granted);
       } else {
         addressAsked = true;
         const granted = this.ipv4HomeAddress(profile, requested.address, bu.nowMs, lifetime, bu.transport === 'udp4' ? careOf : undefined);
@@ -702,7 +712,13 @@ export class HomeAgent {
     this.put(node, entry);
     const outcome = ba(BaStatus.accepted, { lifetime, options, flags: { ...NO_BA_FLAGS, t, r: m.flags.r } });
     const undo = (status: number, event: string): Outcome => {
-      if (ipv4Home && previous?.ipv4HomeAddress !== ipv4Home) this.releaseLease(node); // leased for this BU only
+      if (ipv4Home && previous?.ipv4HomeAddress !== ipv4Home) {
+        this.releaseLease(node); // leased for this BU only
+        const source = profile.ipv4HomeAddress; // its lease before, which leasing this one ended
+        if (previous?.ipv4HomeAddress && previous.deprecatedUntilMs === undefined && source && 'pool' in source) {
+          this.pools.get(source.pool)?.restore({ address: previous.ipv4HomeAddress, nai: profile.nai, expiresMs: previous.expiresMs });
+        }
+      }
       this.put(node, previous);
       return { ...ba(status), event };
     };

@@ -99,6 +99,7 @@ function checkEntry(e: Record<string, unknown>): void {
   if (!Object.hasOwn(TunnelFormat, t.format as string)) c.fail('tunnel.format', `one of ${Object.keys(TunnelFormat).join(', ')}`, t.format, '');
   anyAddress(t.local, 'tunnel.local');
   anyAddress(t.remote, 'tunnel.remote');
+  if (t.mtu !== undefined) c.integer(t.mtu, 'tunnel.mtu', 0, 65535, 0); // (16 bits in the data plane's entry)
   if (t.format === 'udp4' || t.format === 'udp4-tlv') {
     port(t.localPort, 'tunnel.localPort');
     port(t.remotePort, 'tunnel.remotePort');

@@ -128,13 +128,20 @@ export class AddressPool {
 
   /** A free address for nai: its own last one, else one no one held last, else any. */
   private free(nai: string): number | undefined {
+    const own = this.lastOf(nai);
+    if (own !== undefined && !this.leases.has(own)) return own;
     let held: number | undefined;
     for (let n = this.first; n <= this.last; n++) {
       if (this.leases.has(n) || this.reserved.has(toAddress(n))) continue;
-      const last = this.lastHolder.get(n);
-      if (last === undefined || last === nai) return n;
+      if (!this.lastHolder.has(n)) return n;
       held ??= n;
     }
     return held;
+  }
+
+  /** The address nai held last, if no one took it since. */
+  private lastOf(nai: string): number | undefined {
+    for (const [n, holder] of this.lastHolder) if (holder === nai) return n;
+    return undefined;
   }
 }

@@ -60,16 +60,19 @@ describe('home agent configuration', () => {
     const mn = (i: number, extra: object) => ({ nai: `n${i}@example.net`, key: 'aa', spi: 5000 + i, homeAddress: `2001:db8:1::${i}`, ...extra });
     expect(problems({
       ...good,
-      pools: { backwards: { from: '10.1.1.9', to: '10.1.1.1' }, a: { from: '10.1.2.0', to: '10.1.2.99' }, b: { from: '10.1.2.50', to: '10.1.2.60' }, mine: { from: '198.51.100.0', to: '198.51.100.9' } },
+      pools: { backwards: { from: '10.1.1.9', to: '10.1.1.1' }, a: { from: '10.1.2.0', to: '10.1.2.99' }, b: { from: '10.1.2.50', to: '10.1.2.60' }, mine: { from: '198.51.100.0', to: '198.51.100.9' },
+        routed: { from: '10.40.9.0', to: '10.40.9.9' }, ['__proto__']: { from: '10.1.3.9', to: '10.1.3.1' } },
       mobileNodes: [
         mn(1, { prefixes: ['2001:db8:300::/48'] }), mn(2, { prefixes: ['2001:db8:300:5::/64'] }), mn(3, { prefixes: ['2001:db8:300::1/48'] }), mn(4, { prefixes: ['10.40.0.0/16', '2001:db8:400::/48'] }),
         mn(5, { ipv4HomeAddress: { pool: 'toString' } }),
       ],
     })).toEqual([
+      'mobileNodes[4].ipv4HomeAddress.pool: no pool named "toString"',
       'pools.backwards: 10.1.1.1 comes before 10.1.1.9',
       'pools.mine: holds the home agent\'s own address 198.51.100.1',
+      'pools.__proto__: 10.1.3.1 comes before 10.1.3.9', // a pool like any other, not the object's prototype
       'pools.b: overlaps pools.a',
-      'mobileNodes[4].ipv4HomeAddress.pool: no pool named "toString"',
+      'pools.routed: overlaps 10.40.0.0/16, mobileNodes[3]\'s', // a node's IPv4 prefix: its addresses are that node's
       'mobileNodes[2].prefixes: 2001:db8:300::1/48 overlaps 2001:db8:300::/48, mobileNodes[0]\'s', // (in address order)
       'mobileNodes[1].prefixes: 2001:db8:300:5::/64 overlaps 2001:db8:300::/48, mobileNodes[0]\'s',
     ]);

@@ -132,6 +132,12 @@ describe('home registration from an IPv6 care-of address', () => {
     ha.expire(1_006_300); // the deprecated entry deleted at once (MinDelayBeforeBCEDelete 0)
     expect([...ha.entries()]).toEqual([]);
     expect(ha.handleBindingUpdate({ ...first, nowMs: 1_006_400 }).status).toBe(144);
+    const fresh = overIpv6({ seq: 4, atMs: 1_006_500 });
+    expect(ha.handleBindingUpdate(fresh).status).toBe(0);
+    const profile = ha.profile('mn1@example.net')!;
+    ha.deleteProfile(profile.nai);
+    ha.setProfile(profile); // deleted and saved again: still its last timestamp
+    expect(ha.handleBindingUpdate({ ...fresh, nowMs: 1_006_600 }).status).toBe(144);
   });
 
   it('refuses a profile whose static IPv4 address a pool hands out (409 material), and keeps statics current', () => {
@@ -372,6 +378,30 @@ describe('registration over UDP/IPv4', () => {
     expect(decodeMobilityHeader(forged.reply!.mh)).toMatchObject({ status: 146, options: [] }); // unsigned, nothing in it
   });
 
+  it('gives a node\'s lease back to its pool when its profile moves it to another source of IPv4 addresses', () => {
+    const ha = new HomeAgent(config());
+    ha.handleBindingUpdate(throughNat({ options: [dynamic] })); // mn2 leases 10.1.0.200, the pool's one address
+    ha.setProfile({ ...ha.profile('mn2@example.net')!, ipv4HomeAddress: { static: '10.1.0.150' } });
+    ha.setProfile({ ...ha.profile('mn1@example.net')!, ipv4HomeAddress: { pool: 'visitors' } });
+    const o = ha.handleBindingUpdate(overIpv6({ seq: 1, options: [dynamic] }));
+    expect(ba(o, '2001:db8:f::2', '2001:db8:1::100').options).toContainEqual({ type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 32, address: '10.1.0.200' });
+  });
+
+  it('keeps a node\'s lease when a registration that would have replaced its address is undone (143)', () => {
+    const ha = new HomeAgent(config());
+    ha.handleBindingUpdate(throughNat({ options: [dynamic] })); // mn2: 10.1.0.200
+    const home = '2001:db8:1::200', onLink = '10.1.0.77';
+    const atHome = ha.handleBindingUpdate({ // from the home link: its on-link address is its dynamic one now (extended home link §4.1)
+      transport: 'udp4', outer: { src: onLink, srcPort: 4191, dst: '203.0.113.1', dstPort: 4191 }, ipv6Src: home, nowMs: 1_000_100,
+      mh: signedBu({ seq: 2, nai: 'mn2@example.net', spi: 4097, careOf: onLink, home, atMs: 1_000_100, options: [dynamic, { type: 'ipv4CareOfAddress', address: onLink }] }),
+    });
+    expect(atHome.onDataPlaneFailure!().status).toBe(143);
+    expect(ha.binding('mn2@example.net')).toMatchObject({ ipv4HomeAddress: '10.1.0.200' });
+    ha.setProfile({ ...ha.profile('mn1@example.net')!, ipv4HomeAddress: { pool: 'visitors' } }); // the pool's one address is still mn2's
+    const o = ha.handleBindingUpdate(overIpv6({ seq: 1, options: [dynamic], atMs: 1_000_200 }));
+    expect(ba(o, '2001:db8:f::2', '2001:db8:1::100').options).toContainEqual({ type: 'ipv4AddressAcknowledgement', status: 132, prefixLength: 0, address: '0.0.0.0' });
+  });
+
   it('refuses forced UDP when the policy does (129), and leases the address again after a deregistration freed it', () => {
     const refusing = new HomeAgent(config({ forceUdp: 'refuse' })).handleBindingUpdate(throughNat({ src: '10.0.0.2', srcPort: 4191, flags: { f: true } }));
     expect(ba(refusing, '10.0.0.2', '2001:db8:1::200')).toMatchObject({ status: 129 });
@@ -402,6 +432,14 @@ describe('IPv4 Home Address options (RFC 5555 §3.1.1, §4.5)', () => {
       ];
       expect(acks(o)).toEqual(options[0] === prefix ? expected.reverse() : expected);
     }
+  });
+
+  it('allocates a prefix asked for as 0.0.0.0 with P: the node\'s of that length (§4.5), else 133', () => {
+    const o = new HomeAgent(config()).handleBindingUpdate(mn4([{ type: 'ipv4HomeAddress', prefixLength: 16, p: true, address: '0.0.0.0' }]));
+    expect(acks(o)).toEqual([{ type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 16, address: '10.40.0.0' }]);
+    expect(o.dataPlane).toEqual([{ install: expect.objectContaining({ prefixes: ['10.40.0.0/16'] }) }]);
+    const none = new HomeAgent(config()).handleBindingUpdate(mn4([{ type: 'ipv4HomeAddress', prefixLength: 24, p: true, address: '0.0.0.0' }]));
+    expect(acks(none)).toEqual([{ type: 'ipv4AddressAcknowledgement', status: 133, prefixLength: 0, address: '0.0.0.0' }]);
   });
 
   it('refuses a prefix length of 0 ("invalid and MUST be considered an error") and a second address, each with 128; the IPv6 registration stands', () => {

@@ -54,13 +54,17 @@ describe('IPv4 address pool', () => {
     expect(p.lease('a@x', 3, 60)?.address).toBe('10.1.0.12'); // asked anew, it gets what is free
   });
 
-  it('gives a node asking anew its last address back if still free', () => {
+  it('gives a node asking anew its last address back if still free, before one no one held', () => {
     const p = pool();
     p.lease('a@x', 0, 60);
     p.lease('b@x', 0, 60); // 10.1.0.12
     p.release('a@x');
     p.release('b@x');
     expect(p.lease('b@x', 1, 60)?.address).toBe('10.1.0.12');
+    const restored = pool(); // after a restart: b@x's lease from the journal, then released
+    restored.restore({ address: '10.1.0.12', nai: 'b@x', expiresMs: 60_000 });
+    restored.release('b@x');
+    expect(restored.lease('b@x', 1, 60)?.address).toBe('10.1.0.12'); // not 10.1.0.10, which no one held
   });
 
   it('refuses a range that runs backwards', () => {

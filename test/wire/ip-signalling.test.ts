@@ -57,6 +57,7 @@ describe('packets built by scapy', () => {
       fragment: `IPv6(src='${COA}', dst='${HA}')/IPv6ExtHdrFragment()/${BU}`,
       twoHao: `IPv6(src='${COA}', dst='${HA}')/IPv6ExtHdrDestOpt(options=[HAO(hoa='${HOA}'), HAO(hoa='${HOA}')])/${BU}`,
       discardOption: `IPv6(src='${COA}', dst='${HA}')/IPv6ExtHdrDestOpt(options=[HAO(hoa='${HOA}'), ${INET6}.HBHOptUnknown(otype=0x7e, optdata=b'xy')])/${BU}`,
+      hbhDiscard: `IPv6(src='${COA}', dst='${HA}')/${INET6}.IPv6ExtHdrHopByHop(options=[${INET6}.HBHOptUnknown(otype=0x80, optdata=b'xy')])/IPv6ExtHdrDestOpt(options=[HAO(hoa='${HOA}')])/${BU}`,
       brrTunnelled: `IPv6(src='${HA}', dst='${COA}')/IPv6(src='${HA}', dst='${HOA}')/MIP6MH_BRR()`,
     });
   });
@@ -162,6 +163,7 @@ describe('packets built by scapy', () => {
     const badMh = Buffer.from(s.buHao!); badMh[70]! ^= 0x80;
     expect(reason(badMh)).toBe(`MH with a wrong checksum from ${COA} discarded`);
     expect(reason(s.discardOption!)).toBe(`destination option type 0x7e unknown, and its type says discard (RFC 8200 §4.2): packet from ${COA} discarded`);
+    expect(reason(s.hbhDiscard!)).toBe(`hop-by-hop option type 0x80 unknown, and its type says discard (RFC 8200 §4.2): packet from ${COA} discarded`);
   });
 
   it('a Binding Refresh Request tunnelled to the home address (IPv6 in IPv6): decoded as scapy built it, encoded byte-exact', () => {

@@ -28,6 +28,8 @@ export interface SignallingPacket6 {
   ipv6: Ipv6Header;
   /** Every Destination Options header, in order (unknown options are reported there). */
   destinationOptions: DestOptsHeader[];
+  /** The Hop-by-Hop Options header, if any (its options read as a destination header's: the same format, RFC 8200 §4.3). */
+  hopByHopOptions?: DestOptsHeader;
   /** The home address carried in a Home Address option, if any. */
   homeAddressOption?: string;
   routingHeader2?: RoutingHeader2;
@@ -50,16 +52,18 @@ export interface ReceivedSignalling {
 /**
  * Why a received signalling packet must be discarded unanswered before
  * anything reads it: a wrong IPv4 header, UDP (RFC 768) or MH (RFC 6275
- * §9.2) checksum, or a destination option this node does not know whose
- * type says to discard the packet (RFC 8200 §4.2); undefined if none.
+ * §9.2) checksum, or a hop-by-hop or destination option this node does not
+ * know whose type says to discard the packet (RFC 8200 §4.2); undefined if
+ * none.
  */
 export function discardReason(p: ReceivedSignalling): string | undefined {
   const from = p.outer ? ` from ${p.outer.src}${p.outer.srcPort === undefined ? '' : `:${p.outer.srcPort}`}` : '';
   if (p.ipv4ChecksumOk === false) return `IPv4 packet with a wrong header checksum${from} discarded`;
   if (p.udpChecksumOk === false) return `UDP datagram with a wrong checksum${from} discarded`;
-  for (const header of p.signalling.destinationOptions) { // the IPv6 layer's, before the MH is read
+  const { hopByHopOptions, destinationOptions } = p.signalling;
+  for (const [what, header] of [...(hopByHopOptions ? [['hop-by-hop', hopByHopOptions] as const] : []), ...destinationOptions.map((d) => ['destination', d] as const)]) { // the IPv6 layer's, before the MH is read
     for (const o of header.options) {
-      if (o.type === 'unknown' && o.action !== 'skip') return `destination option type 0x${o.optionType.toString(16)} unknown, and its type says discard (RFC 8200 §4.2): packet from ${p.signalling.ipv6.src} discarded`;
+      if (o.type === 'unknown' && o.action !== 'skip') return `${what} option type 0x${o.optionType.toString(16)} unknown, and its type says discard (RFC 8200 §4.2): packet from ${p.signalling.ipv6.src} discarded`;
     }
   }
   if (!p.signalling.mhChecksumOk) return `MH with a wrong checksum from ${p.signalling.ipv6.src} discarded`;
@@ -93,6 +97,7 @@ export function readSignalling6(r: Reader): SignallingPacket6 {
   const destinationOptions: DestOptsHeader[] = [];
   let homeAddressOption: string | undefined;
   let rh2: RoutingHeader2 | undefined;
+  let hopByHopOptions: DestOptsHeader | undefined;
   let next = ipv6.nextHeader;
   let nextAt = start + 6; // where the byte naming `next` is, for errors
   for (let first = true; ; first = false) {
@@ -100,8 +105,8 @@ export function readSignalling6(r: Reader): SignallingPacket6 {
     if (next === IPPROTO.MH) break;
     if (next === IPPROTO.HOPOPTS) {
       if (!first) body.fail('ipv6.nxt', next, 'Hop-by-Hop Options header not directly after the IPv6 header', nextAt);
-      next = body.u8('ipv6.hopopts.nxt');
-      body.skip((body.u8('ipv6.hopopts.len') + 1) * 8 - 2, 'ipv6.hopopts');
+      hopByHopOptions = destOptsHeader.read(body);
+      next = hopByHopOptions.nextHeader;
     } else if (next === IPPROTO.DSTOPTS) {
       const d = destOptsHeader.read(body);
       for (const o of d.options) {
@@ -127,6 +132,7 @@ export function readSignalling6(r: Reader): SignallingPacket6 {
   return {
     ipv6,
     destinationOptions,
+    ...(hopByHopOptions && { hopByHopOptions }),
     ...(homeAddressOption !== undefined && { homeAddressOption }),
     ...(rh2 && { routingHeader2: rh2 }),
     mh,
