@@ -10,7 +10,7 @@
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { sameBinding, type Binding, type DataPlane, type HeldMoveToken } from '../dataplane/dataplane.js';
-import { addrBytes, addrFamily, formatAddr, type BindingCounters } from '../dataplane/layout.js';
+import { addrBytes, addrFamily, formatAddr, sharedAddrBytes, type BindingCounters } from '../dataplane/layout.js';
 import { RouteWatch } from '../dataplane/route-watch.js';
 import { interfaceInfo } from '../sys/ip.js';
 import { Icmp6Listener, PacketSocket } from '../sys/libc.js';
@@ -81,6 +81,12 @@ const packetDestination = (packet: Buffer): string => (packet[0]! >> 4 === 6 ? f
 
 /** Signalling dropped unanswered. */
 const discarded = (event: string): Outcome => ({ dataPlane: [], event });
+
+/** A source address no packet can come from: multicast or unspecified (RFC 4291 §2.7, §2.5.2), IPv4 multicast, broadcast or this-network. */
+const noSource = (address: string): boolean => {
+  const b = sharedAddrBytes(address);
+  return b.length === 16 ? b[0] === 0xff || b.every((x) => x === 0) : b[0] === 0 || b[0]! >= 224;
+};
 
 /** The home address a BU is for: its Home Address option's, or the source of the IPv6 packet carrying it. */
 const homeAddressOf = (p: SignalPacket): string => p.signalling.homeAddressOption ?? p.signalling.ipv6.src;
@@ -467,9 +473,15 @@ export class HomeAgentDaemon {
     }
   }
 
-  /** discardReason(), and a type 2 routing header: only a BA carries one (RFC 6275 §6.1); here it names someone else. */
+  /**
+   * discardReason(), and what no BU can be: one with a type 2 routing header
+   * (only a BA carries one, RFC 6275 §6.1: here it names someone else), or
+   * from a source no reply can go to (multicast, unspecified, broadcast).
+   */
   private discardReason(p: SignalPacket): string | undefined {
-    return discardReason(p) ?? (p.signalling.routingHeader2 ? `MH with a type 2 routing header from ${p.signalling.ipv6.src} discarded (only a BA carries one, RFC 6275 §6.1)` : undefined);
+    return discardReason(p)
+      ?? (p.signalling.routingHeader2 ? `MH with a type 2 routing header from ${p.signalling.ipv6.src} discarded (only a BA carries one, RFC 6275 §6.1)` : undefined)
+      ?? (noSource(p.outer.src) ? `signalling from ${p.outer.src}, a source no reply can go to, discarded` : undefined);
   }
 
   /** May this BU wait for its home address's probe? Only if its checksums are right and it is authentic and fresh now (HomeAgent.passesSecurity()). */

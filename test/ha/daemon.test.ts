@@ -121,6 +121,13 @@ describe('a drain of BUs', () => {
     expect(events.at(-1)).toMatch(/^warn: undecodable signalling: /);
   });
 
+  it('discards a BU from a source no reply can go to (multicast, unspecified): counted and logged, nothing answered', () => {
+    const before = daemon.answered.get(-1) ?? 0;
+    daemon.handleBatch([bu(0, 80, 'ff02::1'), bu(0, 81, '::')]);
+    expect(daemon.answered.get(-1)).toBe(before + 2);
+    expect(events.slice(-2)).toEqual(['warn: signalling from ff02::1, a source no reply can go to, discarded', 'warn: signalling from ::, a source no reply can go to, discarded']);
+  });
+
   it('discards a BU that carries a type 2 routing header (only a BA carries one, RFC 6275 §6.1): counted and logged, nothing answered', () => {
     const before = daemon.answered.get(-1) ?? 0;
     const { mh } = decodeSignalling6(bu(0, 70, '2001:db8:e::c').frame.subarray(14));
