@@ -167,6 +167,8 @@ export class MobileNode {
       return { ...out, ...this.sendBu(nowMs, false, [...out.events, `no BA for sequence ${this.pending.sequence}: sending again (next wait ${timeoutMs} ms)`], timeoutMs) };
     }
     if (!this.pending && this.current && this.placement.kind !== 'detached' && nowMs >= this.current.refreshAtMs) return { ...out, ...this.sendBu(nowMs, false, ['refreshing the registration']) };
+    // the refresh time passed unseen (a suspended host, a clock stepped forward): still away, so register again
+    if (expired && !this.pending && this.placement.kind !== 'detached' && this.placement.kind !== 'home') return { ...out, ...this.sendBu(nowMs, true, [...out.events, 'registering again']) };
     return out;
   }
 
@@ -188,7 +190,8 @@ export class MobileNode {
     } catch (err) {
       return { events: [`malformed MH discarded: ${(err as Error).message}`] };
     }
-    if (m.type === 'bindingRefreshRequest') {
+    if (m.type === 'bindingRefreshRequest') { // RFC 6275 §11.7.4: from whom the node has a binding with, its home agent, only
+      if (p.signalling.ipv6.src !== this.config.homeAgent.ipv6) return { events: [`binding refresh request from ${p.signalling.ipv6.src}, not the home agent: ignored`] };
       return this.current && !this.pending ? this.sendBu(nowMs, false, ['binding refresh requested']) : { events: ['binding refresh request ignored: nothing registered or a BU outstanding'] };
     }
     if (m.type === 'bindingError') return { events: [`Binding Error from ${p.signalling.ipv6.src}: status ${m.status}`] };
@@ -230,7 +233,7 @@ export class MobileNode {
       const why = m.status >= 128 ? `status ${m.status} (${statusName(m.status)})` : 'lifetime 0 granted';
       return { events: [`registration refused: ${why}; trying again in ${MAX_BINDACK_TIMEOUT_MS / 1000} s`], ...(hadOne && { registration: null }) };
     }
-    this.current = this.registrationFrom(m, pending, nowMs);
+    this.current = this.registrationFrom(m, pending);
     return { registration: this.current, events: [`registered: ${describe(pending.placement)}, ${this.current.tunnel.format} tunnel, lifetime ${m.lifetime} s${this.current.natDetected ? ', behind a NAT' : ''}`] };
   }
 
@@ -256,10 +259,10 @@ export class MobileNode {
     return out;
   }
 
-  private registrationFrom(m: BindingAcknowledgement, pending: Pending, nowMs: number): Registration {
+  private registrationFrom(m: BindingAcknowledgement, pending: Pending): Registration {
     const { placement } = pending;
     const ack = option(m, 'ipv4AddressAcknowledgement');
-    const ipv4Home = ack && ack.status < 128 && ack.prefixLength === 32 ? ack.address : undefined;
+    const ipv4Home = ack && ack.status < 128 ? ack.address : undefined; // (its prefix length, 32 from ours, "overrides what the mobile node requested": the address is the node's whatever it says)
     if (this.config.ipv4HomeAddress === 'dynamic') this.leasedIpv4 = ipv4Home; // refused: ask for a new one next time
     const nat = option(m, 'natDetection');
     const ha = this.config.homeAgent;
@@ -283,7 +286,8 @@ export class MobileNode {
       placement, tunnel, homeAddresses, prefixes: this.config.mobileRouter ? this.config.prefixes.filter((x) => x.includes(':')) : [],
       ...(ipv4Home && { ipv4HomeAddress: ipv4Home }),
       natDetected: nat !== undefined && nat.refreshTime !== NO_KEEPALIVE,
-      lifetime: m.lifetime, expiresMs: nowMs + lifetimeMs, refreshAtMs: nowMs + Math.min(lifetimeMs * REFRESH_AT, natRefreshMs),
+      // RFC 6275 §11.7.3: the lifetime counts down from when the BU was sent (the home agent's from when it came)
+      lifetime: m.lifetime, expiresMs: pending.sentMs + lifetimeMs, refreshAtMs: pending.sentMs + Math.min(lifetimeMs * REFRESH_AT, natRefreshMs),
     };
   }
 

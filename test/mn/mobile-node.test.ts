@@ -298,6 +298,41 @@ function handMadeBa(w: Wire, bu: OutgoingBu | undefined, a: { status: number; li
   return w.mn.handleSignal({ signalling: decodeSignalling6(packet) }, w.nowMs);
 }
 
+describe('mobile node: what a second review found', () => {
+  it('registers again when a tick comes only after the registration expired (a suspended host, a clock stepped forward)', () => {
+    const w = pair();
+    w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
+    w.nowMs = w.mn.registration!.expiresMs + 1;
+    const out = w.mn.tick(w.nowMs);
+    expect(out).toMatchObject({ registration: null, events: ['registration expired', 'registering again', expect.stringMatching(/^BU sequence/)] });
+    expect(w.mn.awaitingAck).toBe(true);
+    expect(w.deliver(out.send).registration).toMatchObject({ placement: { kind: 'away6' } });
+  });
+
+  it('counts its lifetime from when the BU was sent, not from when the BA came (RFC 6275 §11.7.3)', () => {
+    const w = pair();
+    const sentAt = w.nowMs;
+    const reg = w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, sentAt).send, sentAt + 1400).registration!; // its BA 1.4 s later
+    expect(reg.expiresMs).toBe(sentAt + 600_000);
+    expect(reg.refreshAtMs).toBe(sentAt + 480_000);
+  });
+
+  it('keeps an IPv4 home address acknowledged with a prefix length other than 32 ("overrides what the mobile node requested")', () => {
+    const w = pair();
+    const out = handMadeBa(w, w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send, { status: 0, lifetime: 600,
+      options: [{ type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 24, address: '10.1.0.100' }] });
+    expect(out.registration).toMatchObject({ ipv4HomeAddress: '10.1.0.100', homeAddresses: ['2001:db8:1::100', '10.1.0.100'] });
+  });
+
+  it('answers a Binding Refresh Request from its home agent only (RFC 6275 §11.7.4)', () => {
+    const w = pair();
+    w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
+    const brr = (src: string) => w.mn.handleSignal({ signalling: decodeSignalling6(encodeSignalling6({ src, dst: '2001:db8:1::100', mh: encodeMobilityHeader({ type: 'bindingRefreshRequest', options: [] }) })) }, w.nowMs);
+    expect(brr('2001:db8:bad::66')).toEqual({ events: ['binding refresh request from 2001:db8:bad::66, not the home agent: ignored'] });
+    expect(brr(HA6)).toMatchObject({ events: ['binding refresh requested', expect.stringMatching(/^BU sequence/)], send: expect.anything() });
+  });
+});
+
 describe('mobile node: what a protocol review found', () => {
   it('detached after registering: no wake at the refresh time (it spun there), the registration expires', () => {
     const w = pair(mnConfig({ homeAgent: { ipv6: HA6 } })); // no IPv4 address of the home agent: an IPv4-only link detaches it
