@@ -97,6 +97,8 @@ interface Pending {
   timeoutMs: number;
   /** Sent with timestamps set to the home agent's clock after a 144: another 144 is a refusal. */
   resynchronised?: boolean;
+  /** Sent at once with the home agent's sequence number after a 135: another 135 waits for the timer (no BU/BA loop with a home agent that keeps saying it). */
+  resequenced?: boolean;
 }
 
 const option = <T extends MobilityOption['type']>(m: { options: MobilityOption[] }, type: T): OptionOf<T> | undefined =>
@@ -210,7 +212,10 @@ export class MobileNode {
     if (!clockRefused && option(m, 'replayProtection')?.timestamp !== pending.timestamp) return { events: [`BA (sequence ${m.sequence}) not for the BU outstanding: ignored`] };
     if (m.status === BaStatus.sequenceNumberOutOfWindow) { // RFC 6275 §11.7.3: take the HA's number and go again
       this.sequence = m.sequence;
-      return this.sendBu(nowMs, false, [`sequence ${pending.sequence} out of window, the home agent has ${m.sequence}: sending again`], pending.timeoutMs);
+      if (pending.resequenced) return { events: [`sequence ${pending.sequence} out of window again, the home agent has ${m.sequence}: sending on the timer`] };
+      const out = this.sendBu(nowMs, false, [`sequence ${pending.sequence} out of window, the home agent has ${m.sequence}: sending again`], pending.timeoutMs);
+      if (this.pending) this.pending.resequenced = true;
+      return out;
     }
     if (m.sequence !== pending.sequence) return { events: [`BA for sequence ${m.sequence}, waiting for ${pending.sequence}: ignored`] };
     this.pending = null;

@@ -324,6 +324,17 @@ describe('mobile node: what a second review found', () => {
     expect(out.registration).toMatchObject({ ipv4HomeAddress: '10.1.0.100', homeAddresses: ['2001:db8:1::100', '10.1.0.100'] });
   });
 
+  it('after a 135 sends again at once, once: a second 135 for that BU waits for the timer (no BU/BA loop with a home agent that keeps saying it)', () => {
+    const w = pair();
+    const first = w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send;
+    const again = handMadeBa(w, first, { status: 135, lifetime: 0 });
+    expect(again.send).toBeDefined();
+    const still = handMadeBa(w, again.send, { status: 135, lifetime: 0 });
+    expect(still).toEqual({ events: [expect.stringMatching(/out of window again, the home agent has \d+: sending on the timer$/)] });
+    expect(w.mn.awaitingAck).toBe(true);
+    expect(w.mn.nextWakeMs()).toBeGreaterThan(w.nowMs); // its retransmission timer
+  });
+
   it('answers a Binding Refresh Request from its home agent only (RFC 6275 §11.7.4)', () => {
     const w = pair();
     w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
