@@ -99,6 +99,8 @@ interface Pending {
   resynchronised?: boolean;
   /** Sent at once with the home agent's sequence number after a 135: another 135 waits for the timer (no BU/BA loop with a home agent that keeps saying it). */
   resequenced?: boolean;
+  /** Asked for its dynamic IPv4 home address by address (the one leased before): refused, it asks anew at once. */
+  askedForLease: boolean;
 }
 
 const option = <T extends MobilityOption['type']>(m: { options: MobilityOption[] }, type: T): OptionOf<T> | undefined =>
@@ -239,7 +241,11 @@ export class MobileNode {
       return { events: [`registration refused: ${why}; trying again in ${MAX_BINDACK_TIMEOUT_MS / 1000} s`], ...(hadOne && { registration: null }) };
     }
     this.current = this.registrationFrom(m, pending);
-    return { registration: this.current, events: [`registered: ${describe(pending.placement)}, ${this.current.tunnel.format} tunnel, lifetime ${m.lifetime} s${this.current.natDetected ? ', behind a NAT' : ''}`] };
+    const registered = `registered: ${describe(pending.placement)}, ${this.current.tunnel.format} tunnel, lifetime ${m.lifetime} s${this.current.natDetected ? ', behind a NAT' : ''}`;
+    if (pending.askedForLease && this.current.ipv4HomeAddress === undefined) { // its lease is gone (expired, revoked): a new one now, not at the next refresh
+      return { registration: this.current, ...this.sendBu(nowMs, false, [registered, 'its IPv4 home address was refused: asking for a new one']) };
+    }
+    return { registration: this.current, events: [registered] };
   }
 
   /**
@@ -309,6 +315,7 @@ export class MobileNode {
     const timestamp = last === undefined || ntpUnwrap(onTheirClock) > ntpUnwrap(last) ? onTheirClock : BigInt.asUintN(64, last + 1n);
     this.pending = {
       sequence: this.sequence, timestamp, placement, careOf, forceUdp, sentMs: nowMs,
+      askedForLease: this.config.ipv4HomeAddress === 'dynamic' && this.leasedIpv4 !== undefined && placement.kind !== 'home4' && placement.kind !== 'home',
       timeoutMs: timeoutMs ?? (fresh && firstRegistration ? INITIAL_BINDACK_TIMEOUT_FIRST_REG_MS : INITIAL_BINDACK_TIMEOUT_MS),
     };
     return { send: this.buildBu(placement, careOf, forceUdp, timestamp), events: [...events, `BU sequence ${this.sequence} from ${careOf}${placement.kind === 'home' ? ' (deregistration)' : ''}`] };

@@ -335,6 +335,21 @@ describe('mobile node: what a second review found', () => {
     expect(w.mn.nextWakeMs()).toBeGreaterThan(w.nowMs); // its retransmission timer
   });
 
+  it('asks for a new dynamic IPv4 home address at once when the one it had is refused (130), not at the next refresh', () => {
+    const w = pair(mnConfig({ ipv4HomeAddress: 'dynamic' }));
+    const ok = handMadeBa(w, w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send, { status: 0, lifetime: 600, options: [{ type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 32, address: '10.1.0.200' }] });
+    expect(ok.registration?.ipv4HomeAddress).toBe('10.1.0.200');
+    w.nowMs = ok.registration!.refreshAtMs;
+    const refresh = w.mn.tick(w.nowMs).send as { packet: Buffer };
+    const lost = handMadeBa(w, refresh, { status: 0, lifetime: 600, options: [{ type: 'ipv4AddressAcknowledgement', status: 130, prefixLength: 0, address: '10.1.0.200' }] });
+    expect(lost.registration?.homeAddresses).toEqual(['2001:db8:1::100']);
+    expect(lost.events).toContain('its IPv4 home address was refused: asking for a new one');
+    const asking = decodeMobilityHeader(decodeSignalling6((lost.send as { packet: Buffer }).packet).mh);
+    expect(asking.type === 'bindingUpdate' && asking.options).toContainEqual({ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '0.0.0.0' });
+    const none = handMadeBa(w, lost.send, { status: 0, lifetime: 600, options: [{ type: 'ipv4AddressAcknowledgement', status: 132, prefixLength: 0, address: '0.0.0.0' }] });
+    expect(none.send).toBeUndefined(); // asked anew and refused (the pool is empty): it waits for the next refresh, no loop
+  });
+
   it('answers a Binding Refresh Request from its home agent only (RFC 6275 §11.7.4)', () => {
     const w = pair();
     w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
