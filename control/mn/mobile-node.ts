@@ -275,7 +275,8 @@ export class MobileNode {
     const ack = option(m, 'ipv4AddressAcknowledgement');
     const ipv4Home = ack && ack.status < 128 ? ack.address : undefined; // (its prefix length, 32 from ours, "overrides what the mobile node requested": the address is the node's whatever it says)
     if (this.config.ipv4HomeAddress === 'dynamic') this.leasedIpv4 = ipv4Home; // refused: ask for a new one next time
-    const nat = option(m, 'natDetection');
+    const overIpv4 = placement.kind === 'away4' || placement.kind === 'home4';
+    const nat = overIpv4 ? option(m, 'natDetection') : undefined; // (meaningless to a BU sent over IPv6: UDP is never used on an IPv6 link, RFC 5555 §4.5)
     const ha = this.config.homeAgent;
     let tunnel: Tunnel;
     if (placement.kind === 'away6' || placement.kind === 'home6') {

@@ -350,6 +350,12 @@ describe('mobile node: what a second review found', () => {
     expect(none.send).toBeUndefined(); // asked anew and refused (the pool is empty): it waits for the next refresh, no loop
   });
 
+  it('ignores a NAT Detection option in the BA to a BU it sent over IPv6: no NAT, no refresh at the NAT refresh time', () => {
+    const w = pair();
+    const out = handMadeBa(w, w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send, { status: 0, lifetime: 600, options: [{ type: 'natDetection', f: false, refreshTime: 15 }] });
+    expect(out.registration).toMatchObject({ natDetected: false, tunnel: { format: 'ip6' }, refreshAtMs: w.nowMs + 480_000 });
+  });
+
   it('answers a Binding Refresh Request from its home agent only (RFC 6275 §11.7.4)', () => {
     const w = pair();
     w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
