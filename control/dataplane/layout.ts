@@ -69,21 +69,19 @@ const sharedAddrs = new Map<string, Buffer>();
  * BA's, the BA's headers and checksum): parsed once.
  */
 export function sharedAddrBytes(addr: string): Buffer {
-  let b = sharedAddrs.get(addr);
-  if (b) return b;
-  b = addrBytes(addr);
+  return sharedAddrs.get(addr) ?? share(addr, addrBytes(addr));
+}
+
+function share(addr: string, bytes: Buffer): Buffer {
   if (sharedAddrs.size >= SHARED_ADDRS_MAX) sharedAddrs.clear();
-  sharedAddrs.set(addr, b);
-  return b;
+  sharedAddrs.set(addr, bytes);
+  return bytes;
 }
 
 /** formatAddr() of an address whose bytes are at hand (a packet's), the bytes (copied) kept for sharedAddrBytes() of the text it returns. */
 export function formatSharedAddr(bytes: Uint8Array, family: 4 | 6): string {
   const text = formatAddr(bytes, family);
-  if (!sharedAddrs.has(text)) {
-    if (sharedAddrs.size >= SHARED_ADDRS_MAX) sharedAddrs.clear();
-    sharedAddrs.set(text, Buffer.from(bytes.subarray(0, family === 4 ? 4 : 16)));
-  }
+  if (!sharedAddrs.has(text)) share(text, Buffer.from(bytes.subarray(0, family === 4 ? 4 : 16)));
   return text;
 }
 

@@ -91,6 +91,9 @@ const noSource = (address: string): boolean => {
 /** The home address a BU is for: its Home Address option's, or the source of the IPv6 packet carrying it. */
 const homeAddressOf = (p: SignalPacket): string => p.signalling.homeAddressOption ?? p.signalling.ipv6.src;
 
+/** A BU that waited for its home address's probe, dropped unanswered. */
+const waitingDiscarded = (p: SignalPacket, why: string): Outcome => discarded(`BU from ${p.signalling.ipv6.src} waiting for the probe of ${homeAddressOf(p)} discarded: ${why}`);
+
 /** What the signalling channel hands over: a frame as captured, or (a test, the API) a packet already unwrapped. */
 export type Arrival = SignalFrame | SignalPacket;
 
@@ -337,7 +340,7 @@ export class HomeAgentDaemon {
   private answerPacket(p: SignalPacket): Outcome | undefined {
     const probe = this.probing.get(homeAddressOf(p));
     if (probe && this.mayWait(p)) { // answered once its node's probe is over
-      if (probe.held.push(p) > HELD_MAX) this.settled(discarded(`BU from ${probe.held.shift()!.signalling.ipv6.src} waiting for the probe of ${homeAddressOf(p)} discarded: more than ${HELD_MAX} came`));
+      if (probe.held.push(p) > HELD_MAX) this.settled(waitingDiscarded(probe.held.shift()!, `more than ${HELD_MAX} came`));
       return undefined;
     }
     this.deferred = [];
@@ -466,7 +469,7 @@ export class HomeAgentDaemon {
     for (const { outcome, timer, joined, held } of probes) {
       clearTimeout(timer);
       this.stopListening(joined);
-      for (const p of held) this.settled(discarded(`BU from ${p.signalling.ipv6.src} waiting for the probe of ${homeAddressOf(p)} discarded: the home agent stopped`));
+      for (const p of held) this.settled(waitingDiscarded(p, 'the home agent stopped'));
       if (!outcome.dad.current()) continue;
       outcome.dad.refuse(outcome.dad.addresses[0]!); // the entry as it was before, journalled
       this.settled(discarded(`duplicate address detection for ${outcome.dad.addresses.join(', ')} cut short by a stop: undone (${outcome.event})`)); // unanswered: counted as discarded

@@ -482,8 +482,13 @@ export class HomeAgent {
   }
 
   private releaseLease({ profile }: NodeState): void {
+    this.poolOf(profile)?.release(profile.nai);
+  }
+
+  /** The pool a profile's dynamic IPv4 home address comes from, if it has one. */
+  private poolOf(profile: MobileNodeProfile): AddressPool | undefined {
     const source = profile.ipv4HomeAddress;
-    if (source && 'pool' in source) this.pools.get(source.pool)?.release(profile.nai);
+    return source && 'pool' in source ? this.pools.get(source.pool) : undefined;
   }
 
   /**
@@ -662,11 +667,11 @@ export class HomeAgent {
       if (requested.prefixLength === 0 || (!requested.p && addressAsked)) { // "A value of zero is invalid and MUST be considered an error"; one IPv4 home address a binding
         ack(Ipv4AckStatus.reasonUnspecified);
       } else if (requested.p) { // an IPv4 home prefix: only one the profile holds; asked for as 0.0.0.0, one of the length asked for (§4.5)
-        const held = requested.address === '0.0.0.0'
-          ? profile.prefixes.map((x) => splitPrefix(x)).find(([net, length]) => !net.includes(':') && length === requested.prefixLength)
-          : profile.prefixes.map((x) => splitPrefix(x)).find(([net, length]) => canonicalPrefix(net, length) === canonicalPrefix(requested.address, requested.prefixLength));
+        const wanted = canonicalPrefix(requested.address, requested.prefixLength);
+        const held = profile.prefixes.map(splitPrefix).find(([net, length]) => (requested.address === '0.0.0.0'
+          ? !net.includes(':') && length === requested.prefixLength : canonicalPrefix(net, length) === wanted));
+        ack(held ? Ipv4AckStatus.success : Ipv4AckStatus.prefixAllocationUnauthorized, requested.prefixLength, held ? canonicalAddr(held[0]) : requested.address);
         const granted = held && canonicalPrefix(...held);
-        ack(granted ? Ipv4AckStatus.success : Ipv4AckStatus.prefixAllocationUnauthorized, requested.prefixLength, granted ? granted.split('/')[0] : requested.address);
         if (granted && !prefixes.includes(granted)) prefixes.push(granted);
       } else {
         addressAsked = true;
@@ -714,9 +719,8 @@ export class HomeAgent {
     const undo = (status: number, event: string): Outcome => {
       if (ipv4Home && previous?.ipv4HomeAddress !== ipv4Home) {
         this.releaseLease(node); // leased for this BU only
-        const source = profile.ipv4HomeAddress; // its lease before, which leasing this one ended
-        if (previous?.ipv4HomeAddress && previous.deprecatedUntilMs === undefined && source && 'pool' in source) {
-          this.pools.get(source.pool)?.restore({ address: previous.ipv4HomeAddress, nai: profile.nai, expiresMs: previous.expiresMs });
+        if (previous?.ipv4HomeAddress && previous.deprecatedUntilMs === undefined) { // its lease before, which leasing this one ended
+          this.poolOf(profile)?.restore({ address: previous.ipv4HomeAddress, nai: profile.nai, expiresMs: previous.expiresMs });
         }
       }
       this.put(node, previous);

@@ -60,12 +60,13 @@ export function discardReason(p: ReceivedSignalling): string | undefined {
   const from = p.outer ? ` from ${p.outer.src}${p.outer.srcPort === undefined ? '' : `:${p.outer.srcPort}`}` : '';
   if (p.ipv4ChecksumOk === false) return `IPv4 packet with a wrong header checksum${from} discarded`;
   if (p.udpChecksumOk === false) return `UDP datagram with a wrong checksum${from} discarded`;
-  const { hopByHopOptions, destinationOptions } = p.signalling;
-  for (const [what, header] of [...(hopByHopOptions ? [['hop-by-hop', hopByHopOptions] as const] : []), ...destinationOptions.map((d) => ['destination', d] as const)]) { // the IPv6 layer's, before the MH is read
-    for (const o of header.options) {
-      if (o.type === 'unknown' && o.action !== 'skip') return `${what} option type 0x${o.optionType.toString(16)} unknown, and its type says discard (RFC 8200 §4.2): packet from ${p.signalling.ipv6.src} discarded`;
-    }
-  }
+  // the IPv6 layer's, before the MH is read
+  const option = (what: string, header: DestOptsHeader | undefined) => {
+    const o = header?.options.find((x) => x.type === 'unknown' && x.action !== 'skip');
+    return o?.type === 'unknown' ? `${what} option type 0x${o.optionType.toString(16)} unknown, and its type says discard (RFC 8200 §4.2): packet from ${p.signalling.ipv6.src} discarded` : undefined;
+  };
+  const refused = option('hop-by-hop', p.signalling.hopByHopOptions) ?? p.signalling.destinationOptions.map((d) => option('destination', d)).find((x) => x !== undefined);
+  if (refused) return refused;
   if (!p.signalling.mhChecksumOk) return `MH with a wrong checksum from ${p.signalling.ipv6.src} discarded`;
   return undefined;
 }
