@@ -129,8 +129,13 @@ function checkEntry(e: Record<string, unknown>): void {
   if (c.problems.length) throw new Error(c.problems.join('; '));
 }
 
-/** A slot's last record up to its tail (its base, then its moving part), and the entry it was made from. */
-interface Head { of: BindingCacheEntry; base: string; baseBytes: number; moving: string; bytes: number }
+/**
+ * A slot's last record up to its tail (its base, then its moving part), and
+ * the entry it was made from; baseIn: the slot's copies known to hold this
+ * base already (bit 0 the first, bit 1 the second), which a write then
+ * leaves as they are.
+ */
+interface Head { of: BindingCacheEntry; base: string; baseBytes: number; moving: string; bytes: number; baseIn: number }
 /** The entry's base is the head's: every field in it the same (objects and lists the same objects). */
 const sameBase = ({ of: h }: Head, e: BindingCacheEntry) => h.nai === e.nai && h.bindingId === e.bindingId && h.homeAddress === e.homeAddress
   && h.ipv4HomeAddress === e.ipv4HomeAddress && h.natDetected === e.natDetected && h.lifetime === e.lifetime && h.binding.homeAddresses === e.binding.homeAddresses
@@ -143,7 +148,7 @@ function head(e: BindingCacheEntry, last: Head | undefined): Head {
   const base = known ? last.base : baseText(e);
   const baseBytes = known ? last.baseBytes : Buffer.byteLength(base);
   const moving = movingText(e);
-  return { of: e, base, baseBytes, moving, bytes: baseBytes + Buffer.byteLength(moving) }; // (written part by part: no string of the two made)
+  return { of: e, base, baseBytes, moving, bytes: baseBytes + Buffer.byteLength(moving), baseIn: known ? last.baseIn : 0 }; // (written part by part: no string of the two made)
 }
 
 /** Serial-number order of two copies' sequence numbers (RFC 1982 style: they wrap). */
@@ -202,8 +207,12 @@ export class BindingJournal {
    */
   record(nai: string, entry: BindingCacheEntry | undefined, current: () => Iterable<BindingCacheEntry>): void {
     this.current = current;
-    const before = this.slotOf.get(nai);
     try {
+      if (entry && this.heads[entry.bindingId]?.of.nai === nai) { // its slot still (the common case: no index to look up)
+        this.write(entry, true);
+        return;
+      }
+      const before = this.slotOf.get(nai);
       if (entry) {
         this.write(entry, before === entry.bindingId);
         if (before !== undefined && before !== entry.bindingId) this.clear(before); // the new slot first: a kill between leaves both, the newer wins
@@ -333,7 +342,8 @@ export class BindingJournal {
    * A record (none: no entry) over the slot's older copy, its sequence
    * number last (until then the slot reads as it was); the rest of what the
    * copy held zeroed, not the whole copy: each write would otherwise touch
-   * every cache line of it, a miss each with 100,000 slots. (A write cut
+   * every cache line of it, a miss each with 100,000 slots. Nor is a base
+   * the copy holds already written again (Head.baseIn). (A write cut
    * short may leave bytes past its copy's length: nothing reads them, and a
    * cleared slot is zeroed whole.)
    */
@@ -346,11 +356,14 @@ export class BindingJournal {
     const [at, other] = newer(this.words[a / 4]!, this.words[b / 4]!) ? [b, a] : [a, b];
     const seq = (this.words[other / 4]! + 1) | 0 || 1; // 0 is never written: after 2^32 writes, 1
     const stale = h ? TEXT_AT + bytes.readUInt16LE(at + LENGTH_AT) : this.copySize; // what the copy held: past it, zeros already
-    const length = h ? bytes.write(h.base, at + TEXT_AT) + bytes.write(h.moving, at + TEXT_AT + h.baseBytes) + bytes.write(tail, at + TEXT_AT + h.bytes, 'latin1') : 0;
+    const copyBit = at === a ? 1 : 2;
+    const base = !h ? 0 : h.baseIn & copyBit ? h.baseBytes : bytes.write(h.base, at + TEXT_AT);
+    const length = h ? base + bytes.write(h.moving, at + TEXT_AT + h.baseBytes) + bytes.write(tail, at + TEXT_AT + h.bytes, 'latin1') : 0;
     bytes.writeUInt16LE(length, at + LENGTH_AT);
     if (TEXT_AT + length < stale) bytes.fill(0, at + TEXT_AT + length, at + stale);
     Atomics.store(this.words, at / 4, seq);
-    if (!h) bytes.fill(0, other, other + this.copySize); // a cleared slot keeps nothing of the node (the older copy was its last entry)
+    if (h) h.baseIn |= copyBit;
+    else bytes.fill(0, other, other + this.copySize); // a cleared slot keeps nothing of the node (the older copy was its last entry)
   }
 
   /** Room for binding id slot: the file lengthened (its new slots read as empty, their blocks allocated) and mapped again. */

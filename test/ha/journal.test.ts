@@ -459,6 +459,39 @@ describe('a record written from parts of the last', () => {
     journal.close();
   });
 
+  it('writes a base into a copy only when the copy does not hold it: both copies read as the last two entries after every write', () => {
+    const { journal } = BindingJournal.open(path);
+    const [COPY, SLOT] = [1024, 2048];
+    const copies = () => {
+      const file = readFileSync(path);
+      return [SLOT, SLOT + COPY].filter((at) => file.readUInt16LE(at + 4) > 0) // (the second copy is empty until the second write)
+        .map((at) => JSON.parse(file.toString('utf8', at + 6, at + 6 + file.readUInt16LE(at + 4))) as { entry: { sequence: number; careOf: string; lifetime: number } });
+    };
+    const tunnel = { format: 'ip6' as const, local: HA6, remote: '2001:db8:e::1' };
+    const route = { transport: 'ipv6' as const, src: HA6, dst: '2001:db8:e::1' };
+    const first: BindingCacheEntry = { nai: 'mn1@example.net', bindingId: 1, homeAddress: '2001:db8:1::100', careOf: '2001:db8:e::1', natDetected: false, tunnel,
+      sequence: 1, lifetime: 600, expiresMs: 1_000_000, lastTimestamp: 5n, route, binding: { id: 1, tunnel, homeAddresses: ['2001:db8:1::100'], prefixes: [] }, refreshRequested: false };
+    const moveTo = (e: BindingCacheEntry, careOf: string): BindingCacheEntry => {
+      const t = { ...e.tunnel, remote: careOf };
+      return { ...e, careOf, tunnel: t, route: { ...e.route, dst: careOf }, binding: { ...e.binding, tunnel: t } };
+    };
+    // refreshes and moves share a base (the same objects); a lifetime of another value is a new base, and 600 again a new one of the old text
+    const steps: ((e: BindingCacheEntry) => BindingCacheEntry)[] = [
+      (e) => e, (e) => moveTo(e, '2001:db8:e::2'), (e) => e, (e) => moveTo(e, '2001:db8:eeee:eeee::3'), (e) => ({ ...e, lifetime: 300 }), (e) => e,
+      (e) => moveTo(e, '2001:db8:e::4'), (e) => ({ ...e, lifetime: 600, binding: { ...e.binding, homeAddresses: [...e.binding.homeAddresses] } }), (e) => e, (e) => moveTo(e, '2001:db8:e::5'),
+    ];
+    let entry = first;
+    const written: BindingCacheEntry[] = [];
+    for (const step of steps) {
+      entry = { ...step(entry), sequence: written.length + 1 };
+      journal.record(entry.nai, entry, () => [entry]);
+      written.push(entry);
+      const held = copies().map((c) => c.entry).sort((a, b) => b.sequence - a.sequence);
+      expect(held.map((c) => [c.sequence, c.careOf, c.lifetime])).toEqual(written.slice(-2).reverse().map((e) => [e.sequence, e.careOf, e.lifetime]));
+    }
+    journal.close();
+  });
+
   it('moves a node to another slot: the old one cleared, the new one kept, and both gone when it leaves', () => {
     const { journal } = BindingJournal.open(path);
     const tunnel = { format: 'ip6' as const, local: HA6, remote: '2001:db8:e::1' };
