@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(clang-19 llvm libbpf-dev bpftool iproute2 nftables ethtool tshark python3-scapy iputils-ping
-          libc6-dev linux-libc-dev)
+          libc6-dev linux-libc-dev libssl3)
 # Under -target bpf clang defines no __x86_64__, so glibc's headers (reached through
 # <linux/if.h>) ask for gnu/stubs-32.h, which only the i386 development package has.
 [[ $(uname -m) == x86_64 ]] && packages+=(libc6-dev-i386)
