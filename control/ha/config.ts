@@ -212,6 +212,9 @@ function mobileNode(c: Checker, v: Json, path: string, { pools, homeLink }: Pick
   const spi = c.integer(m.spi ?? null, `${path}.spi`, 256, 0xffffffff, 0); // required; 0–255 are reserved (RFC 4285)
   const prefixes = c.array(m.prefixes, `${path}.prefixes`, (x, p) => c.prefix(x, p));
   if (prefixes.length > MAX_PROFILE_PREFIXES) c.problems.push(`${path}.prefixes: ${prefixes.length} of them, at most ${MAX_PROFILE_PREFIXES}`);
+  const mobileRouter = c.boolean(m.mobileRouter, `${path}.mobileRouter`, false);
+  // RFC 3963 §6.2, RFC 5555 §3.1.1: mobile network prefixes, IPv6 or IPv4, are a mobile router's (a node that is none would be refused them)
+  if (prefixes.length > 0 && !mobileRouter) c.problems.push(`${path}.prefixes: mobile network prefixes are a mobile router's: set mobileRouter: true`);
   return {
     nai,
     key: Buffer.from(keyHex, 'hex'),
@@ -219,6 +222,6 @@ function mobileNode(c: Checker, v: Json, path: string, { pools, homeLink }: Pick
     homeAddress,
     ...(ipv4 && { ipv4HomeAddress: ipv4 }),
     prefixes,
-    mobileRouter: c.boolean(m.mobileRouter, `${path}.mobileRouter`, false),
+    mobileRouter,
   };
 }

@@ -634,9 +634,11 @@ export class HomeAgent {
     if (bu.transport === 'ipv6' && option(m, 'ipv4CareOfAddress')) return ba(BaStatus.invalidCareOfAddress);
     // the source as much as an Alternate Care-of Address option: a BU from a link-local, multicast, home link or our own address names no care-of address
     if (bu.transport === 'ipv6' && !this.usableCareOf6(careOf, home)) return ba(BaStatus.invalidCareOfAddress, { event: `care-of address ${careOf} refused` });
-    // Extended home link §4.3: no Home Address option and an alternate care-of address equal to the source:
-    // the node is IPv6-wise at home and registers only to have its IPv4 traffic tunnelled to that address.
-    const ipv6WiseAtHome = bu.transport === 'ipv6' && bu.homeAddressOption === undefined && option(m, 'alternateCareOfAddress')?.address === bu.ipv6Src;
+    // Extended home link §4.1/§5: no Home Address option, an alternate care-of address equal to the source and an IPv4 home
+    // address: the node is IPv6-wise at home and registers only to have its IPv4 traffic tunnelled to that address.
+    // Without the IPv4 home address it is the deregistration of its IPv6 home address (§5.1, RFC 6275 §9.5.1).
+    const ipv6WiseAtHome = bu.transport === 'ipv6' && bu.homeAddressOption === undefined && option(m, 'alternateCareOfAddress')?.address === bu.ipv6Src
+      && option(m, 'ipv4HomeAddress') !== undefined;
     if (m.lifetime === 0 || (careOf === home && !ipv6WiseAtHome)) return this.deregister(node, m, bu.nowMs, timestamp, ba);
     return this.register(bu, m, node, home, careOf, timestamp, ba);
   }
@@ -656,26 +658,37 @@ export class HomeAgent {
     if (holder && holder !== node) return ba(BaStatus.duplicateAddressDetectionFailed, { event: `link-local address ${linkLocal} is ${holder.profile.nai}'s` });
     const nemo = this.mobileNetworkPrefixes(m, profile);
     if (nemo.status !== undefined) return ba(nemo.status);
+    const live = node.entry?.deprecatedUntilMs === undefined ? node.entry : undefined;
+    // RFC 3963 §6.2: a mobile router's registration (R: IPv6 mobile network prefixes, always at least one) and a plain one do not
+    // replace each other: a registration type change, as an H flag other than the entry's (RFC 6275 §9.5.1)
+    if (live && m.flags.r !== live.binding.prefixes.some((x) => x.includes(':'))) return ba(BaStatus.registrationTypeChangeDisallowed);
     const prefixes = [...nemo.prefixes];
+    // RFC 5555 §3.1.1: "P ... must be ignored for binding refreshes": a refresh names a prefix granted to it by its length
+    const prefixRefresh = (o: OptionOf<'ipv4HomeAddress'>) => !o.p && o.prefixLength > 0 && o.prefixLength < 32
+      && live?.binding.prefixes.includes(canonicalPrefix(o.address, o.prefixLength)) === true;
 
+    // RFC 5555 §4.5: an IPv4 care-of address other than the BU's outer source: a NAT between, so not on the home link whatever the address
+    const natDetected = bu.transport === 'udp4' && natBetween(bu, careOf);
+    const onLink4 = bu.transport === 'udp4' && !natDetected ? careOf : undefined;
     // RFC 5555 §3.1.1: an address (static or dynamic) and a prefix may be asked for in options of their own; each is acknowledged
     let addressAsked = false;
     for (const requested of m.options) {
       if (requested.type !== 'ipv4HomeAddress') continue;
       const ack = (status: number, prefixLength = 0, address = requested.address) =>
         options.push({ type: 'ipv4AddressAcknowledgement', status, prefixLength: status < 128 ? prefixLength : 0, address });
-      if (requested.prefixLength === 0 || (!requested.p && addressAsked)) { // "A value of zero is invalid and MUST be considered an error"; one IPv4 home address a binding
+      const prefix = requested.p || prefixRefresh(requested);
+      if (requested.prefixLength === 0 || (!prefix && addressAsked)) { // "A value of zero is invalid and MUST be considered an error"; one IPv4 home address a binding
         ack(Ipv4AckStatus.reasonUnspecified);
-      } else if (requested.p) { // an IPv4 home prefix: only one the profile holds; asked for as 0.0.0.0, one of the length asked for (§4.5)
+      } else if (prefix) { // an IPv4 mobile network prefix: for a mobile router, one the profile holds; asked for as 0.0.0.0, one of the length asked for (§4.5)
         const wanted = canonicalPrefix(requested.address, requested.prefixLength);
-        const held = profile.prefixes.map(splitPrefix).find(([net, length]) => (requested.address === '0.0.0.0'
+        const held = !profile.mobileRouter ? undefined : profile.prefixes.map(splitPrefix).find(([net, length]) => (requested.address === '0.0.0.0'
           ? !net.includes(':') && length === requested.prefixLength : canonicalPrefix(net, length) === wanted));
         ack(held ? Ipv4AckStatus.success : Ipv4AckStatus.prefixAllocationUnauthorized, requested.prefixLength, held ? canonicalAddr(held[0]) : requested.address);
         const granted = held && canonicalPrefix(...held);
         if (granted && !prefixes.includes(granted)) prefixes.push(granted);
       } else {
         addressAsked = true;
-        const granted = this.ipv4HomeAddress(profile, requested.address, bu.nowMs, lifetime, bu.transport === 'udp4' ? careOf : undefined);
+        const granted = this.ipv4HomeAddress(node, requested.address, bu.nowMs, lifetime, onLink4);
         ack(granted.status, 32, granted.address ?? requested.address);
         if (granted.address) {
           ipv4Home = granted.address;
@@ -685,12 +698,10 @@ export class HomeAgent {
     }
 
     let tunnel: Tunnel;
-    let natDetected = false;
     let t = false;
     if (bu.transport === 'ipv6') {
       tunnel = { format: 'ip6', local: bu.outer.dst, remote: careOf }; // never UDP on an IPv6 link (§4.5)
     } else {
-      natDetected = natBetween(bu, careOf);
       if (natDetected || m.flags.f) {
         t = m.flags.t && policy.tlv;
         tunnel = { format: t ? 'udp4-tlv' : 'udp4', local: bu.outer.dst, remote: bu.outer.src, localPort: bu.outer.dstPort ?? DSMIP_PORT, remotePort: bu.outer.srcPort ?? DSMIP_PORT };
@@ -702,10 +713,11 @@ export class HomeAgent {
     }
 
     // Extended home link §4.1/§4.3: at home in one family, only the other family's home address is tunnelled,
-    // to the home address of the first (IPv4-wise at home: IPv4 care-of address = IPv4 home address).
-    const ipv4WiseAtHome = ipv4Home !== undefined && careOf === ipv4Home;
+    // to the home address of the first (IPv4-wise at home: IPv4 care-of address = IPv4 home address, no NAT between).
+    const ipv4WiseAtHome = ipv4Home !== undefined && ipv4Home === onLink4;
     const homeAddresses = [...(careOf === home ? [] : [home]), ...(linkLocal ? [linkLocal] : []), ...(ipv4Home && !ipv4WiseAtHome ? [ipv4Home] : [])];
-    if (homeAddresses.length + prefixes.length === 0) return ba(BaStatus.reasonUnspecified); // at home in both families: nothing to tunnel
+    // IPv6-wise at home, its IPv4 home address refused: its IPv6 entry goes all the same (§5.2), the refusal acknowledged
+    if (homeAddresses.length + prefixes.length === 0) return this.deregister(node, m, bu.nowMs, timestamp, ba, options);
     const bindingId = node.bindingId;
     const binding: Binding = { id: bindingId, tunnel, homeAddresses, prefixes };
     const previous = node.entry;
@@ -748,16 +760,20 @@ export class HomeAgent {
    * so that a late or replayed BU still meets its sequence number and
    * timestamp.
    */
-  private deregister(node: NodeState, m: BindingUpdate, nowMs: number, timestamp: bigint, ba: Acknowledge): Outcome {
+  private deregister(node: NodeState, m: BindingUpdate, nowMs: number, timestamp: bigint, ba: Acknowledge, options: MobilityOption[] = []): Outcome {
     const { profile, entry } = node;
-    // RFC 6275 §10.3.2: no home registration to end (none, or only a deprecated one): rejected, 133
-    if (!entry || entry.deprecatedUntilMs !== undefined) return ba(BaStatus.notHomeAgentForThisMobileNode, { event: `deregistration of ${profile.nai}, which has no binding: refused` });
+    if (!entry || entry.deprecatedUntilMs !== undefined) {
+      // at home in IPv6 with its IPv4 home address refused (register()): nothing to end, the refusal in its acknowledgement
+      if (options.length) return ba(BaStatus.accepted, { lifetime: 0, options, event: `${profile.nai} at home with no IPv4 home address granted` });
+      // RFC 6275 §10.3.2: no home registration to end (none, or only a deprecated one): rejected, 133
+      return ba(BaStatus.notHomeAgentForThisMobileNode, { event: `deregistration of ${profile.nai}, which has no binding: refused` });
+    }
     this.put(node, {
       ...entry, sequence: m.sequence, lastTimestamp: timestamp, lifetime: 0, expiresMs: nowMs,
       deprecatedUntilMs: nowMs + this.config.policy.minDelayBeforeBceDelete * 1000,
     });
     this.releaseLease(node);
-    return { ...ba(BaStatus.accepted, { lifetime: 0 }), dataPlane: [{ remove: entry.bindingId }], event: `deregistered ${profile.nai}` };
+    return { ...ba(BaStatus.accepted, { lifetime: 0, options }), dataPlane: [{ remove: entry.bindingId }], event: `deregistered ${profile.nai}` };
   }
 
   /**
@@ -770,7 +786,10 @@ export class HomeAgent {
     if (!profile.mobileRouter) return { status: BaStatus.mobileRouterOperationNotPermitted, prefixes: [] };
     const held = new Set(profile.prefixes.map((x) => canonicalPrefix(...splitPrefix(x))));
     const asked = m.options.filter((o): o is OptionOf<'mobileNetworkPrefix'> => o.type === 'mobileNetworkPrefix');
-    if (asked.length === 0) return { prefixes: [...held].filter((x) => x.includes(':')) };
+    if (asked.length === 0) { // implicit mode: with none configured, nothing to forward (143, as UMIP answers; IANA: "Forwarding Setup failed (prefixes missing)")
+      const configured = [...held].filter((x) => x.includes(':'));
+      return configured.length ? { prefixes: configured } : { status: BaStatus.forwardingSetupFailed, prefixes: [] };
+    }
     const prefixes = new Set<string>(); // an option repeated registers its prefix once: an entry holds at most the profile's
     for (const o of asked) {
       if (o.prefixLength === 0 || o.prefixLength > 128) return { status: BaStatus.invalidPrefix, prefixes: [] };
@@ -797,7 +816,8 @@ export class HomeAgent {
    * own IPv4 care-of address when that lies on the home link: its on-link
    * address becomes its home address.
    */
-  private ipv4HomeAddress(profile: MobileNodeProfile, requested: string, nowMs: number, lifetime: number, careOf4?: string): { status: number; address?: string; lifetime: number } {
+  private ipv4HomeAddress(node: NodeState, requested: string, nowMs: number, lifetime: number, careOf4?: string): { status: number; address?: string; lifetime: number } {
+    const profile = node.profile;
     const source = profile.ipv4HomeAddress;
     if (!source) return { status: Ipv4AckStatus.administrativelyProhibited, lifetime };
     if (requested !== '0.0.0.0' && !unicastIpv4(requested)) return { status: Ipv4AckStatus.invalidIpv4Address, lifetime };
@@ -806,9 +826,11 @@ export class HomeAgent {
       return { status: Ipv4AckStatus.success, address: source.static, lifetime };
     }
     const pool = this.pools.get(source.pool);
-    if (requested === '0.0.0.0' && careOf4 && this.onHomeLink(careOf4) && !this.statics.has(careOf4) && !pool?.contains(careOf4)) {
-      return { status: Ipv4AckStatus.success, address: careOf4, lifetime };
-    }
+    const onLink = (a: string) => this.onHomeLink(a) && !this.statics.has(a) && !pool?.contains(a);
+    if (requested === '0.0.0.0' && careOf4 && onLink(careOf4)) return { status: Ipv4AckStatus.success, address: careOf4, lifetime };
+    // an on-link address granted so stays the node's while its binding lives (RFC 5555 §4.5: "MUST store that address"), wherever it goes
+    const live = node.entry?.deprecatedUntilMs === undefined ? node.entry : undefined;
+    if (requested !== '0.0.0.0' && requested === live?.ipv4HomeAddress && onLink(requested)) return { status: Ipv4AckStatus.success, address: requested, lifetime };
     if (requested !== '0.0.0.0') { // the node's own lease, or its last one if no other node took the address since (pool.ts)
       const held = pool?.leaseOf(requested, profile.nai, nowMs) ?? pool?.leaseAddress(requested, profile.nai, nowMs, lifetime);
       if (!held) return { status: Ipv4AckStatus.incorrectIpv4HomeAddress, lifetime };

@@ -52,12 +52,13 @@ describe('home agent configuration', () => {
       'mobileNodes[0].spi: must be an integer in 256..4294967295, got 7',
       'mobileNodes[1].spi: must be an integer in 256..4294967295, got null',
       'mobileNodes[1].prefixes[0]: must be a prefix "address/length", got "2001:db8::/129"',
+      'mobileNodes[1].prefixes: mobile network prefixes are a mobile router\'s: set mobileRouter: true',
       'mobileNodes[1].nai: mn1@example.net is already mobileNodes[0]\'s',
     ]);
   });
 
   it('refuses pools that run backwards, overlap, or hold the home agent\'s own address; prefixes of two nodes that overlap; a pool named after an Object method', () => {
-    const mn = (i: number, extra: object) => ({ nai: `n${i}@example.net`, key: 'aa', spi: 5000 + i, homeAddress: `2001:db8:1::${i}`, ...extra });
+    const mn = (i: number, extra: object) => ({ nai: `n${i}@example.net`, key: 'aa', spi: 5000 + i, homeAddress: `2001:db8:1::${i}`, mobileRouter: true, ...extra });
     expect(problems({
       ...good,
       pools: { backwards: { from: '10.1.1.9', to: '10.1.1.1' }, a: { from: '10.1.2.0', to: '10.1.2.99' }, b: { from: '10.1.2.50', to: '10.1.2.60' }, mine: { from: '198.51.100.0', to: '198.51.100.9' },
