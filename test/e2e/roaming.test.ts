@@ -5,8 +5,11 @@
  * network, public IPv4, IPv4 behind a NAT, and the home link as IPv4-only,
  * IPv6-only and dual stack, while a correspondent holds a TCP session open
  * to each home address: both must survive every move. After each move the
- * test checks the binding cache, both data planes' entries, and pings.
+ * test checks the binding cache, both data planes' entries, and pings; the
+ * home link is captured throughout, for who announced the home addresses.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +19,7 @@ import { buildRoamingLab, NAT_PORT, roamingAddr as a, type NetworkName, type Roa
 import { openTcpSession, ping, type TcpSession } from '../../control/lab/traffic.js';
 import { MobileNodeDaemon } from '../../control/mn/daemon.js';
 import { readCapture } from '../../control/wire/pcap.js';
-import { field, LINKTYPE_RAW, tshark } from '../helpers/tshark.js';
+import { field, LINKTYPE_ETHERNET, LINKTYPE_RAW, tshark } from '../helpers/tshark.js';
 
 let t: RoamingLab;
 let ha: HomeAgentDaemon;
@@ -25,14 +28,23 @@ const log: string[] = [];
 const sessions: TcpSession[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'roaming-'));
 const capture = join(dir, 'signalling.pcap');
+const homeLinkCapture = join(dir, 'home-link.pcap');
+let homeLinkDumpcap: ChildProcess | undefined;
 
-beforeAll(() => {
+beforeAll(async () => {
   t = buildRoamingLab('rme');
+  // the home link's ARP and ICMPv6, as a home host's interface sees them (dumpcap says so on stderr once it captures)
+  const dumpcap = homeLinkDumpcap = spawn('ip', ['netns', 'exec', t.ns.home, 'dumpcap', '-P', '-i', 'br0', '-f', 'arp or icmp6', '-w', homeLinkCapture], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let said = '';
+  dumpcap.stderr!.on('data', (d: Buffer) => { said += d.toString(); });
+  for (const end = Date.now() + 5000; !said.includes('Capturing on') && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
+  if (!said.includes('Capturing on')) throw new Error(`dumpcap did not start: ${said}`);
   ha = new HomeAgentDaemon(t.haConfig, t.anchor, { capture, log: (e) => log.push(`ha: ${e}`) });
   t.lab.within(t.ns.anchor, () => ha.start());
   mn = new MobileNodeDaemon(t.mnConfig, t.mobile, { netns: t.ns.mn, log: (e) => log.push(`mn: ${e}`) });
 });
 afterAll(async () => {
+  homeLinkDumpcap?.kill();
   for (const s of sessions.splice(0)) await s.stop();
   mn?.stop();
   ha?.stop();
@@ -89,6 +101,9 @@ describe('a mobile node roaming with TCP sessions open to both home addresses', 
 
   it('moves to public IPv4: UDP BU, no NAT, IP-in-IP', async () => {
     await move('v4', 'away4');
+    expect(ha.homeAgent.binding('mn@example.net')).toMatchObject({ careOf: '198.51.100.2', natDetected: false, binding: { homeAddresses: [a.mnHome.v6, a.mnHome.v4] } });
+    expect(t.anchor.lookupEntry(a.mnHome.v4)).toMatchObject({ format: 'ip4', local: a.ha.v4, remote: '198.51.100.2' });
+    expect(t.mobile.lookupEntry(a.mnHome.v6)).toMatchObject({ format: 'ip4', local: '198.51.100.2', remote: a.ha.v4 });
     expect(t.anchor.lookupEntry(a.mnHome.v6)).toMatchObject({ format: 'ip4', local: a.ha.v4, remote: '198.51.100.2' });
     expect(t.mobile.lookupEntry(a.mnHome.v4)).toMatchObject({ format: 'ip4', local: '198.51.100.2', remote: a.ha.v4 });
     await expectPings();
@@ -105,6 +120,9 @@ describe('a mobile node roaming with TCP sessions open to both home addresses', 
 
   it('comes home to an IPv4-only home link: IPv6 tunnelled in IPv4 to the IPv4 home address', async () => {
     await move('home4', 'home4');
+    expect(ha.homeAgent.binding('mn@example.net')).toMatchObject({ careOf: a.mnHome.v4, natDetected: false, binding: { homeAddresses: [a.mnHome.v6] } });
+    expect(t.mobile.lookupEntry(a.mnHome.v6)).toMatchObject({ format: 'ip4', local: a.mnHome.v4, remote: a.ha.v4 });
+    expect(t.mobile.lookupEntry(a.mnHome.v4)).toBeNull();
     expect(t.anchor.lookupEntry(a.mnHome.v6)).toMatchObject({ format: 'ip4', local: a.ha.v4, remote: a.mnHome.v4 });
     expect(t.anchor.lookupEntry(a.mnHome.v4)).toBeNull();
     await expectPings();
@@ -112,6 +130,9 @@ describe('a mobile node roaming with TCP sessions open to both home addresses', 
 
   it('on an IPv6-only home link: IPv4 tunnelled in IPv6 to the IPv6 home address', async () => {
     await move('home6', 'home6');
+    expect(ha.homeAgent.binding('mn@example.net')).toMatchObject({ careOf: a.mnHome.v6, binding: { homeAddresses: [a.mnHome.v4] } });
+    expect(t.mobile.lookupEntry(a.mnHome.v4)).toMatchObject({ format: 'ip6', local: a.mnHome.v6, remote: a.ha.v6 });
+    expect(t.mobile.lookupEntry(a.mnHome.v6)).toBeNull();
     expect(t.anchor.lookupEntry(a.mnHome.v4)).toMatchObject({ format: 'ip6', local: a.ha.v6, remote: a.mnHome.v6 });
     expect(t.anchor.lookupEntry(a.mnHome.v6)).toBeNull();
     await expectPings();
@@ -119,6 +140,7 @@ describe('a mobile node roaming with TCP sessions open to both home addresses', 
 
   it('on an IPv6-only home link that hands out another address: the node puts its home address there too', async () => {
     await move('home6other', 'home6');
+    expect(ha.homeAgent.binding('mn@example.net')).toMatchObject({ careOf: a.mnHome.v6, binding: { homeAddresses: [a.mnHome.v4] } });
     expect(t.anchor.lookupEntry(a.mnHome.v4)).toMatchObject({ format: 'ip6', local: a.ha.v6, remote: a.mnHome.v6 });
     expect(t.lab.exec(t.ns.mn, 'ip -6 -br addr show dev home0 scope global')).toContain(`${a.mnHome.v6}/64`);
     await expectPings();
@@ -137,6 +159,8 @@ describe('a mobile node roaming with TCP sessions open to both home addresses', 
 
   it('leaves home again, and both TCP sessions have come through every move intact', async () => {
     await move('v6', 'away6');
+    expect(ha.homeAgent.binding('mn@example.net')).toMatchObject({ careOf: '2001:db8:f::2', binding: { homeAddresses: [a.mnHome.v6, a.mnHome.v4] } });
+    expect(t.anchor.lookupEntry(a.mnHome.v4)).toMatchObject({ format: 'ip6', local: a.ha.v6, remote: '2001:db8:f::2' });
     await expectPings();
     // and the home agent told it the node has gone (gratuitous ARP, unsolicited NA from the anchor)
     for (const address of [a.mnHome.v4, a.mnHome.v6]) expect(homeHostSees(address)).toBe(macOf(t.ns.anchor, 'a-home'));
@@ -144,6 +168,7 @@ describe('a mobile node roaming with TCP sessions open to both home addresses', 
     for (const r of results) {
       expect(r).toMatchObject({ ok: true });
       expect(r.echoed).toBeGreaterThan(20);
+      expect(r.longestGapMs).toBeLessThan(5000); // a move costs a retransmission or three (~1.7 s here), not a stall
     }
   });
 
@@ -166,5 +191,34 @@ describe('a mobile node roaming with TCP sessions open to both home addresses', 
       accepted(a.mnHome.v6, '0', [], []), // at home: deregistered
       accepted('2001:db8:f::2'),
     ]);
+  });
+
+  it('announced each home address on the home link, and only on a change of who answers for it: the anchor when it starts, the node when it is back', async () => {
+    const dumpcap = homeLinkDumpcap!;
+    dumpcap.kill('SIGINT');
+    if (dumpcap.exitCode === null) await once(dumpcap, 'exit');
+    const frames = readCapture(readFileSync(homeLinkCapture)).map((f) => f.data);
+    const anchor = macOf(t.ns.anchor, 'a-home'), node = macOf(t.ns.mn, 'home0');
+    const who = (mac: string) => (mac === anchor ? 'anchor' : mac === node ? 'node' : mac);
+    const announced: Record<string, string[]> = { [a.mnHome.v4]: [], [a.mnHome.v6]: [] };
+    for (const p of tshark(frames, { linktype: LINKTYPE_ETHERNET })) {
+      const [source] = field(p, 'eth.src');
+      if (field(p, 'arp.opcode')[0] === '1' && field(p, 'arp.src.proto_ipv4')[0] === field(p, 'arp.dst.proto_ipv4')[0]) { // a gratuitous ARP (RFC 5227 §3)
+        expect({ to: field(p, 'eth.dst'), sender: field(p, 'arp.src.hw_mac'), target: field(p, 'arp.dst.hw_mac') })
+          .toEqual({ to: ['ff:ff:ff:ff:ff:ff'], sender: [source], target: ['00:00:00:00:00:00'] });
+        announced[field(p, 'arp.src.proto_ipv4')[0]!]?.push(who(source!));
+      } else if (field(p, 'icmpv6.type')[0] === '136' && field(p, 'ipv6.dst')[0] === 'ff02::1') { // an unsolicited Neighbor Advertisement (RFC 4861 §7.2.6)
+        expect({ hopLimit: field(p, 'ipv6.hlim'), flags: ['r', 's', 'o'].map((f) => field(p, `icmpv6.nd.na.flag.${f}`)[0]), linkLayer: field(p, 'icmpv6.opt.linkaddr') })
+          .toEqual({ hopLimit: ['255'], flags: ['0', '0', '1'], linkLayer: [source] });
+        announced[field(p, 'icmpv6.nd.na.target_address')[0]!]?.push(who(source!));
+      }
+    }
+    const changes = (list: string[]) => list.filter((x, i) => i === 0 || x !== list[i - 1]);
+    // IPv4: the anchor at the first registration (not again on the moves away), the node IPv4-wise at home, the anchor once it
+    // tunnels the address to the node IPv6-wise at home, the node at home, the anchor when it leaves again
+    expect(changes(announced[a.mnHome.v4]!)).toEqual(['anchor', 'node', 'anchor', 'node', 'anchor']);
+    // IPv6: proxied from the first registration until the node is IPv6-wise at home (its IPv6 tunnelled to its IPv4 home address meanwhile)
+    expect(changes(announced[a.mnHome.v6]!)).toEqual(['anchor', 'node', 'anchor']);
+    expect(announced[a.mnHome.v4]!.filter((x) => x === 'anchor')).toHaveLength(3); // once each time it starts answering
   });
 });
