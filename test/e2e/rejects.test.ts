@@ -41,6 +41,7 @@ const GONE = node('gone@example.net', 4101, '2001:db8:1::700');
 const FAR = node('far@example.net', 4102, '2001:db8:1::800'); // an advertisement for it comes from beyond a router
 const RIVAL = node('rival@example.net', 4103, '2001:db8:1::900'); // a host on the home link probes for it at the same time
 const WAITS = node('waits@example.net', 4104, '2001:db8:1::a00'); // BUs come while its probe runs
+const IDLE = node('idle@example.net', 4105, '2001:db8:1::b00'); // never registers
 
 let t: RoamingLab;
 let ha: HomeAgentDaemon;
@@ -59,7 +60,7 @@ beforeAll(() => {
       { nai: MN.nai, key: KEY.toString('hex'), spi: MN.spi, homeAddress: MN.home, ipv4HomeAddress: a.mnHome.v4 },
       { nai: HOST.nai, key: KEY.toString('hex'), spi: HOST.spi, homeAddress: HOST.home },
       { nai: ROUTER.nai, key: KEY.toString('hex'), spi: ROUTER.spi, homeAddress: ROUTER.home, mobileRouter: true, prefixes: ['2001:db8:400::/48'] },
-      ...[TWIN, LATE, GONE, FAR, RIVAL, WAITS].map((n) => ({ nai: n.nai, key: KEY.toString('hex'), spi: n.spi, homeAddress: n.home })),
+      ...[TWIN, LATE, GONE, FAR, RIVAL, WAITS, IDLE].map((n) => ({ nai: n.nai, key: KEY.toString('hex'), spi: n.spi, homeAddress: n.home })),
     ],
   });
   journalDir = mkdtempSync(join(tmpdir(), 'rejects-'));
@@ -89,18 +90,23 @@ interface BuSpec {
   options?: MobilityOption[];
   key?: Buffer;
   timestampMs?: number;
+  /** No Replay Protection option. */
+  noTimestamp?: boolean;
+  lifetime?: number;
   /** The home address the BU claims (Home Address option / inner source). */
   home?: string;
+  /** The care-of address it is signed over (an Alternate Care-of Address option's); its source by default. */
+  careOf?: string;
 }
 
 function bu(s: BuSpec, careOf: string): Buffer {
   const who = s.who ?? MN;
   return signMnHa(encodeMobilityHeader({
-    type: 'bindingUpdate', sequence: s.seq, lifetime: 600, flags: { ...NO_FLAGS, a: true, h: true, ...s.flags },
+    type: 'bindingUpdate', sequence: s.seq, lifetime: s.lifetime ?? 600, flags: { ...NO_FLAGS, a: true, h: true, ...s.flags },
     options: [...(s.options ?? []), { type: 'mobileNodeIdentifier', subtype: 1, identifier: who.nai },
-      { type: 'replayProtection', timestamp: ntpTimestamp(s.timestampMs ?? Date.now()) },
+      ...(s.noTimestamp ? [] : [{ type: 'replayProtection', timestamp: ntpTimestamp(s.timestampMs ?? Date.now()) } as const]),
       { type: 'mobilityMessageAuthentication', subtype: 1, spi: who.spi, authenticator: Buffer.alloc(12) }],
-  }), { key: s.key ?? KEY, spi: who.spi, careOf, home: s.home ?? who.home });
+  }), { key: s.key ?? KEY, spi: who.spi, careOf: s.careOf ?? careOf, home: s.home ?? who.home });
 }
 
 async function nextBa(): Promise<SignalPacket> {
@@ -144,7 +150,8 @@ function expectedBa(status: number, sent: Buffer, careOf: string, o: { who?: typ
   const sequence = o.sequence ?? sent.readUInt16BE(6);
   const options: MobilityOption[] = [...(o.options ?? [])];
   if (who) {
-    options.push({ type: 'mobileNodeIdentifier', subtype: 1, identifier: who.nai }, { type: 'replayProtection', timestamp: o.timestamp ?? replayTimestampOf(sent)! },
+    const timestamp = o.timestamp ?? replayTimestampOf(sent); // (none to echo: none in the BA)
+    options.push({ type: 'mobileNodeIdentifier', subtype: 1, identifier: who.nai }, ...(timestamp === undefined ? [] : [{ type: 'replayProtection', timestamp } as const]),
       { type: 'mobilityMessageAuthentication', subtype: 1, spi: who.spi, authenticator: Buffer.alloc(12) });
   }
   const mh = encodeMobilityHeader({ type: 'bindingAcknowledgement', status, sequence, lifetime: o.lifetime ?? 0, flags: NO_BA_FLAGS, options });
@@ -194,6 +201,8 @@ describe('refused over IPv6: the BA comes back to the care-of address with a typ
     { what: 'a BU signed with the wrong key (146, unsigned: anyone could have sent it)', spec: { seq: 2, key: OTHER_KEY }, status: BaStatus.mipv6AuthFail, who: null },
     { what: 'no H flag: not a home registration (131)', spec: { seq: 4, flags: { h: false } }, status: BaStatus.homeRegistrationNotSupported },
     { what: 'an IPv4 care-of address option over IPv6 (174)', spec: { seq: 5, options: [{ type: 'ipv4CareOfAddress', address: CARE_OF4 }] as MobilityOption[] }, status: BaStatus.invalidCareOfAddress },
+    { what: 'a link-local alternate care-of address (174)', spec: { seq: 5, careOf: 'fe80::1', options: [{ type: 'alternateCareOfAddress', address: 'fe80::1' }] as MobilityOption[] }, status: BaStatus.invalidCareOfAddress },
+    { what: 'a deregistration with no binding to end (133, RFC 6275 §10.3.2)', spec: { seq: 1, who: IDLE, lifetime: 0 }, status: BaStatus.notHomeAgentForThisMobileNode, who: IDLE },
     { what: 'the R flag from a node that is no mobile router (140)', spec: { seq: 6, flags: { r: true } }, status: BaStatus.mobileRouterOperationNotPermitted },
     { what: 'a mobile network prefix the router does not hold (142)', spec: { seq: 7, who: ROUTER, flags: { r: true }, options: [{ type: 'mobileNetworkPrefix', prefixLength: 48, prefix: '2001:db8:999::' }] as MobilityOption[] }, status: BaStatus.notAuthorizedForPrefix, who: ROUTER },
     { what: 'a mobile network prefix of length 0 (141)', spec: { seq: 8, who: ROUTER, flags: { r: true }, options: [{ type: 'mobileNetworkPrefix', prefixLength: 0, prefix: '::' }] as MobilityOption[] }, status: BaStatus.invalidPrefix, who: ROUTER },
@@ -202,7 +211,7 @@ describe('refused over IPv6: the BA comes back to the care-of address with a typ
     const signer = who === null ? null : (who ?? MN);
     expect(ba.transport).toBe('ipv6');
     expect(ba.signalling.routingHeader2?.homeAddress).toBe((spec as BuSpec).who?.home ?? MN.home);
-    expect(mhBytes(ba)).toBe(expectedBa(status, sent, CARE_OF6, { who: signer }).toString('hex'));
+    expect(mhBytes(ba)).toBe(expectedBa(status, sent, (spec as BuSpec).careOf ?? CARE_OF6, { who: signer }).toString('hex'));
     expect(field(dissected(ba), 'mip6.ba.status')).toEqual([String(status)]);
     unchanged(signer?.nai ?? MN.nai);
   });
@@ -239,6 +248,31 @@ describe('refused over IPv6: the BA comes back to the care-of address with a typ
   it('a sequence number not newer than the binding\'s (135, carrying the binding\'s number); the binding stays', async () => {
     const { sent, ba } = await overIpv6({ seq: 9 });
     expect(mhBytes(ba)).toBe(expectedBa(BaStatus.sequenceNumberOutOfWindow, sent, CARE_OF6, { sequence: 10 }).toString('hex'));
+    expect(ha.homeAgent.binding(MN.nai)).toMatchObject({ sequence: 10, careOf: CARE_OF6 });
+  });
+
+  it('no H flag from a node with a home registration: a registration type change (139); the binding stays', async () => {
+    const { sent, ba } = await overIpv6({ seq: 11, flags: { h: false } });
+    expect(mhBytes(ba)).toBe(expectedBa(BaStatus.registrationTypeChangeDisallowed, sent, CARE_OF6).toString('hex'));
+    expect(field(dissected(ba), 'mip6.ba.status')).toEqual(['139']);
+    expect(ha.homeAgent.binding(MN.nai)).toMatchObject({ sequence: 10, careOf: CARE_OF6 });
+  });
+
+  it('no timestamp (145, with none to echo: RFC 4285 §6); the binding stays', async () => {
+    const { sent, ba } = await overIpv6({ seq: 11, noTimestamp: true });
+    expect(mhBytes(ba)).toBe(expectedBa(BaStatus.mipv6MesgIdReqd, sent, CARE_OF6).toString('hex'));
+    expect(field(dissected(ba), 'mip6.ba.status')).toEqual(['145']);
+    expect(ha.homeAgent.binding(MN.nai)).toMatchObject({ sequence: 10, careOf: CARE_OF6 });
+  });
+
+  it('a home address off the home link (132), signed over the address the BU claimed', async () => {
+    const { sent, ba } = await overIpv6({ seq: 11, home: '2001:db8:9::1' });
+    expect(ba.signalling.routingHeader2?.homeAddress).toBe('2001:db8:9::1');
+    const expected = signMnHa(expectedBa(BaStatus.notHomeSubnet, sent, CARE_OF6, { who: null, options: [
+      { type: 'mobileNodeIdentifier', subtype: 1, identifier: MN.nai }, { type: 'replayProtection', timestamp: replayTimestampOf(sent)! },
+      { type: 'mobilityMessageAuthentication', subtype: 1, spi: MN.spi, authenticator: Buffer.alloc(12) }] }), { key: KEY, spi: MN.spi, careOf: CARE_OF6, home: '2001:db8:9::1' });
+    expect(mhBytes(ba)).toBe(expected.toString('hex'));
+    expect(field(dissected(ba), 'mip6.ba.status')).toEqual(['132']);
     expect(ha.homeAgent.binding(MN.nai)).toMatchObject({ sequence: 10, careOf: CARE_OF6 });
   });
 
