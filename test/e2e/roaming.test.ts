@@ -172,16 +172,19 @@ describe('a mobile node roaming with TCP sessions open to both home addresses', 
     }
   });
 
-  it('every BA, as tshark reads the home agent\'s capture: accepted, the node\'s lifetime, the NAT detection option only behind the NAT', () => {
+  it('every BA, as tshark reads the home agent\'s capture: accepted, the node\'s lifetime and IPv4 home address, the NAT detection option only behind the NAT, signed with its SPI', () => {
     const packets = tshark(readCapture(readFileSync(capture)).map((f) => f.data), { linktype: LINKTYPE_RAW, decodeAs: ['udp.port==4191,ipv6'] });
     const described = packets.filter((p) => field(p, 'mip6.mhtype').includes('6')).map((p) => ({
       to: field(p, 'ip.dst')[0] ?? field(p, 'ipv6.dst')[0],
-      status: field(p, 'mip6.ba.status'), lifetime: field(p, 'mip6.ba.lifetime'), natRefresh: field(p, 'mip6.natd.refresh_t'),
-      ipv4Ack: field(p, 'mip6.ipv4aa.sts'), nai: field(p, 'mip6.mnid.identifier'),
+      status: field(p, 'mip6.ba.status'), lifetime: field(p, 'mip6.ba.lifetime'), natRefresh: field(p, 'mip6.natd.refresh_t'), natForced: field(p, 'mip6.natd.f_flag'),
+      ipv4Ack: [...field(p, 'mip6.ipv4aa.sts'), ...field(p, 'mip6.ipv4ha.ha'), ...field(p, 'mip6.ipv4ha.preflen')], nai: field(p, 'mip6.mnid.identifier'),
+      spi: field(p, 'mip6.auth.mobility_spi'),
     }));
     // one BA per move (a BA sent again, its BU retransmitted on a busy machine, is the same BA)
     const bas = described.filter((d, i) => i === 0 || JSON.stringify(d) !== JSON.stringify(described[i - 1]));
-    const accepted = (to: string, lifetime = '150', natRefresh: string[] = [], ipv4Ack = ['0']) => ({ to, status: ['0'], lifetime: [lifetime], natRefresh, ipv4Ack, nai: ['mn@example.net'] });
+    const spi = [String(t.haConfig.mobileNodes[0]!.spi)];
+    const accepted = (to: string, lifetime = '150', natRefresh: string[] = [], ipv4Ack = ['0', a.mnHome.v4, '32']) =>
+      ({ to, status: ['0'], lifetime: [lifetime], natRefresh, natForced: natRefresh.map(() => '0'), ipv4Ack, nai: ['mn@example.net'], spi });
     expect(bas).toEqual([
       accepted('2001:db8:f::2'), // IPv6-only: to the care-of address (with a type 2 routing header)
       accepted('198.51.100.2'), // public IPv4: in UDP to it
