@@ -15,6 +15,7 @@ import { decodeTunnelledSignalling6 } from '../../control/wire/ip/signalling.js'
 import { decodeMobilityHeader } from '../../control/wire/mh/index.js';
 import { ipPacketOf, readCapture } from '../../control/wire/pcap.js';
 import { roamingPair, type RoamingPair } from '../helpers/roaming-pair.js';
+import { field, LINKTYPE_RAW, tshark } from '../helpers/tshark.js';
 
 let pair: RoamingPair;
 const dir = mkdtempSync(join(tmpdir(), 'brr-'));
@@ -47,4 +48,7 @@ it('a node on IPv6 is asked to refresh through its tunnel, and does', async () =
   expect(inner).toMatchObject({ ipv6: { src: a.ha.v6, dst: a.mnHome.v6 }, mhChecksumOk: true });
   expect(inner.routingHeader2).toBeUndefined();
   expect(decodeMobilityHeader(inner.mh)).toMatchObject({ type: 'bindingRefreshRequest' });
+  // as tshark reads it: IPv6 in IPv6 to the care-of address, inside it an MH of type 0 (Binding Refresh Request) to the home address
+  const [seen] = tshark(sent, { linktype: LINKTYPE_RAW });
+  expect({ dst: field(seen!, 'ipv6.dst'), type: field(seen!, 'mip6.mhtype') }).toEqual({ dst: ['2001:db8:f::2', a.mnHome.v6], type: ['0'] });
 });
