@@ -773,7 +773,9 @@ export class HomeAgent {
       deprecatedUntilMs: nowMs + this.config.policy.minDelayBeforeBceDelete * 1000,
     });
     this.releaseLease(node);
-    return { ...ba(BaStatus.accepted, { lifetime: 0, options }), dataPlane: [{ remove: entry.bindingId }], event: `deregistered ${profile.nai}` };
+    // RFC 3963 §4.2: R in the BA to a mobile router's BU with R, its deregistration's too
+    const flags = { ...NO_BA_FLAGS, r: m.flags.r && profile.mobileRouter };
+    return { ...ba(BaStatus.accepted, { lifetime: 0, options, flags }), dataPlane: [{ remove: entry.bindingId }], event: `deregistered ${profile.nai}` };
   }
 
   /**

@@ -444,6 +444,14 @@ describe('mobile routers (NEMO) and IPv4 home prefixes', () => {
     expect(baOf(o)).toMatchObject({ status: 0, flags: { r: true } });
   });
 
+  it('deregisters a router with R in its BA too, its prefixes gone with the binding', () => {
+    const ha = new HomeAgent(config());
+    ha.handleBindingUpdate(router({ seq: 1, flags: { r: true } }));
+    const o = ha.handleBindingUpdate(router({ seq: 2, atMs: 1_000_001, lifetime: 0, flags: { r: true } }));
+    expect(o.dataPlane).toEqual([{ remove: 3 }]);
+    expect(baOf(o)).toMatchObject({ status: 0, lifetime: 0, flags: { r: true } });
+  });
+
   it('registers a prefix named more than once once: an entry holds at most the profile\'s prefixes', () => {
     const o = new HomeAgent(config()).handleBindingUpdate(router({ flags: { r: true }, options: Array.from({ length: 40 }, (_, i) => mnp(`2001:db8:30${i % 2}::`, 48)) }));
     expect(o.dataPlane).toEqual([{ install: expect.objectContaining({ prefixes: ['2001:db8:300::/48', '2001:db8:301::/48'] }) }]);
