@@ -70,6 +70,8 @@ export interface Outcome {
   reply?: { mh: Buffer; route: ReplyRoute | TunnelRoute; packet?: Buffer };
   /** The BA's status, when the outcome is one (for the metrics). */
   status?: number;
+  /** An ICMPv6 error to send (a whole IPv6 packet): a discarded BU's (daemon.ts). */
+  icmp?: Buffer;
   event: string;
   /**
    * If applying dataPlane failed: undoes the registration in the binding

@@ -3,7 +3,9 @@
  * that the data plane refuses, or whose duplicate address detection cannot
  * probe or cannot hear everything, is answered 143 and leaves nothing
  * behind: no binding in the cache or the data plane, no pool lease, no
- * announcement on the home link, nothing in the journal read back.
+ * announcement on the home link, nothing in the journal read back. And a BU
+ * discarded for an option whose unknown type asks for an ICMP error: the
+ * error goes back (RFC 8200 §4.2), within its rate limit.
  *
  * A real data plane (not started: nothing attached); the daemon's edges
  * that start() would open on a real interface are fakes put where it puts
@@ -26,6 +28,8 @@ import { signMnHa, verifyMnHa } from '../../control/wire/auth/mipv6.js';
 import { ntpTimestamp } from '../../control/wire/auth/replay.js';
 import { dadSolicitation, gratuitousArp, unsolicitedNeighborAdvert } from '../../control/wire/ip/neighbour.js';
 import { decodeSignalling6, encodeSignalling6 } from '../../control/wire/ip/signalling.js';
+import { ipv6Header } from '../../control/wire/ip/ipv6.js';
+import { decode } from '../../control/wire/buffer.js';
 import { decodeMobilityHeader, encodeMobilityHeader, NO_BU_FLAGS, type MobilityOption } from '../../control/wire/mh/index.js';
 
 const KEY = Buffer.alloc(20, 0x6b);
@@ -120,7 +124,9 @@ function harness(dp: DataPlane, { dad = false, neighbours = null as Neighbours |
     journal.close();
     return entries.map((e) => ({ nai: e.nai, careOf: e.careOf, sequence: e.sequence, ipv4HomeAddress: e.ipv4HomeAddress }));
   };
-  return { daemon, events, onLink, bas, journalled };
+  /** What was sent so far, as IPv6 packets. */
+  const packets = () => sent.splice(0);
+  return { daemon, events, onLink, bas, packets, journalled };
 }
 
 /** Opens a data plane of its own for the tests that follow (a killed run's pins removed first). */
@@ -235,3 +241,33 @@ describe('a first registration whose duplicate address detection fails', () => {
     expect(h.journalled()).toEqual([{ nai: staticV4.nai, careOf: '2001:db8:e::e', sequence: 2, ipv4HomeAddress: undefined }]);
   });
 });
+
+describe('a BU with a destination option whose unknown type asks for an ICMP error (RFC 8200 §4.2)', () => {
+  const dp = dataPlane('test-daemon-icmp');
+  /** staticV4's BU with its Destination Options header's PadN (before the Home Address option) turned into option type 0x8a: discard, send an ICMP Parameter Problem. */
+  const withUnknownOption = (sequence: number): Arrival => {
+    const a = bu(staticV4, sequence, '2001:db8:e::f', []) as { ifindex: number; frame: Buffer };
+    expect([a.frame[14 + 6], a.frame[14 + 42], a.frame[14 + 43]]).toEqual([60, 1, 2]); // Destination Options next; in it, at 42, the PadN before the HAO
+    a.frame[14 + 42] = 0x8a;
+    return a;
+  };
+
+  it('is discarded unanswered but for a Parameter Problem, code 2, pointing at the option, the BU quoted; past 100 a second, none', () => {
+    const h = harness(dp());
+    h.daemon.handleBatch([withUnknownOption(1)]);
+    const [icmp, ...more] = h.packets();
+    expect(more).toEqual([]);
+    const { src, dst } = decode(ipv6Header, icmp!.subarray(0, 40));
+    expect({ src, dst, next: icmp![6], type: icmp![40], code: icmp![41], pointer: icmp!.readUInt32BE(44), quoted: icmp!.subarray(48) })
+      .toEqual({ src: HA, dst: '2001:db8:e::f', next: 58, type: 4, code: 2, pointer: 42, quoted: (withUnknownOption(1) as { frame: Buffer }).frame.subarray(14) });
+    expect(h.daemon.answered.get(-1)).toBe(1);
+    expect(h.daemon.homeAgent.binding(staticV4.nai)).toBeUndefined();
+    expect(h.events).toContain(`warn: destination option type 0x8a unknown, and its type says discard (RFC 8200 §4.2): packet from 2001:db8:e::f discarded; ICMP Parameter Problem sent`);
+
+    h.daemon.handleBatch(Array.from({ length: 150 }, (_, k) => withUnknownOption(2 + k))); // the same second (the daemon's clock stands still here)
+    expect(h.packets()).toHaveLength(99);
+    expect(h.daemon.icmpErrors).toEqual({ sent: 100, limited: 51 });
+    expect(h.daemon.answered.get(-1)).toBe(151);
+  });
+});
+

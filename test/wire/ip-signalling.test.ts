@@ -57,6 +57,7 @@ describe('packets built by scapy', () => {
       fragment: `IPv6(src='${COA}', dst='${HA}')/IPv6ExtHdrFragment()/${BU}`,
       twoHao: `IPv6(src='${COA}', dst='${HA}')/IPv6ExtHdrDestOpt(options=[HAO(hoa='${HOA}'), HAO(hoa='${HOA}')])/${BU}`,
       discardOption: `IPv6(src='${COA}', dst='${HA}')/IPv6ExtHdrDestOpt(options=[HAO(hoa='${HOA}'), ${INET6}.HBHOptUnknown(otype=0x7e, optdata=b'xy')])/${BU}`,
+      icmpUnlessMulticast: `IPv6(src='${COA}', dst='${HA}')/IPv6ExtHdrDestOpt(options=[HAO(hoa='${HOA}'), ${INET6}.HBHOptUnknown(otype=0xc2, optdata=b'z')])/${BU}`,
       hbhDiscard: `IPv6(src='${COA}', dst='${HA}')/${INET6}.IPv6ExtHdrHopByHop(options=[${INET6}.HBHOptUnknown(otype=0x80, optdata=b'xy')])/IPv6ExtHdrDestOpt(options=[HAO(hoa='${HOA}')])/${BU}`,
       brrTunnelled: `IPv6(src='${HA}', dst='${COA}')/IPv6(src='${HA}', dst='${HOA}')/MIP6MH_BRR()`,
     });
@@ -164,6 +165,15 @@ describe('packets built by scapy', () => {
     expect(reason(badMh)).toBe(`MH with a wrong checksum from ${COA} discarded`);
     expect(reason(s.discardOption!)).toBe(`destination option type 0x7e unknown, and its type says discard (RFC 8200 §4.2): packet from ${COA} discarded`);
     expect(reason(s.hbhDiscard!)).toBe(`hop-by-hop option type 0x80 unknown, and its type says discard (RFC 8200 §4.2): packet from ${COA} discarded`);
+  });
+
+  it('names the first option whose unknown type says discard, and where its type byte is (an ICMP Parameter Problem\'s pointer)', () => {
+    expect(decodeSignalling6(s.hbhDiscard!).refusedOption).toEqual({ header: 'hop-by-hop', optionType: 0x80, action: 'discard-icmp', at: 42 }); // right after the header's two bytes
+    const behindHao = decodeSignalling6(s.discardOption!).refusedOption!;
+    expect(behindHao).toMatchObject({ header: 'destination', optionType: 0x7e, action: 'discard' });
+    expect([s.discardOption![behindHao.at], s.discardOption![behindHao.at + 1]]).toEqual([0x7e, 2]); // its type, then its length (2: 'xy')
+    expect(decodeSignalling6(s.icmpUnlessMulticast!).refusedOption).toMatchObject({ header: 'destination', optionType: 0xc2, action: 'discard-icmp-unless-multicast' });
+    for (const known of [s.buHao!, s.hbhAndUnknown!]) expect(decodeSignalling6(known).refusedOption).toBeUndefined(); // the HAO (0xc9), PadN, and 0x1e (skip)
   });
 
   it('a Binding Refresh Request tunnelled to the home address (IPv6 in IPv6): decoded as scapy built it, encoded byte-exact', () => {

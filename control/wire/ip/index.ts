@@ -9,3 +9,4 @@ export * from './ipv6.js';
 export * from './ipv4.js';
 export * from './signalling.js';
 export * from './neighbour.js';
+export * from './icmp6.js';

@@ -18,11 +18,11 @@
  */
 import { EncodeError, Reader, Writer } from '../buffer.js';
 import { checksum4Ok, checksum6Ok, mhChecksum, udp4Checksum } from '../checksum.js';
-import { DSMIP6_UDP_PORT, IPPROTO, IPV4_MIN_HEADER_LENGTH, IPV6_HEADER_LENGTH, RH2, UDP_HEADER_LENGTH, checkUint } from './constants.js';
+import { DSMIP6_UDP_PORT, IP6OPT, IPPROTO, IPV4_MIN_HEADER_LENGTH, IPV6_HEADER_LENGTH, RH2, UDP_HEADER_LENGTH, checkUint } from './constants.js';
 import { MH_CHECKSUM_OFFSET } from '../mh/constants.js';
 import { TLV_HEADER_LENGTH, type TlvHeader, tlvHeader, tlvHeaderFor } from '../tlv.js';
 import { type DecodedIpv4Header, type UdpHeader, ipv4Header, udpHeader } from './ipv4.js';
-import { type DestOptsHeader, type Ipv6Header, type RoutingHeader2, destOptsHeader, ipv6Header, routingHeader2 } from './ipv6.js';
+import { type DestOptsHeader, type Ipv6Header, type OptionAction, type RoutingHeader2, destOptsHeader, ipv6Header, optionAction, routingHeader2 } from './ipv6.js';
 
 export interface SignallingPacket6 {
   ipv6: Ipv6Header;
@@ -39,6 +39,16 @@ export interface SignallingPacket6 {
   /** The addresses the MH checksum was computed over (see the module comment). */
   pseudoSource: string;
   finalDestination: string;
+  /** The first hop-by-hop or destination option this node does not know whose type says discard the packet (RFC 8200 §4.2), if any. */
+  refusedOption?: RefusedOption;
+}
+
+export interface RefusedOption {
+  header: 'hop-by-hop' | 'destination';
+  optionType: number;
+  action: Exclude<OptionAction, 'skip'>;
+  /** Where its type byte is, from the IPv6 header's first byte on: an ICMP Parameter Problem's pointer (RFC 4443 §3.4). */
+  at: number;
 }
 
 /** What a receiver knows of a signalling packet before reading it: its IPv6 packet, and the IPv4 and UDP headers it came in (udp4). */
@@ -60,14 +70,24 @@ export function discardReason(p: ReceivedSignalling): string | undefined {
   const from = p.outer ? ` from ${p.outer.src}${p.outer.srcPort === undefined ? '' : `:${p.outer.srcPort}`}` : '';
   if (p.ipv4ChecksumOk === false) return `IPv4 packet with a wrong header checksum${from} discarded`;
   if (p.udpChecksumOk === false) return `UDP datagram with a wrong checksum${from} discarded`;
-  // the IPv6 layer's, before the MH is read
-  const option = (what: string, header: DestOptsHeader | undefined) => {
-    const o = header?.options.find((x) => x.type === 'unknown' && x.action !== 'skip');
-    return o?.type === 'unknown' ? `${what} option type 0x${o.optionType.toString(16)} unknown, and its type says discard (RFC 8200 §4.2): packet from ${p.signalling.ipv6.src} discarded` : undefined;
-  };
-  const refused = option('hop-by-hop', p.signalling.hopByHopOptions) ?? p.signalling.destinationOptions.map((d) => option('destination', d)).find((x) => x !== undefined);
-  if (refused) return refused;
+  const refused = p.signalling.refusedOption; // the IPv6 layer's, before the MH is read
+  if (refused) return `${refused.header} option type 0x${refused.optionType.toString(16)} unknown, and its type says discard (RFC 8200 §4.2): packet from ${p.signalling.ipv6.src} discarded`;
   if (!p.signalling.mhChecksumOk) return `MH with a wrong checksum from ${p.signalling.ipv6.src} discarded`;
+  return undefined;
+}
+
+/**
+ * The first option of the options header at buf[from..to] (already decoded:
+ * its lengths hold) whose unknown type says discard, its offset counted from
+ * the IPv6 header at `start`.
+ */
+function refusedIn(buf: Buffer, from: number, to: number, start: number, header: RefusedOption['header']): RefusedOption | undefined {
+  for (let at = from + 2; at < to; at += buf[at] === IP6OPT.PAD1 ? 1 : 2 + buf[at + 1]!) {
+    const optionType = buf[at]!;
+    const action = optionAction(optionType);
+    if (optionType === IP6OPT.PAD1 || optionType === IP6OPT.PADN || optionType === IP6OPT.HOME_ADDRESS || action === 'skip') continue;
+    return { header, optionType, action, at: at - start };
+  }
   return undefined;
 }
 
@@ -99,6 +119,7 @@ export function readSignalling6(r: Reader): SignallingPacket6 {
   let homeAddressOption: string | undefined;
   let rh2: RoutingHeader2 | undefined;
   let hopByHopOptions: DestOptsHeader | undefined;
+  let refusedOption: RefusedOption | undefined;
   let next = ipv6.nextHeader;
   let nextAt = start + 6; // where the byte naming `next` is, for errors
   for (let first = true; ; first = false) {
@@ -107,9 +128,11 @@ export function readSignalling6(r: Reader): SignallingPacket6 {
     if (next === IPPROTO.HOPOPTS) {
       if (!first) body.fail('ipv6.nxt', next, 'Hop-by-Hop Options header not directly after the IPv6 header', nextAt);
       hopByHopOptions = destOptsHeader.read(body);
+      refusedOption ??= refusedIn(body.buf, at, body.offset, start, 'hop-by-hop');
       next = hopByHopOptions.nextHeader;
     } else if (next === IPPROTO.DSTOPTS) {
       const d = destOptsHeader.read(body);
+      refusedOption ??= refusedIn(body.buf, at, body.offset, start, 'destination');
       for (const o of d.options) {
         if (o.type !== 'homeAddress') continue;
         if (homeAddressOption !== undefined) body.fail('ipv6.opt.mipv6.home_address', o.address, 'more than one Home Address option', at);
@@ -136,6 +159,7 @@ export function readSignalling6(r: Reader): SignallingPacket6 {
     ...(hopByHopOptions && { hopByHopOptions }),
     ...(homeAddressOption !== undefined && { homeAddressOption }),
     ...(rh2 && { routingHeader2: rh2 }),
+    ...(refusedOption && { refusedOption }),
     mh,
     mhChecksumOk: checksum6Ok(pseudoSource, finalDestination, IPPROTO.MH, mh),
     pseudoSource,
