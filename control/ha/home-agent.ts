@@ -112,6 +112,8 @@ export interface BindingCacheEntry {
   refreshRequested: boolean;
   /** Registered with L (RFC 6275 §10.3.1): the link-local address defended and tunnelled with the home address. */
   linkLocal?: string;
+  /** Registered with R (RFC 3963): a mobile router's registration, which a plain one does not replace (139). */
+  router?: true;
   /** Set once deregistered: kept, tunnel-less, until then. */
   deprecatedUntilMs?: number;
 }
@@ -171,6 +173,15 @@ function linkLocalOf(address: string): string {
 
 /** The link-local address an entry's binding defends: a live one registered with L. */
 const defendedLinkLocal = (e: BindingCacheEntry | undefined): string | undefined => (e && e.deprecatedUntilMs === undefined ? e.linkLocal : undefined);
+/** The IPv4 home address a live entry holds. */
+const liveIpv4 = (e: BindingCacheEntry | undefined): string | undefined => (e && e.deprecatedUntilMs === undefined ? e.ipv4HomeAddress : undefined);
+
+/** An index of what live entries hold, by whom: a node's key from before to after (each may be none). */
+function reindex(index: Map<string, NodeState>, node: NodeState, before: string | undefined, after: string | undefined): void {
+  if (before === after) return;
+  if (before !== undefined && index.get(before) === node) index.delete(before);
+  if (after !== undefined) index.set(after, node);
+}
 
 /** a is newer than b modulo 2^16 (RFC 6275 §9.5.1). */
 export const sequenceNewer = (a: number, b: number): boolean => a !== b && ((a - b) & 0xffff) < 0x8000;
@@ -216,6 +227,8 @@ export class HomeAgent {
   private readonly due = new DueWheel<NodeState>();
   /** Link-local addresses live bindings defend (L flag), and whose. */
   private readonly linkLocals = new Map<string, NodeState>();
+  /** IPv4 home addresses live entries hold, and whose: an on-link one is no pool's, so only this keeps it one node's. */
+  private readonly ipv4Holders = new Map<string, NodeState>();
   /** Nodes with a prediction, by the SPI of their last BU. */
   private readonly predicted = new Map<number, NodeState>();
   /** The newest timestamp of each deleted profile's node (NodeState.lastTimestamp), until a profile of its NAI is saved again. */
@@ -338,11 +351,8 @@ export class HomeAgent {
 
   /** A node's entry as it now is, in every index that follows entries: the due wheel, the defended link-local addresses. */
   private hold(node: NodeState, entry: BindingCacheEntry | undefined): void {
-    const before = defendedLinkLocal(node.entry), after = defendedLinkLocal(entry);
-    if (before !== after) {
-      if (before !== undefined && this.linkLocals.get(before) === node) this.linkLocals.delete(before);
-      if (after !== undefined) this.linkLocals.set(after, node);
-    }
+    reindex(this.linkLocals, node, defendedLinkLocal(node.entry), defendedLinkLocal(entry));
+    reindex(this.ipv4Holders, node, liveIpv4(node.entry), liveIpv4(entry));
     node.entry = entry;
     if (entry && entry.lastTimestamp !== node.lastTimestamp && (node.lastTimestamp === undefined || ntpUnwrap(entry.lastTimestamp) > ntpUnwrap(node.lastTimestamp))) node.lastTimestamp = entry.lastTimestamp;
     this.due.set(node, entry && this.dueMs(entry));
@@ -554,7 +564,7 @@ export class HomeAgent {
       nai: previous.nai, bindingId: previous.bindingId, homeAddress: previous.homeAddress, ipv4HomeAddress: previous.ipv4HomeAddress, careOf, natDetected: previous.natDetected,
       tunnel, sequence: fields.sequence, lifetime: previous.lifetime, expiresMs: nowMs + previous.lifetime * 1000, lastTimestamp: fields.timestamp,
       route: moved ? { ...previous.route, dst: careOf } : previous.route, binding: moved ? { ...previous.binding, tunnel } : previous.binding,
-      refreshRequested: false, linkLocal: previous.linkLocal, deprecatedUntilMs: undefined,
+      refreshRequested: false, linkLocal: previous.linkLocal, router: previous.router, deprecatedUntilMs: undefined,
     };
     this.put(node, entry);
     p.entry = entry;
@@ -661,13 +671,17 @@ export class HomeAgent {
     const nemo = this.mobileNetworkPrefixes(m, profile);
     if (nemo.status !== undefined) return ba(nemo.status);
     const live = node.entry?.deprecatedUntilMs === undefined ? node.entry : undefined;
-    // RFC 3963 §6.2: a mobile router's registration (R: IPv6 mobile network prefixes, always at least one) and a plain one do not
-    // replace each other: a registration type change, as an H flag other than the entry's (RFC 6275 §9.5.1)
-    if (live && m.flags.r !== live.binding.prefixes.some((x) => x.includes(':'))) return ba(BaStatus.registrationTypeChangeDisallowed);
+    // RFC 3963 §6.2: a mobile router's registration (R) and a plain one do not replace each other: a registration type
+    // change, as an H flag other than the entry's (RFC 6275 §9.5.1)
+    if (live && m.flags.r !== (live.router === true)) return ba(BaStatus.registrationTypeChangeDisallowed);
     const prefixes = [...nemo.prefixes];
     // RFC 5555 §3.1.1: "P ... must be ignored for binding refreshes": a refresh names a prefix granted to it by its length
-    const prefixRefresh = (o: OptionOf<'ipv4HomeAddress'>) => !o.p && o.prefixLength > 0 && o.prefixLength < 32
-      && live?.binding.prefixes.includes(canonicalPrefix(o.address, o.prefixLength)) === true;
+    // (and the prefix, or an address the router formed in it)
+    const refreshedPrefix = (o: OptionOf<'ipv4HomeAddress'>) => (o.p || o.prefixLength === 0 || o.prefixLength >= 32 ? undefined
+      : live?.binding.prefixes.find((x) => !x.includes(':') && x.endsWith(`/${o.prefixLength}`) && inPrefix(o.address, x)));
+    // implicit mode with no IPv6 prefix configured and no IPv4 prefix asked for: nothing to forward (143, as UMIP answers;
+    // IANA: "Forwarding Setup failed (prefixes missing)"); checked before anything is leased
+    if (nemo.noneConfigured && !m.options.some((o) => o.type === 'ipv4HomeAddress' && (o.p || refreshedPrefix(o)))) return ba(BaStatus.forwardingSetupFailed);
 
     // RFC 5555 §4.5: an IPv4 care-of address other than the BU's outer source: a NAT between, so not on the home link whatever the address
     const natDetected = bu.transport === 'udp4' && natBetween(bu, careOf);
@@ -678,11 +692,11 @@ export class HomeAgent {
       if (requested.type !== 'ipv4HomeAddress') continue;
       const ack = (status: number, prefixLength = 0, address = requested.address) =>
         options.push({ type: 'ipv4AddressAcknowledgement', status, prefixLength: status < 128 ? prefixLength : 0, address });
-      const prefix = requested.p || prefixRefresh(requested);
-      if (requested.prefixLength === 0 || (!prefix && addressAsked)) { // "A value of zero is invalid and MUST be considered an error"; one IPv4 home address a binding
+      const refreshed = refreshedPrefix(requested);
+      if (requested.prefixLength === 0 || (!requested.p && !refreshed && addressAsked)) { // "A value of zero is invalid and MUST be considered an error"; one IPv4 home address a binding
         ack(Ipv4AckStatus.reasonUnspecified);
-      } else if (prefix) { // an IPv4 mobile network prefix: for a mobile router, one the profile holds; asked for as 0.0.0.0, one of the length asked for (§4.5)
-        const wanted = canonicalPrefix(requested.address, requested.prefixLength);
+      } else if (requested.p || refreshed) { // an IPv4 mobile network prefix: for a mobile router, one the profile holds; asked for as 0.0.0.0, one of the length asked for (§4.5)
+        const wanted = refreshed ?? canonicalPrefix(requested.address, requested.prefixLength);
         const held = !profile.mobileRouter ? undefined : profile.prefixes.map(splitPrefix).find(([net, length]) => (requested.address === '0.0.0.0'
           ? !net.includes(':') && length === requested.prefixLength : canonicalPrefix(net, length) === wanted));
         ack(held ? Ipv4AckStatus.success : Ipv4AckStatus.prefixAllocationUnauthorized, requested.prefixLength, held ? canonicalAddr(held[0]) : requested.address);
@@ -726,7 +740,7 @@ export class HomeAgent {
     const entry: BindingCacheEntry = {
       nai: profile.nai, bindingId, homeAddress: home, ...(ipv4Home && { ipv4HomeAddress: ipv4Home }), careOf, natDetected, tunnel,
       sequence: m.sequence, lifetime, expiresMs: bu.nowMs + lifetime * 1000, lastTimestamp: timestamp,
-      route: this.routeTo(bu, home), binding, refreshRequested: false, ...(linkLocal && { linkLocal }),
+      route: this.routeTo(bu, home), binding, refreshRequested: false, ...(linkLocal && { linkLocal }), ...(m.flags.r && { router: true as const }),
     };
     this.put(node, entry);
     const outcome = ba(BaStatus.accepted, { lifetime, options, flags: { ...NO_BA_FLAGS, t, r: m.flags.r } });
@@ -785,14 +799,14 @@ export class HomeAgent {
    * prefixes explicitly (Mobile Network Prefix options, each one it holds) or
    * implicitly (none: the configured ones).
    */
-  private mobileNetworkPrefixes(m: BindingUpdate, profile: MobileNodeProfile): { status?: number; prefixes: string[] } {
+  private mobileNetworkPrefixes(m: BindingUpdate, profile: MobileNodeProfile): { status?: number; prefixes: string[]; noneConfigured?: true } {
     if (!m.flags.r) return { prefixes: [] };
     if (!profile.mobileRouter) return { status: BaStatus.mobileRouterOperationNotPermitted, prefixes: [] };
     const held = new Set(profile.prefixes.map((x) => canonicalPrefix(...splitPrefix(x))));
     const asked = m.options.filter((o): o is OptionOf<'mobileNetworkPrefix'> => o.type === 'mobileNetworkPrefix');
-    if (asked.length === 0) { // implicit mode: with none configured, nothing to forward (143, as UMIP answers; IANA: "Forwarding Setup failed (prefixes missing)")
+    if (asked.length === 0) { // implicit mode (with none configured, the caller sees whether an IPv4 prefix is asked for: register())
       const configured = [...held].filter((x) => x.includes(':'));
-      return configured.length ? { prefixes: configured } : { status: BaStatus.forwardingSetupFailed, prefixes: [] };
+      return configured.length ? { prefixes: configured } : { prefixes: [], noneConfigured: true };
     }
     const prefixes = new Set<string>(); // an option repeated registers its prefix once: an entry holds at most the profile's
     for (const o of asked) {
@@ -830,7 +844,7 @@ export class HomeAgent {
       return { status: Ipv4AckStatus.success, address: source.static, lifetime };
     }
     const pool = this.pools.get(source.pool);
-    const onLink = (a: string) => this.onHomeLink(a) && !this.statics.has(a) && !pool?.contains(a);
+    const onLink = (a: string) => this.onHomeLink(a) && !this.statics.has(a) && !pool?.contains(a) && (this.ipv4Holders.get(a) ?? node) === node; // and no other node's now
     if (requested === '0.0.0.0' && careOf4 && onLink(careOf4)) return { status: Ipv4AckStatus.success, address: careOf4, lifetime };
     // an on-link address granted so stays the node's while its binding lives (RFC 5555 §4.5: "MUST store that address"), wherever it goes
     const live = node.entry?.deprecatedUntilMs === undefined ? node.entry : undefined;

@@ -63,7 +63,7 @@ const FIRST_CAPACITY = 64;
  */
 const baseJson = (e: BindingCacheEntry) => ({ // every field named (a literal of one shape: several times faster to build than a spread copy); undefined ones are left out
   nai: e.nai, bindingId: e.bindingId, homeAddress: e.homeAddress, ipv4HomeAddress: e.ipv4HomeAddress, natDetected: e.natDetected, lifetime: e.lifetime,
-  binding: { homeAddresses: e.binding.homeAddresses, prefixes: e.binding.prefixes }, linkLocal: e.linkLocal, deprecatedUntilMs: e.deprecatedUntilMs,
+  binding: { homeAddresses: e.binding.homeAddresses, prefixes: e.binding.prefixes }, linkLocal: e.linkLocal, router: e.router, deprecatedUntilMs: e.deprecatedUntilMs,
 } satisfies Record<Exclude<keyof BindingCacheEntry, MovingField | TailField>, unknown>);
 type MovingField = 'careOf' | 'tunnel' | 'route';
 type TailField = 'sequence' | 'expiresMs' | 'lastTimestamp' | 'refreshRequested';
@@ -76,7 +76,9 @@ const recordText = (e: BindingCacheEntry): string => baseText(e) + movingText(e)
 function fromJson(raw: Record<string, unknown>): BindingCacheEntry {
   checkEntry(raw);
   const e = raw as unknown as BindingCacheEntry;
-  return { ...e, lastTimestamp: BigInt(raw.lastTimestamp as string), binding: { id: e.bindingId, tunnel: e.tunnel, homeAddresses: e.binding.homeAddresses, prefixes: e.binding.prefixes } };
+  // a journal from before entries said so: a registration with IPv6 mobile network prefixes was a mobile router's (R)
+  const router = e.router ?? (e.binding.prefixes.some((x) => x.includes(':')) ? true : undefined);
+  return { ...e, ...(router && { router }), lastTimestamp: BigInt(raw.lastTimestamp as string), binding: { id: e.bindingId, tunnel: e.tunnel, homeAddresses: e.binding.homeAddresses, prefixes: e.binding.prefixes } };
 }
 
 /**
@@ -125,6 +127,7 @@ function checkEntry(e: Record<string, unknown>): void {
   (Array.isArray(b.prefixes) ? b.prefixes : [c.fail('binding.prefixes', 'a list', b.prefixes, '')]).forEach((x, i) => c.prefix(x, `binding.prefixes[${i}]`));
   c.boolean(need(e.refreshRequested), 'refreshRequested', false);
   if (e.linkLocal !== undefined) c.address(e.linkLocal, 'linkLocal', 6);
+  if (e.router !== undefined && e.router !== true) c.fail('router', 'true, or left out', e.router, '');
   if (e.deprecatedUntilMs !== undefined) c.integer(e.deprecatedUntilMs, 'deprecatedUntilMs', 0, Number.MAX_SAFE_INTEGER, 0);
   if (c.problems.length) throw new Error(c.problems.join('; '));
 }
@@ -139,7 +142,7 @@ interface Head { of: BindingCacheEntry; base: string; baseBytes: number; moving:
 /** The entry's base is the head's: every field in it the same (objects and lists the same objects). */
 const sameBase = ({ of: h }: Head, e: BindingCacheEntry) => h.nai === e.nai && h.bindingId === e.bindingId && h.homeAddress === e.homeAddress
   && h.ipv4HomeAddress === e.ipv4HomeAddress && h.natDetected === e.natDetected && h.lifetime === e.lifetime && h.binding.homeAddresses === e.binding.homeAddresses
-  && h.binding.prefixes === e.binding.prefixes && h.linkLocal === e.linkLocal && h.deprecatedUntilMs === e.deprecatedUntilMs;
+  && h.binding.prefixes === e.binding.prefixes && h.linkLocal === e.linkLocal && h.router === e.router && h.deprecatedUntilMs === e.deprecatedUntilMs;
 const sameMoving = ({ of: h }: Head, e: BindingCacheEntry) => h.careOf === e.careOf && h.tunnel === e.tunnel && h.route === e.route;
 /** The entry's head: the slot's last one again, or its base with a new moving part, or new. */
 function head(e: BindingCacheEntry, last: Head | undefined): Head {

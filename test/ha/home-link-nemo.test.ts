@@ -73,6 +73,27 @@ describe('extended home link', () => {
     expect(acks(away)).toContainEqual({ type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 32, address: onLink });
     expect(away.dataPlane).toEqual([{ install: expect.objectContaining({ homeAddresses: [home, onLink] }) }]);
   });
+
+  it('hands out an on-link address to no other node while one holds it, whichever came first', () => {
+    const mn5 = { nai: 'mn5@example.net', key: KEY, spi: 5000, homeAddress: '2001:db8:1::500', ipv4HomeAddress: { pool: 'visitors' } };
+    const X = '10.1.0.77';
+    const mn5Udp = (seq: number, atMs: number) => ({ ...mn2Udp(seq, atMs, X, { src: X, srcPort: 4191 }, []), ipv6Src: mn5.homeAddress,
+      mh: signedBu({ seq, atMs, nai: mn5.nai, spi: mn5.spi, careOf: X, home: mn5.homeAddress, options: [v4addr('0.0.0.0'), { type: 'ipv4CareOfAddress', address: X }] }) });
+    const holders = (ha: HomeAgent) => ha.bindings().filter((e) => e.ipv4HomeAddress === X).map((e) => e.nai);
+    // mn2 is given X on the home link, then leaves keeping it; mn5 comes to the home link with X: it gets the pool's address
+    const ha = new HomeAgent(config({ duplicateAddressDetection: false }, [mn5]));
+    ha.handleBindingUpdate(mn2Udp(1, 1_000_000, X, { src: X, srcPort: 4191 }, [v4addr('0.0.0.0')]));
+    const careOf = '2001:db8:f::7', home = '2001:db8:1::200';
+    ha.handleBindingUpdate({ transport: 'ipv6', outer: { src: careOf, dst: HA6 }, ipv6Src: careOf, homeAddressOption: home, nowMs: 1_000_100,
+      mh: signedBu({ seq: 2, atMs: 1_000_100, nai: 'mn2@example.net', spi: 4097, careOf, home, options: [v4addr(X)] }) });
+    expect(acks(ha.handleBindingUpdate(mn5Udp(1, 1_000_200)))).toEqual([{ type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 32, address: '10.1.0.200' }]);
+    expect(holders(ha)).toEqual(['mn2@example.net']);
+    // both on the home link with X at once: the first gets it
+    const again = new HomeAgent(config({ duplicateAddressDetection: false }, [mn5]));
+    again.handleBindingUpdate(mn2Udp(1, 1_000_000, X, { src: X, srcPort: 4191 }, [v4addr('0.0.0.0')]));
+    again.handleBindingUpdate(mn5Udp(1, 1_000_100));
+    expect(holders(again)).toEqual(['mn2@example.net']);
+  });
 });
 
 describe('NEMO with DSMIPv6', () => {
@@ -88,6 +109,26 @@ describe('NEMO with DSMIPv6', () => {
     const refresh = ha.handleBindingUpdate(mn4(2, 1_000_100, [v4addr('10.1.0.104'), v4addr('10.40.0.0', 16, false)])); // Pref = allocated length, P not set
     expect(acks(refresh)).toContainEqual({ type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 16, address: '10.40.0.0' });
     expect(ha.binding('mn4@example.net')?.binding.prefixes).toEqual(['10.40.0.0/16']);
+  });
+
+  it('keeps an IPv4 prefix refreshed by an address the router formed in it, P clear', () => {
+    const ha = new HomeAgent(config({ duplicateAddressDetection: false }));
+    ha.handleBindingUpdate(mn4(1, 1_000_000, [v4addr('10.1.0.104'), v4addr('0.0.0.0', 16, true)]));
+    const refresh = ha.handleBindingUpdate(mn4(2, 1_000_100, [v4addr('10.1.0.104'), v4addr('10.40.0.1', 16, false)]));
+    expect(acks(refresh)).toContainEqual({ type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 16, address: '10.40.0.0' });
+    expect(ha.binding('mn4@example.net')?.binding.prefixes).toEqual(['10.40.0.0/16']);
+  });
+
+  it('registers a mobile router with only an IPv4 prefix, R set, implicit mode, when it asks for that prefix; its refresh with R stands', () => {
+    const ha = new HomeAgent(config({ duplicateAddressDetection: false }, [{ nai: 'mr4@example.net', key: KEY, spi: 5000, homeAddress: '2001:db8:1::500', mobileRouter: true, prefixes: ['10.50.0.0/16'] }]));
+    const home = '2001:db8:1::500', careOf = '2001:db8:f::5';
+    const bu = (seq: number, atMs: number, options: MobilityOption[]): ReceivedBu => ({ transport: 'ipv6', outer: { src: careOf, dst: HA6 }, ipv6Src: careOf, homeAddressOption: home, nowMs: atMs,
+      mh: signedBu({ seq, atMs, flags: { r: true }, nai: 'mr4@example.net', spi: 5000, careOf, home, options }) });
+    const first = ha.handleBindingUpdate(bu(1, 1_000_000, [v4addr('0.0.0.0', 16, true)]));
+    expect([status(first), acks(first)]).toEqual([0, [{ type: 'ipv4AddressAcknowledgement', status: 0, prefixLength: 16, address: '10.50.0.0' }]]);
+    expect(first.dataPlane).toEqual([{ install: expect.objectContaining({ homeAddresses: [home], prefixes: ['10.50.0.0/16'] }) }]);
+    expect(status(ha.handleBindingUpdate(bu(2, 1_000_100, [v4addr('10.50.0.0', 16, false)])))).toBe(0);
+    expect(ha.binding('mr4@example.net')).toMatchObject({ router: true, sequence: 2, binding: { prefixes: ['10.50.0.0/16'] } });
   });
 
   it('answers 143 to a mobile router in implicit mode with no IPv6 mobile network prefix configured, not 0 with R and nothing forwarded', () => {

@@ -295,7 +295,7 @@ describe('the journal file', () => {
     const tunnel = { format: 'udp4-tlv' as const, local: A, remote: A, localPort: 65535, remotePort: 65535 };
     const widest: BindingCacheEntry = { // every field at its longest
       nai, bindingId: 3, homeAddress: A, ipv4HomeAddress: V4, careOf: A, natDetected: true, tunnel, sequence: 65535, lifetime: 262140,
-      expiresMs: 9_999_999_999_999, lastTimestamp: 0xffffffffffffffffn, refreshRequested: true, linkLocal: 'fe80::ffff:ffff:ffff:ffff', deprecatedUntilMs: 9_999_999_999_999,
+      expiresMs: 9_999_999_999_999, lastTimestamp: 0xffffffffffffffffn, refreshRequested: true, linkLocal: 'fe80::ffff:ffff:ffff:ffff', router: true, deprecatedUntilMs: 9_999_999_999_999,
       route: { transport: 'udp4', src: V4, dst: V4, srcPort: 65535, dstPort: 65535, ipv6Src: A, ipv6Dst: A },
       binding: { id: 3, tunnel, homeAddresses: [A, 'fe80::ffff:ffff:ffff:ffff', V4], prefixes },
     };
@@ -376,6 +376,19 @@ describe('the journal file', () => {
 });
 
 describe('a record written from parts of the last', () => {
+  it("takes an entry journalled before entries said R for a mobile router's if it holds IPv6 mobile network prefixes", () => {
+    const { journal } = BindingJournal.open(path);
+    const tunnel = { format: 'ip6' as const, local: HA6, remote: '2001:db8:e::1' };
+    const entry = (bindingId: number, prefixes: string[]): BindingCacheEntry => ({ nai: `mr${bindingId}@example.net`, bindingId, homeAddress: `2001:db8:1::${bindingId}`, careOf: '2001:db8:e::1',
+      natDetected: false, tunnel, sequence: 1, lifetime: 600, expiresMs: 1_000_000, lastTimestamp: 5n, route: { transport: 'ipv6', src: HA6, dst: '2001:db8:e::1' },
+      binding: { id: bindingId, tunnel, homeAddresses: [`2001:db8:1::${bindingId}`], prefixes }, refreshRequested: false });
+    for (const e of [entry(1, ['2001:db8:300::/48']), entry(2, ['10.40.0.0/16']), entry(3, [])]) journal.record(e.nai, e, () => []);
+    journal.close();
+    const reread = BindingJournal.open(path);
+    reread.journal.close();
+    expect(reread.entries.map((e) => [e.nai, e.router])).toEqual([['mr1@example.net', true], ['mr2@example.net', undefined], ['mr3@example.net', undefined]]);
+  });
+
   it('holds each entry as it is, whether its base, care-of part or tail changed (read back after every write)', () => {
     const { journal } = BindingJournal.open(path);
     const tunnel = { format: 'ip6' as const, local: HA6, remote: '2001:db8:e::1' };
@@ -417,11 +430,11 @@ describe('a record written from parts of the last', () => {
     const changes: Partial<BindingCacheEntry>[] = [
       { homeAddress: '2001:db8:1::101' }, { ipv4HomeAddress: '10.1.0.100' }, { careOf: '2001:db8:e::2' }, { natDetected: true }, { tunnel: moved, binding: { ...binding, tunnel: moved } }, // (a binding's tunnel is its entry's)
       { sequence: 2 }, { lifetime: 300 }, { expiresMs: 2_000_000 }, { lastTimestamp: 6n }, { route: { ...route, dst: '2001:db8:e::2' } },
-      { binding: { ...binding, homeAddresses: ['2001:db8:1::100', '10.1.0.100'] } }, { binding: { ...binding, prefixes: ['2001:db8:300::/48'] } },
+      { binding: { ...binding, homeAddresses: ['2001:db8:1::100', '10.1.0.100'] } }, { binding: { ...binding, prefixes: ['2001:db8:300::/48'] }, router: true }, // (a mobile router's)
       { refreshRequested: true }, { linkLocal: 'fe80::100' }, { deprecatedUntilMs: 3_000_000 },
     ];
     const fields = new Set(changes.flatMap((c) => Object.keys(c)));
-    expect([...fields].sort()).toEqual(Object.keys({ ...base, ipv4HomeAddress: 0, linkLocal: 0, deprecatedUntilMs: 0 }).filter((k) => k !== 'nai' && k !== 'bindingId').sort()); // every field
+    expect([...fields].sort()).toEqual(Object.keys({ ...base, ipv4HomeAddress: 0, linkLocal: 0, router: 0, deprecatedUntilMs: 0 }).filter((k) => k !== 'nai' && k !== 'bindingId').sort()); // every field
     for (const change of changes) {
       journal.record(base.nai, base, () => [base]);
       const changed = { ...base, ...change };
