@@ -21,7 +21,7 @@ import { SourceRateLimiter } from './rate-limit.js';
 import { frameSource, ipv6PacketOf, SignallingChannel, unwrapSignal, type SignalPacket } from '../signalling/channel.js';
 import type { SignalFrame } from '../dataplane/signals.js';
 import { discardReason, encodeSignalling6, encodeTunnelled6 } from '../wire/ip/signalling.js';
-import { encodeParameterProblem, ParameterProblem } from '../wire/ip/icmp6.js';
+import { IcmpErrorLimit, parameterProblemFor } from '../wire/ip/icmp6.js';
 import { configJson, type HomeAgentConfig, type MobileNodeProfile } from './config.js';
 import { DSMIP_PORT, HomeAgent, type BindingCacheEntry, type Outcome, type ReceivedBu } from './home-agent.js';
 
@@ -127,8 +127,7 @@ export class HomeAgentDaemon {
   /** Failures counted (and logged at most once a second each): replies not sent, changes not journalled, and anything else that went wrong handling signalling or expiry. */
   readonly failures = { send: 0, journal: 0, internal: 0, capture: 0 };
   /** ICMPv6 Parameter Problems sent for discarded BUs (RFC 8200 §4.2), and those the rate limit held back (RFC 4443 §2.4(f)). */
-  readonly icmpErrors = { sent: 0, limited: 0 };
-  private icmpBudget = { second: -Infinity, left: 0 };
+  readonly icmpErrors = new IcmpErrorLimit(ICMP_ERRORS_PER_SECOND);
   private readonly lastFailureLogMs = { send: -Infinity, journal: -Infinity, internal: -Infinity, capture: -Infinity };
   /** This second's refusals and discards: logged, and left unlogged past REFUSALS_LOGGED_PER_SECOND. */
   private refusals = { sinceMs: -Infinity, logged: 0, unlogged: 0 };
@@ -505,27 +504,13 @@ export class HomeAgentDaemon {
   }
 
   /**
-   * A discarded BU whose unknown option's type asks for it (RFC 8200 §4.2)
-   * gets an ICMP Parameter Problem, code 2, pointing at that option: we took
-   * the packet before the kernel's IPv6 layer could. Over IPv6 only (inside
-   * UDP the inner packet's source is a home address the node is not at),
-   * never to a source no reply can go to, and at most
-   * ICMP_ERRORS_PER_SECOND (RFC 4443 §2.4(e), (f)).
+   * A discarded BU whose unknown option's type asks for it gets an ICMP
+   * Parameter Problem (parameterProblemFor()): we took the packet before the
+   * kernel's IPv6 layer could. At most ICMP_ERRORS_PER_SECOND.
    */
   private withParameterProblem(p: SignalPacket, outcome: Outcome): Outcome {
-    const refused = p.signalling.refusedOption;
-    const { src, dst } = p.signalling.ipv6;
-    if (!refused || refused.action === 'discard' || p.transport !== 'ipv6' || noSource(src) || (refused.action === 'discard-icmp-unless-multicast' && dst.startsWith('ff'))) return outcome;
-    const second = Math.floor(this.now() / 1000);
-    if (second !== this.icmpBudget.second) this.icmpBudget = { second, left: ICMP_ERRORS_PER_SECOND };
-    if (this.icmpBudget.left === 0) {
-      this.icmpErrors.limited++;
-      return outcome;
-    }
-    this.icmpBudget.left--;
-    this.icmpErrors.sent++;
-    const icmp = encodeParameterProblem({ src: dst, dst: src, code: ParameterProblem.unrecognizedOption, pointer: refused.at, invoking: p.ipv6 });
-    return { ...outcome, icmp, event: `${outcome.event}; ICMP Parameter Problem sent` };
+    const icmp = parameterProblemFor(p);
+    return icmp && this.icmpErrors.take(this.now()) ? { ...outcome, icmp, event: `${outcome.event}; ICMP Parameter Problem sent` } : outcome;
   }
 
   /** An outcome as it will stand: logged, and counted by its BA's status (-1: discarded unanswered). */

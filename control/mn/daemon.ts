@@ -9,8 +9,9 @@
  */
 import type { DataPlane } from '../dataplane/dataplane.js';
 import { RouteWatch } from '../dataplane/route-watch.js';
-import { SignallingChannel } from '../signalling/channel.js';
+import { SignallingChannel, type SignalPacket } from '../signalling/channel.js';
 import { inNetns } from '../sys/libc.js';
+import { IcmpErrorLimit, parameterProblemFor } from '../wire/ip/icmp6.js';
 import type { MobileNodeConfig } from './config.js';
 import { MobileHost, TUNNEL_PEER } from './host.js';
 import { atHome6, DSMIP_PORT, MobileNode, type Attachment, type Output, type Placement, type Registration } from './mobile-node.js';
@@ -31,6 +32,8 @@ export class MobileNodeDaemon {
   readonly node: MobileNode;
   readonly host: MobileHost;
   private channel: SignallingChannel | null = null;
+  /** ICMPv6 Parameter Problems for BAs discarded for an option (RFC 8200 §4.2): at most 10 a second (RFC 4443 §2.4(f)). */
+  readonly icmpErrors = new IcmpErrorLimit(10);
   private timer: NodeJS.Timeout | null = null;
   private endpoints: Endpoint[] = [];
   private attached: Attachment | null = null;
@@ -52,7 +55,10 @@ export class MobileNodeDaemon {
       for (const ifname of [...this.config.interfaces, TUNNEL_PEER]) this.dataPlane.attach(ifname);
       this.routeWatch = new RouteWatch(this.dataPlane); // a move changes routes under the tunnel's learnt next hop
       this.channel = new SignallingChannel(this.dataPlane, {
-        onPacket: (p) => this.guarded('a BA', () => this.handle(this.node.handleSignal(p, this.now()))),
+        onPacket: (p) => this.guarded('a BA', () => {
+          this.answerRefusedOption(p);
+          this.handle(this.node.handleSignal(p, this.now()));
+        }),
         onError: (err) => this.log(`undecodable signalling: ${err.message}`),
       });
     });
@@ -95,6 +101,14 @@ export class MobileNodeDaemon {
   }
 
   /** Whatever fails here (and is thrown on, to be logged), the BU goes and the timer stays armed: the node never stalls. */
+  /** A packet its data plane took before the kernel's IPv6 layer could: an option whose unknown type asks for it gets a Parameter Problem (icmp6.ts). */
+  private answerRefusedOption(p: SignalPacket): void {
+    const icmp = parameterProblemFor(p);
+    if (!icmp || !this.channel || !this.icmpErrors.take(this.now())) return;
+    this.channel.sendIpv6(icmp);
+    this.log(`ICMP Parameter Problem sent to ${p.signalling.ipv6.src} for option type 0x${p.signalling.refusedOption!.optionType.toString(16)}`);
+  }
+
   private handle(out: Output): void {
     try {
       if (out.registration !== undefined) this.makeLive(out.registration); // live before it is said to be

@@ -7,8 +7,6 @@
  * the expected message (signed where the node is known), tshark reads its
  * status, and the binding cache and the data plane are left as they were.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +23,7 @@ import { fromNtp, ntpTimestamp, replayTimestampOf } from '../../control/wire/aut
 import { encodeSignalling4, encodeSignalling6 } from '../../control/wire/ip/signalling.js';
 import { BaStatus, BeStatus, decodeMobilityHeader, encodeMobilityHeader, Ipv4AckStatus, type MobilityOption } from '../../control/wire/mh/index.js';
 import { scapy } from '../helpers/scapy.js';
-import { field, LINKTYPE_RAW, tshark } from '../helpers/tshark.js';
+import { captureOne, field, LINKTYPE_RAW, tshark } from '../helpers/tshark.js';
 
 const KEY = Buffer.from('00112233445566778899aabbccddeeff00112233', 'hex');
 const OTHER_KEY = Buffer.from('ff'.repeat(20), 'hex');
@@ -289,22 +287,9 @@ describe('refused over IPv6: the BA comes back to the care-of address with a typ
     const packet = encodeSignalling6({ src: CARE_OF6, dst: a.ha.v6, homeAddressOption: MN.home, mh: bu({ seq: 12 }, CARE_OF6) });
     expect([packet[6], packet[42], packet[43]]).toEqual([60, 1, 2]); // Destination Options; in it the PadN before the Home Address option...
     packet[42] = 0x8a; // ...made an unknown option: discard, and send a Parameter Problem
-    const capture = spawn('ip', ['netns', 'exec', t.ns.mn, 'tshark', '-i', 'v6', '-f', 'icmp6 and ip6[40] == 4', '-c', '1', '-a', 'duration:5', '-T', 'fields', '-E', 'occurrence=f',
-      '-e', 'ipv6.src', '-e', 'icmpv6.code', '-e', 'icmpv6.pointer', '-e', 'icmpv6.checksum.status'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    capture.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    capture.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    const exited = once(capture, 'exit');
-    for (const end = Date.now() + 5000; !err.includes('Capture started') && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
-    // tshark says it started before its filter is in place: the BU again every half second until the capture has the error
     const sent = ha.icmpErrors.sent;
-    let sends = 0;
-    for (; capture.exitCode === null && sends < 8; sends++) {
-      sendFromMn(packet);
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 500))]);
-    }
-    await exited;
-    expect(out.trim().split('\t')).toEqual([a.ha.v6, '2', '42', '1']); // from the address the BU was for; code 2; the option's type byte; checksum good
+    const { fields, sends } = await captureOne(t.ns.mn, 'v6', 'icmp6 and ip6[40] == 4', ['ipv6.src', 'icmpv6.code', 'icmpv6.pointer', 'icmpv6.checksum.status'], () => sendFromMn(packet));
+    expect(fields).toEqual([a.ha.v6, '2', '42', '1']); // from the address the BU was for; code 2; the option's type byte; checksum good
     expect(ha.icmpErrors.sent).toBe(sent + sends);
     expect(arrived).toEqual([]); // no BA
     expect(ha.homeAgent.binding(MN.nai)).toMatchObject({ sequence: 10 });

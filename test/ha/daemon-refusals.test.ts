@@ -266,7 +266,7 @@ describe('a BU with a destination option whose unknown type asks for an ICMP err
 
     h.daemon.handleBatch(Array.from({ length: 150 }, (_, k) => withUnknownOption(2 + k))); // the same second (the daemon's clock stands still here)
     expect(h.packets()).toHaveLength(99);
-    expect(h.daemon.icmpErrors).toEqual({ sent: 100, limited: 51 });
+    expect([h.daemon.icmpErrors.sent, h.daemon.icmpErrors.limited]).toEqual([100, 51]);
     expect(h.daemon.answered.get(-1)).toBe(151);
   });
 });

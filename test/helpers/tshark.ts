@@ -5,7 +5,8 @@
  * in several headers (outer and inner ip.src) yields every value, outermost
  * first.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,4 +80,29 @@ export function field(layers: TsharkLayers, name: string): string[] {
 /** The protocol stack tshark saw, e.g. "eth:ethertype:ip:udp:ipv6:udp:data". */
 export function protocols(layers: TsharkLayers): string {
   return field(layers, 'frame.protocols')[0] ?? '';
+}
+
+/**
+ * The fields (first occurrence of each) of the first packet matching a
+ * capture filter on an interface of a network namespace, live, while send()
+ * is called: tshark says it has started before its filter is in place, so
+ * send() goes again every half second until the packet is captured (at most
+ * 8 times; an empty list if it never is). Returns the fields and how many
+ * times send() went.
+ */
+export async function captureOne(ns: string, iface: string, filter: string, fields: readonly string[], send: () => void): Promise<{ fields: string[]; sends: number }> {
+  const capture = spawn('ip', ['netns', 'exec', ns, 'tshark', '-i', iface, '-f', filter, '-c', '1', '-a', 'duration:6', '-T', 'fields', '-E', 'occurrence=f',
+    ...fields.flatMap((f) => ['-e', f])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  capture.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  capture.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  const exited = once(capture, 'exit');
+  for (const end = Date.now() + 5000; !err.includes('Capture started') && capture.exitCode === null && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
+  let sends = 0;
+  for (; capture.exitCode === null && sends < 8; sends++) {
+    send();
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 500))]);
+  }
+  await exited;
+  return { fields: out.trim() === '' ? [] : out.trim().split('\t'), sends };
 }

@@ -8,6 +8,7 @@ import { icmp6Checksum } from '../checksum.js';
 import { Writer } from '../buffer.js';
 import { IPPROTO, IPV6_HEADER_LENGTH } from './constants.js';
 import { ipv6Header } from './ipv6.js';
+import type { SignallingPacket6 } from './signalling.js';
 
 /** RFC 4443 §3.4. */
 export const ParameterProblem = { type: 4, erroneousHeaderField: 0, unrecognizedNextHeader: 1, unrecognizedOption: 2 } as const;
@@ -29,4 +30,51 @@ export function encodeParameterProblem(o: { src: string; dst: string; code: numb
   const packet = w.filled(o);
   packet.writeUInt16BE(icmp6Checksum(o.src, o.dst, packet.subarray(IPV6_HEADER_LENGTH)), IPV6_HEADER_LENGTH + 2);
   return packet;
+}
+
+/** A received signalling packet as parameterProblemFor() takes it: how it came, its IPv6 packet decoded, and that packet's bytes. */
+export interface ReceivedIpv6 {
+  transport: 'ipv6' | 'udp4';
+  signalling: SignallingPacket6;
+  ipv6: Buffer;
+}
+
+const multicastOrUnspecified = (address: string) => address.startsWith('ff') || address === '::';
+
+/**
+ * The Parameter Problem (code 2, pointing at the option) a packet discarded
+ * for an option whose unknown type asks for one gets (RFC 8200 §4.2), from
+ * the address it was sent to: none inside UDP (the inner source is a home
+ * address its node is not at), none to a multicast or unspecified source,
+ * none to a multicast destination's sender when the type says so (RFC 4443
+ * §2.4(e)).
+ */
+export function parameterProblemFor(p: ReceivedIpv6): Buffer | undefined {
+  const refused = p.signalling.refusedOption;
+  const { src, dst } = p.signalling.ipv6;
+  if (!refused || refused.action === 'discard' || p.transport !== 'ipv6' || multicastOrUnspecified(src)) return undefined;
+  if (refused.action === 'discard-icmp-unless-multicast' && dst.startsWith('ff')) return undefined;
+  return encodeParameterProblem({ src: dst, dst: src, code: ParameterProblem.unrecognizedOption, pointer: refused.at, invoking: p.ipv6 });
+}
+
+/** At most perSecond ICMP errors a second (RFC 4443 §2.4(f)): how many went, and how many it held back. */
+export class IcmpErrorLimit {
+  sent = 0;
+  limited = 0;
+  private budget = { second: -Infinity, left: 0 };
+
+  constructor(readonly perSecond: number) {}
+
+  /** May one more go now? Counted either way. */
+  take(nowMs: number): boolean {
+    const second = Math.floor(nowMs / 1000);
+    if (second !== this.budget.second) this.budget = { second, left: this.perSecond };
+    if (this.budget.left === 0) {
+      this.limited++;
+      return false;
+    }
+    this.budget.left--;
+    this.sent++;
+    return true;
+  }
 }
