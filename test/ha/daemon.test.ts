@@ -137,4 +137,23 @@ describe('a drain of BUs', () => {
     expect(events.at(-1)).toBe('warn: MH with a type 2 routing header from 2001:db8:e::c discarded (only a BA carries one, RFC 6275 §6.1)');
     expect(daemon.homeAgent.binding(nodes[0]!.nai)?.sequence).not.toBe(70);
   });
+
+  it('expires a binding whose lifetime ran out: its entry leaves the cache and its tunnel the data plane (so nothing answers for its address on the home link)', () => {
+    daemon.handleBatch([bu(1, 200, '2001:db8:e::d')]);
+    const id = daemon.homeAgent.binding(nodes[1]!.nai)!.bindingId;
+    expect(dp.lookupEntry(nodes[1]!.home)?.remote).toBe('2001:db8:e::d');
+    const saved = clock;
+    try {
+      clock += 599_000;
+      daemon.expire();
+      expect(dp.lookupEntry(nodes[1]!.home)?.remote).toBe('2001:db8:e::d'); // not yet
+      clock += 2_000;
+      daemon.expire();
+      expect(daemon.homeAgent.binding(nodes[1]!.nai)).toBeUndefined();
+      expect([dp.lookupEntry(nodes[1]!.home), dp.bindingIds().includes(id)]).toEqual([null, false]);
+      expect(events).toContain(`info: binding of ${nodes[1]!.nai} expired`);
+    } finally {
+      clock = saved + 3000;
+    }
+  });
 });
