@@ -93,7 +93,7 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 /** A daemon over dp with its edges faked: the BAs it sends, decoded; the frames it sends on the home link; its journal, read back after a stop. */
-function harness(dp: DataPlane, { dad = false, neighbours = null as Neighbours | null, linkFails = false } = {}) {
+function harness(dp: DataPlane, { dad = false, neighbours = null as Neighbours | null, linkFails = false, atSend = (_packet: Buffer) => {} } = {}) {
   const events: string[] = [];
   const daemon = new HomeAgentDaemon(config(dad), dp, { log: (e, level) => events.push(`${level}: ${e}`), now: () => NOW + 1000 });
   const dir = mkdtempSync(join(tmpdir(), 'daemon-refusals-'));
@@ -103,7 +103,7 @@ function harness(dp: DataPlane, { dad = false, neighbours = null as Neighbours |
   edges.restore(path); // start()'s first step
   const sent: Buffer[] = [];
   const onLink: Buffer[] = [];
-  edges.channel = { sendTogether: (fn) => (fn(), []), sendIpv6: (p) => void sent.push(p), sendUdp4: () => { throw new Error('no UDP here'); }, close: () => {} };
+  edges.channel = { sendTogether: (fn) => (fn(), []), sendIpv6: (p) => { atSend(p); sent.push(p); }, sendUdp4: () => { throw new Error('no UDP here'); }, close: () => {} };
   edges.homeLink = {
     socket: { send: (f) => { if (linkFails) throw new Error('sendto lo: ENETDOWN'); onLink.push(f); }, close: () => {} },
     mac: MAC, ipv6: LINK6, neighbours,
@@ -271,3 +271,15 @@ describe('a BU with a destination option whose unknown type asks for an ICMP err
   });
 });
 
+describe('a registration\'s BA', () => {
+  const dp = dataPlane('test-daemon-ba-order');
+  it('leaves once its tunnel is live: the data plane holds the new care-of address as the BA is handed to the socket (the general path, then a predicted move)', () => {
+    const remoteAtSend: (string | undefined)[] = [];
+    const h = harness(dp(), { atSend: () => remoteAtSend.push(dp().lookupEntry(staticV4.home)?.remote) });
+    h.daemon.handleBatch([bu(staticV4, 1, '2001:db8:e::1', [])]);
+    h.daemon.handleBatch([bu(staticV4, 2, '2001:db8:e::2', [])]);
+    expect(h.daemon.predictedCount).toBe(1);
+    expect(h.bas().map((b) => [b.status, b.to])).toEqual([[0, '2001:db8:e::1'], [0, '2001:db8:e::2']]);
+    expect(remoteAtSend).toEqual(['2001:db8:e::1', '2001:db8:e::2']);
+  });
+});
