@@ -67,6 +67,15 @@ class Wire {
 
 const pair = (mn = mnConfig(), policy: object = {}) => new Wire(new HomeAgent(haConfig(policy)), new MobileNode(mn, 100));
 
+/** What a BU the node sent says: its sequence number, lifetime and timestamp, and where from. */
+function sentBu(bu: OutgoingBu | undefined): { sequence: number; lifetime: number; timestamp: bigint | undefined; from: string } {
+  if (!bu) throw new Error('the node sent nothing');
+  const p = decodeSignalling6(bu.transport === 'ipv6' ? bu.packet : bu.ipv6);
+  const m = decodeMobilityHeader(p.mh);
+  if (m.type !== 'bindingUpdate') throw new Error(`not a BU: ${m.type}`);
+  return { sequence: m.sequence, lifetime: m.lifetime, timestamp: m.options.find((o) => o.type === 'replayProtection')?.timestamp, from: bu.transport === 'ipv6' ? p.ipv6.src : bu.src };
+}
+
 describe('mobile node registering with the home agent', () => {
   it('from an IPv6 visited link: BU with a Home Address option, ip6 tunnel for both home addresses', () => {
     const w = pair();
@@ -226,16 +235,17 @@ describe('mobile node: losses, restarts and what it refuses to believe', () => {
     const oldBa = ha.handleBindingUpdate({ transport: 'ipv6', outer: { src: '2001:db8:f::2', dst: HA6 }, ipv6Src: '2001:db8:f::2', homeAddressOption: '2001:db8:1::100', mh: decodeSignalling6((out.send as { packet: Buffer }).packet).mh, nowMs: w.nowMs });
     const packet = encodeSignalling6({ src: HA6, dst: '2001:db8:f::2', routingHeader2: '2001:db8:1::100', mh: oldBa.reply!.mh });
     expect(w.mn.handleSignal({ signalling: decodeSignalling6(packet) }, w.nowMs).events).toEqual(['BA for sequence 101, waiting for 102: ignored']);
-    expect(stale.send).toBeDefined();
+    expect(sentBu(stale.send)).toMatchObject({ sequence: 102, from: '2001:db8:f::2' });
   });
 
   it('a refused registration (unknown home address, 133) leaves nothing registered, and is tried again after 32 s', () => {
     const w = pair(mnConfig({ homeAddress: '2001:db8:1::999' }));
-    const out = w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
+    const first = w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send;
+    const out = w.deliver(first);
     expect(out.events).toEqual(['registration refused: status 133 (notHomeAgentForThisMobileNode); trying again in 32 s']);
     expect(w.mn.registration).toBeNull();
     expect(w.mn.nextWakeMs()).toBe(w.nowMs + 32_000);
-    expect(w.mn.tick(w.nowMs + 32_000).send).toBeDefined();
+    expect(sentBu(w.mn.tick(w.nowMs + 32_000).send)).toMatchObject({ sequence: sentBu(first).sequence + 1, lifetime: sentBu(first).lifetime, from: '2001:db8:f::2' });
   });
 
   it('believes no refusal it cannot authenticate: a forged 146 is unsigned, and ignored', () => {
@@ -255,7 +265,7 @@ describe('mobile node: losses, restarts and what it refuses to believe', () => {
     const w = pair();
     w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
     const refreshAt = w.mn.registration!.refreshAtMs;
-    expect(w.mn.tick(refreshAt).send).toBeDefined(); // the refresh BU, lost
+    expect(sentBu(w.mn.tick(refreshAt).send)).toMatchObject({ sequence: 102, from: '2001:db8:f::2' }); // the refresh BU, lost
     expect(w.mn.nextWakeMs()).toBe(refreshAt + 1000);
   });
 
@@ -271,7 +281,7 @@ describe('mobile node: losses, restarts and what it refuses to believe', () => {
     const w = pair();
     w.deliver(w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send);
     const refresh = w.mn.tick(w.nowMs + 480_000); // the refresh BU is lost...
-    expect(refresh.send).toBeDefined();
+    expect(sentBu(refresh.send)).toMatchObject({ sequence: 102, from: '2001:db8:f::2' });
     let out: Output = { events: [] };
     for (let t = w.nowMs + 480_000; t <= w.nowMs + 600_000 && !('registration' in out); t += 1000) out = w.mn.tick(t);
     expect(out.registration).toBeNull();
@@ -328,7 +338,7 @@ describe('mobile node: what a second review found', () => {
     const w = pair();
     const first = w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs).send;
     const again = handMadeBa(w, first, { status: 135, lifetime: 0 });
-    expect(again.send).toBeDefined();
+    expect(sentBu(again.send)).toMatchObject({ sequence: sentBu(first).sequence + 1, from: '2001:db8:f::2' }); // (the home agent's own number was the BU's: this hand-made BA echoes it)
     const still = handMadeBa(w, again.send, { status: 135, lifetime: 0 });
     expect(still).toEqual({ events: [expect.stringMatching(/out of window again, the home agent has \d+: sending on the timer$/)] });
     expect(w.mn.awaitingAck).toBe(true);
@@ -395,7 +405,8 @@ describe('mobile node: what a protocol review found', () => {
     const first = w.mn.attach({ ifname: 'v6', ipv6: '2001:db8:f::2' }, w.nowMs);
     w.nowMs += 1000;
     const second = w.mn.tick(w.nowMs + 500); // the first BU unanswered: sent again, a new timestamp
-    expect(second.send).toBeDefined();
+    expect(sentBu(second.send)).toMatchObject({ sequence: 102, from: '2001:db8:f::2' });
+    expect(sentBu(second.send).timestamp).not.toBe(sentBu(first.send).timestamp);
     const old = handMadeBa(w, first.send, { status: 135, lifetime: 0 });
     expect(old.events).toEqual(['BA (sequence 101) not for the BU outstanding: ignored']);
     expect(w.mn.awaitingAck).toBe(true);
