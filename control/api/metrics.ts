@@ -61,7 +61,7 @@ export function createMetrics(daemon: HomeAgentDaemon, dataPlane: DataPlane): Re
   mirrored(registry, 'dsmip_signalling_send_errors_total', 'Replies the home agent could not send (no route back, say)', [], () => [[{}, daemon.failures.send]]);
   mirrored(registry, 'dsmip_journal_errors_total', 'Binding cache changes the journal could not take (a restart would lose them)', [], () => [[{}, daemon.failures.journal]]);
   mirrored(registry, 'dsmip_internal_errors_total', 'Signalling batches or expiry runs that failed unexpectedly (logged)', [], () => [[{}, daemon.failures.internal]]);
-  mirrored(registry, 'dsmip_icmp_errors_total', 'ICMPv6 Parameter Problems for discarded BUs (RFC 8200 §4.2): sent, or held back by the rate limit', ['outcome'],
+  mirrored(registry, 'dsmip_icmp_errors_total', 'ICMPv6 Parameter Problems for discarded BUs (RFC 8200 §4.2): sent (handed to the socket; one it refused is also a send error), or held back by the rate limit', ['outcome'],
     () => [[{ outcome: 'sent' }, daemon.icmpErrors.sent], [{ outcome: 'limited' }, daemon.icmpErrors.limited]]);
   mirrored(registry, 'dsmip_capture_errors_total', 'Signalling packets the --capture file did not take (a full disk, say; the packets went on regardless)', [], () => [[{}, daemon.failures.capture]]);
   mirrored(registry, 'dsmip_signalling_rate_limited_total', 'Signalling packets dropped by the per-source rate limit', [], () => [[{}, daemon.limiter.limited]]);

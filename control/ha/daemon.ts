@@ -506,10 +506,12 @@ export class HomeAgentDaemon {
   /**
    * A discarded BU whose unknown option's type asks for it gets an ICMP
    * Parameter Problem (parameterProblemFor()): we took the packet before the
-   * kernel's IPv6 layer could. At most ICMP_ERRORS_PER_SECOND.
+   * kernel's IPv6 layer could. At most ICMP_ERRORS_PER_SECOND; one the
+   * socket then refuses is counted in failures.send too.
    */
   private withParameterProblem(p: SignalPacket, outcome: Outcome): Outcome {
-    const icmp = parameterProblemFor(p);
+    // not for a BU with a type 2 routing header: a header after it is its named home address's to process, not ours
+    const icmp = p.signalling.routingHeader2 ? undefined : parameterProblemFor(p);
     return icmp && this.icmpErrors.take(this.now()) ? { ...outcome, icmp, event: `${outcome.event}; ICMP Parameter Problem sent` } : outcome;
   }
 

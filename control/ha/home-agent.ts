@@ -274,6 +274,8 @@ export class HomeAgent {
     const newStatic = staticIpv4(p);
     const inPool = newStatic && [...this.pools.values()].find((pool) => pool.contains(newStatic));
     if (inPool && newStatic !== staticIpv4(old)) throw new ProfileConflict('ipv4HomeAddress', `${newStatic} is in pool ${inPool.name}, which leases it dynamically`);
+    const holder = newStatic === undefined ? undefined : this.ipv4Holders.get(newStatic);
+    if (holder && holder !== node) throw new ProfileConflict('ipv4HomeAddress', `${newStatic} is ${holder.profile.nai}'s now (granted on the home link)`);
     if (node) {
       this.forget(node); // made under the old profile
       if (JSON.stringify(old?.ipv4HomeAddress) !== JSON.stringify(p.ipv4HomeAddress)) this.releaseLease(node); // to the pool it came from (the new profile's is another)
@@ -679,9 +681,17 @@ export class HomeAgent {
     // (and the prefix, or an address the router formed in it)
     const refreshedPrefix = (o: OptionOf<'ipv4HomeAddress'>) => (o.p || o.prefixLength === 0 || o.prefixLength >= 32 ? undefined
       : live?.binding.prefixes.find((x) => !x.includes(':') && x.endsWith(`/${o.prefixLength}`) && inPrefix(o.address, x)));
-    // implicit mode with no IPv6 prefix configured and no IPv4 prefix asked for: nothing to forward (143, as UMIP answers;
-    // IANA: "Forwarding Setup failed (prefixes missing)"); checked before anything is leased
-    if (nemo.noneConfigured && !m.options.some((o) => o.type === 'ipv4HomeAddress' && (o.p || refreshedPrefix(o)))) return ba(BaStatus.forwardingSetupFailed);
+    /** The prefix of the profile an option asking for one (P, or a refresh) gets: for a mobile router, one it holds; asked for as 0.0.0.0, one of the length asked for (§4.5). */
+    const grantedPrefix = (o: OptionOf<'ipv4HomeAddress'>): string | undefined => {
+      const refreshed = refreshedPrefix(o);
+      if (!profile.mobileRouter || o.prefixLength === 0 || (!o.p && !refreshed)) return undefined;
+      const wanted = refreshed ?? canonicalPrefix(o.address, o.prefixLength);
+      const held = profile.prefixes.map(splitPrefix).find(([net, length]) => (o.address === '0.0.0.0' ? !net.includes(':') && length === o.prefixLength : canonicalPrefix(net, length) === wanted));
+      return held && canonicalPrefix(...held);
+    };
+    // implicit mode with no IPv6 prefix configured and no IPv4 prefix granted: nothing to forward (143, as UMIP answers;
+    // IANA: "Forwarding Setup failed (prefixes missing)"); decided before anything is leased
+    if (nemo.noneConfigured && !m.options.some((o) => o.type === 'ipv4HomeAddress' && grantedPrefix(o))) return ba(BaStatus.forwardingSetupFailed);
 
     // RFC 5555 §4.5: an IPv4 care-of address other than the BU's outer source: a NAT between, so not on the home link whatever the address
     const natDetected = bu.transport === 'udp4' && natBetween(bu, careOf);
@@ -695,12 +705,9 @@ export class HomeAgent {
       const refreshed = refreshedPrefix(requested);
       if (requested.prefixLength === 0 || (!requested.p && !refreshed && addressAsked)) { // "A value of zero is invalid and MUST be considered an error"; one IPv4 home address a binding
         ack(Ipv4AckStatus.reasonUnspecified);
-      } else if (requested.p || refreshed) { // an IPv4 mobile network prefix: for a mobile router, one the profile holds; asked for as 0.0.0.0, one of the length asked for (§4.5)
-        const wanted = refreshed ?? canonicalPrefix(requested.address, requested.prefixLength);
-        const held = !profile.mobileRouter ? undefined : profile.prefixes.map(splitPrefix).find(([net, length]) => (requested.address === '0.0.0.0'
-          ? !net.includes(':') && length === requested.prefixLength : canonicalPrefix(net, length) === wanted));
-        ack(held ? Ipv4AckStatus.success : Ipv4AckStatus.prefixAllocationUnauthorized, requested.prefixLength, held ? canonicalAddr(held[0]) : requested.address);
-        const granted = held && canonicalPrefix(...held);
+      } else if (requested.p || refreshed) { // an IPv4 mobile network prefix
+        const granted = grantedPrefix(requested);
+        ack(granted ? Ipv4AckStatus.success : Ipv4AckStatus.prefixAllocationUnauthorized, requested.prefixLength, granted ? granted.split('/')[0] : requested.address);
         if (granted && !prefixes.includes(granted)) prefixes.push(granted);
       } else {
         addressAsked = true;

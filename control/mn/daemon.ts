@@ -105,8 +105,13 @@ export class MobileNodeDaemon {
   private answerRefusedOption(p: SignalPacket): void {
     const icmp = parameterProblemFor(p);
     if (!icmp || !this.channel || !this.icmpErrors.take(this.now())) return;
-    this.channel.sendIpv6(icmp);
-    this.log(`ICMP Parameter Problem sent to ${p.signalling.ipv6.src} for option type 0x${p.signalling.refusedOption!.optionType.toString(16)}`);
+    const to = `to ${p.signalling.ipv6.src} for option type 0x${p.signalling.refusedOption!.optionType.toString(16)}`;
+    try {
+      this.channel.sendIpv6(icmp);
+      this.log(`ICMP Parameter Problem sent ${to}`);
+    } catch (err) { // the packet is still handled (and its discard said)
+      this.log(`ICMP Parameter Problem ${to} not sent: ${(err as Error).message}`);
+    }
   }
 
   private handle(out: Output): void {

@@ -269,6 +269,17 @@ describe('a BU with a destination option whose unknown type asks for an ICMP err
     expect([h.daemon.icmpErrors.sent, h.daemon.icmpErrors.limited]).toEqual([100, 51]);
     expect(h.daemon.answered.get(-1)).toBe(151);
   });
+
+  it('sends none for a BU with a type 2 routing header: the Destination Options header after it is the named home address\'s to process, not ours', () => {
+    const h = harness(dp());
+    const plain = decodeSignalling6((bu(staticV4, 1, '2001:db8:e::f', []) as { frame: Buffer }).frame.subarray(14));
+    const packet = encodeSignalling6({ src: '2001:db8:e::f', dst: HA, routingHeader2: '2001:db8:99::1', homeAddressOption: staticV4.home, mh: plain.mh });
+    expect([packet[6], packet[40], packet[40 + 24 + 2], packet[40 + 24 + 3]]).toEqual([43, 60, 1, 2]); // the routing header; after it Destination Options, its PadN
+    packet[40 + 24 + 2] = 0x8a;
+    h.daemon.handleBatch([{ ifindex: 1, frame: Buffer.concat([ETH, packet]) }]);
+    expect(h.packets()).toEqual([]);
+    expect(h.daemon.answered.get(-1)).toBe(1);
+  });
 });
 
 describe('a registration\'s BA', () => {

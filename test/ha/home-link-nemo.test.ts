@@ -93,6 +93,8 @@ describe('extended home link', () => {
     again.handleBindingUpdate(mn2Udp(1, 1_000_000, X, { src: X, srcPort: 4191 }, [v4addr('0.0.0.0')]));
     again.handleBindingUpdate(mn5Udp(1, 1_000_100));
     expect(holders(again)).toEqual(['mn2@example.net']);
+    // nor is it made another node's static address meanwhile (the REST API's 409)
+    expect(() => ha.setProfile({ ...ha.profile('mn1@example.net')!, ipv4HomeAddress: { static: X } })).toThrow(`${X} is mn2@example.net's now (granted on the home link)`);
   });
 });
 
@@ -129,6 +131,14 @@ describe('NEMO with DSMIPv6', () => {
     expect(first.dataPlane).toEqual([{ install: expect.objectContaining({ homeAddresses: [home], prefixes: ['10.50.0.0/16'] }) }]);
     expect(status(ha.handleBindingUpdate(bu(2, 1_000_100, [v4addr('10.50.0.0', 16, false)])))).toBe(0);
     expect(ha.binding('mr4@example.net')).toMatchObject({ router: true, sequence: 2, binding: { prefixes: ['10.50.0.0/16'] } });
+  });
+
+  it('answers 143 to a mobile router in implicit mode with no IPv6 prefix configured that asks only for an IPv4 prefix it does not hold', () => {
+    const ha = new HomeAgent(config({ duplicateAddressDetection: false }, [{ nai: 'mr4@example.net', key: KEY, spi: 5000, homeAddress: '2001:db8:1::500', mobileRouter: true, prefixes: ['10.50.0.0/16'] }]));
+    const home = '2001:db8:1::500', careOf = '2001:db8:f::5';
+    const o = ha.handleBindingUpdate({ transport: 'ipv6', outer: { src: careOf, dst: HA6 }, ipv6Src: careOf, homeAddressOption: home, nowMs: 1_000_000,
+      mh: signedBu({ flags: { r: true }, nai: 'mr4@example.net', spi: 5000, careOf, home, options: [v4addr('0.0.0.0', 24, true)] }) });
+    expect([status(o), o.dataPlane]).toEqual([143, []]);
   });
 
   it('answers 143 to a mobile router in implicit mode with no IPv6 mobile network prefix configured, not 0 with R and nothing forwarded', () => {

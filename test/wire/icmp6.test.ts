@@ -46,11 +46,11 @@ describe('which discarded packet gets a Parameter Problem (RFC 8200 §4.2, RFC 4
   };
   const pointer = (icmp: Buffer | undefined) => icmp?.readUInt32BE(44);
 
-  it('one whose option type says so (10: always; 11: unless the packet went to a multicast group), from the address it went to', () => {
+  it('one whose option type says so (10 and 11), from the address it went to; none for one sent to a multicast group (no unicast address of ours to answer from)', () => {
     expect(pointer(parameterProblemFor(withOption(0x8a)))).toBe(42);
     expect(parameterProblemFor(withOption(0x8a))!.subarray(8, 40)).toEqual(Buffer.concat([addrBytes(HA), addrBytes(COA)]));
     expect(pointer(parameterProblemFor(withOption(0xca)))).toBe(42);
-    expect(pointer(parameterProblemFor(withOption(0x8a, COA, 'ff02::1')))).toBe(42);
+    expect(parameterProblemFor(withOption(0x8a, COA, 'ff02::1'))).toBeUndefined();
     expect(parameterProblemFor(withOption(0xca, COA, 'ff02::1'))).toBeUndefined();
   });
 

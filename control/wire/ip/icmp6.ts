@@ -45,19 +45,20 @@ const multicastOrUnspecified = (address: string) => address.startsWith('ff') || 
  * The Parameter Problem (code 2, pointing at the option) a packet discarded
  * for an option whose unknown type asks for one gets (RFC 8200 §4.2), from
  * the address it was sent to: none inside UDP (the inner source is a home
- * address its node is not at), none to a multicast or unspecified source,
- * none to a multicast destination's sender when the type says so (RFC 4443
- * §2.4(e)).
+ * address its node is not at), none to a multicast or unspecified source
+ * (RFC 4443 §2.4(e)). None for a packet sent to a multicast group either:
+ * type 10 would ask for one, but from a unicast address of the interface
+ * (§2.2), which is not known here (the data planes hand over only packets
+ * to their own unicast addresses).
  */
 export function parameterProblemFor(p: ReceivedIpv6): Buffer | undefined {
   const refused = p.signalling.refusedOption;
   const { src, dst } = p.signalling.ipv6;
-  if (!refused || refused.action === 'discard' || p.transport !== 'ipv6' || multicastOrUnspecified(src)) return undefined;
-  if (refused.action === 'discard-icmp-unless-multicast' && dst.startsWith('ff')) return undefined;
+  if (!refused || refused.action === 'discard' || p.transport !== 'ipv6' || multicastOrUnspecified(src) || dst.startsWith('ff')) return undefined;
   return encodeParameterProblem({ src: dst, dst: src, code: ParameterProblem.unrecognizedOption, pointer: refused.at, invoking: p.ipv6 });
 }
 
-/** At most perSecond ICMP errors a second (RFC 4443 §2.4(f)): how many went, and how many it held back. */
+/** At most perSecond ICMP errors a second (RFC 4443 §2.4(f)): how many it let go to the socket, and how many it held back. */
 export class IcmpErrorLimit {
   sent = 0;
   limited = 0;
