@@ -10,7 +10,7 @@
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { sameBinding, type Binding, type DataPlane, type HeldMoveToken } from '../dataplane/dataplane.js';
-import { addrBytes, addrFamily, formatAddr, sharedAddrBytes, type BindingCounters } from '../dataplane/layout.js';
+import { addrBytes, addrFamily, formatAddr, inPrefix, sharedAddrBytes, type BindingCounters } from '../dataplane/layout.js';
 import { RouteWatch } from '../dataplane/route-watch.js';
 import { interfaceInfo } from '../sys/ip.js';
 import { Icmp6Listener, PacketSocket } from '../sys/libc.js';
@@ -510,9 +510,21 @@ export class HomeAgentDaemon {
    * socket then refuses is counted in failures.send too.
    */
   private withParameterProblem(p: SignalPacket, outcome: Outcome): Outcome {
-    // not for a BU with a type 2 routing header: a header after it is its named home address's to process, not ours
-    const icmp = p.signalling.routingHeader2 ? undefined : parameterProblemFor(p);
+    // not for a BU with a type 2 routing header (a header after it is its named home address's to process, not ours),
+    // nor to one of the home link's anycast addresses (RFC 4443 §2.4(e.6))
+    const icmp = p.signalling.routingHeader2 || this.homeLinkAnycast(p.signalling.ipv6.src) ? undefined : parameterProblemFor(p);
     return icmp && this.icmpErrors.take(this.now()) ? { ...outcome, icmp, event: `${outcome.event}; ICMP Parameter Problem sent` } : outcome;
+  }
+
+  /** One of the home link's anycast addresses: a prefix's Subnet-Router anycast (RFC 4291 §2.6.1), or a /64's reserved ones (RFC 2526). */
+  private homeLinkAnycast(address: string): boolean {
+    const b = sharedAddrBytes(address);
+    return this.config.homeLink.prefixes.some((prefix) => {
+      if (!prefix.includes(':') || !inPrefix(address, prefix)) return false;
+      const bits = Number(prefix.split('/')[1]);
+      const hostBitsZero = b.every((x, i) => (x & (0xff >> Math.min(8, Math.max(0, bits - 8 * i)))) === 0);
+      return hostBitsZero || (bits === 64 && b[8] === 0xfd && b.subarray(9, 15).every((x) => x === 0xff) && b[15]! >= 0x80);
+    });
   }
 
   /** An outcome as it will stand: logged, and counted by its BA's status (-1: discarded unanswered). */

@@ -19,6 +19,8 @@ export interface SignalPacket {
   ifindex: number;
   /** How it arrived: directly over IPv6, or inside UDP over IPv4 (RFC 5555 4.1). */
   transport: 'ipv6' | 'udp4';
+  /** It came in a link-layer multicast or broadcast frame. */
+  linkGroup?: true;
   /** Addresses (and ports, for udp4) of the packet as it arrived: behind a NAT, the NAT's. */
   outer: { src: string; dst: string; srcPort?: number; dstPort?: number; tlv?: boolean };
   /** udp4: whether the IPv4 header checksum holds (XDP hands the frame over before the kernel checks it). */
@@ -38,18 +40,20 @@ export function unwrapSignal({ ifindex, frame }: SignalFrame): SignalPacket {
   const ethertype = frame.length >= ETH_HLEN ? frame.readUInt16BE(12) : -1;
   if (ethertype !== 0x86dd && ethertype !== 0x0800) throw new DecodeError('eth.type', 12, ethertype, 'not IPv4 or IPv6');
   const ip = frame.subarray(ETH_HLEN);
+  const link = (frame[0]! & 1) === 1 ? { linkGroup: true as const } : {}; // (the group bit of the Ethernet destination: multicast or broadcast)
   if (ethertype === 0x86dd && ip[6] === IPPROTO.IPV6) { // tunnelled to a mobile node's home address (a Binding Refresh Request)
     const { outer, inner } = decodeTunnelledSignalling6(ip);
-    return { ifindex, transport: 'ipv6', outer: { src: outer.src, dst: outer.dst }, signalling: inner, ipv6: ip.subarray(40, 80 + inner.ipv6.payloadLength) };
+    return { ifindex, transport: 'ipv6', ...link, outer: { src: outer.src, dst: outer.dst }, signalling: inner, ipv6: ip.subarray(40, 80 + inner.ipv6.payloadLength) };
   }
   const p = decodeSignalling(ip);
   if (p.transport === 'ipv6') {
-    return { ifindex, transport: 'ipv6', outer: { src: p.ipv6.src, dst: p.ipv6.dst }, signalling: p, ipv6: ip.subarray(0, 40 + p.ipv6.payloadLength) };
+    return { ifindex, transport: 'ipv6', ...link, outer: { src: p.ipv6.src, dst: p.ipv6.dst }, signalling: p, ipv6: ip.subarray(0, 40 + p.ipv6.payloadLength) };
   }
   const innerAt = (ip[0]! & 0x0f) * 4 + 8 + (p.tlv ? 4 : 0);
   return {
     ifindex,
     transport: 'udp4',
+    ...link,
     outer: { src: p.ipv4.src, dst: p.ipv4.dst, srcPort: p.udp.srcPort, dstPort: p.udp.dstPort, tlv: p.tlv !== undefined },
     ipv4ChecksumOk: p.ipv4.checksumOk,
     udpChecksumOk: p.udpChecksumOk,

@@ -270,6 +270,27 @@ describe('a BU with a destination option whose unknown type asks for an ICMP err
     expect(h.daemon.answered.get(-1)).toBe(151);
   });
 
+  it('sends none for type 11 in a link-layer broadcast frame (type 10 still), nor to one of the home link\'s anycast addresses (RFC 4443 §2.4(e))', () => {
+    const h = harness(dp());
+    const broadcast = (type: number) => {
+      const a = withUnknownOption(1) as { ifindex: number; frame: Buffer };
+      a.frame[14 + 42] = type;
+      a.frame.fill(0xff, 0, 6);
+      return a;
+    };
+    h.daemon.handleBatch([broadcast(0xca)]);
+    expect(h.packets()).toEqual([]);
+    h.daemon.handleBatch([broadcast(0x8a)]);
+    expect(h.packets().map((p) => [p[40], p[41], p.readUInt32BE(44)])).toEqual([[4, 2, 42]]);
+    for (const anycast of ['2001:db8:1::', '2001:db8:1:0:fdff:ffff:ffff:fffe']) {
+      const a = bu(staticV4, 1, anycast, []) as { frame: Buffer };
+      a.frame[14 + 42] = 0x8a;
+      h.daemon.handleBatch([a as Arrival]);
+    }
+    expect(h.packets()).toEqual([]);
+    expect(h.daemon.answered.get(-1)).toBe(4); // each discarded all the same
+  });
+
   it('sends none for a BU with a type 2 routing header: the Destination Options header after it is the named home address\'s to process, not ours', () => {
     const h = harness(dp());
     const plain = decodeSignalling6((bu(staticV4, 1, '2001:db8:e::f', []) as { frame: Buffer }).frame.subarray(14));

@@ -35,6 +35,8 @@ export function encodeParameterProblem(o: { src: string; dst: string; code: numb
 /** A received signalling packet as parameterProblemFor() takes it: how it came, its IPv6 packet decoded, and that packet's bytes. */
 export interface ReceivedIpv6 {
   transport: 'ipv6' | 'udp4';
+  /** It came in a link-layer multicast or broadcast frame. */
+  linkGroup?: true;
   signalling: SignallingPacket6;
   ipv6: Buffer;
 }
@@ -45,8 +47,9 @@ const multicastOrUnspecified = (address: string) => address.startsWith('ff') || 
  * The Parameter Problem (code 2, pointing at the option) a packet discarded
  * for an option whose unknown type asks for one gets (RFC 8200 §4.2), from
  * the address it was sent to: none inside UDP (the inner source is a home
- * address its node is not at), none to a multicast or unspecified source
- * (RFC 4443 §2.4(e)). None for a packet sent to a multicast group either:
+ * address its node is not at), none to a multicast or unspecified source,
+ * none for type 11 in a link-layer multicast or broadcast frame (RFC 4443
+ * §2.4(e)); an anycast source the caller knows is its to leave out. None for a packet sent to a multicast group either:
  * type 10 would ask for one, but from a unicast address of the interface
  * (§2.2), which is not known here (the data planes hand over only packets
  * to their own unicast addresses).
@@ -55,6 +58,7 @@ export function parameterProblemFor(p: ReceivedIpv6): Buffer | undefined {
   const refused = p.signalling.refusedOption;
   const { src, dst } = p.signalling.ipv6;
   if (!refused || refused.action === 'discard' || p.transport !== 'ipv6' || multicastOrUnspecified(src) || dst.startsWith('ff')) return undefined;
+  if (refused.action === 'discard-icmp-unless-multicast' && p.linkGroup) return undefined; // §2.4(e.3)–(e.5): type 11 in a link-layer group frame
   return encodeParameterProblem({ src: dst, dst: src, code: ParameterProblem.unrecognizedOption, pointer: refused.at, invoking: p.ipv6 });
 }
 
