@@ -85,6 +85,12 @@ export function formatSharedAddr(bytes: Uint8Array, family: 4 | 6): string {
   return text;
 }
 
+/** A source address no packet can come from: multicast or unspecified (RFC 4291 §2.7, §2.5.2), IPv4 multicast, broadcast or this-network. */
+export function noSource(address: string): boolean {
+  const b = sharedAddrBytes(address);
+  return b.length === 16 ? b[0] === 0xff || b.every((x) => x === 0) : b[0] === 0 || b[0]! >= 224;
+}
+
 export function addrFamily(addr: string): 4 | 6 {
   return sharedAddrBytes(addr).length === 4 ? 4 : 6;
 }

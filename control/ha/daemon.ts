@@ -10,7 +10,7 @@
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { sameBinding, type Binding, type DataPlane, type HeldMoveToken } from '../dataplane/dataplane.js';
-import { addrBytes, addrFamily, formatAddr, inPrefix, sharedAddrBytes, type BindingCounters } from '../dataplane/layout.js';
+import { addrBytes, addrFamily, formatAddr, inPrefix, noSource, sharedAddrBytes, type BindingCounters } from '../dataplane/layout.js';
 import { RouteWatch } from '../dataplane/route-watch.js';
 import { interfaceInfo } from '../sys/ip.js';
 import { Icmp6Listener, PacketSocket } from '../sys/libc.js';
@@ -84,12 +84,6 @@ const packetDestination = (packet: Buffer): string => (packet[0]! >> 4 === 6 ? f
 const discarded = (event: string): Outcome => ({ dataPlane: [], event });
 /** ICMPv6 errors a second at most (RFC 4443 §2.4(f)). */
 const ICMP_ERRORS_PER_SECOND = 100;
-
-/** A source address no packet can come from: multicast or unspecified (RFC 4291 §2.7, §2.5.2), IPv4 multicast, broadcast or this-network. */
-const noSource = (address: string): boolean => {
-  const b = sharedAddrBytes(address);
-  return b.length === 16 ? b[0] === 0xff || b.every((x) => x === 0) : b[0] === 0 || b[0]! >= 224;
-};
 
 /** The home address a BU is for: its Home Address option's, or the source of the IPv6 packet carrying it. */
 const homeAddressOf = (p: SignalPacket): string => p.signalling.homeAddressOption ?? p.signalling.ipv6.src;

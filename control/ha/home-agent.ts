@@ -172,9 +172,11 @@ function linkLocalOf(address: string): string {
 }
 
 /** The link-local address an entry's binding defends: a live one registered with L. */
-const defendedLinkLocal = (e: BindingCacheEntry | undefined): string | undefined => (e && e.deprecatedUntilMs === undefined ? e.linkLocal : undefined);
+/** The entry if it is live: not deprecated (deregistered, kept until MinDelayBeforeBCEDelete). */
+const live = (e: BindingCacheEntry | undefined): BindingCacheEntry | undefined => (e?.deprecatedUntilMs === undefined ? e : undefined);
+const defendedLinkLocal = (e: BindingCacheEntry | undefined): string | undefined => live(e)?.linkLocal;
 /** The IPv4 home address a live entry holds. */
-const liveIpv4 = (e: BindingCacheEntry | undefined): string | undefined => (e && e.deprecatedUntilMs === undefined ? e.ipv4HomeAddress : undefined);
+const liveIpv4 = (e: BindingCacheEntry | undefined): string | undefined => live(e)?.ipv4HomeAddress;
 
 /** An index of what live entries hold, by whom: a node's key from before to after (each may be none). */
 function reindex(index: Map<string, NodeState>, node: NodeState, before: string | undefined, after: string | undefined): void {
@@ -443,8 +445,7 @@ export class HomeAgent {
 
   /** The node's live binding (not a deprecated one). */
   binding(nai: string): BindingCacheEntry | undefined {
-    const entry = this.nodes.get(nai)?.entry;
-    return entry && entry.deprecatedUntilMs === undefined ? entry : undefined;
+    return live(this.nodes.get(nai)?.entry);
   }
 
   /**
@@ -639,7 +640,7 @@ export class HomeAgent {
     const previous = node.entry;
 
     // RFC 6275 §9.5.1: an H flag other than the entry's is a registration type change (139); no H and no home registration: not one we take (131)
-    if (!m.flags.h) return ba(previous?.deprecatedUntilMs === undefined && previous ? BaStatus.registrationTypeChangeDisallowed : BaStatus.homeRegistrationNotSupported);
+    if (!m.flags.h) return ba(live(previous) ? BaStatus.registrationTypeChangeDisallowed : BaStatus.homeRegistrationNotSupported);
     if (!this.onHomeLink(home)) return ba(BaStatus.notHomeSubnet); // RFC 6275 §10.3.1
     if (home !== profile.homeAddress) return ba(BaStatus.notHomeAgentForThisMobileNode);
     if (previous && !sequenceNewer(m.sequence, previous.sequence)) return ba(BaStatus.sequenceNumberOutOfWindow, { sequence: previous.sequence });
@@ -672,15 +673,15 @@ export class HomeAgent {
     if (holder && holder !== node) return ba(BaStatus.duplicateAddressDetectionFailed, { event: `link-local address ${linkLocal} is ${holder.profile.nai}'s` });
     const nemo = this.mobileNetworkPrefixes(m, profile);
     if (nemo.status !== undefined) return ba(nemo.status);
-    const live = node.entry?.deprecatedUntilMs === undefined ? node.entry : undefined;
+    const current = live(node.entry);
     // RFC 3963 §6.2: a mobile router's registration (R) and a plain one do not replace each other: a registration type
     // change, as an H flag other than the entry's (RFC 6275 §9.5.1)
-    if (live && m.flags.r !== (live.router === true)) return ba(BaStatus.registrationTypeChangeDisallowed);
+    if (current && m.flags.r !== (current.router === true)) return ba(BaStatus.registrationTypeChangeDisallowed);
     const prefixes = [...nemo.prefixes];
     // RFC 5555 §3.1.1: "P ... must be ignored for binding refreshes": a refresh names a prefix granted to it by its length
     // (and the prefix, or an address the router formed in it)
     const refreshedPrefix = (o: OptionOf<'ipv4HomeAddress'>) => (o.p || o.prefixLength === 0 || o.prefixLength >= 32 ? undefined
-      : live?.binding.prefixes.find((x) => !x.includes(':') && x.endsWith(`/${o.prefixLength}`) && inPrefix(o.address, x)));
+      : current?.binding.prefixes.find((x) => !x.includes(':') && x.endsWith(`/${o.prefixLength}`) && inPrefix(o.address, x)));
     /** The prefix of the profile an option asking for one (P, or a refresh) gets: for a mobile router, one it holds; asked for as 0.0.0.0, one of the length asked for (§4.5). */
     const grantedPrefix = (o: OptionOf<'ipv4HomeAddress'>): string | undefined => {
       const refreshed = refreshedPrefix(o);
@@ -707,7 +708,7 @@ export class HomeAgent {
         ack(Ipv4AckStatus.reasonUnspecified);
       } else if (requested.p || refreshed) { // an IPv4 mobile network prefix
         const granted = grantedPrefix(requested);
-        ack(granted ? Ipv4AckStatus.success : Ipv4AckStatus.prefixAllocationUnauthorized, requested.prefixLength, granted ? granted.split('/')[0] : requested.address);
+        ack(granted ? Ipv4AckStatus.success : Ipv4AckStatus.prefixAllocationUnauthorized, requested.prefixLength, granted ? splitPrefix(granted)[0] : requested.address);
         if (granted && !prefixes.includes(granted)) prefixes.push(granted);
       } else {
         addressAsked = true;
@@ -762,7 +763,7 @@ export class HomeAgent {
       return { ...ba(status), event };
     };
     // RFC 6275 §10.3.1: an IPv6 address this binding starts defending on the home link is probed for first
-    const defended = previous?.deprecatedUntilMs === undefined ? previous?.binding.homeAddresses ?? [] : [];
+    const defended = live(previous)?.binding.homeAddresses ?? [];
     const probe = policy.duplicateAddressDetection ? homeAddresses.filter((a) => a.includes(':') && !defended.includes(a)) : [];
     this.forget(node); // made from the BU before; a registration that probes is predicted once it stands, from its next BU
     const reply = probe.length === 0 ? this.predict(node, bu, m, entry, outcome.reply!) : outcome.reply;
@@ -784,8 +785,9 @@ export class HomeAgent {
    * timestamp.
    */
   private deregister(node: NodeState, m: BindingUpdate, nowMs: number, timestamp: bigint, ba: Acknowledge, options: MobilityOption[] = []): Outcome {
-    const { profile, entry } = node;
-    if (!entry || entry.deprecatedUntilMs !== undefined) {
+    const { profile } = node;
+    const entry = live(node.entry);
+    if (!entry) {
       // at home in IPv6 with its IPv4 home address refused (register()): nothing to end, the refusal in its acknowledgement
       if (options.length) return ba(BaStatus.accepted, { lifetime: 0, options, event: `${profile.nai} at home with no IPv4 home address granted` });
       // RFC 6275 §10.3.2: no home registration to end (none, or only a deprecated one): rejected, 133
@@ -854,8 +856,7 @@ export class HomeAgent {
     const onLink = (a: string) => this.onHomeLink(a) && !this.statics.has(a) && !pool?.contains(a) && (this.ipv4Holders.get(a) ?? node) === node; // and no other node's now
     if (requested === '0.0.0.0' && careOf4 && onLink(careOf4)) return { status: Ipv4AckStatus.success, address: careOf4, lifetime };
     // an on-link address granted so stays the node's while its binding lives (RFC 5555 §4.5: "MUST store that address"), wherever it goes
-    const live = node.entry?.deprecatedUntilMs === undefined ? node.entry : undefined;
-    if (requested !== '0.0.0.0' && requested === live?.ipv4HomeAddress && onLink(requested)) return { status: Ipv4AckStatus.success, address: requested, lifetime };
+    if (requested !== '0.0.0.0' && requested === liveIpv4(node.entry) && onLink(requested)) return { status: Ipv4AckStatus.success, address: requested, lifetime };
     if (requested !== '0.0.0.0') { // the node's own lease, or its last one if no other node took the address since (pool.ts)
       const held = pool?.leaseOf(requested, profile.nai, nowMs) ?? pool?.leaseAddress(requested, profile.nai, nowMs, lifetime);
       if (!held) return { status: Ipv4AckStatus.incorrectIpv4HomeAddress, lifetime };

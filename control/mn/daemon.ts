@@ -100,7 +100,6 @@ export class MobileNodeDaemon {
     this.routeWatch = null;
   }
 
-  /** Whatever fails here (and is thrown on, to be logged), the BU goes and the timer stays armed: the node never stalls. */
   /** A packet its data plane took before the kernel's IPv6 layer could: an option whose unknown type asks for it gets a Parameter Problem (icmp6.ts). */
   private answerRefusedOption(p: SignalPacket): void {
     const icmp = parameterProblemFor(p);
@@ -114,6 +113,7 @@ export class MobileNodeDaemon {
     }
   }
 
+  /** Whatever fails here (and is thrown on, to be logged), the BU goes and the timer stays armed: the node never stalls. */
   private handle(out: Output): void {
     try {
       if (out.registration !== undefined) this.makeLive(out.registration); // live before it is said to be

@@ -8,6 +8,7 @@ import { icmp6Checksum } from '../checksum.js';
 import { Writer } from '../buffer.js';
 import { IPPROTO, IPV6_HEADER_LENGTH } from './constants.js';
 import { ipv6Header } from './ipv6.js';
+import { noSource } from '../../dataplane/layout.js';
 import type { SignallingPacket6 } from './signalling.js';
 
 /** RFC 4443 §3.4. */
@@ -41,23 +42,22 @@ export interface ReceivedIpv6 {
   ipv6: Buffer;
 }
 
-const multicastOrUnspecified = (address: string) => address.startsWith('ff') || address === '::';
-
 /**
  * The Parameter Problem (code 2, pointing at the option) a packet discarded
  * for an option whose unknown type asks for one gets (RFC 8200 §4.2), from
- * the address it was sent to: none inside UDP (the inner source is a home
- * address its node is not at), none to a multicast or unspecified source,
+ * the address it was sent to. None inside UDP (the inner source is a home
+ * address its node is not at); none to a multicast or unspecified source;
  * none for type 11 in a link-layer multicast or broadcast frame (RFC 4443
- * §2.4(e)); an anycast source the caller knows is its to leave out. None for a packet sent to a multicast group either:
- * type 10 would ask for one, but from a unicast address of the interface
- * (§2.2), which is not known here (the data planes hand over only packets
- * to their own unicast addresses).
+ * §2.4(e)). None for a packet sent to a multicast group either: type 10
+ * would ask for one, but from a unicast address of the interface (§2.2),
+ * not known here (the data planes hand over only packets to their own
+ * unicast addresses). An anycast source the caller knows of is its own to
+ * leave out.
  */
 export function parameterProblemFor(p: ReceivedIpv6): Buffer | undefined {
   const refused = p.signalling.refusedOption;
   const { src, dst } = p.signalling.ipv6;
-  if (!refused || refused.action === 'discard' || p.transport !== 'ipv6' || multicastOrUnspecified(src) || dst.startsWith('ff')) return undefined;
+  if (!refused || refused.action === 'discard' || p.transport !== 'ipv6' || noSource(src) || dst.startsWith('ff')) return undefined;
   if (refused.action === 'discard-icmp-unless-multicast' && p.linkGroup) return undefined; // §2.4(e.3)–(e.5): type 11 in a link-layer group frame
   return encodeParameterProblem({ src: dst, dst: src, code: ParameterProblem.unrecognizedOption, pointer: refused.at, invoking: p.ipv6 });
 }
