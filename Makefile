@@ -5,9 +5,11 @@ BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I/usr/include/$(shell uname -m)-
 BPF_SRC := $(wildcard bpf/*.c)
 BPF_OBJ := $(BPF_SRC:bpf/%.c=build/bpf/%.o)
 BPF_HDR := $(wildcard bpf/*.h bpf/lib/*.h)
+# the native half of BU prediction (control/ha/prediction.ts), and its header's BTF for the layout test
+NATIVE := build/native/libpredictor.so build/native/predictor-btf.o
 
-.PHONY: all setup bpf ts test demo bench clean
-all: bpf ts
+.PHONY: all setup bpf native ts test demo bench clean
+all: bpf native ts
 
 setup:
 	@bash scripts/setup.sh
@@ -18,18 +20,26 @@ build/bpf/%.o: bpf/%.c $(BPF_HDR)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 build/bpf/bench.o: bpf/anchor.c # it includes the anchor's programs
 
+native: $(NATIVE)
+build/native/libpredictor.so: native/predictor.c native/predictor.h
+	@mkdir -p $(@D)
+	$(CLANG) -O2 -g -Wall -Wextra -Werror -fPIC -shared $< -o $@ -l:libcrypto.so.3
+build/native/predictor-btf.o: native/predictor.h
+	@mkdir -p $(@D)
+	printf '#include "predictor.h"\nstruct predicted btf_predicted;\n' | $(CLANG) $(BPF_CFLAGS) -Inative -x c -c - -o $@
+
 ts:
 	npx tsc -p tsconfig.json
 
-test: setup bpf ts
+test: setup bpf native ts
 	@mkdir -p build
 	npx vitest run --reporter=default --reporter=json --outputFile.json=build/test-results.json; \
 	  status=$$?; node scripts/test-summary.mjs build/test-results.json; exit $$status
 
-demo: setup bpf ts
+demo: setup bpf native ts
 	node dist/control/cli/demo.js
 
-bench: setup bpf ts
+bench: setup bpf native ts
 	node --expose-gc --max-semi-space-size=64 dist/bench/run.js # as dsmipd runs (its bin, the systemd unit)
 
 clean:

@@ -189,7 +189,8 @@ export function targets(): Target[] {
       // whatever the prediction accepts, the general path accepts alike (its twin, the same bytes): then both start again
       name: 'home agent: predicted Binding Updates', inputs: predicted.packets,
       run: (b) => {
-        const fast = predicted.ha.predictedUpdate(b, 1_000_000);
+        const checked = predicted.ha.predictBatch([frame(b)])[0];
+        const fast = checked && predicted.ha.predictedUpdate(checked, 1_000_000);
         if (!fast) return 'rejected';
         const p = decodeSignalling6(b);
         const verdict = verifyMnHa(p.mh, { careOf: p.ipv6.src, home: p.homeAddressOption ?? '::', keyFor: () => KEY }).verdict;

@@ -14,7 +14,7 @@ export interface StructLayout {
   readonly fields: Readonly<Record<string, FieldLayout>>;
 }
 
-function struct(name: string, size: number, fields: Record<string, [number, number]>): StructLayout {
+export function struct(name: string, size: number, fields: Record<string, [number, number]>): StructLayout {
   const out: Record<string, FieldLayout> = {};
   for (const [field, [offset, len]] of Object.entries(fields)) out[field] = { offset, size: len };
   return { name, size, fields: out };

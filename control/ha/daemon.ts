@@ -18,11 +18,12 @@ import { dadSolicitation, gratuitousArp, solicitedNode, unsolicitedNeighborAdver
 import { SignallingCapture } from '../signalling/capture.js';
 import { BindingJournal, copySizeFor } from './journal.js';
 import { SourceRateLimiter } from './rate-limit.js';
-import { frameSource, ipv6PacketOf, SignallingChannel, unwrapSignal, type SignalPacket } from '../signalling/channel.js';
+import { frameSource, SignallingChannel, unwrapSignal, type SignalPacket } from '../signalling/channel.js';
 import type { SignalFrame } from '../dataplane/signals.js';
 import { discardReason, encodeSignalling6, encodeTunnelled6 } from '../wire/ip/signalling.js';
 import { IcmpErrorLimit, parameterProblemFor } from '../wire/ip/icmp6.js';
 import { configJson, type HomeAgentConfig, type MobileNodeProfile } from './config.js';
+import type { PredictedBu } from './prediction.js';
 import { DSMIP_PORT, HomeAgent, type BindingCacheEntry, type Outcome, type ReceivedBu } from './home-agent.js';
 
 const EXPIRY_CHECK_MS = 1000;
@@ -268,8 +269,9 @@ export class HomeAgentDaemon {
       const chunk = packets.slice(i, i + CHUNK);
       const standing = new Map<HeldMoveToken, number[]>(); // a held move, and the outcomes of the chunk that stand on it
       const failed = new Map<HeldMoveToken, Error>();
+      const predicted = this.predictGuarded(chunk);
       const outcomes = this.dataPlane.batchMoves(() => chunk.map((p, k) => {
-        const outcome = this.answerGuarded(p);
+        const outcome = this.answerGuarded(p, predicted[k]);
         for (const c of outcome?.dataPlane ?? []) {
           const move = 'install' in c ? this.dataPlane.heldMove(c.install.id) : undefined;
           if (move) standing.set(move, [...(standing.get(move) ?? []), k]);
@@ -296,10 +298,20 @@ export class HomeAgentDaemon {
     return out;
   }
 
-  /** answer(), a failure counted and logged (the rest of the drain is still answered). */
-  private answerGuarded(p: Arrival): Outcome | undefined {
+  /** The chunk's frames its nodes' predictions answer (HomeAgent.predictBatch()); none if that fails (counted, logged: the general path answers them). */
+  private predictGuarded(chunk: readonly Arrival[]): readonly (PredictedBu | undefined)[] {
     try {
-      return this.answer(p);
+      return this.homeAgent.predictBatch(chunk.map((a) => ('frame' in a ? a.frame : undefined)));
+    } catch (err) {
+      this.failed('internal', 'predicting BUs', err);
+      return [];
+    }
+  }
+
+  /** answer(), a failure counted and logged (the rest of the drain is still answered). */
+  private answerGuarded(p: Arrival, predicted: PredictedBu | undefined): Outcome | undefined {
+    try {
+      return this.answer(p, predicted);
     } catch (err) {
       this.failed('internal', 'handling signalling', err);
       return undefined;
@@ -309,12 +321,18 @@ export class HomeAgentDaemon {
   /**
    * One packet through the state machine and the data plane: the outcome to
    * settle and send, if any (a probing registration answers later). A BU its
-   * node's last one predicts is answered without being unwrapped or decoded.
+   * node's last one predicts (predicted: found so with the rest of its chunk,
+   * HomeAgent.predictBatch()) is answered without being unwrapped or
+   * decoded. (A node probing for its addresses has no prediction: its BUs
+   * wait for the probe.)
    */
-  private answer(a: Arrival): Outcome | undefined {
+  private answer(a: Arrival, predicted: PredictedBu | undefined): Outcome | undefined {
     if (!('frame' in a)) return this.answerPacket(a);
-    const predicted = this.predicted(a.frame);
-    if (predicted) return this.applyDataPlane(predicted);
+    const outcome = predicted && this.homeAgent.predictedUpdate(predicted, this.now());
+    if (outcome) {
+      this.predictedCount++;
+      return this.applyDataPlane(outcome);
+    }
     let p: SignalPacket;
     try {
       p = unwrapSignal(a);
@@ -322,18 +340,6 @@ export class HomeAgentDaemon {
       return discarded(`undecodable signalling: ${(err as Error).message}`);
     }
     return this.answerPacket(p);
-  }
-
-  /**
-   * The home agent's outcome for a BU over IPv6 that its node's last one
-   * predicts (prediction.ts); undefined if not predicted. (A node probing
-   * for its addresses has no prediction: its BUs wait for the probe.)
-   */
-  private predicted(frame: Buffer): Outcome | undefined {
-    const packet = ipv6PacketOf(frame);
-    const outcome = packet && this.homeAgent.predictedUpdate(packet, this.now());
-    if (outcome) this.predictedCount++;
-    return outcome;
   }
 
   private answerPacket(p: SignalPacket): Outcome | undefined {

@@ -9,9 +9,12 @@
  * changed, and its BA the last BA with its own sequence number, timestamp
  * and authenticator. Nothing to decode, no options to walk, no BA to encode.
  *
- * This module is the bytes: where the fields are, the comparison, the
- * patching. What the fields must satisfy (authenticator, replay window,
- * sequence number) is HomeAgent.predictedUpdate()'s; a BU that is not
+ * This module is the bytes. BuTemplate.of() finds where the fields are;
+ * the Predictor (native/predictor.c, through koffi) holds every node's
+ * template and, for a drain of captured frames in one call, compares each
+ * with its node's, checks its MH checksum and authenticator, and makes its
+ * BA. What the fields must satisfy (timestamp, sequence number, the entry
+ * still the template's) is HomeAgent.predictedUpdate()'s; a BU that is not
  * predicted, or fails any check there, takes the general path, which
  * decides and explains. test/ha/prediction.test.ts holds both paths to the
  * same answers.
@@ -21,23 +24,36 @@
  * MN-HA authentication option last, ending the MH (as mobile nodes lay it
  * out: its SPI is then found from the packet's end, which names the node).
  */
+import koffi from 'koffi';
+import { join } from 'node:path';
+import { packageRoot } from '../dataplane/dataplane.js';
+import { struct } from '../dataplane/layout.js';
 import { onesSum, pseudoHeader6 } from '../wire/checksum.js';
 import { IPPROTO, IPV6_HEADER_LENGTH } from '../wire/ip/constants.js';
-import { MH_CHECKSUM_OFFSET, OptionType } from '../wire/mh/constants.js';
+import { OptionType } from '../wire/mh/constants.js';
 import { optionLocations } from '../wire/mh/messages.js';
-import { MN_HA_AUTHENTICATOR_LENGTH, writeMnHaAuthenticator } from '../wire/auth/mipv6.js';
+import { MN_HA_AUTHENTICATOR_LENGTH } from '../wire/auth/mipv6.js';
 import type { HmacSha1Key } from '../wire/auth/sha1.js';
 
 const SOURCE_AT = 8;
 const DESTINATION_AT = 24;
-/** A BU's sequence number follows the MH checksum; a BA's, its status and flags. */
-const BU_SEQUENCE_AT = 6;
-const BA_SEQUENCE_AT = 8;
+/** A captured frame's IPv6 packet, after the Ethernet header, and its source (the BU's care-of address). */
+const FRAME_IP_AT = 14;
+const FRAME_SOURCE_AT = FRAME_IP_AT + SOURCE_AT;
 /** An MN-HA option ending the MH: its SPI, then the authenticator. */
 const SPI_FROM_END = 4 + MN_HA_AUTHENTICATOR_LENGTH;
 
-/** The SPI a BU's last bytes would carry if its MN-HA option ends it: which node's prediction to try. */
-export const trailingSpi = (packet: Buffer): number => (packet.length >= IPV6_HEADER_LENGTH + SPI_FROM_END ? packet.readUInt32BE(packet.length - SPI_FROM_END) : -1);
+/** struct predicted of native/predictor.h (test/ha/prediction.test.ts checks it against the header's BTF). */
+export const predictedLayout = struct('predicted', 24, { slot: [0, 4], generation: [4, 4], ba_at: [8, 4], ba_len: [12, 2], sequence: [14, 2], timestamp: [16, 8] });
+
+const lib = koffi.load(join(packageRoot, 'build/native/libpredictor.so'));
+const predictorNew = lib.func('void *predictor_new(void)');
+const predictorFree = lib.func('void predictor_free(void *p)');
+const predictorSet = lib.func('int predictor_set(void *p, uint32_t slot, uint32_t generation, uint32_t spi, const void *key, const uint8_t *home, '
+  + 'const uint8_t *bu, uint32_t bu_len, uint32_t bu_mh_at, uint32_t bu_ts_at, const uint8_t *ba, uint32_t ba_len, uint32_t ba_mh_at, uint32_t ba_ts_at)');
+const predictorClear = lib.func('void predictor_clear(void *p, uint32_t slot)');
+const predictorCheck = lib.func('uint32_t predictor_check(void *p, const uint8_t *frames, const uint32_t *ends, uint32_t n, void *out, uint8_t *bas, uint32_t room)');
+const freed = new FinalizationRegistry<unknown>((handle) => predictorFree(handle));
 
 /** Where the timestamp of an MH's first Replay Protection option is, if its one MN-HA option ends it; undefined if not so. */
 function timestampAt(mh: Buffer): number | undefined {
@@ -49,40 +65,23 @@ function timestampAt(mh: Buffer): number | undefined {
   return timestamp.offset + 2;
 }
 
-/** The one's-complement sum of an MH's pseudo-header (RFC 6275 §6.1.1), to start its checksum from. */
-const pseudoSum = (source: Uint8Array, destination: Uint8Array, length: number) => onesSum([pseudoHeader6(source, destination, length, IPPROTO.MH)]);
-
-/** The fields a predicted BU brings: its care-of address (its source), sequence number and timestamp. */
-export interface PredictedFields {
-  careOf: Buffer;
-  sequence: number;
-  timestamp: bigint;
-}
-
 /** An IPv6 packet whose MH is its end, and where in it the MH and its timestamp are. */
 interface Message {
   packet: Buffer;
   mhAt: number;
   timestampAt: number;
-  /** Of the MH's pseudo-header. */
-  pseudoSum: number;
 }
 
-function message(packet: Buffer, mh: Buffer, source: Uint8Array, destination: Uint8Array): Omit<Message, 'packet'> | undefined {
+function message(packet: Buffer, mh: Buffer): Message | undefined {
   const mhAt = packet.length - mh.length;
   const at = timestampAt(mh);
   if (mhAt < IPV6_HEADER_LENGTH || at === undefined || !packet.subarray(mhAt).equals(mh)) return undefined;
-  return { mhAt, timestampAt: mhAt + at, pseudoSum: pseudoSum(source, destination, mh.length) };
+  return { packet, mhAt, timestampAt: mhAt + at };
 }
 
-/**
- * One node's predicted bytes: its last accepted BU and the BA that
- * answered it, as the IPv6 packets they were, its home address and its
- * care-of address now. All in one buffer of their own: 100,000 small
- * buffers cut from Node's shared pool would each keep an 8 KiB slab alive.
- */
+/** One node's last accepted BU and the BA that answered it, as IPv6 packets, where their fields are: what the Predictor is given. */
 export class BuTemplate {
-  private constructor(private readonly bu: Message, private readonly ba: Message, readonly home: Buffer, readonly careOf: Buffer) {}
+  private constructor(readonly bu: Message, readonly ba: Message, readonly home: Uint8Array) {}
 
   /**
    * From an accepted BU (its IPv6 packet, its MH the packet's end, its
@@ -91,76 +90,124 @@ export class BuTemplate {
    * undefined if either is not laid out as predicted.
    */
   static of(bu: { packet: Buffer; mh: Buffer }, ba: { packet: Buffer; mh: Buffer }, home: Uint8Array): BuTemplate | undefined {
-    const request = message(bu.packet, bu.mh, home, bu.packet.subarray(DESTINATION_AT, DESTINATION_AT + 16));
-    const answer = message(ba.packet, ba.mh, ba.packet.subarray(SOURCE_AT, SOURCE_AT + 16), home);
-    if (!request || !answer || onesSum([bu.mh], request.pseudoSum) !== 0xffff) return undefined; // (the checksum the general path checked is this one)
-    const store = Buffer.allocUnsafeSlow(bu.packet.length + ba.packet.length + 32);
-    let at = 0;
-    const kept = (bytes: Uint8Array) => {
-      store.set(bytes, at);
-      return store.subarray(at, (at += bytes.length));
-    };
-    return new BuTemplate({ ...request, packet: kept(bu.packet) }, { ...answer, packet: kept(ba.packet) }, kept(home), kept(bu.packet.subarray(SOURCE_AT, DESTINATION_AT)));
-  }
-
-  /** The packet's own fields if it is this BU but for them; undefined otherwise. */
-  match(packet: Buffer): PredictedFields | undefined {
-    const { packet: t, mhAt, timestampAt } = this.bu;
-    if (packet.length !== t.length) return undefined;
-    const authAt = t.length - MN_HA_AUTHENTICATOR_LENGTH;
-    // holes: traffic class and flow label (a kernel labels each flow its own way: RFC 6437), hop limit,
-    // source; checksum and sequence; timestamp; authenticator (the rest of the packet). Nothing reads them but this.
-    if ((packet[0]! & 0xf0) !== (t[0]! & 0xf0) || !same(packet, t, 4, 7) || !same(packet, t, DESTINATION_AT, mhAt + MH_CHECKSUM_OFFSET)
-      || !same(packet, t, mhAt + BU_SEQUENCE_AT + 2, timestampAt) || !same(packet, t, timestampAt + 8, authAt)) return undefined;
-    return { careOf: packet.subarray(SOURCE_AT, DESTINATION_AT), sequence: packet.readUInt16BE(mhAt + BU_SEQUENCE_AT), timestamp: packet.readBigUInt64BE(timestampAt) };
-  }
-
-  /** The MH of a matched packet. */
-  mh(packet: Buffer): Buffer {
-    return packet.subarray(this.bu.mhAt);
-  }
-
-  /** A matched packet's MH checksum holds. */
-  checksumOk(packet: Buffer): boolean {
-    return onesSum([this.mh(packet)], this.bu.pseudoSum) === 0xffff;
-  }
-
-  /** A matched packet's authenticator is its key's, over its care-of address and the home address (RFC 4285 §5.1; constant time). */
-  authenticates(packet: Buffer, fields: PredictedFields, key: HmacSha1Key): boolean {
-    const authAt = packet.length - MN_HA_AUTHENTICATOR_LENGTH;
-    writeMnHaAuthenticator(key, fields.careOf, this.home, packet, this.bu.mhAt, authAt, expected, 0);
-    let differ = 0;
-    for (let i = 0; i < MN_HA_AUTHENTICATOR_LENGTH; i++) differ |= expected[i]! ^ packet[authAt + i]!;
-    return differ === 0;
-  }
-
-  /**
-   * The BA for a predicted BU: the last one to its care-of address with its
-   * sequence number and timestamp, signed with key, its checksum: the IPv6
-   * packet, and its MH.
-   */
-  answer(fields: PredictedFields, key: HmacSha1Key): { packet: Buffer; mh: Buffer } {
-    const { mhAt, timestampAt, pseudoSum: sum } = this.ba;
-    const packet = Buffer.from(this.ba.packet);
-    const authAt = packet.length - MN_HA_AUTHENTICATOR_LENGTH;
-    packet.set(fields.careOf, DESTINATION_AT);
-    packet.writeUInt16BE(fields.sequence, mhAt + BA_SEQUENCE_AT);
-    packet.writeBigUInt64BE(fields.timestamp, timestampAt);
-    writeMnHaAuthenticator(key, fields.careOf, this.home, packet, mhAt, authAt, packet, authAt);
-    const mh = packet.subarray(mhAt);
-    mh.writeUInt16BE(0, MH_CHECKSUM_OFFSET);
-    mh.writeUInt16BE(~onesSum([mh], sum) & 0xffff, MH_CHECKSUM_OFFSET);
-    return { packet, mh };
+    const request = message(bu.packet, bu.mh);
+    const answer = message(ba.packet, ba.mh);
+    if (!request || !answer || onesSum([bu.mh], onesSum([pseudoHeader6(home, bu.packet.subarray(DESTINATION_AT, DESTINATION_AT + 16), bu.mh.length, IPPROTO.MH)])) !== 0xffff) return undefined; // (the checksum the general path checked is this one)
+    return new BuTemplate(request, answer, home);
   }
 }
 
-/** An authenticator computed (one at a time: the fast path is synchronous). */
-const expected = new Uint8Array(MN_HA_AUTHENTICATOR_LENGTH);
+/** A captured frame the Predictor found to be its node's predicted BU, authentic: its fields, and its BA made. */
+export interface PredictedBu {
+  /** The template's: its node's binding id, and which of its templates (Predictor.set()). */
+  slot: number;
+  generation: number;
+  sequence: number;
+  timestamp: bigint;
+  /** As captured (Ethernet); its BU's care-of address, its IPv6 source, at FRAME_SOURCE_AT. */
+  frame: Buffer;
+  /** Its BA: the template's with its care-of address, sequence number, timestamp, authenticator and checksum. */
+  ba: Buffer;
+}
 
-/** Two addresses' 16 bytes alike (Buffer.equals, a call into C++, cost several times more). */
-export const sameAddress = (a: Uint8Array, b: Uint8Array): boolean => same(a, b, 0, 16);
-
-function same(a: Uint8Array, b: Uint8Array, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (a[i] !== b[i]) return false;
+/** The frame's care-of address is these 16 bytes. */
+export function fromCareOf(p: PredictedBu, careOf: Uint8Array): boolean {
+  for (let i = 0; i < 16; i++) if (p.frame[FRAME_SOURCE_AT + i] !== careOf[i]) return false;
   return true;
+}
+
+/** The frame's MH, which starts mhAt into its IPv6 packet and ends it. */
+export const mhOf = (p: PredictedBu, mhAt: number): Buffer => p.frame.subarray(FRAME_IP_AT + mhAt, FRAME_IP_AT + IPV6_HEADER_LENGTH + p.frame.readUInt16BE(FRAME_IP_AT + 4));
+
+/** The frame's care-of address (a view of it). */
+export const careOfOf = (p: PredictedBu): Buffer => p.frame.subarray(FRAME_SOURCE_AT, FRAME_SOURCE_AT + 16);
+
+/** A BA, at most: its template is an IPv6 packet within the minimum MTU (longer ones are not predicted). */
+const BA_ROOM = 1280;
+const BA_ARENA = 256 * 1024;
+const WORD = { slot: word(4, 'slot'), generation: word(4, 'generation'), baAt: word(4, 'ba_at'), baLength: word(2, 'ba_len'), sequence: word(2, 'sequence'), timestamp: word(8, 'timestamp') };
+/** A field of struct predicted as an index into an array of its size's elements (its offset a multiple of its size). */
+function word(size: number, field: keyof typeof predictedLayout.fields): number {
+  const f = predictedLayout.fields[field]!;
+  if (f.size !== size || f.offset % size) throw new Error(`struct predicted.${field}: ${f.size} bytes at ${f.offset}`);
+  return f.offset / size;
+}
+
+/** 32-bit words a struct predicted takes. */
+const WORDS = predictedLayout.size / 4;
+
+/** Room for n struct predicted, seen as 32-, 16- and 64-bit words (host order, as the C writes them). */
+function predictedArrays(n: number): { u32: Uint32Array; u16: Uint16Array; u64: BigUint64Array } {
+  const bytes = new ArrayBuffer(n * predictedLayout.size);
+  return { u32: new Uint32Array(bytes), u16: new Uint16Array(bytes), u64: new BigUint64Array(bytes) };
+}
+
+/** The native predictor: every node's template by its slot (binding id), found by the SPI that ends its BUs. */
+export class Predictor {
+  private readonly handle: unknown = predictorNew();
+  /** A drain's frames end to end, and where each ends. */
+  private frames = Buffer.alloc(16 * 1024);
+  private ends = new Uint32Array(16);
+  /** Where BAs are made, each written once (BA_ARENA bytes allocated at a time, not a buffer a drain), and how much of it they took. */
+  private bas = Buffer.alloc(0);
+  private basUsed = 0;
+  /** struct predicted, one a frame, as the words of each size its fields are. */
+  private out = predictedArrays(16);
+
+  constructor() {
+    freed.register(this, this.handle);
+  }
+
+  /** A node's template (slot: its binding id, not 0) from now on; false if it cannot be one (too long). */
+  set(slot: number, generation: number, spi: number, key: HmacSha1Key, t: BuTemplate): boolean {
+    const { bu, ba } = t;
+    return predictorSet(this.handle, slot, generation, spi, key.state, t.home, bu.packet, bu.packet.length, bu.mhAt, bu.timestampAt, ba.packet, ba.packet.length, ba.mhAt, ba.timestampAt) === 0;
+  }
+
+  clear(slot: number): void {
+    predictorClear(this.handle, slot);
+  }
+
+  /** Each frame (undefined: none there) checked against its node's template: what it is if predicted. */
+  check(frames: readonly (Buffer | undefined)[]): (PredictedBu | undefined)[] {
+    const n = frames.length;
+    this.room(frames);
+    let end = 0;
+    for (let k = 0; k < n; k++) {
+      const f = frames[k];
+      if (f) this.frames.set(f, end);
+      end += f?.length ?? 0;
+      this.ends[k] = end;
+    }
+    if (this.bas.length - this.basUsed < n * BA_ROOM) { // a new one: the BAs in the last stay as they are, for whoever holds them
+      this.bas = Buffer.allocUnsafeSlow(Math.max(BA_ARENA, n * BA_ROOM));
+      this.basUsed = 0;
+    }
+    const bas = this.bas.subarray(this.basUsed);
+    const { u32, u16, u64 } = this.out;
+    const found = predictorCheck(this.handle, this.frames, this.ends, n, u32, bas, bas.length) as number;
+    const result: (PredictedBu | undefined)[] = new Array(n).fill(undefined);
+    for (let k = 0, w = 0; found > 0 && k < n; k++, w += WORDS) { // w: struct k's first 32-bit word
+      const slot = u32[w + WORD.slot]!;
+      if (slot === 0) continue;
+      const at = u32[w + WORD.baAt]!, end = at + u16[2 * w + WORD.baLength]!;
+      result[k] = {
+        slot, generation: u32[w + WORD.generation]!, sequence: u16[2 * w + WORD.sequence]!, timestamp: u64[w / 2 + WORD.timestamp]!,
+        frame: frames[k]!, ba: bas.subarray(at, end),
+      };
+      this.basUsed += end - at;
+    }
+    return result;
+  }
+
+  /** Buffers for these frames. */
+  private room(frames: readonly (Buffer | undefined)[]): void {
+    let bytes = 0;
+    for (const f of frames) bytes += f?.length ?? 0;
+    if (bytes > this.frames.length) this.frames = Buffer.alloc(2 * bytes);
+    if (frames.length > this.ends.length) {
+      this.ends = new Uint32Array(2 * frames.length);
+      this.out = predictedArrays(2 * frames.length);
+    }
+  }
 }

@@ -18,7 +18,13 @@ import { parseHomeAgentConfig } from '../../control/ha/config.js';
 import { BindingJournal } from '../../control/ha/journal.js';
 import { receivedBu } from '../../control/ha/daemon.js';
 import { HomeAgent, type BindingCacheEntry, type Outcome } from '../../control/ha/home-agent.js';
-import { BuTemplate } from '../../control/ha/prediction.js';
+import { BuTemplate, predictedLayout, Predictor } from '../../control/ha/prediction.js';
+import { Btf } from '../../control/dataplane/btf.js';
+import { packageRoot } from '../../control/dataplane/dataplane.js';
+import { MN_HA_AUTHENTICATOR_LENGTH, writeMnHaAuthenticator } from '../../control/wire/auth/mipv6.js';
+import { HmacSha1Key } from '../../control/wire/auth/sha1.js';
+import { onesSum, pseudoHeader6 } from '../../control/wire/checksum.js';
+import { IPPROTO } from '../../control/wire/ip/constants.js';
 import { unwrapSignal } from '../../control/signalling/channel.js';
 import { signMnHa } from '../../control/wire/auth/mipv6.js';
 import { ntpTimestamp } from '../../control/wire/auth/replay.js';
@@ -120,6 +126,12 @@ function seen(o: Outcome | undefined) {
   return { status: o.status, event: o.event, dataPlane: o.dataPlane, mh: packet ? undefined : r?.mh.toString('hex'), route, packet: packet?.toString('hex'), undo: o.onDataPlaneFailure !== undefined, dad: o.dad?.addresses };
 }
 
+/** The prediction's answer to a frame, as the daemon asks for it (a drain of one); undefined if not predicted. */
+const predicted = (ha: HomeAgent, f: Buffer, nowMs: number) => {
+  const bu = ha.predictBatch([f])[0];
+  return bu && ha.predictedUpdate(bu, nowMs);
+};
+
 /** The general path, as the daemon takes a frame its prediction did not answer. */
 const general = (ha: HomeAgent, f: Buffer, nowMs: number) => {
   const p = unwrapSignal({ ifindex: 1, frame: f });
@@ -166,7 +178,7 @@ function walk(seed: number, steps: number, policy: object, kinds: readonly strin
       };
       const f = frame(step);
       const expected = general(plain.ha, f, nowMs);
-      const fast = predicting.ha.predictedUpdate(f.subarray(ETH.length), nowMs);
+      const fast = predicted(predicting.ha, f, nowMs);
       const outcome = fast ?? general(predicting.ha, f, nowMs);
       if (fast) done.predicted++;
       expect(seen(outcome), `step ${i}: ${kind} of ${node.nai}${fast ? ' (predicted)' : ''}`).toEqual(seen(expected));
@@ -221,7 +233,7 @@ describe('BU prediction', () => {
     for (const node of [pooled, alternate]) {
       const bu = (sequence: number) => frame({ node, careOf: '2001:db8:e::77', sequence, timestampMs: START_MS + sequence, lifetime: 600, flags: {}, nowMs: START_MS + 10 });
       expect(general(ha, bu(1), START_MS + 10)?.status).toBe(0);
-      expect(ha.predictedUpdate(bu(2).subarray(ETH.length), START_MS + 10)).toBeUndefined();
+      expect(predicted(ha, bu(2), START_MS + 10)).toBeUndefined();
       expect(general(ha, bu(2), START_MS + 10)?.status).toBe(0);
     }
     close();
@@ -232,35 +244,94 @@ describe('BU prediction', () => {
     const node = nodes[4]!;
     const bu = (sequence: number) => frame({ node, careOf: '2001:db8:e::5', sequence, timestampMs: START_MS + sequence, lifetime: 600, flags: {}, nowMs: START_MS + 10 });
     expect(general(ha, bu(1), START_MS + 10)?.status).toBe(0);
-    expect(ha.predictedUpdate(bu(2).subarray(ETH.length), START_MS + 10)?.status).toBe(0);
+    expect(predicted(ha, bu(2), START_MS + 10)?.status).toBe(0);
     ha.setProfile({ ...ha.profile(node.nai)!, spi: 5000 }); // the BU's SPI is no longer the node's: the general path refuses it
-    expect(ha.predictedUpdate(bu(3).subarray(ETH.length), START_MS + 10)).toBeUndefined();
+    expect(predicted(ha, bu(3), START_MS + 10)).toBeUndefined();
     expect(general(ha, bu(3), START_MS + 10)?.status).toBe(146);
     close();
   });
 
-  it('matches a BU only where its fields may change: each byte of the packet changed in turn', () => {
+  /** A node's template in a predictor of its own, from its first BU (accepted by the general path), and its next BU's IPv6 packet. */
+  function template() {
     const node = nodes[0]!;
     const bu = (sequence: number) => frame({ node, careOf: '2001:db8:e::5', sequence, timestampMs: START_MS + sequence, lifetime: 600, flags: {}, nowMs: START_MS }).subarray(ETH.length);
     const { ha, close } = homeAgent();
     const accepted = general(ha, Buffer.concat([ETH, bu(1)]), START_MS)!;
     close();
     const ba = accepted.reply!.packet!;
-    const template = BuTemplate.of({ packet: bu(1), mh: bu(1).subarray(64) }, { packet: ba, mh: ba.subarray(ba.length - accepted.reply!.mh.length) }, Buffer.from('20010db8000100000000000000000010', 'hex'))!;
-    const next = bu(2);
-    expect(template.match(next)).toMatchObject({ sequence: 2 });
-    const mhAt = 64; // after the IPv6 header and the Home Address option's Destination Options header
-    const timestampAt = mhAt + 2 + optionLocations(next.subarray(mhAt)).find((o) => o.code === OptionType.replayProtection)!.offset;
-    const holes = (i: number) => (i >= 1 && i <= 3) || i === 7 || (i >= 8 && i < 24) || (i >= mhAt + 4 && i < mhAt + 8) || (i >= timestampAt && i < timestampAt + 8) || i >= next.length - 12;
-    const matched = Array.from(next, (_, i) => {
-      const changed = Buffer.from(next);
-      changed[i] ^= i === 0 ? 0x10 : 0x01; // byte 0: the version (its low nibble is the traffic class's)
-      return template.match(changed) !== undefined;
+    const predictor = new Predictor();
+    const t = BuTemplate.of({ packet: bu(1), mh: bu(1).subarray(MH_AT) }, { packet: ba, mh: ba.subarray(ba.length - accepted.reply!.mh.length) }, HOME_BYTES)!;
+    expect(predictor.set(SLOT, 7, node.spi, new HmacSha1Key(KEY), t)).toBe(true);
+    return { predictor, next: bu(2) };
+  }
+  /** After the IPv6 header and the Home Address option's Destination Options header. */
+  const MH_AT = 64;
+  const SLOT = 3;
+  const HOME_BYTES = Buffer.from('20010db8000100000000000000000010', 'hex'); // nodes[0]'s
+
+  /** A BU's packet made authentic again after a change: its authenticator over its own care-of address, its MH checksum. */
+  function resigned(packet: Buffer): Buffer {
+    const out = Buffer.from(packet);
+    const authAt = out.length - MN_HA_AUTHENTICATOR_LENGTH;
+    writeMnHaAuthenticator(new HmacSha1Key(KEY), out.subarray(8, 24), HOME_BYTES, out, MH_AT, authAt, out, authAt);
+    const mh = out.subarray(MH_AT);
+    mh.writeUInt16BE(0, 4);
+    mh.writeUInt16BE(~onesSum([mh], onesSum([pseudoHeader6(HOME_BYTES, out.subarray(24, 40), mh.length, IPPROTO.MH)])) & 0xffff, 4);
+    return out;
+  }
+
+  it('predicts a BU only where its fields may change: each byte of the packet changed in turn, the BU made authentic again', () => {
+    const { predictor, next } = template();
+    expect(predictor.check([Buffer.concat([ETH, next])])[0]).toMatchObject({ slot: SLOT, generation: 7, sequence: 2 });
+    const timestampAt = MH_AT + 2 + optionLocations(next.subarray(MH_AT)).find((o) => o.code === OptionType.replayProtection)!.offset;
+    const holes = (i: number) => (i >= 1 && i <= 3) || i === 7 || (i >= 8 && i < 24) || (i >= MH_AT + 4 && i < MH_AT + 8) || (i >= timestampAt && i < timestampAt + 8) || i >= next.length - 12;
+    const changed = Array.from(next, (_, i) => {
+      const c = Buffer.from(next);
+      c[i] ^= i === 0 ? 0x10 : 0x01; // byte 0: the version (its low nibble is the traffic class's)
+      return Buffer.concat([ETH, resigned(c)]);
     });
-    expect(matched.map((m, i) => (m ? i : -1)).filter((i) => i >= 0)).toEqual(Array.from(next, (_, i) => i).filter(holes));
+    const found = predictor.check(changed);
+    expect(found.map((f, i) => (f ? i : -1)).filter((i) => i >= 0)).toEqual(Array.from(next, (_, i) => i).filter(holes));
     const trafficClass = Buffer.from(next);
     trafficClass[0] ^= 0x01;
-    expect(template.match(trafficClass)).toBeDefined();
+    expect(predictor.check([Buffer.concat([ETH, trafficClass])])[0]).toBeDefined();
+  });
+
+  it('predicts no BU whose authenticator or checksum is wrong, that comes from the home address, names SPI 0 or is cut short', () => {
+    const { predictor, next } = template();
+    const damaged = (at: number) => {
+      const c = Buffer.from(next);
+      c[at] ^= 1;
+      return Buffer.concat([ETH, c]);
+    };
+    const fromHome = Buffer.from(next);
+    HOME_BYTES.copy(fromHome, 8);
+    const spiZero = Buffer.from(next);
+    spiZero.writeUInt32BE(0, next.length - MN_HA_AUTHENTICATOR_LENGTH - 4); // (reserved: it once found an empty place in the SPI table)
+    const frame = Buffer.concat([ETH, next]);
+    const cut = Array.from({ length: frame.length }, (_, n) => frame.subarray(0, n));
+    const longer = Buffer.from(frame);
+    longer.writeUInt16BE(next.length - 40 + 8, ETH.length + 4); // a payload length past the frame's end
+    expect(predictor.check([damaged(next.length - 1), damaged(MH_AT + 4), Buffer.concat([ETH, resigned(fromHome)]), Buffer.concat([ETH, resigned(spiZero)]), ...cut, longer, undefined, frame])
+      .map((f) => f !== undefined)).toEqual([false, false, false, false, ...cut.map(() => false), false, false, true]);
+    expect(predictor.check([Buffer.concat([frame, Buffer.alloc(20)])])[0]).toBeDefined(); // Ethernet padding after the packet
+  });
+
+  it('makes the BAs the general path makes, for a drain of BUs from other care-of addresses', () => {
+    const { predictor } = template();
+    const node = nodes[0]!;
+    const moves = Array.from({ length: 20 }, (_, i) => frame({ node, careOf: `2001:db8:e::${(0x1000 + i).toString(16)}`, sequence: 2 + i, timestampMs: START_MS + 2 + i, lifetime: 600, flags: {}, nowMs: START_MS }));
+    const found = predictor.check(moves);
+    const { ha, close } = homeAgent();
+    expect(general(ha, frame({ node, careOf: '2001:db8:e::5', sequence: 1, timestampMs: START_MS + 1, lifetime: 600, flags: {}, nowMs: START_MS }), START_MS)?.status).toBe(0);
+    moves.forEach((f, i) => expect(found[i]?.ba.toString('hex'), `BU ${i}`).toBe(general(ha, f, START_MS)!.reply!.packet!.toString('hex')));
+    close();
+  });
+
+  it('lays out struct predicted as native/predictor.h does (its BTF)', () => {
+    const inBtf = new Btf(join(packageRoot, 'build/native/predictor-btf.o')).struct('predicted');
+    expect(predictedLayout.size).toBe(inBtf.size);
+    expect(predictedLayout.fields).toEqual(Object.fromEntries(inBtf.fields.map((f) => [f.name, { offset: f.offset, size: f.size }])));
   });
 
   it('predicts the refresh a Binding Refresh Request asks for, as the general path answers it', () => {
@@ -272,7 +343,7 @@ describe('BU prediction', () => {
     const due = START_MS + 575_000; // within 30 s of its expiry
     for (const { ha } of [plain, predicting]) expect(ha.expire(due).map((o) => o.event)).toEqual([`binding refresh requested from ${node.nai}`]);
     expect(predicting.ha.binding(node.nai)?.refreshRequested).toBe(true);
-    const fast = predicting.ha.predictedUpdate(bu(2, due).subarray(ETH.length), due);
+    const fast = predicted(predicting.ha, bu(2, due), due);
     expect(fast).toBeDefined();
     expect(seen(fast)).toEqual(seen(general(plain.ha, bu(2, due), due)));
     expect(predicting.ha.binding(node.nai)).toEqual(plain.ha.binding(node.nai));
@@ -290,7 +361,7 @@ describe('BU prediction', () => {
     const dropped = general(ha, bu(b, 2, false), now)!; // b lets it go...
     expect(general(ha, bu(a, 1, true), now)?.status).toBe(0); // ...a takes it
     dropped.onDataPlaneFailure!(); // b's change refused late (a held move): b defends it again
-    expect(ha.predictedUpdate(bu(a, 2, true).subarray(ETH.length), now)).toBeUndefined();
+    expect(predicted(ha, bu(a, 2, true), now)).toBeUndefined();
     expect(general(ha, bu(a, 2, true), now)?.status).toBe(134);
     close();
   });

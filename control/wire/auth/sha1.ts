@@ -94,8 +94,8 @@ function add(data: Uint8Array, from: number, to: number): void {
 
 /** An HMAC-SHA1 key, its inner and outer padded blocks already compressed. */
 export class HmacSha1Key {
-  /** The inner state (words 0..4), then the outer (5..9). */
-  private readonly state = new Int32Array(10);
+  /** The inner state (words 0..4), then the outer (5..9): as SHA_CTX holds them (BU prediction's native HMAC reads them). */
+  readonly state = new Int32Array(10);
 
   constructor(key: Uint8Array) {
     const k = new Uint8Array(BLOCK);
