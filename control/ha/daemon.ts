@@ -274,7 +274,7 @@ export class HomeAgentDaemon {
         const outcome = this.answerGuarded(p, predicted[k]);
         for (const c of outcome?.dataPlane ?? []) {
           const move = 'install' in c ? this.dataPlane.heldMove(c.install.id) : undefined;
-          if (move) standing.set(move, [...(standing.get(move) ?? []), k]);
+          if (move) (standing.get(move) ?? standing.set(move, []).get(move)!).push(k);
         }
         return outcome;
       }), (move, _id, err) => failed.set(move, err));
@@ -589,13 +589,12 @@ export class HomeAgentDaemon {
   }
 
   /** One change; false if an install found the data plane holding the binding already (a refresh: caches and next hop stay). */
-  private applyChange(change: Outcome['dataPlane'][number]): boolean {
+  private applyChange(change: Outcome['dataPlane'][number], held = 'install' in change ? this.dataPlane.binding(change.install.id) : undefined): boolean {
     if ('remove' in change) {
       this.removeBinding(change.remove);
       return true;
     }
-    const held = this.dataPlane.binding(change.install.id);
-    if (held && sameBinding(held, change.install)) return false;
+    if (held && (held === change.install || sameBinding(held, change.install))) return false; // (a predicted refresh: the same object)
     this.dataPlane.install(change.install);
     return true;
   }
@@ -620,7 +619,9 @@ export class HomeAgentDaemon {
   private applyDataPlane(outcome: Outcome): Outcome | undefined {
     try {
       for (const change of outcome.dataPlane) {
-        if (this.applyChange(change) && 'install' in change) this.announce(change.install);
+        const held = 'install' in change ? this.dataPlane.binding(change.install.id) : undefined;
+        // a move keeps its addresses (the same list): nothing new to announce
+        if (this.applyChange(change, held) && 'install' in change && held?.homeAddresses !== change.install.homeAddresses) this.announce(change.install);
       }
     } catch (err) {
       this.log(`data plane write failed: ${(err as Error).message}`, 'warn');

@@ -133,25 +133,30 @@ function checkEntry(e: Record<string, unknown>): void {
 }
 
 /**
- * A slot's last record up to its tail (its base, then its moving part), and
- * the entry it was made from; baseIn: the slot's copies known to hold this
- * base already (bit 0 the first, bit 1 the second), which a write then
- * leaves as they are.
+ * A slot's last record up to its tail (its base, then its moving part):
+ * their lengths, and the entry it was made from. Their text is kept only
+ * in the file: written from new strings when a part changes, and into the
+ * other copy at its next write from the copy that holds it (no string per
+ * node on the heap). baseIn, wholeIn: the slot's copies known to hold this
+ * base, and this base with this moving part (bit 0 the first copy, bit 1
+ * the second); a write leaves what a copy holds as it is.
  */
-interface Head { of: BindingCacheEntry; base: string; baseBytes: number; moving: string; bytes: number; baseIn: number }
+interface Head { of: BindingCacheEntry; baseBytes: number; bytes: number; baseIn: number; wholeIn: number }
+/** The text of the parts a new head changed: written into the copy, kept nowhere else. */
+interface Fresh { base?: string; moving: string }
 /** The entry's base is the head's: every field in it the same (objects and lists the same objects). */
 const sameBase = ({ of: h }: Head, e: BindingCacheEntry) => h.nai === e.nai && h.bindingId === e.bindingId && h.homeAddress === e.homeAddress
   && h.ipv4HomeAddress === e.ipv4HomeAddress && h.natDetected === e.natDetected && h.lifetime === e.lifetime && h.binding.homeAddresses === e.binding.homeAddresses
   && h.binding.prefixes === e.binding.prefixes && h.linkLocal === e.linkLocal && h.router === e.router && h.deprecatedUntilMs === e.deprecatedUntilMs;
 const sameMoving = ({ of: h }: Head, e: BindingCacheEntry) => h.careOf === e.careOf && h.tunnel === e.tunnel && h.route === e.route;
-/** The entry's head: the slot's last one again, or its base with a new moving part, or new. */
-function head(e: BindingCacheEntry, last: Head | undefined): Head {
+/** The entry's head: the slot's last one again, or its base with a new moving part, or new; with the text of what is new. */
+function head(e: BindingCacheEntry, last: Head | undefined): { h: Head; fresh?: Fresh } {
   const known = last !== undefined && sameBase(last, e);
-  if (known && sameMoving(last, e)) return last;
-  const base = known ? last.base : baseText(e);
-  const baseBytes = known ? last.baseBytes : Buffer.byteLength(base);
+  if (known && sameMoving(last, e)) return { h: last };
+  const base = known ? undefined : baseText(e);
+  const baseBytes = known ? last.baseBytes : Buffer.byteLength(base!);
   const moving = movingText(e);
-  return { of: e, base, baseBytes, moving, bytes: baseBytes + Buffer.byteLength(moving), baseIn: known ? last.baseIn : 0 }; // (written part by part: no string of the two made)
+  return { h: { of: e, baseBytes, bytes: baseBytes + Buffer.byteLength(moving), baseIn: known ? last.baseIn : 0, wholeIn: 0 }, fresh: { base, moving } };
 }
 
 /** Serial-number order of two copies' sequence numbers (RFC 1982 style: they wrap). */
@@ -319,13 +324,13 @@ export class BindingJournal {
   /** An entry into its slot; placed: the slot is the node's already (its next entry, the common case: its head may be the last one, nothing to index). */
   private write(entry: BindingCacheEntry, placed = false): void {
     const slot = entry.bindingId;
-    const h = head(entry, placed ? this.heads[slot] : undefined);
+    const { h, fresh } = head(entry, placed ? this.heads[slot] : undefined);
     const tail = tailText(entry);
     if (TEXT_AT + h.bytes + tail.length > this.copySize) { // a profile added since open() with a longer entry: larger copies, the file rewritten once
       this.rewrite([...this.current()].filter((e) => e.nai !== entry.nai).concat(entry));
       return;
     }
-    this.writeSlot(slot, h, tail);
+    this.writeSlot(slot, h, fresh, tail);
     this.heads[slot] = h;
     if (placed) return;
     const other = this.naiIn.get(entry.bindingId);
@@ -345,12 +350,14 @@ export class BindingJournal {
    * A record (none: no entry) over the slot's older copy, its sequence
    * number last (until then the slot reads as it was); the rest of what the
    * copy held zeroed, not the whole copy: each write would otherwise touch
-   * every cache line of it, a miss each with 100,000 slots. Nor is a base
-   * the copy holds already written again (Head.baseIn). (A write cut
-   * short may leave bytes past its copy's length: nothing reads them, and a
-   * cleared slot is zeroed whole.)
+   * every cache line of it, a miss each with 100,000 slots. A part the copy
+   * holds already is not written again (Head.baseIn, wholeIn); one it lacks
+   * comes from fresh (the part is new) or else from the newer copy, which
+   * holds the head's whole text (its last write). (A write cut short may
+   * leave bytes past its copy's length: nothing reads them, and a cleared
+   * slot is zeroed whole.)
    */
-  private writeSlot(slot: number, h?: Head, tail = ''): void {
+  private writeSlot(slot: number, h?: Head, fresh?: Fresh, tail = ''): void {
     if (!this.file) throw new Error(`${this.path}: the journal is closed`);
     if (slot >= this.capacity) this.grow(slot);
     const bytes = this.file!.bytes;
@@ -360,13 +367,30 @@ export class BindingJournal {
     const seq = (this.words[other / 4]! + 1) | 0 || 1; // 0 is never written: after 2^32 writes, 1
     const stale = h ? TEXT_AT + bytes.readUInt16LE(at + LENGTH_AT) : this.copySize; // what the copy held: past it, zeros already
     const copyBit = at === a ? 1 : 2;
-    const base = !h ? 0 : h.baseIn & copyBit ? h.baseBytes : bytes.write(h.base, at + TEXT_AT);
-    const length = h ? base + bytes.write(h.moving, at + TEXT_AT + h.baseBytes) + bytes.write(tail, at + TEXT_AT + h.bytes, 'latin1') : 0;
+    if (h) {
+      const text = at + TEXT_AT;
+      const holdsBase = (h.baseIn & copyBit) !== 0;
+      if (fresh) {
+        if (!holdsBase) {
+          if (fresh.base !== undefined) bytes.write(fresh.base, text);
+          else bytes.copy(bytes, text, other + TEXT_AT, other + TEXT_AT + h.baseBytes);
+        }
+        bytes.write(fresh.moving, text + h.baseBytes);
+      } else if (!(h.wholeIn & copyBit)) {
+        const from = holdsBase ? h.baseBytes : 0;
+        bytes.copy(bytes, text + from, other + TEXT_AT + from, other + TEXT_AT + h.bytes);
+      }
+    }
+    const length = h ? h.bytes + bytes.write(tail, at + TEXT_AT + h.bytes, 'latin1') : 0;
     bytes.writeUInt16LE(length, at + LENGTH_AT);
     if (TEXT_AT + length < stale) bytes.fill(0, at + TEXT_AT + length, at + stale);
     Atomics.store(this.words, at / 4, seq);
-    if (h) h.baseIn |= copyBit;
-    else bytes.fill(0, other, other + this.copySize); // a cleared slot keeps nothing of the node (the older copy was its last entry)
+    if (h) {
+      h.baseIn |= copyBit;
+      h.wholeIn |= copyBit;
+    } else {
+      bytes.fill(0, other, other + this.copySize); // a cleared slot keeps nothing of the node (the older copy was its last entry)
+    }
   }
 
   /** Room for binding id slot: the file lengthened (its new slots read as empty, their blocks allocated) and mapped again. */
