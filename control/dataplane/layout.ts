@@ -186,11 +186,19 @@ function parseIpv6(s: string): Buffer | null {
 export function inPrefix(addr: string, prefix: string): boolean {
   const p = parsedPrefix(prefix);
   const a = sharedAddrBytes(addr);
-  if (a.length !== p.net.length) return false;
+  return a.length === p.net.length && bytesInPrefix(a, 0, p);
+}
+
+/** A prefix as its address's bytes and its length (parsed once, to match many addresses' bytes with bytesInPrefix()). */
+export type ParsedPrefix = { readonly net: Buffer; readonly length: number };
+export const prefixOf = (prefix: string): ParsedPrefix => parsedPrefix(prefix);
+
+/** The address at bytes[at..] (of p's family) is in p. */
+export function bytesInPrefix(bytes: Uint8Array, at: number, p: ParsedPrefix): boolean {
   let bits = p.length;
   for (let i = 0; bits > 0; i++, bits -= 8) {
     const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if (((a[i]! ^ p.net[i]!) & mask) !== 0) return false;
+    if (((bytes[at + i]! ^ p.net[i]!) & mask) !== 0) return false;
   }
   return true;
 }
@@ -200,10 +208,10 @@ export function inPrefix(addr: string, prefix: string): boolean {
  * (home link, non-global ranges) several times per Binding Update.
  * Bounded: a program that asks of ever new prefixes starts over.
  */
-const prefixes = new Map<string, { net: Buffer; length: number }>();
+const prefixes = new Map<string, ParsedPrefix>();
 const PREFIXES_KEPT = 4096;
 
-function parsedPrefix(prefix: string): { net: Buffer; length: number } {
+function parsedPrefix(prefix: string): ParsedPrefix {
   let p = prefixes.get(prefix);
   if (p) return p;
   const slash = prefix.indexOf('/');

@@ -22,7 +22,7 @@
  * shadow entries (PMIPv6).
  */
 import { sameBinding, type Binding, type Tunnel } from '../dataplane/dataplane.js';
-import { addrBytes, canonicalAddr, formatAddr, formatSharedAddr, inPrefix, sharedAddrBytes } from '../dataplane/layout.js';
+import { addrBytes, bytesInPrefix, canonicalAddr, formatAddr, formatSharedAddr, inPrefix, prefixOf, sharedAddrBytes, type ParsedPrefix } from '../dataplane/layout.js';
 import { DecodeError } from '../wire/buffer.js';
 import { MN_HA_AUTHENTICATOR_LENGTH, signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
 import { HmacSha1Key } from '../wire/auth/sha1.js';
@@ -34,7 +34,7 @@ import { BaStatus, BeStatus, Ipv4AckStatus } from '../wire/mh/constants.js';
 import { prefixesOverlap, staticIpv4, type HomeAgentConfig, type MobileNodeProfile } from './config.js';
 import { DueWheel } from './due.js';
 import { AddressPool } from './pool.js';
-import { BuTemplate, careOfOf, fromCareOf, mhOf, Predictor, type PredictedBu } from './prediction.js';
+import { BuTemplate, CARE_OF_AT, careOfOf, fromCareOf, mhOf, Predictor, type PredictedBu } from './prediction.js';
 
 export const DSMIP_PORT = DSMIP6_UDP_PORT;
 /** Unspecified and loopback, multicast, link-local, IPv4-mapped: no care-of address. */
@@ -236,6 +236,8 @@ export class HomeAgent {
   private readonly linkLocals = new Map<string, NodeState>();
   /** IPv4 home addresses live entries hold, and whose: an on-link one is no pool's, so only this keeps it one node's. */
   private readonly ipv4Holders = new Map<string, NodeState>();
+  /** What no IPv6 care-of address is in: the ranges that are not global unicast, the home agent's own address, the home link's prefixes. */
+  private readonly notCareOf6: ParsedPrefix[];
   /** Nodes with a prediction, by binding id (their template's slot in the predictor). */
   private readonly predicted = new Map<number, NodeState>();
   private readonly predictor = new Predictor();
@@ -247,6 +249,7 @@ export class HomeAgent {
   /** onChange sees every change to the binding cache (the journal keeps them). */
   constructor(readonly config: HomeAgentConfig, private readonly onChange?: (nai: string, entry: BindingCacheEntry | undefined) => void) {
     this.statics = new Set(config.mobileNodes.map(staticIpv4).filter((a): a is string => a !== undefined));
+    this.notCareOf6 = [...NOT_GLOBAL_UNICAST6, `${config.homeAgent.ipv6}/128`, ...config.homeLink.prefixes].map(prefixOf).filter((p) => p.net.length === 16);
     for (const [name, p] of Object.entries(config.pools)) this.pools.set(name, new AddressPool(name, p.from, p.to, this.statics));
     config.mobileNodes.forEach((m, i) => this.nodes.set(m.nai, { profile: m, key: new HmacSha1Key(m.key), bindingId: i + 1 }));
   }
@@ -496,8 +499,13 @@ export class HomeAgent {
    * unless it is the home address itself (IPv6-wise at home, or going home).
    */
   private usableCareOf6(address: string, home: string): boolean {
-    if (address === home) return true;
-    return !NOT_GLOBAL_UNICAST6.some((p) => inPrefix(address, p)) && address !== this.config.homeAgent.ipv6 && !this.onHomeLink(address);
+    return address === home || this.usableCareOfAt(sharedAddrBytes(address), 0);
+  }
+
+  /** The IPv6 address at bytes[at..] may be a care-of address: global unicast, not ours, not on the home link. */
+  private usableCareOfAt(bytes: Uint8Array, at: number): boolean {
+    for (const p of this.notCareOf6) if (bytesInPrefix(bytes, at, p)) return false;
+    return true;
   }
 
   private onHomeLink(address: string): boolean {
@@ -578,8 +586,8 @@ export class HomeAgent {
     if (!sequenceNewer(bu.sequence, previous.sequence)) return undefined;
 
     const moved = !fromCareOf(bu, p.careOf);
+    if (moved && !this.usableCareOfAt(bu.frame, CARE_OF_AT)) return undefined; // (register(): 174)
     const careOf = moved ? formatSharedAddr(careOfOf(bu), 6) : previous.careOf; // (its bytes kept: the data plane's install reads them)
-    if (moved && !this.usableCareOf6(careOf, previous.homeAddress)) return undefined; // (register(): 174)
     const tunnel = moved ? { ...previous.tunnel, remote: careOf } : previous.tunnel;
     const entry: BindingCacheEntry = { // every field named: a literal of one shape, cheaper than a spread copy (a field the general path leaves out is here undefined: JSON omits both)
       nai: previous.nai, bindingId: previous.bindingId, homeAddress: previous.homeAddress, ipv4HomeAddress: previous.ipv4HomeAddress, careOf, natDetected: previous.natDetected,

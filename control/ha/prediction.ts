@@ -37,9 +37,8 @@ import type { HmacSha1Key } from '../wire/auth/sha1.js';
 
 const SOURCE_AT = 8;
 const DESTINATION_AT = 24;
-/** A captured frame's IPv6 packet, after the Ethernet header, and its source (the BU's care-of address). */
+/** A captured frame's IPv6 packet, after the Ethernet header. */
 const FRAME_IP_AT = 14;
-const FRAME_SOURCE_AT = FRAME_IP_AT + SOURCE_AT;
 /** An MN-HA option ending the MH: its SPI, then the authenticator. */
 const SPI_FROM_END = 4 + MN_HA_AUTHENTICATOR_LENGTH;
 
@@ -104,15 +103,18 @@ export interface PredictedBu {
   generation: number;
   sequence: number;
   timestamp: bigint;
-  /** As captured (Ethernet); its BU's care-of address, its IPv6 source, at FRAME_SOURCE_AT. */
+  /** As captured (Ethernet); its BU's care-of address, its IPv6 source, at CARE_OF_AT. */
   frame: Buffer;
   /** Its BA: the template's with its care-of address, sequence number, timestamp, authenticator and checksum. */
   ba: Buffer;
 }
 
+/** Where a predicted BU's frame has its care-of address (its IPv6 source). */
+export const CARE_OF_AT = FRAME_IP_AT + SOURCE_AT;
+
 /** The frame's care-of address is these 16 bytes. */
 export function fromCareOf(p: PredictedBu, careOf: Uint8Array): boolean {
-  for (let i = 0; i < 16; i++) if (p.frame[FRAME_SOURCE_AT + i] !== careOf[i]) return false;
+  for (let i = 0; i < 16; i++) if (p.frame[CARE_OF_AT + i] !== careOf[i]) return false;
   return true;
 }
 
@@ -120,7 +122,7 @@ export function fromCareOf(p: PredictedBu, careOf: Uint8Array): boolean {
 export const mhOf = (p: PredictedBu, mhAt: number): Buffer => p.frame.subarray(FRAME_IP_AT + mhAt, FRAME_IP_AT + IPV6_HEADER_LENGTH + p.frame.readUInt16BE(FRAME_IP_AT + 4));
 
 /** The frame's care-of address (a view of it). */
-export const careOfOf = (p: PredictedBu): Buffer => p.frame.subarray(FRAME_SOURCE_AT, FRAME_SOURCE_AT + 16);
+export const careOfOf = (p: PredictedBu): Buffer => p.frame.subarray(CARE_OF_AT, CARE_OF_AT + 16);
 
 /** A BA, at most: its template is an IPv6 packet within the minimum MTU (longer ones are not predicted). */
 const BA_ROOM = 1280;
