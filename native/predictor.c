@@ -198,17 +198,28 @@ static uint32_t pseudo_sum(const uint8_t *src, const uint8_t *dst, uint32_t leng
 	return sum + (length >> 16) + (length & 0xffff) + IPPROTO_MH;
 }
 
+/* A packet whose MH starts at mh_at, its sequence number ends seq_end into it, its timestamp at ts_at, an MN-HA option ending it: within MAX_PACKET. */
+static int laid_out(uint32_t len, uint32_t mh_at, uint32_t ts_at, uint32_t seq_end)
+{
+	return len <= MAX_PACKET && mh_at >= IPV6_HLEN && mh_at + seq_end <= ts_at && ts_at + 8 + SPI_FROM_END <= len;
+}
+
+/** Slots (binding ids) beyond this are refused: grow_slots() doubles a uint32_t. */
+enum { MAX_SLOT = 1u << 24 };
+
 /**
  * Sets a slot's template: the BU (mh_at: where its MH starts; ts_at: where
  * its timestamp is; the MH ends the packet with the MN-HA option) and its
  * BA alike, the home address, the key's ten state words. The layouts were
- * checked by the caller (BuTemplate.of()). -1: too long, or no memory.
+ * checked by the caller (BuTemplate.of()), and again here as far as the
+ * byte work relies on them. -1: too long, not so laid out, or no memory.
  */
 int predictor_set(struct predictor *p, uint32_t slot, uint32_t generation, uint32_t spi, const uint32_t *key, const uint8_t *home,
 		  const uint8_t *bu, uint32_t bu_len, uint32_t bu_mh_at, uint32_t bu_ts_at,
 		  const uint8_t *ba, uint32_t ba_len, uint32_t ba_mh_at, uint32_t ba_ts_at)
 {
-	if (!slot || !spi || bu_len > MAX_PACKET || ba_len > MAX_PACKET)
+	if (!slot || slot >= MAX_SLOT || !spi || !laid_out(bu_len, bu_mh_at, bu_ts_at, BU_SEQUENCE_AT + 2)
+	    || !laid_out(ba_len, ba_mh_at, ba_ts_at, BA_SEQUENCE_AT + 2))
 		return -1;
 	if (slot >= p->nslots && grow_slots(p, slot))
 		return -1;
