@@ -269,9 +269,15 @@ export class HomeAgentDaemon {
       const chunk = packets.slice(i, i + CHUNK);
       const standing = new Map<HeldMoveToken, number[]>(); // a held move, and the outcomes of the chunk that stand on it
       const failed = new Map<HeldMoveToken, Error>();
-      const predicted = this.predictGuarded(chunk);
+      let predicted = this.predictGuarded(chunk), from = 0; // predicted[k - from]: chunk[k]'s
+      let templates = this.homeAgent.templateGeneration;
       const outcomes = this.dataPlane.batchMoves(() => chunk.map((p, k) => {
-        const outcome = this.answerGuarded(p, predicted[k]);
+        if (this.homeAgent.templateGeneration !== templates) { // an earlier BU of the chunk made a template: the rest checked again, against the templates as they are now
+          templates = this.homeAgent.templateGeneration;
+          predicted = this.predictGuarded(chunk.slice(k));
+          from = k;
+        }
+        const outcome = this.answerGuarded(p, predicted[k - from]);
         for (const c of outcome?.dataPlane ?? []) {
           const move = 'install' in c ? this.dataPlane.heldMove(c.install.id) : undefined;
           if (move) (standing.get(move) ?? standing.set(move, []).get(move)!).push(k);

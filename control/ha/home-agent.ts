@@ -566,6 +566,11 @@ export class HomeAgent {
     return this.predicted.size ? this.predictor.check(frames) : frames.map(() => undefined);
   }
 
+  /** Changes with every template made (Prediction.generation): what predictBatch() found before a change may miss a frame the new template predicts. */
+  get templateGeneration(): number {
+    return this.generation;
+  }
+
   /**
    * A BU over IPv6 that its node's last accepted one predicts, its MH
    * checksum and authenticator checked and its BA made (predictBatch()),
