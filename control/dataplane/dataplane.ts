@@ -129,6 +129,8 @@ export class DataPlane {
   private reader: SignalReader | null = null;
   private batchDepth = 0;
   private invalidationHeld = false;
+  /** Where writeEntries() packs a batch's keys and its values. */
+  private readonly staging: [Buffer, Buffer] = [Buffer.alloc(0), Buffer.alloc(0)];
   /** Inside batchMoves(): the tunnel rewrites of bindings that only moved, by binding id, with what each was before; and who hears of one that failed. */
   private heldMoves: { moves: Map<number, HeldMove>; failed: (move: HeldMoveToken, id: number, err: Error) => void } | null = null;
   /** True if the maps were already pinned: a restart on a live data plane. */
@@ -480,6 +482,26 @@ export class DataPlane {
   }
 
   /**
+   * Inside batchMoves(): `to` is `from`, which the maps hold now, with only
+   * its tunnel's remote address changed (a predicted move: the caller made it
+   * so). Held and written at the end of the batch as install() holds a move,
+   * without install()'s comparisons and checks. False, and nothing done, if
+   * no batch is open or the maps do not hold `from`: install() it then.
+   */
+  move(from: Binding, to: Binding): boolean {
+    const held = this.heldMoves?.moves;
+    const record = this.bindings.get(to.id);
+    if (!held || record?.binding !== from || !record.entries.every((e) => BATCHED_MAPS.has(e.map))) return false;
+    const value = this.tunnelValue(to);
+    const before = held.get(to.id);
+    if (before) before.value = value;
+    else held.set(to.id, { previous: from, entries: record.entries, value });
+    record.binding = to;
+    this.invalidateCaches();
+    return true;
+  }
+
+  /**
    * Installs many bindings with batched map writes (bulk loads, restarts).
    * Everything is checked before anything is written; bindings that exist
    * already are replaced one by one with install(). If a batched write
@@ -560,16 +582,30 @@ export class DataPlane {
     const batches = new Map<MapName, { keys: Buffer[]; values: Buffer[] }>();
     for (const { entries, value } of bindings) {
       for (const e of entries) {
-        const batch = batches.get(e.map) ?? { keys: [], values: [] };
+        let batch = batches.get(e.map);
+        if (!batch) batches.set(e.map, (batch = { keys: [], values: [] }));
         batch.keys.push(e.key);
         batch.values.push(value);
-        batches.set(e.map, batch);
       }
     }
     for (const [map, { keys, values }] of batches) {
-      if (BATCHED_MAPS.has(map)) libbpf.updateBatch(this.fd(map), Buffer.concat(keys), Buffer.concat(values), keys.length);
+      if (BATCHED_MAPS.has(map)) libbpf.updateBatch(this.fd(map), this.packed(keys, 0), this.packed(values, 1), keys.length);
       else keys.forEach((k, i) => libbpf.update(this.fd(map), k, values[i]!));
     }
+  }
+
+  /** Keys (one) or values (the other) of a batched write, packed back to back into a buffer kept for it (grown as needed). */
+  private packed(parts: readonly Buffer[], which: 0 | 1): Buffer {
+    let bytes = 0;
+    for (const p of parts) bytes += p.length;
+    if (this.staging[which].length < bytes) this.staging[which] = Buffer.allocUnsafe(2 * bytes);
+    const out = this.staging[which];
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out.subarray(0, bytes);
   }
 
   private tunnelValue(b: Binding): Buffer {

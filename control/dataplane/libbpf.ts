@@ -46,6 +46,8 @@ const BatchOpts = koffi.struct('bpf_map_batch_opts', {
   elem_flags: 'uint64_t',
   flags: 'uint64_t',
 });
+/** The batch calls' options: none but their size (made once: a koffi call marshals what it is given). */
+const BATCH_OPTS = { sz: koffi.sizeof(BatchOpts), elem_flags: 0, flags: 0 };
 
 const RingSample = koffi.proto('int ring_sample_cb(void *ctx, void *data, size_t size)');
 
@@ -183,7 +185,7 @@ export const libbpf = {
   /** Updates count entries at once (keys and values packed back to back). */
   updateBatch(fd: number, keys: Buffer, values: Buffer, count: number): void {
     const n = [count];
-    ok('bpf_map_update_batch', f.updateBatch(fd, keys, values, n, { sz: koffi.sizeof(BatchOpts), elem_flags: 0, flags: 0 }) as number, `fd ${fd}`);
+    ok('bpf_map_update_batch', f.updateBatch(fd, keys, values, n, BATCH_OPTS) as number, `fd ${fd}`);
   },
   linkCreate(progFd: number, ifindex: number, type: number, flags = 0): number {
     const opts = { sz: koffi.sizeof(LinkCreateOpts), flags, iter_info: null, iter_info_len: 0, target_btf_id: 0, reserved: new Array(32).fill(0) };

@@ -624,6 +624,8 @@ export class HomeAgentDaemon {
   /** Applies an outcome's data-plane changes; returns what to answer: the outcome, or its refusal if a write failed. */
   private applyDataPlane(outcome: Outcome): Outcome | undefined {
     try {
+      const [change] = outcome.dataPlane;
+      if (outcome.movedFrom && change && 'install' in change && this.dataPlane.move(outcome.movedFrom, change.install)) return outcome; // (its addresses the same: nothing to announce)
       for (const change of outcome.dataPlane) {
         const held = 'install' in change ? this.dataPlane.binding(change.install.id) : undefined;
         // a move keeps its addresses (the same list): nothing new to announce

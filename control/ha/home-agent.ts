@@ -79,6 +79,8 @@ export interface Outcome {
    * failed). The data plane undoes its own partial writes.
    */
   onDataPlaneFailure?: () => Outcome;
+  /** Its one change installs this binding with only its tunnel's remote address changed (a predicted move): the data plane may take it so (DataPlane.move()). */
+  movedFrom?: Binding;
   /**
    * Addresses to probe on the home link (duplicate address detection) before
    * anything else: only if no one answers for them does the outcome stand;
@@ -605,7 +607,8 @@ export class HomeAgent {
     if (moved) p.careOf.set(careOfOf(bu));
     const nai = node.profile.nai;
     return {
-      dataPlane: [{ install: entry.binding }], reply: { mh: bu.ba.subarray(p.baMhAt), route: entry.route, packet: bu.ba }, status: BaStatus.accepted, event: `registered ${nai} at ${careOf} (${tunnel.format})`,
+      dataPlane: [{ install: entry.binding }], ...(moved && { movedFrom: previous.binding }),
+      reply: { mh: bu.ba.subarray(p.baMhAt), route: entry.route, packet: bu.ba }, status: BaStatus.accepted, event: `registered ${nai} at ${careOf} (${tunnel.format})`,
       onDataPlaneFailure: () => { // as register()'s: the entry before, and a BA of the general path's making
         this.put(node, previous);
         const mh = mhOf(bu, p.buMhAt);
