@@ -327,6 +327,19 @@ static void answer(const struct template *t, const uint8_t *packet, uint8_t *out
 	put16(out + mh + MH_CHECKSUM_AT, (uint16_t)~fold(ones_add(t->ba_pseudo, out + mh, len - mh)));
 }
 
+/**
+ * Unix time in ms, rounded to the nearest, of an NTP timestamp: its era
+ * resolved as control/wire/auth/replay.ts's ntpUnwrap() does (top bit set:
+ * 1968–2036; clear: 2036–2104), as its fromNtp() computes it.
+ */
+static double unix_ms(uint64_t ntp)
+{
+	const int64_t ntp_unix_offset_s = 2208988800LL;
+	int64_t seconds = (int64_t)(ntp >> 32) + (ntp >> 63 ? 0 : (int64_t)1 << 32) - ntp_unix_offset_s;
+	uint64_t ms = ((ntp & 0xffffffffu) * 1000 + (1ull << 31)) >> 32;
+	return (double)seconds * 1000 + (double)ms;
+}
+
 /** A frame's IPv6 packet and its length, if it is one (Ethernet, the packet within the frame); NULL if not. */
 static const uint8_t *ipv6_packet(const uint8_t *frame, uint32_t frame_len, uint32_t *len)
 {
@@ -383,6 +396,7 @@ uint32_t predictor_check(const struct predictor *p, const uint8_t *frames, const
 				.slot = found[k]->slot, .generation = t->generation, .ba_at = used, .ba_len = t->ba_len,
 				.sequence = be16(packet[k] + t->bu_mh_at + BU_SEQUENCE_AT), .timestamp = (uint64_t)be32(ts) << 32 | be32(ts + 4),
 			};
+			o->timestamp_ms = unix_ms(o->timestamp);
 			used += t->ba_len;
 			count++;
 		}

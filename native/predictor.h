@@ -18,6 +18,7 @@ struct predicted {
 	__u16 ba_len;
 	__u16 sequence;   /* the BU's */
 	__u64 timestamp;  /* its Replay Protection option's, host order */
+	double timestamp_ms; /* the same as Unix time in ms, rounded to the nearest (fromNtp() of control/wire/auth/replay.ts) */
 };
 
 #endif

@@ -30,7 +30,7 @@ export class Btf {
     const t = this.byId.get(id);
     if (!t) throw new Error(`BTF type ${id} missing`);
     switch (t.kind) {
-      case 'INT': case 'STRUCT': case 'UNION': case 'ENUM': case 'ENUM64':
+      case 'INT': case 'FLOAT': case 'STRUCT': case 'UNION': case 'ENUM': case 'ENUM64':
         return t.size ?? 0;
       case 'TYPEDEF': case 'VOLATILE': case 'CONST': case 'RESTRICT': case 'TYPE_TAG':
         return this.sizeOf(t.type_id!);

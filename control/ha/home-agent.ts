@@ -26,7 +26,7 @@ import { addrBytes, bytesInPrefix, canonicalAddr, formatAddr, formatSharedAddr, 
 import { DecodeError } from '../wire/buffer.js';
 import { MN_HA_AUTHENTICATOR_LENGTH, signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
 import { HmacSha1Key } from '../wire/auth/sha1.js';
-import { checkReplay, ntpTimestamp, ntpUnwrap } from '../wire/auth/replay.js';
+import { checkReplay, ntpAfter, ntpTimestamp } from '../wire/auth/replay.js';
 import { DSMIP6_UDP_PORT } from '../wire/ip/constants.js';
 import { encodeSignalling6 } from '../wire/ip/signalling.js';
 import { decodeMobilityHeader, encodeMobilityHeader, NO_BA_FLAGS, type BaFlags, type BindingUpdate, type MobilityHeader, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
@@ -371,7 +371,7 @@ export class HomeAgent {
     reindex(this.linkLocals, node, defendedLinkLocal(node.entry), defendedLinkLocal(entry));
     reindex(this.ipv4Holders, node, liveIpv4(node.entry), liveIpv4(entry));
     node.entry = entry;
-    if (entry && entry.lastTimestamp !== node.lastTimestamp && (node.lastTimestamp === undefined || ntpUnwrap(entry.lastTimestamp) > ntpUnwrap(node.lastTimestamp))) node.lastTimestamp = entry.lastTimestamp;
+    if (entry && entry.lastTimestamp !== node.lastTimestamp && (node.lastTimestamp === undefined || ntpAfter(entry.lastTimestamp, node.lastTimestamp))) node.lastTimestamp = entry.lastTimestamp;
     this.due.set(node, entry && this.dueMs(entry));
   }
 
@@ -589,7 +589,7 @@ export class HomeAgent {
     const previous = p.entry;
     const linkLocalHolder = previous.linkLocal === undefined ? undefined : this.linkLocals.get(previous.linkLocal);
     if (linkLocalHolder && linkLocalHolder !== node) return undefined; // another node's now (register(): 134)
-    if (checkReplay(bu.timestamp, nowMs, this.config.policy.replayWindow * 1000, node.lastTimestamp).verdict !== 'fresh') return undefined;
+    if (checkReplay(bu.timestamp, nowMs, this.config.policy.replayWindow * 1000, node.lastTimestamp, bu.timestampMs).verdict !== 'fresh') return undefined;
     if (!sequenceNewer(bu.sequence, previous.sequence)) return undefined;
 
     const moved = !fromCareOf(bu, p.careOf);

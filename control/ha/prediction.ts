@@ -43,7 +43,9 @@ const FRAME_IP_AT = 14;
 const SPI_FROM_END = 4 + MN_HA_AUTHENTICATOR_LENGTH;
 
 /** struct predicted of native/predictor.h (test/ha/prediction.test.ts checks it against the header's BTF). */
-export const predictedLayout = struct('predicted', 24, { slot: [0, 4], generation: [4, 4], ba_at: [8, 4], ba_len: [12, 2], sequence: [14, 2], timestamp: [16, 8] });
+export const predictedLayout = struct('predicted', 32, {
+  slot: [0, 4], generation: [4, 4], ba_at: [8, 4], ba_len: [12, 2], sequence: [14, 2], timestamp: [16, 8], timestamp_ms: [24, 8],
+});
 
 const lib = koffi.load(join(packageRoot, 'build/native/libpredictor.so'));
 const predictorNew = lib.func('void *predictor_new(void)');
@@ -103,6 +105,8 @@ export interface PredictedBu {
   generation: number;
   sequence: number;
   timestamp: bigint;
+  /** The timestamp as Unix time in ms (fromNtp()'s, made natively). */
+  timestampMs: number;
   /** As captured (Ethernet); its BU's care-of address, its IPv6 source, at CARE_OF_AT. */
   frame: Buffer;
   /** Its BA: the template's with its care-of address, sequence number, timestamp, authenticator and checksum. */
@@ -127,7 +131,10 @@ export const careOfOf = (p: PredictedBu): Buffer => p.frame.subarray(CARE_OF_AT,
 /** A BA, at most: its template is an IPv6 packet within the minimum MTU (longer ones are not predicted). */
 const BA_ROOM = 1280;
 const BA_ARENA = 256 * 1024;
-const WORD = { slot: word(4, 'slot'), generation: word(4, 'generation'), baAt: word(4, 'ba_at'), baLength: word(2, 'ba_len'), sequence: word(2, 'sequence'), timestamp: word(8, 'timestamp') };
+const WORD = {
+  slot: word(4, 'slot'), generation: word(4, 'generation'), baAt: word(4, 'ba_at'), baLength: word(2, 'ba_len'), sequence: word(2, 'sequence'), timestamp: word(8, 'timestamp'),
+  timestampMs: word(8, 'timestamp_ms'),
+};
 /** A field of struct predicted as an index into an array of its size's elements (its offset a multiple of its size). */
 function word(size: number, field: keyof typeof predictedLayout.fields): number {
   const f = predictedLayout.fields[field]!;
@@ -138,10 +145,10 @@ function word(size: number, field: keyof typeof predictedLayout.fields): number 
 /** 32-bit words a struct predicted takes. */
 const WORDS = predictedLayout.size / 4;
 
-/** Room for n struct predicted, seen as 32-, 16- and 64-bit words (host order, as the C writes them). */
-function predictedArrays(n: number): { u32: Uint32Array; u16: Uint16Array; u64: BigUint64Array } {
+/** Room for n struct predicted, seen as 32-, 16- and 64-bit words and doubles (host order, as the C writes them). */
+function predictedArrays(n: number): { u32: Uint32Array; u16: Uint16Array; u64: BigUint64Array; f64: Float64Array } {
   const bytes = new ArrayBuffer(n * predictedLayout.size);
-  return { u32: new Uint32Array(bytes), u16: new Uint16Array(bytes), u64: new BigUint64Array(bytes) };
+  return { u32: new Uint32Array(bytes), u16: new Uint16Array(bytes), u64: new BigUint64Array(bytes), f64: new Float64Array(bytes) };
 }
 
 /** The native predictor: every node's template by its slot (binding id), found by the SPI that ends its BUs. */
@@ -186,7 +193,7 @@ export class Predictor {
       this.basUsed = 0;
     }
     const bas = this.bas.subarray(this.basUsed);
-    const { u32, u16, u64 } = this.out;
+    const { u32, u16, u64, f64 } = this.out;
     const found = predictorCheck(this.handle, this.frames, this.ends, n, u32, bas, bas.length) as number;
     const result: (PredictedBu | undefined)[] = new Array(n).fill(undefined);
     for (let k = 0, w = 0; found > 0 && k < n; k++, w += WORDS) { // w: struct k's first 32-bit word
@@ -195,7 +202,7 @@ export class Predictor {
       const at = u32[w + WORD.baAt]!, end = at + u16[2 * w + WORD.baLength]!;
       result[k] = {
         slot, generation: u32[w + WORD.generation]!, sequence: u16[2 * w + WORD.sequence]!, timestamp: u64[w / 2 + WORD.timestamp]!,
-        frame: frames[k]!, ba: bas.subarray(at, end),
+        timestampMs: f64[w / 2 + WORD.timestampMs]!, frame: frames[k]!, ba: bas.subarray(at, end),
       };
       this.basUsed += end - at;
     }

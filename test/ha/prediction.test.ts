@@ -27,7 +27,7 @@ import { onesSum, pseudoHeader6 } from '../../control/wire/checksum.js';
 import { IPPROTO } from '../../control/wire/ip/constants.js';
 import { unwrapSignal } from '../../control/signalling/channel.js';
 import { signMnHa } from '../../control/wire/auth/mipv6.js';
-import { ntpTimestamp } from '../../control/wire/auth/replay.js';
+import { fromNtp, ntpTimestamp } from '../../control/wire/auth/replay.js';
 import { encodeSignalling6 } from '../../control/wire/ip/signalling.js';
 import { OptionType } from '../../control/wire/mh/constants.js';
 import { encodeMobilityHeader, NO_BU_FLAGS, type MobilityOption } from '../../control/wire/mh/index.js';
@@ -315,6 +315,19 @@ describe('BU prediction', () => {
     expect(predictor.check([damaged(next.length - 1), damaged(MH_AT + 4), Buffer.concat([ETH, resigned(fromHome)]), Buffer.concat([ETH, resigned(spiZero)]), ...cut, longer, undefined, frame])
       .map((f) => f !== undefined)).toEqual([false, false, false, false, ...cut.map(() => false), false, false, true]);
     expect(predictor.check([Buffer.concat([frame, Buffer.alloc(20)])])[0]).toBeDefined(); // Ethernet padding after the packet
+  });
+
+  it('reads a BU\'s timestamp, and as Unix time the ms fromNtp() gives, in either NTP era', () => {
+    const { predictor, next } = template();
+    const at = MH_AT + 2 + optionLocations(next.subarray(MH_AT)).find((o) => o.code === OptionType.replayProtection)!.offset;
+    const stamps = [0n, 1n, (1n << 63n) - 1n, 1n << 63n, (1n << 64n) - 1n, ntpTimestamp(START_MS), ntpTimestamp(Date.UTC(2036, 1, 7, 6, 28, 16)), ntpTimestamp(Date.UTC(2090, 0, 1)),
+      0x7fffffff_80000000n, 0xe000_0000_7fff_ffffn, 0xe000_0000_8000_0000n];
+    const found = predictor.check(stamps.map((t) => {
+      const c = Buffer.from(next);
+      c.writeBigUInt64BE(t, at);
+      return Buffer.concat([ETH, resigned(c)]);
+    }));
+    expect(found.map((f) => [f?.timestamp, f?.timestampMs])).toEqual(stamps.map((t) => [t, fromNtp(t)]));
   });
 
   it('makes the BAs the general path makes, for a drain of BUs from other care-of addresses', () => {

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DecodeError, EncodeError } from '../../control/wire/buffer.js';
-import { DEFAULT_REPLAY_WINDOW_MS, checkReplay, fromNtp, ntpTimestamp, ntpUnwrap, replayTimestampOf } from '../../control/wire/auth/replay.js';
+import { DEFAULT_REPLAY_WINDOW_MS, checkReplay, fromNtp, ntpAfter, ntpTimestamp, ntpUnwrap, replayTimestampOf } from '../../control/wire/auth/replay.js';
 
 describe('NTP timestamps', () => {
   it('known values: the Unix epoch, 2000-01-01, half a second', () => {
@@ -39,6 +39,20 @@ describe('NTP timestamps', () => {
     fc.assert(fc.property(ms, ms, (a, b) => {
       expect(ntpUnwrap(ntpTimestamp(a)) < ntpUnwrap(ntpTimestamp(b))).toBe(a < b);
     }), { numRuns: 2000 });
+  });
+});
+
+describe('ntpAfter', () => {
+  const EDGES = [0n, 1n, (1n << 63n) - 1n, 1n << 63n, (1n << 63n) + 1n, (1n << 64n) - 1n, ntpTimestamp(Date.UTC(2036, 1, 7, 6, 28, 15)), ntpTimestamp(Date.UTC(2036, 1, 7, 6, 28, 17))];
+  const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
+
+  it('orders timestamps as their unwrapped values do, across the 2036 era boundary', () => {
+    for (const a of EDGES) for (const b of EDGES) expect(ntpAfter(a, b), `${a} ${b}`).toBe(ntpUnwrap(a) > ntpUnwrap(b));
+    fc.assert(fc.property(u64, u64, (a, b) => ntpAfter(a, b) === ntpUnwrap(a) > ntpUnwrap(b)), { numRuns: 20_000 });
+  });
+
+  it('takes a negative (signed) 64-bit value as ntpUnwrap does', () => {
+    fc.assert(fc.property(fc.bigInt({ min: -(1n << 63n), max: -1n }), u64, (a, b) => ntpAfter(a, b) === ntpUnwrap(a) > ntpUnwrap(b) && ntpAfter(b, a) === ntpUnwrap(b) > ntpUnwrap(a)), { numRuns: 5_000 });
   });
 });
 

@@ -38,6 +38,16 @@ export function ntpUnwrap(timestamp: bigint): bigint {
   return t >> 63n ? t : t + (ERA << 32n);
 }
 
+/** Timestamps of era 0 (1968–2036) have their top bit set; those of era 1 (to 2104) do not (see ntpUnwrap()). */
+const ERA_0_BIT = 1n << 63n;
+
+/** a is later than b, eras resolved as ntpUnwrap() does: comparisons only, no BigInt made (the predicted BU's path takes two a BU). */
+export function ntpAfter(a: bigint, b: bigint): boolean {
+  const x = a < 0n ? BigInt.asUintN(64, a) : a, y = b < 0n ? BigInt.asUintN(64, b) : b;
+  const xEra0 = x >= ERA_0_BIT, yEra0 = y >= ERA_0_BIT;
+  return xEra0 === yEra0 ? x > y : yEra0;
+}
+
 /** Unix time in ms (rounded to the nearest ms) of an NTP timestamp. */
 export function fromNtp(timestamp: bigint): number {
   const t = ntpUnwrap(timestamp);
@@ -57,11 +67,11 @@ export type ReplayVerdict =
  * the timestamp minus now. A timestamp not greater than the last accepted
  * one is a replay even inside the window.
  */
-export function checkReplay(timestamp: bigint, nowMs: number, windowMs = DEFAULT_REPLAY_WINDOW_MS, lastSeen?: bigint): ReplayVerdict {
-  const skewMs = fromNtp(timestamp) - nowMs;
+export function checkReplay(timestamp: bigint, nowMs: number, windowMs = DEFAULT_REPLAY_WINDOW_MS, lastSeen?: bigint, timestampMs = fromNtp(timestamp)): ReplayVerdict {
+  const skewMs = timestampMs - nowMs;
   if (skewMs > windowMs) return { verdict: 'too-new', skewMs };
   if (skewMs < -windowMs) return { verdict: 'too-old', skewMs };
-  if (lastSeen !== undefined && ntpUnwrap(timestamp) <= ntpUnwrap(lastSeen)) return { verdict: 'replayed', skewMs };
+  if (lastSeen !== undefined && !ntpAfter(timestamp, lastSeen)) return { verdict: 'replayed', skewMs };
   return { verdict: 'fresh', skewMs };
 }
 
