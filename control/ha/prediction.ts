@@ -130,7 +130,7 @@ export const careOfOf = (p: PredictedBu): Buffer => p.frame.subarray(CARE_OF_AT,
 
 /** A BA, at most: its template is an IPv6 packet within the minimum MTU (longer ones are not predicted). */
 const BA_ROOM = 1280;
-const BA_ARENA = 256 * 1024;
+const BA_ARENA = 64 * 1024; // (under glibc's mmap threshold: a malloc, not a mapping made and unmade)
 const WORD = {
   slot: word(4, 'slot'), generation: word(4, 'generation'), baAt: word(4, 'ba_at'), baLength: word(2, 'ba_len'), sequence: word(2, 'sequence'), timestamp: word(8, 'timestamp'),
   timestampMs: word(8, 'timestamp_ms'),
