@@ -109,7 +109,10 @@ function checkEntry(e: Record<string, unknown>): void {
   c.integer(need(e.sequence), 'sequence', 0, 0xffff, 0);
   c.integer(need(e.lifetime), 'lifetime', 0, 0xffff * 4, 0);
   c.integer(need(e.expiresMs), 'expiresMs', 0, Number.MAX_SAFE_INTEGER, 0);
-  if (typeof e.lastTimestamp !== 'string' || !/^\d+$/.test(e.lastTimestamp)) c.fail('lastTimestamp', 'a decimal string', e.lastTimestamp, '');
+  // (an NTP timestamp is 64 bits: one larger would be newer than any a node can send, locking it out with 144 for good)
+  if (typeof e.lastTimestamp !== 'string' || !/^\d{1,20}$/.test(e.lastTimestamp) || BigInt(e.lastTimestamp) >= 1n << 64n) {
+    c.fail('lastTimestamp', 'a decimal string of an NTP timestamp (below 2^64)', e.lastTimestamp, '');
+  }
   const r = c.object(e.route, 'route', ['transport', 'src', 'dst', 'routingHeader2', 'srcPort', 'dstPort', 'ipv6Src', 'ipv6Dst']);
   anyAddress(r.src, 'route.src');
   anyAddress(r.dst, 'route.dst');

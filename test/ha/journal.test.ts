@@ -347,12 +347,14 @@ describe('the journal file', () => {
     expect(damaged.problems).toEqual([expect.stringMatching(/slot 2: newer copy: ipv4HomeAddress: must be an IPv4 address, got "10\.1\.0\.2x0": skipped$/)]);
     const line = (e: object) => `${JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`;
     writeFileSync(path, line({ nai: entry.nai, entry }) + line({ nai: 'mn2@example.net', entry: { ...entry, nai: 'mn2@example.net', bindingId: 1e12 } })
-      + line({ nai: 'mn3@example.net', entry: { ...entry, nai: 'mn3@example.net', bindingId: 3, tunnel: { ...entry.tunnel, mtu: 70000 } } }));
+      + line({ nai: 'mn3@example.net', entry: { ...entry, nai: 'mn3@example.net', bindingId: 3, tunnel: { ...entry.tunnel, mtu: 70000 } } })
+      + line({ nai: 'mn4@example.net', entry: { ...entry, nai: 'mn4@example.net', bindingId: 4, lastTimestamp: (1n << 64n).toString() } }));
     const old = BindingJournal.open(path); // (a binding id that large made the file grow past what the system allows; an MTU that large, the data plane's encoding throw)
     expect(old.entries.map((e) => e.nai)).toEqual(['mn1@example.net']);
     expect(old.problems).toEqual([
       expect.stringMatching(/bindings\.journal:2: bindingId: must be an integer in 1\.\.131071, got 1000000000000: line skipped$/),
       expect.stringMatching(/bindings\.journal:3: tunnel\.mtu: must be an integer in 0\.\.65535, got 70000: line skipped$/),
+      expect.stringMatching(/bindings\.journal:4: lastTimestamp: must be a decimal string of an NTP timestamp \(below 2\^64\), got "18446744073709551616": line skipped$/),
     ]);
     old.journal.close();
   });
