@@ -12,7 +12,8 @@
  *
  * A slot holds two copies of its record, each a sequence number (32 bits,
  * little-endian; 0: never written), the JSON's length (16 bits, 0: no
- * entry) and then { nai, entry }. A change goes over the older copy, its
+ * entry), the tail (what every BU changes, in binary: see TAIL) and then
+ * { nai, entry } without the tail. A change goes over the older copy, its
  * sequence number stored last in one 32-bit store: a daemon killed in the
  * middle of a write leaves that copy's old number, so the slot still reads
  * as it was (the newer copy). Writes go without fsync: they survive the
@@ -29,37 +30,84 @@
  * rewrites it whole.
  *
  * The file starts with a header slot naming the format and the copy size.
- * Files of the formats before (one copy a slot, written with pwrite; JSON
- * lines) are read as such and rewritten in this one.
+ * Files of the formats before (v2: the tail in the JSON; one copy a slot,
+ * written with pwrite; JSON lines) are read as such and rewritten in this one.
  */
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { MappedFile, reserveFile } from '../sys/libc.js';
 import { Checker } from '../config/checker.js';
 import { MAX_BINDINGS } from '../dataplane/dataplane.js';
-import { TunnelFormat } from '../dataplane/layout.js';
+import { formatAddr, sharedAddrBytes, TunnelFormat } from '../dataplane/layout.js';
 import type { BindingCacheEntry } from './home-agent.js';
 
-const MAGIC = 'mobility-anchor binding cache v2: slots of two copies of ';
-/** The format before: one copy a slot, its length then its JSON. */
+const MAGIC = 'mobility-anchor binding cache v3: blocks of tails, then text copies of ';
+/** The formats before: copies of number, length and the whole JSON (v2); one copy a slot, its length then its JSON (v1). */
+const V2_MAGIC = 'mobility-anchor binding cache v2: slots of two copies of ';
 const V1_MAGIC = 'mobility-anchor binding cache, slots of ';
 const FIRST_COPY_SIZE = 1024;
 const MAX_COPY_SIZE = 4096;
-const LENGTH_AT = 4;
-const TEXT_AT = 6;
+/**
+ * A copy's tail, TAIL_BYTES: its write number (32 bits, 0: never written),
+ * its text's length (16 bits, 0: no entry), a care-of family byte (0: the
+ * JSON holds the care-of address; 4 or 6: the tail does, and it is the
+ * tunnel's remote end and the route's destination too, left out of the
+ * JSON), refreshRequested (a byte, 0 or 1), the sequence number (16 bits),
+ * expiresMs (a double), lastTimestamp (64 bits), the care-of address (16
+ * bytes, IPv4 in the first four). A predicted BU changes only these: a
+ * move or a refresh writes a few words, no text.
+ */
+const TAIL = { length: 4, careOfFamily: 6, refreshRequested: 7, sequence: 8, expiresMs: 16, lastTimestamp: 24, careOf: 32 } as const;
+const TAIL_BYTES = 48;
+/**
+ * The file is blocks of BLOCK slots: their tails (two a slot), then their
+ * texts (two copies a slot, copySize bytes each). The tails of 100,000
+ * slots take 4.7 MiB, their texts 200 MiB: BUs that write only tails touch
+ * few pages, so few are written back and write-protected again between two
+ * BUs (a page fault each, ~2-5 µs here) and few miss the TLB. Binding id 0
+ * is never used: its tails hold the header.
+ */
+const BLOCK = 64;
+/** v2's copies: number, length, then the whole JSON. */
+const V2_LENGTH_AT = 4;
+const V2_TEXT_AT = 6;
 /** Slots the file first holds; it doubles as binding ids outgrow it. */
-const FIRST_CAPACITY = 64;
+const FIRST_CAPACITY = BLOCK;
+
+/** Where a v3 file of this copy size keeps a slot's tails and texts (copy 0 or 1). */
+class Geometry {
+  readonly blockBytes: number;
+  constructor(readonly copySize: number) {
+    this.blockBytes = BLOCK * 2 * (TAIL_BYTES + copySize);
+  }
+
+  tail(slot: number, copy: number): number {
+    return Math.floor(slot / BLOCK) * this.blockBytes + ((slot % BLOCK) * 2 + copy) * TAIL_BYTES;
+  }
+
+  text(slot: number, copy: number): number {
+    return Math.floor(slot / BLOCK) * this.blockBytes + BLOCK * 2 * TAIL_BYTES + ((slot % BLOCK) * 2 + copy) * this.copySize;
+  }
+
+  /** The file's length for this many slots (whole blocks). */
+  bytesFor(capacity: number): number {
+    return Math.ceil(capacity / BLOCK) * this.blockBytes;
+  }
+}
 
 /**
- * A record is its entry's JSON in three parts: the base, what only a new
+ * A record is its entry in three parts: the base, what only a new
  * registration changes; the part a move changes (care-of address, tunnel,
  * route); the tail, what every accepted BU changes (sequence number,
- * expiry, timestamp, refresh request). A slot keeps the text of its last
- * base and moving part while the node's entry keeps those fields (the same
- * objects: a predicted refresh or move), so a BU writes them again with a
- * new tail instead of serialising the entry's strings anew, a cache miss
- * each with 100,000 nodes. JSON cannot hold a bigint: the timestamp travels
- * as a decimal string. The binding's id and tunnel are the entry's own, so
- * they are not written twice.
+ * expiry, timestamp, refresh request), in binary beside the JSON of the
+ * other two. A care-of address that is also the tunnel's remote end and the
+ * route's destination (no NAT between) is written in the tail too, and
+ * left out of the JSON: a move then changes no text. A slot keeps the
+ * text of its last base and moving part while the node's entry keeps those
+ * fields (the same objects, or a predicted move's objects the same but for
+ * the care-of address), so such a BU writes a new tail and no text, instead
+ * of serialising the entry's strings anew, a cache miss each with 100,000
+ * nodes (and ~1.4 KiB of strings a BU for the scavenger). The binding's id
+ * and tunnel are the entry's own, so they are not written twice.
  */
 const baseJson = (e: BindingCacheEntry) => ({ // every field named (a literal of one shape: several times faster to build than a spread copy); undefined ones are left out
   nai: e.nai, bindingId: e.bindingId, homeAddress: e.homeAddress, ipv4HomeAddress: e.ipv4HomeAddress, natDetected: e.natDetected, lifetime: e.lifetime,
@@ -69,10 +117,50 @@ type MovingField = 'careOf' | 'tunnel' | 'route';
 type TailField = 'sequence' | 'expiresMs' | 'lastTimestamp' | 'refreshRequested';
 /** The record up to its moving part: its JSON without the closing braces, and a comma. */
 const baseText = (e: BindingCacheEntry) => `${JSON.stringify({ nai: e.nai, entry: baseJson(e) }).slice(0, -2)},`;
-const movingText = (e: BindingCacheEntry) => `"careOf":${JSON.stringify(e.careOf)},"tunnel":${JSON.stringify(e.tunnel)},"route":${JSON.stringify(e.route)},`;
-/** Every number here is an integer: as JSON, its String(). */
-const tailText = (e: BindingCacheEntry) => `"sequence":${e.sequence},"expiresMs":${e.expiresMs},"lastTimestamp":"${e.lastTimestamp}","refreshRequested":${e.refreshRequested}}}`;
-const recordText = (e: BindingCacheEntry): string => baseText(e) + movingText(e) + tailText(e);
+/** The rest of the record's JSON, closing it: the care-of address (the tail's, if bound), tunnel and route. */
+const movingText = (e: BindingCacheEntry) => (careOfBound(e)
+  ? `"tunnel":${JSON.stringify({ ...e.tunnel, remote: undefined })},"route":${JSON.stringify({ ...e.route, dst: undefined })}}}`
+  : `"careOf":${JSON.stringify(e.careOf)},"tunnel":${JSON.stringify(e.tunnel)},"route":${JSON.stringify(e.route)}}}`);
+const recordText = (e: BindingCacheEntry): string => baseText(e) + movingText(e);
+/** The care-of address is also where the tunnel and the BAs go: the tail holds it for all three. */
+const careOfBound = (e: BindingCacheEntry) => e.tunnel.remote === e.careOf && e.route.dst === e.careOf;
+
+/** An entry's tail into the tail at `at` (see TAIL; not its write number, nor its length). */
+function writeTail(view: DataView, bytes: Uint8Array, at: number, e: BindingCacheEntry): void {
+  const careOf = careOfBound(e) ? sharedAddrBytes(e.careOf) : undefined;
+  view.setUint8(at + TAIL.careOfFamily, careOf === undefined ? 0 : careOf.length === 4 ? 4 : 6);
+  view.setUint8(at + TAIL.refreshRequested, e.refreshRequested ? 1 : 0);
+  view.setUint16(at + TAIL.sequence, e.sequence, true);
+  view.setFloat64(at + TAIL.expiresMs, e.expiresMs, true);
+  view.setBigUint64(at + TAIL.lastTimestamp, e.lastTimestamp, true);
+  if (careOf) {
+    bytes.set(careOf, at + TAIL.careOf);
+    if (careOf.length === 4) bytes.fill(0, at + TAIL.careOf + 4, at + TAIL.careOf + 16);
+  } else {
+    bytes.fill(0, at + TAIL.careOf, at + TAIL.careOf + 16);
+  }
+}
+
+/** A record's JSON (the entry's) with the tail at `at` put back in: as v2 wrote it whole. Throws on a tail no write makes. */
+function withTail(raw: Record<string, unknown>, file: Buffer, at: number): Record<string, unknown> {
+  const family = file[at + TAIL.careOfFamily]!, refresh = file[at + TAIL.refreshRequested]!;
+  if (family !== 0 && family !== 4 && family !== 6) throw new Error(`its tail's care-of family is ${family}, neither 0, 4 nor 6`);
+  if (refresh > 1) throw new Error(`its tail's refreshRequested is ${refresh}, neither 0 nor 1`);
+  const e = raw.entry as Record<string, unknown> | undefined;
+  if (typeof e !== 'object' || e === null) return raw; // (parsed() says what is wrong)
+  if (family !== 0) {
+    const careOf = formatAddr(file, family, at + TAIL.careOf);
+    e.careOf = careOf;
+    if (typeof e.tunnel === 'object' && e.tunnel !== null) (e.tunnel as Record<string, unknown>).remote = careOf;
+    if (typeof e.route === 'object' && e.route !== null) (e.route as Record<string, unknown>).dst = careOf;
+  }
+  Object.assign(e, {
+    sequence: file.readUInt16LE(at + TAIL.sequence), expiresMs: file.readDoubleLE(at + TAIL.expiresMs),
+    lastTimestamp: file.readBigUInt64LE(at + TAIL.lastTimestamp).toString(), refreshRequested: refresh === 1,
+  });
+  return raw;
+}
+
 function fromJson(raw: Record<string, unknown>): BindingCacheEntry {
   checkEntry(raw);
   const e = raw as unknown as BindingCacheEntry;
@@ -151,7 +239,16 @@ interface Fresh { base?: string; moving: string }
 const sameBase = ({ of: h }: Head, e: BindingCacheEntry) => h.nai === e.nai && h.bindingId === e.bindingId && h.homeAddress === e.homeAddress
   && h.ipv4HomeAddress === e.ipv4HomeAddress && h.natDetected === e.natDetected && h.lifetime === e.lifetime && h.binding.homeAddresses === e.binding.homeAddresses
   && h.binding.prefixes === e.binding.prefixes && h.linkLocal === e.linkLocal && h.router === e.router && h.deprecatedUntilMs === e.deprecatedUntilMs;
-const sameMoving = ({ of: h }: Head, e: BindingCacheEntry) => h.careOf === e.careOf && h.tunnel === e.tunnel && h.route === e.route;
+/** The entry's moving part writes the head's text: the same objects, or (a move's) the care-of bound in both and the rest the same. */
+const sameMoving = ({ of: h }: Head, e: BindingCacheEntry) => (h.careOf === e.careOf && h.tunnel === e.tunnel && h.route === e.route)
+  || (careOfBound(h) && careOfBound(e) && sameBut(h.tunnel, e.tunnel, 'remote') && sameBut(h.route, e.route, 'dst'));
+/** Two objects of the same fields but one (its JSON alike without it: an undefined field is left out as an absent one is). */
+function sameBut<T extends object>(a: T, b: T, but: keyof T): boolean {
+  if (a === b) return true;
+  for (const k in a) if (k !== but && a[k] !== b[k]) return false;
+  for (const k in b) if (k !== but && b[k] !== undefined && !(k in a)) return false;
+  return true;
+}
 /** The entry's head: the slot's last one again, or its base with a new moving part, or new; with the text of what is new. */
 function head(e: BindingCacheEntry, last: Head | undefined): { h: Head; fresh?: Fresh } {
   const known = last !== undefined && sameBase(last, e);
@@ -170,6 +267,8 @@ export class BindingJournal {
   private file: MappedFile | null = null;
   /** The mapped file as 32-bit words: each copy's sequence number is stored in one. */
   private words: Int32Array = new Int32Array(0);
+  /** The same, for the tail's fields. */
+  private view: DataView = new DataView(new ArrayBuffer(0));
   /** Slots the file holds (the header's included). */
   private capacity = 0;
   /** The slot (binding id) each node's entry is written in. */
@@ -183,10 +282,10 @@ export class BindingJournal {
   /** When repair() may next try, and how long it waits after that try fails (doubling, up to a minute: a full disk, say). */
   private repairAt = { ms: -Infinity, backoffMs: 1000 };
 
-  private constructor(readonly path: string, private copySize: number) {}
+  private g: Geometry;
 
-  private get slotSize(): number {
-    return 2 * this.copySize;
+  private constructor(readonly path: string, copySize: number) {
+    this.g = new Geometry(copySize);
   }
 
   /**
@@ -198,12 +297,14 @@ export class BindingJournal {
   static open(path: string, minCopySize = FIRST_COPY_SIZE): { journal: BindingJournal; entries: BindingCacheEntry[]; problems: string[] } {
     const file = existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
     const copySize = copySizeOf(file);
-    const v1SlotSize = copySize ? undefined : sizeAfter(file, V1_MAGIC);
-    const { entries, problems, lines } = copySize ? { ...readSlots(path, file, copySize), lines: 0 }
+    const v2CopySize = copySize ? undefined : sizeAfter(file, V2_MAGIC);
+    const v1SlotSize = copySize || v2CopySize ? undefined : sizeAfter(file, V1_MAGIC);
+    const { entries, problems, lines } = copySize ? { ...readSlots(path, file, v3Places(new Geometry(copySize), file.length)), lines: 0 }
+      : v2CopySize ? { ...readSlots(path, file, v2Places(v2CopySize, file.length)), lines: 0 }
       : v1SlotSize ? { ...readV1Slots(path, file, v1SlotSize), lines: 0 } : readLines(path, file.toString('utf8'));
-    if (!copySize && !v1SlotSize && file.length > 0 && lines === 0) throw new Error(`${path}: neither a binding cache journal nor one of the JSON-lines format before it: move it aside`);
-    const journal = new BindingJournal(path, Math.max(copySize ?? FIRST_COPY_SIZE, minCopySize));
-    if (copySize === journal.copySize) {
+    if (!copySize && !v2CopySize && !v1SlotSize && file.length > 0 && lines === 0) throw new Error(`${path}: neither a binding cache journal nor one of the JSON-lines format before it: move it aside`);
+    const journal = new BindingJournal(path, Math.max(copySize ?? v2CopySize ?? FIRST_COPY_SIZE, minCopySize));
+    if (copySize !== undefined && copySize === journal.g.copySize) {
       journal.attach();
       for (const e of entries) journal.placed(e.nai, e.bindingId);
     } else {
@@ -261,18 +362,27 @@ export class BindingJournal {
   rewrite(entries: readonly BindingCacheEntry[]): void {
     const texts = entries.map(recordText);
     const longest = largest(texts.map((t) => Buffer.byteLength(t)));
-    let copySize = this.copySize;
-    while (TEXT_AT + longest > copySize) copySize = grownCopy(copySize, longest);
-    const slotSize = 2 * copySize;
+    let copySize = this.g.copySize;
+    while (longest > copySize) copySize = grownCopy(copySize, longest);
+    const g = new Geometry(copySize);
     const capacity = capacityFor(largest(entries.map((e) => e.bindingId)));
     const tmp = `${this.path}.tmp`;
     const fd = openSync(tmp, 'w');
     try {
       try {
-        writeSync(fd, header(copySize), 0, slotSize, 0);
-        const slot = Buffer.alloc(slotSize);
-        texts.forEach((t, i) => writeSync(fd, firstCopy(slot, t), 0, slotSize, entries[i]!.bindingId * slotSize));
-        reserveFile(fd, capacity * slotSize);
+        writeSync(fd, header(copySize), 0, 2 * TAIL_BYTES, 0);
+        const tail = Buffer.alloc(TAIL_BYTES);
+        const view = new DataView(tail.buffer, tail.byteOffset, TAIL_BYTES);
+        entries.forEach((e, i) => { // each in its slot's first copy, write number 1; the second never written
+          const text = Buffer.from(texts[i]!);
+          tail.fill(0);
+          tail.writeInt32LE(1, 0);
+          tail.writeUInt16LE(text.length, TAIL.length);
+          writeTail(view, tail, 0, e);
+          writeSync(fd, tail, 0, TAIL_BYTES, g.tail(e.bindingId, 0));
+          writeSync(fd, text, 0, text.length, g.text(e.bindingId, 0));
+        });
+        reserveFile(fd, g.bytesFor(capacity));
       } finally {
         closeSync(fd);
       }
@@ -281,7 +391,7 @@ export class BindingJournal {
       rmSync(tmp, { force: true }); // a half-written file would only take the room the journal may need
       throw err;
     }
-    this.copySize = copySize;
+    this.g = g;
     this.close();
     this.attach();
     this.slotOf.clear();
@@ -297,12 +407,12 @@ export class BindingJournal {
     this.fd = null;
   }
 
-  /** Opens the file at path (in this format, this copy size) and maps it (lengthened to whole slots, at least FIRST_CAPACITY of them). */
+  /** Opens the file at path (in this format, this copy size) and maps it (lengthened to whole blocks, at least FIRST_CAPACITY slots). */
   private attach(): void {
     this.fd = openSync(this.path, 'r+');
     try {
-      const capacity = Math.max(FIRST_CAPACITY, Math.ceil(fstatSync(this.fd).size / this.slotSize));
-      reserveFile(this.fd, capacity * this.slotSize);
+      const capacity = Math.max(FIRST_CAPACITY, BLOCK * Math.ceil(fstatSync(this.fd).size / this.g.blockBytes));
+      reserveFile(this.fd, this.g.bytesFor(capacity));
       this.map(capacity);
     } catch (err) {
       this.close();
@@ -312,13 +422,15 @@ export class BindingJournal {
 
   private map(capacity: number): void {
     this.unmap();
-    this.file = new MappedFile(this.fd!, capacity * this.slotSize);
+    this.file = new MappedFile(this.fd!, this.g.bytesFor(capacity));
     this.words = new Int32Array(this.file.bytes.buffer, this.file.bytes.byteOffset, this.file.length / 4);
+    this.view = new DataView(this.file.bytes.buffer, this.file.bytes.byteOffset, this.file.length);
     this.capacity = capacity;
   }
 
   private unmap(): void {
     this.words = new Int32Array(0); // nothing may reach the mapping once it is gone
+    this.view = new DataView(new ArrayBuffer(0));
     this.file?.close();
     this.file = null;
     this.capacity = 0;
@@ -328,12 +440,11 @@ export class BindingJournal {
   private write(entry: BindingCacheEntry, placed = false): void {
     const slot = entry.bindingId;
     const { h, fresh } = head(entry, placed ? this.heads[slot] : undefined);
-    const tail = tailText(entry);
-    if (TEXT_AT + h.bytes + tail.length > this.copySize) { // a profile added since open() with a longer entry: larger copies, the file rewritten once
+    if (h.bytes > this.g.copySize) { // a profile added since open() with a longer entry: larger copies, the file rewritten once
       this.rewrite([...this.current()].filter((e) => e.nai !== entry.nai).concat(entry));
       return;
     }
-    this.writeSlot(slot, h, fresh, tail);
+    this.writeSlot(slot, h, fresh, entry);
     this.heads[slot] = h;
     if (placed) return;
     const other = this.naiIn.get(entry.bindingId);
@@ -351,55 +462,70 @@ export class BindingJournal {
 
   /**
    * A record (none: no entry) over the slot's older copy, its sequence
-   * number last (until then the slot reads as it was); the rest of what the
-   * copy held zeroed, not the whole copy: each write would otherwise touch
-   * every cache line of it, a miss each with 100,000 slots. A part the copy
-   * holds already is not written again (Head.baseIn, wholeIn); one it lacks
-   * comes from fresh (the part is new) or else from the newer copy, which
-   * holds the head's whole text (its last write). (A write cut short may
-   * leave bytes past its copy's length: nothing reads them, and a cleared
-   * slot is zeroed whole.)
+   * number last (until then the slot reads as it was): the tail, and the
+   * text if the copy does not hold it. What the copy held past the new text
+   * is zeroed, not the whole copy: each write would otherwise touch every
+   * cache line of it, a miss each with 100,000 slots. A part the copy holds
+   * already is not written again (Head.baseIn, wholeIn); one it lacks comes
+   * from fresh (the part is new) or else from the newer copy, which holds
+   * the head's whole text (its last write). A new text goes into a copy
+   * never written too (length set, number still 0: nothing reads it), so
+   * that the node's next BU finds it there. (A write cut short may leave
+   * bytes past its copy's length: nothing reads them, and a cleared slot is
+   * zeroed whole.)
    */
-  private writeSlot(slot: number, h?: Head, fresh?: Fresh, tail = ''): void {
+  private writeSlot(slot: number, h?: Head, fresh?: Fresh, entry?: BindingCacheEntry): void {
     if (!this.file) throw new Error(`${this.path}: the journal is closed`);
     if (slot >= this.capacity) this.grow(slot);
     const bytes = this.file!.bytes;
-    const a = slot * this.slotSize;
-    const b = a + this.copySize;
-    const [at, other] = newer(this.words[a / 4]!, this.words[b / 4]!) ? [b, a] : [a, b];
+    const a = this.g.tail(slot, 0);
+    const copy = newer(this.words[a / 4]!, this.words[a / 4 + TAIL_BYTES / 4]!) ? 1 : 0; // over the older copy (the first, if neither was written)
+    const at = a + copy * TAIL_BYTES;
+    const other = a + (copy ^ 1) * TAIL_BYTES;
     const seq = (this.words[other / 4]! + 1) | 0 || 1; // 0 is never written: after 2^32 writes, 1
-    const stale = h ? TEXT_AT + bytes.readUInt16LE(at + LENGTH_AT) : this.copySize; // what the copy held: past it, zeros already
-    const copyBit = at === a ? 1 : 2;
-    if (h) {
-      const text = at + TEXT_AT;
-      const holdsBase = (h.baseIn & copyBit) !== 0;
-      if (fresh) {
-        if (!holdsBase) {
-          if (fresh.base !== undefined) bytes.write(fresh.base, text);
-          else bytes.copy(bytes, text, other + TEXT_AT, other + TEXT_AT + h.baseBytes);
-        }
-        bytes.write(fresh.moving, text + h.baseBytes);
-      } else if (!(h.wholeIn & copyBit)) {
-        const from = holdsBase ? h.baseBytes : 0;
-        bytes.copy(bytes, text + from, other + TEXT_AT + from, other + TEXT_AT + h.bytes);
-      }
+    if (!h || !entry) {
+      bytes.fill(0, at + TAIL.length, at + TAIL_BYTES);
+      bytes.fill(0, this.g.text(slot, copy), this.g.text(slot, copy) + this.g.copySize);
+      Atomics.store(this.words, at / 4, seq);
+      bytes.fill(0, other, other + TAIL_BYTES); // a cleared slot keeps nothing of the node (the older copy was its last entry)
+      bytes.fill(0, this.g.text(slot, copy ^ 1), this.g.text(slot, copy ^ 1) + this.g.copySize);
+      return;
     }
-    const length = h ? h.bytes + bytes.write(tail, at + TEXT_AT + h.bytes, 'latin1') : 0;
-    bytes.writeUInt16LE(length, at + LENGTH_AT);
-    if (TEXT_AT + length < stale) bytes.fill(0, at + TEXT_AT + length, at + stale);
+    if (!(h.wholeIn & (1 << copy))) this.writeText(slot, copy, h, fresh);
+    writeTail(this.view, bytes, at, entry);
     Atomics.store(this.words, at / 4, seq);
-    if (h) {
-      h.baseIn |= copyBit;
-      h.wholeIn |= copyBit;
+    if (fresh && this.words[other / 4] === 0 && !(h.wholeIn & (1 << (copy ^ 1)))) this.writeText(slot, copy ^ 1, h); // (a registration's: its slot's other copy was never written)
+  }
+
+  /** The head's text into the slot's copy (its parts from fresh, else from the other copy), its length set, what the copy held past it zeroed. */
+  private writeText(slot: number, copy: number, h: Head, fresh?: Fresh): void {
+    const bytes = this.file!.bytes;
+    const lengthAt = this.g.tail(slot, copy) + TAIL.length;
+    const text = this.g.text(slot, copy);
+    const from = this.g.text(slot, copy ^ 1);
+    const stale = bytes.readUInt16LE(lengthAt); // what the copy held: past it, zeros already
+    const bit = 1 << copy;
+    const holdsBase = (h.baseIn & bit) !== 0;
+    if (fresh) {
+      if (!holdsBase) {
+        if (fresh.base !== undefined) bytes.write(fresh.base, text);
+        else bytes.copy(bytes, text, from, from + h.baseBytes);
+      }
+      bytes.write(fresh.moving, text + h.baseBytes);
     } else {
-      bytes.fill(0, other, other + this.copySize); // a cleared slot keeps nothing of the node (the older copy was its last entry)
+      const start = holdsBase ? h.baseBytes : 0;
+      bytes.copy(bytes, text + start, from + start, from + h.bytes);
     }
+    bytes.writeUInt16LE(h.bytes, lengthAt);
+    if (h.bytes < stale) bytes.fill(0, text + h.bytes, text + stale);
+    h.baseIn |= bit;
+    h.wholeIn |= bit;
   }
 
   /** Room for binding id slot: the file lengthened (its new slots read as empty, their blocks allocated) and mapped again. */
   private grow(slot: number): void {
     const capacity = capacityFor(slot);
-    reserveFile(this.fd!, capacity * this.slotSize);
+    reserveFile(this.fd!, this.g.bytesFor(capacity));
     this.map(capacity);
   }
 
@@ -417,14 +543,14 @@ export class BindingJournal {
 export function recordBytesBound(nai: string, prefixes: readonly string[]): number {
   return RECORD_BASE_BYTES + 2 * Buffer.byteLength(nai) + prefixes.length * PREFIX_BYTES;
 }
-const RECORD_BASE_BYTES = 960;
+const RECORD_BASE_BYTES = 860;
 const PREFIX_BYTES = 46; // "ffff:…:ffff/128" and its quotes and comma
 
 /** The copy size that holds any entry of these nodes (within MAX_COPY_SIZE: the configuration bounds NAIs and prefixes). */
 export function copySizeFor(nodes: readonly { nai: string; prefixes: readonly string[] }[]): number {
   const longest = largest(nodes.map((n) => recordBytesBound(n.nai, n.prefixes)));
   let size = FIRST_COPY_SIZE;
-  while (size < TEXT_AT + longest && size < MAX_COPY_SIZE) size *= 2;
+  while (size < longest && size < MAX_COPY_SIZE) size *= 2;
   return size;
 }
 
@@ -442,8 +568,9 @@ function capacityFor(maxId: number): number {
   return capacity;
 }
 
+/** The header: binding id 0's tails (the magic and copy size fit: at most 82 bytes of 96). */
 function header(copySize: number): Buffer {
-  const b = Buffer.alloc(2 * copySize);
+  const b = Buffer.alloc(2 * TAIL_BYTES);
   b.write(`${MAGIC}${copySize} bytes\n`);
   return b;
 }
@@ -462,17 +589,9 @@ function grownCopy(size: number, textLength: number): number {
   return size * 2;
 }
 
-/** slot holding text (it fits) in its first copy, sequence number 1; the second copy never written. */
-function firstCopy(slot: Buffer, text: string): Buffer {
-  slot.fill(0);
-  slot.writeUInt32LE(1, 0);
-  slot.writeUInt16LE(slot.write(text, TEXT_AT), LENGTH_AT);
-  return slot;
-}
-
-/** A node's entry, parsed from a record's text; throws what is wrong with it. */
-function parsed(text: string, slot: number): BindingCacheEntry {
-  const { nai, entry } = JSON.parse(text) as { nai: string; entry: Record<string, unknown> };
+/** A node's entry, parsed from a record's text (its tail put back in by tailed); throws what is wrong with it. */
+function parsed(text: string, slot: number, tailed: (raw: Record<string, unknown>) => Record<string, unknown> = (raw) => raw): BindingCacheEntry {
+  const { nai, entry } = tailed(JSON.parse(text) as Record<string, unknown>) as { nai: string; entry: Record<string, unknown> };
   const e = fromJson(entry);
   if (e.nai !== nai || e.bindingId !== slot) throw new Error(`holds ${nai}'s entry of binding ${e.bindingId}`);
   return e;
@@ -488,24 +607,44 @@ function keepNewest(found: Iterable<BindingCacheEntry>): BindingCacheEntry[] {
   return [...byNai.values()];
 }
 
+/** Where a format keeps each slot's copies: their write number and length (numberAt; the length after it), text (textRoom bytes at most); whether a tail of TAIL's follows the length. */
+interface Places {
+  slots: number;
+  textRoom: number;
+  numberAt(slot: number, copy: number): number;
+  textAt(slot: number, copy: number): number;
+  tailed: boolean;
+}
+
+/** v3's places in a file of this length (a block cut short too: what lies past the end reads as never written, or overruns). */
+function v3Places(g: Geometry, fileLength: number): Places {
+  return { slots: BLOCK * Math.ceil(fileLength / g.blockBytes), textRoom: g.copySize, numberAt: (s, c) => g.tail(s, c), textAt: (s, c) => g.text(s, c), tailed: true };
+}
+
+/** v2's: slots of two copies, each its number, length and JSON. */
+function v2Places(copySize: number, fileLength: number): Places {
+  const at = (s: number, c: number) => (2 * s + c) * copySize;
+  return { slots: Math.floor(fileLength / (2 * copySize)), textRoom: copySize - V2_TEXT_AT, numberAt: at, textAt: (s, c) => at(s, c) + V2_TEXT_AT, tailed: false };
+}
+
 /** Each slot's newer copy (the older one if the newer cannot be read: damage, not a write cut short). */
-function readSlots(path: string, file: Buffer, copySize: number): { entries: BindingCacheEntry[]; problems: string[] } {
+function readSlots(path: string, file: Buffer, places: Places): { entries: BindingCacheEntry[]; problems: string[] } {
   const problems: string[] = [];
   const found: BindingCacheEntry[] = [];
-  const slotSize = 2 * copySize;
-  const copy = (at: number, slot: number): BindingCacheEntry | undefined => {
-    const length = file.readUInt16LE(at + LENGTH_AT);
+  const read = (slot: number, copy: number): BindingCacheEntry | undefined => {
+    const at = places.numberAt(slot, copy);
+    const length = file.readUInt16LE(at + V2_LENGTH_AT); // (v3's TAIL.length too)
     if (length === 0) return undefined;
-    if (TEXT_AT + length > copySize) throw new Error(`length ${length} overruns the copy`);
-    return parsed(file.toString('utf8', at + TEXT_AT, at + TEXT_AT + length), slot);
+    const text = places.textAt(slot, copy);
+    if (length > places.textRoom || text + length > file.length) throw new Error(`length ${length} overruns the ${length > places.textRoom ? 'copy' : 'file'}`);
+    return parsed(file.toString('utf8', text, text + length), slot, places.tailed ? (raw) => withTail(raw, file, at) : undefined);
   };
-  for (let slot = 1; (slot + 1) * slotSize <= file.length; slot++) {
-    const a = slot * slotSize;
-    const copies = [a, a + copySize].filter((at) => file.readInt32LE(at) !== 0);
-    copies.sort((x, y) => (newer(file.readInt32LE(x), file.readInt32LE(y)) ? -1 : 1));
-    for (const [i, at] of copies.entries()) {
+  for (let slot = 1; slot < places.slots; slot++) {
+    const copies = [0, 1].filter((c) => places.numberAt(slot, c) + TAIL_BYTES <= file.length && file.readInt32LE(places.numberAt(slot, c)) !== 0);
+    copies.sort((x, y) => (newer(file.readInt32LE(places.numberAt(slot, x)), file.readInt32LE(places.numberAt(slot, y))) ? -1 : 1));
+    for (const [i, c] of copies.entries()) {
       try {
-        const e = copy(at, slot);
+        const e = read(slot, c);
         if (e) found.push(e);
         if (i > 0) problems.push(`${path}: slot ${slot}: its older copy taken instead`);
         break;

@@ -3,11 +3,12 @@
  * entries (sequence numbers, timestamps, lifetimes, leases), the data plane
  * reconciled to them; the file's slots rewritten in place, damage survived.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Binding } from '../../control/dataplane/dataplane.js';
+import { formatAddr } from '../../control/dataplane/layout.js';
 import { parseHomeAgentConfig } from '../../control/ha/config.js';
 import { HomeAgent, type BindingCacheEntry, type ReceivedBu } from '../../control/ha/home-agent.js';
 import { BindingJournal, recordBytesBound, copySizeFor } from '../../control/ha/journal.js';
@@ -38,6 +39,29 @@ function bu(who: 0 | 1, seq: number, atMs: number, options: MobilityOption[] = [
   return { transport: 'ipv6', outer: { src: careOf, dst: HA6 }, ipv6Src: careOf, homeAddressOption: p.homeAddress, mh, nowMs: atMs };
 }
 const dynamic: MobilityOption[] = [{ type: 'ipv4HomeAddress', prefixLength: 32, p: false, address: '0.0.0.0' }];
+
+/**
+ * The file's layout, spelt out (journal.ts's Geometry and TAIL), for copies
+ * of 1024 bytes: blocks of 64 slots, their tails (48 bytes, two a slot: the
+ * copy's write number, its text's length, the binary tail) then their texts.
+ */
+const COPY = 1024;
+const FILE = 64 * 2 * (48 + COPY); // one block: binding ids up to 63
+const HEADER = 'mobility-anchor binding cache v3: blocks of tails, then text copies of 1024 bytes\n';
+const tailOf = (slot: number, copy: number) => (slot * 2 + copy) * 48; // (in the first block)
+const textOf = (slot: number, copy: number) => 64 * 2 * 48 + (slot * 2 + copy) * COPY;
+/** A slot's copy as the file holds it: its write number, length, binary tail, text and what follows the text. */
+const copyIn = (file: Buffer, slot: number, copy: number) => {
+  const [at, text, length] = [tailOf(slot, copy), textOf(slot, copy), file.readUInt16LE(tailOf(slot, copy) + 4)];
+  return { copy, number: file.readInt32LE(at), length, tail: tailAt(file, at), text: file.toString('utf8', text, text + length), rest: file.subarray(text + length, text + COPY) };
+};
+/** A copy's binary tail. */
+const tailAt = (file: Buffer, at: number) => ({
+  careOfFamily: file[at + 6], refreshRequested: file[at + 7], sequence: file.readUInt16LE(at + 8), expiresMs: file.readDoubleLE(at + 16),
+  lastTimestamp: file.readBigUInt64LE(at + 24), careOf: file[at + 6] ? formatAddr(file, file[at + 6] as 4 | 6, at + 32) : undefined,
+});
+/** An entry's whole JSON record, { nai, entry }, as the formats before this one wrote it (the timestamp a decimal string). */
+const wholeJson = (e: BindingCacheEntry) => JSON.stringify({ nai: e.nai, entry: e }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 
 let dir: string;
 let path: string;
@@ -131,24 +155,10 @@ describe('entries the configuration no longer allows (edited while the daemon wa
 });
 
 describe('the journal file', () => {
-  const COPY = 1024;
-  const SLOT = 2 * COPY; // two copies of the record, the newer one current
-  const FILE = 64 * SLOT; // room for binding ids up to 63 at first
-  const HEADER = 'mobility-anchor binding cache v2: slots of two copies of 1024 bytes\n';
-  /** A slot's newer copy: its sequence number, its record's length and text. */
+  /** A slot's newer copy. */
   const newest = (id: number) => {
     const file = readFileSync(path);
-    const [a, b] = [id * SLOT, id * SLOT + COPY];
-    const at = file.readInt32LE(b) > file.readInt32LE(a) ? b : a;
-    const length = file.readUInt16LE(at + 4);
-    return { at, seq: file.readInt32LE(at), length, text: file.toString('utf8', at + 6, at + 6 + length) };
-  };
-  /** A record's bytes as a copy holds them. */
-  const copyOf = (seq: number, text: string) => {
-    const copy = Buffer.alloc(COPY);
-    copy.writeInt32LE(seq, 0);
-    copy.writeUInt16LE(copy.write(text, 6), 4);
-    return copy;
+    return [copyIn(file, id, 0), copyIn(file, id, 1)].sort((x, y) => y.number - x.number)[0]!;
   };
 
   it('rewrites a node\'s slot in place: the file does not grow with the BUs', () => {
@@ -159,9 +169,10 @@ describe('the journal file', () => {
     for (let seq = 2; seq <= 3000; seq++) j.ha.handleBindingUpdate(bu(0, seq, 1_000_000 + seq));
     expect(statSync(path).size).toBe(FILE);
     expect(readFileSync(path, 'latin1').startsWith(HEADER)).toBe(true);
-    const { text, seq } = newest(1);
-    expect(seq).toBe(3000); // every write a copy: the two took turns
-    expect(JSON.parse(text)).toMatchObject({ nai: 'mn1@example.net', entry: { sequence: 3000, lastTimestamp: ntpTimestamp(1_003_000).toString() } });
+    const { text, number, tail } = newest(1);
+    expect(number).toBe(3000); // every write a copy: the two took turns
+    expect(JSON.parse(text)).toMatchObject({ nai: 'mn1@example.net', entry: { homeAddress: '2001:db8:1::100', tunnel: { format: 'ip6', local: HA6 } } });
+    expect(tail).toEqual({ careOfFamily: 6, refreshRequested: 0, sequence: 3000, expiresMs: 1_003_000 + 600_000, lastTimestamp: ntpTimestamp(1_003_000), careOf: '2001:db8:f::2' });
     expect(BindingJournal.open(path).entries.map((e) => [e.nai, e.sequence])).toEqual([['mn1@example.net', 3000], ['mn2@example.net', 1]]);
   });
 
@@ -209,7 +220,7 @@ describe('the journal file', () => {
     j.ha.handleBindingUpdate(bu(1, 1, 1_000_000));
     j.journal.close();
     const file = readFileSync(path);
-    file.fill(0, 2 * SLOT + 40, 2 * SLOT + 60); // the length stands, the text is damaged (its only copy)
+    file.fill(0, textOf(2, 0) + 20, textOf(2, 0) + 40); // the length stands, the text is damaged (its only copy)
     writeFileSync(path, file);
     const { entries, problems } = BindingJournal.open(path);
     expect(entries.map((e) => e.nai)).toEqual(['mn1@example.net']);
@@ -222,8 +233,9 @@ describe('the journal file', () => {
     j.ha.handleBindingUpdate(bu(0, 2, 1_000_010));
     j.journal.close();
     const file = readFileSync(path);
-    const older = newest(1).at === SLOT ? SLOT + COPY : SLOT; // where the next write would go
-    file.write('{"nai":"mn1@example.net","entry":{"sequence":3,"nai":"mn1', older + 6); // its text half there, its number not yet
+    const older = newest(1).copy ^ 1; // where the next write would go
+    file.writeUInt16LE(3, tailOf(1, older) + 8); // its tail's sequence number there, its text half there, its number not yet
+    file.write('{"nai":"mn1@example.net","entry":{"nai":"mn1', textOf(1, older));
     writeFileSync(path, file);
     expect(BindingJournal.open(path)).toMatchObject({ entries: [{ nai: 'mn1@example.net', sequence: 2 }], problems: [] });
   });
@@ -232,7 +244,7 @@ describe('the journal file', () => {
     const j = journaled();
     j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
     j.journal.close();
-    writeFileSync(path, readFileSync(path).subarray(0, 2 * SLOT + 100)); // binding id 1 whole, then a piece of id 2
+    writeFileSync(path, readFileSync(path).subarray(0, textOf(2, 0) + 100)); // binding id 1 whole, then a piece of id 2's text
     const { journal, entries } = BindingJournal.open(path);
     expect(entries.map((e) => e.nai)).toEqual(['mn1@example.net']);
     expect(statSync(path).size).toBe(FILE);
@@ -245,7 +257,7 @@ describe('the journal file', () => {
     j.ha.handleBindingUpdate(bu(0, 2, 1_000_010));
     j.journal.close();
     const file = readFileSync(path);
-    file.fill(0x7b, newest(1).at + 6, newest(1).at + 20);
+    file.fill(0x7b, textOf(1, newest(1).copy), textOf(1, newest(1).copy) + 14);
     writeFileSync(path, file);
     const { entries, problems } = BindingJournal.open(path);
     expect(entries.map((e) => e.sequence)).toEqual([1]);
@@ -255,11 +267,13 @@ describe('the journal file', () => {
   it('takes the newer entry of a node found in two slots (a move between binding ids, cut short)', () => {
     const j = journaled();
     j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
-    const old = newest(1).text;
+    const { copy, text } = newest(1);
+    const tail = readFileSync(path).subarray(tailOf(1, copy), tailOf(1, copy) + 48); // its copy whole: tail and text
     j.ha.handleBindingUpdate(bu(0, 2, 1_000_010));
     j.journal.close();
     const file = readFileSync(path);
-    copyOf(1, old.replace('"bindingId":1', '"bindingId":5')).copy(file, 5 * SLOT);
+    tail.copy(file, tailOf(5, 0));
+    file.write(text.replace('"bindingId":1', '"bindingId":5'), textOf(5, 0));
     writeFileSync(path, file);
     expect(BindingJournal.open(path).entries.map((e) => [e.bindingId, e.sequence])).toEqual([[1, 2]]);
   });
@@ -268,10 +282,10 @@ describe('the journal file', () => {
     const j = journaled();
     j.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
     const entry = j.ha.binding('mn1@example.net')!;
-    const prefixes = Array.from({ length: 24 }, (_, i) => `2001:db8:${(0x1000 + i).toString(16)}:ffff::/64`);
+    const prefixes = Array.from({ length: 28 }, (_, i) => `2001:db8:${(0x1000 + i).toString(16)}:ffff::/64`);
     j.journal.record(entry.nai, { ...entry, binding: { ...entry.binding, prefixes } }, () => j.ha.entries());
-    expect(readFileSync(path, 'latin1').startsWith('mobility-anchor binding cache v2: slots of two copies of 2048 bytes\n')).toBe(true);
-    expect(statSync(path).size).toBe(64 * 2 * 2048);
+    expect(readFileSync(path, 'latin1').startsWith('mobility-anchor binding cache v3: blocks of tails, then text copies of 2048 bytes\n')).toBe(true);
+    expect(statSync(path).size).toBe(64 * 2 * (48 + 2048));
     expect(BindingJournal.open(path).entries[0]!.binding.prefixes).toEqual(prefixes);
   });
 
@@ -301,8 +315,8 @@ describe('the journal file', () => {
     };
     journal.record(nai, widest, () => [widest]);
     const file = readFileSync(path);
-    expect(file.toString('latin1', 0, 68)).toBe('mobility-anchor binding cache v2: slots of two copies of 4096 bytes\n');
-    expect(recordBytesBound(nai, prefixes) - file.readUInt16LE(3 * 2 * 4096 + 4)).toBeGreaterThanOrEqual(5); // binding id 3 here, up to 131072
+    expect(file.toString('latin1', 0, 82)).toBe('mobility-anchor binding cache v3: blocks of tails, then text copies of 4096 bytes\n');
+    expect(recordBytesBound(nai, prefixes) - file.readUInt16LE(tailOf(3, 0) + 4)).toBeGreaterThanOrEqual(5); // binding id 3 here, up to 131072
     expect(BindingJournal.open(path, size).entries).toEqual([widest]);
   });
 
@@ -363,7 +377,7 @@ describe('the journal file', () => {
     const before = journaled();
     before.ha.handleBindingUpdate(bu(0, 1, 1_000_000));
     const entry = before.ha.binding('mn1@example.net')!;
-    const text = newest(1).text;
+    const text = wholeJson(entry);
     before.journal.close();
     const v1 = Buffer.alloc(2 * 1024); // its header slot, then binding id 1: length (16 bits), JSON
     v1.write('mobility-anchor binding cache, slots of 1024 bytes\n');
@@ -450,22 +464,18 @@ describe('a record written from parts of the last', () => {
 
   it('zeroes what a copy held past its new record: nothing of a longer record before it stays', () => {
     const { journal } = BindingJournal.open(path);
-    const entry = (careOf: string, sequence: number): BindingCacheEntry => {
-      const tunnel = { format: 'ip6' as const, local: HA6, remote: careOf };
-      return { nai: 'mn1@example.net', bindingId: 1, homeAddress: '2001:db8:1::100', careOf, natDetected: false, tunnel, sequence, lifetime: 600, expiresMs: 1_000_000,
-        lastTimestamp: 5n, route: { transport: 'ipv6', src: HA6, dst: careOf }, binding: { id: 1, tunnel, homeAddresses: ['2001:db8:1::100'], prefixes: [] }, refreshRequested: false };
+    const entry = (home: string, sequence: number): BindingCacheEntry => { // (the care-of address is the tail's: the home address is text)
+      const tunnel = { format: 'ip6' as const, local: HA6, remote: '2001:db8:e::1' };
+      return { nai: 'mn1@example.net', bindingId: 1, homeAddress: home, careOf: '2001:db8:e::1', natDetected: false, tunnel, sequence, lifetime: 600, expiresMs: 1_000_000,
+        lastTimestamp: 5n, route: { transport: 'ipv6', src: HA6, dst: '2001:db8:e::1' }, binding: { id: 1, tunnel, homeAddresses: [home], prefixes: [] }, refreshRequested: false };
     };
-    const long = '2001:db8:eeee:eeee:eeee:eeee:eeee:eeee';
-    const [COPY, SLOT] = [1024, 2048]; // slot 1: its two copies
-    const copies = () => {
-      const file = readFileSync(path);
-      return [SLOT, SLOT + COPY].map((at) => ({ length: file.readUInt16LE(at + 4), text: file.toString('latin1', at + 6, at + 6 + file.readUInt16LE(at + 4)), rest: file.subarray(at + 6 + file.readUInt16LE(at + 4), at + COPY) }));
-    };
+    const long = '2001:db8:1:eeee:eeee:eeee:eeee:eeee';
+    const copies = () => [0, 1].map((c) => copyIn(readFileSync(path), 1, c));
     journal.record('mn1@example.net', entry(long, 1), () => []);
     journal.record('mn1@example.net', entry(long, 2), () => []);
     const before = copies().map((c) => c.length);
-    journal.record('mn1@example.net', entry('2001:db8:e::1', 3), () => []); // each copy in turn gets a shorter record
-    journal.record('mn1@example.net', entry('2001:db8:e::1', 4), () => []);
+    journal.record('mn1@example.net', entry('2001:db8:1::100', 3), () => []); // each copy in turn gets a shorter record
+    journal.record('mn1@example.net', entry('2001:db8:1::100', 4), () => []);
     for (const [i, c] of copies().entries()) {
       expect(c.length).toBeLessThan(before[i]!);
       expect(c.text).not.toContain('eeee');
@@ -476,12 +486,8 @@ describe('a record written from parts of the last', () => {
 
   it('writes a base into a copy only when the copy does not hold it: both copies read as the last two entries after every write', () => {
     const { journal } = BindingJournal.open(path);
-    const [COPY, SLOT] = [1024, 2048];
-    const copies = () => {
-      const file = readFileSync(path);
-      return [SLOT, SLOT + COPY].filter((at) => file.readUInt16LE(at + 4) > 0) // (the second copy is empty until the second write)
-        .map((at) => JSON.parse(file.toString('utf8', at + 6, at + 6 + file.readUInt16LE(at + 4))) as { entry: { sequence: number; careOf: string; lifetime: number } });
-    };
+    const copies = () => [0, 1].map((c) => copyIn(readFileSync(path), 1, c)).filter((c) => c.number !== 0) // (the second copy is not written until the second write)
+      .map((c) => ({ entry: { ...c.tail, ...(JSON.parse(c.text) as { entry: { lifetime: number } }).entry } }));
     const tunnel = { format: 'ip6' as const, local: HA6, remote: '2001:db8:e::1' };
     const route = { transport: 'ipv6' as const, src: HA6, dst: '2001:db8:e::1' };
     const first: BindingCacheEntry = { nai: 'mn1@example.net', bindingId: 1, homeAddress: '2001:db8:1::100', careOf: '2001:db8:e::1', natDetected: false, tunnel,
@@ -505,6 +511,114 @@ describe('a record written from parts of the last', () => {
       expect(held.map((c) => [c.sequence, c.careOf, c.lifetime])).toEqual(written.slice(-2).reverse().map((e) => [e.sequence, e.careOf, e.lifetime]));
     }
     journal.close();
+  });
+
+  describe('the binary tail', () => {
+    const tunnel = { format: 'ip6' as const, local: HA6, remote: '2001:db8:e::1' };
+    const route = { transport: 'ipv6' as const, src: HA6, dst: '2001:db8:e::1', routingHeader2: '2001:db8:1::100' };
+    const first: BindingCacheEntry = { nai: 'mn1@example.net', bindingId: 1, homeAddress: '2001:db8:1::100', careOf: '2001:db8:e::1', natDetected: false, tunnel,
+      sequence: 1, lifetime: 600, expiresMs: 1_000_000, lastTimestamp: 5n, route, binding: { id: 1, tunnel, homeAddresses: ['2001:db8:1::100'], prefixes: [] }, refreshRequested: false };
+    /** A move as the prediction makes it: new tunnel, route and binding objects, the same but for the care-of address. */
+    const moveTo = (e: BindingCacheEntry, careOf: string, sequence: number): BindingCacheEntry => {
+      const t = { ...e.tunnel, remote: careOf };
+      return { ...e, careOf, tunnel: t, route: { ...e.route, dst: careOf }, binding: { ...e.binding, tunnel: t }, sequence, lastTimestamp: e.lastTimestamp + 1n };
+    };
+    const copy = (c: number) => copyIn(readFileSync(path), 1, c); // slot 1's
+    const reread = () => {
+      const r = BindingJournal.open(path);
+      r.journal.close();
+      return r;
+    };
+
+    it('a registration writes its text into the copy never written too (its number still 0): the next BU writes a tail only', () => {
+      const { journal } = BindingJournal.open(path);
+      journal.record(first.nai, first, () => [first]);
+      const [a, b] = [copy(0), copy(1)];
+      expect([a.number, b.number]).toEqual([1, 0]);
+      expect(b.length).toBe(a.length);
+      expect(b.text).toBe(a.text);
+      expect(reread().entries).toEqual([first]);
+      const marked = b.text.replace('"nai":"mn1@example.net"', '"nai":"MN1@example.net"');
+      const fd = openSync(path, 'r+'); // (the journal's mapping sees it)
+      writeSync(fd, marked, textOf(1, 1), 'latin1');
+      closeSync(fd);
+      const moved = moveTo(first, '2001:db8:e:77::1', 2);
+      journal.record(moved.nai, moved, () => [moved]);
+      const after = copy(1);
+      expect(after.number).toBe(2);
+      expect(after.text).toBe(marked); // no text written: the mark stays
+      const unmark = openSync(path, 'r+');
+      writeSync(unmark, b.text, textOf(1, 1), 'latin1');
+      closeSync(unmark);
+      expect(after.tail).toEqual({ careOfFamily: 6, refreshRequested: 0, sequence: 2, expiresMs: 1_000_000, lastTimestamp: 6n, careOf: '2001:db8:e:77::1' });
+      expect(reread().entries).toEqual([moved]);
+      journal.close();
+    });
+
+    it('a move of a care-of address that is the tunnel\'s end and the BAs\' destination writes no text; one through a NAT keeps it in the JSON', () => {
+      const { journal } = BindingJournal.open(path);
+      let e = first;
+      journal.record(e.nai, e, () => [e]);
+      const texts = [copy(0).text, copy(1).text];
+      for (const [i, careOf] of ['2001:db8:e::2', '10.9.8.7', '2001:db8:e:ffff:ffff:ffff:ffff:ffff', '2001:db8:e::1'].entries()) {
+        e = moveTo(e, careOf, i + 2);
+        const mark = (text: string) => { // (the journal's mapping sees it)
+          const fd = openSync(path, 'r+');
+          for (const c of [0, 1]) writeSync(fd, text, textOf(1, c) + texts[0]!.indexOf('"tunnel"'), 'latin1');
+          closeSync(fd);
+        };
+        mark('X');
+        journal.record(e.nai, e, () => [e]);
+        expect([copy(0).text, copy(1).text].map((t) => t.includes(',Xtunnel"'))).toEqual([true, true]); // no text written: the marks stay
+        mark('"');
+        const newest = [copy(0), copy(1)].sort((x, y) => y.number - x.number)[0]!;
+        expect(newest.tail).toMatchObject({ careOfFamily: careOf.includes(':') ? 6 : 4, careOf, sequence: i + 2 });
+        expect(reread().entries).toEqual([e]);
+      }
+      const natTunnel = { format: 'udp4' as const, local: '192.0.2.1', remote: '198.51.100.9', localPort: 4191, remotePort: 61000 };
+      const natted: BindingCacheEntry = { ...e, careOf: '10.0.0.9', natDetected: true, tunnel: natTunnel, sequence: 9, binding: { ...e.binding, tunnel: natTunnel },
+        route: { transport: 'udp4', src: '192.0.2.1', dst: '198.51.100.9', srcPort: 4191, dstPort: 61000, ipv6Src: HA6, ipv6Dst: '2001:db8:1::100' } };
+      journal.record(natted.nai, natted, () => [natted]);
+      const newest = [copy(0), copy(1)].sort((x, y) => y.number - x.number)[0]!;
+      expect(newest.tail).toMatchObject({ careOfFamily: 0, careOf: undefined, sequence: 9 });
+      expect(newest.text).toContain('"careOf":"10.0.0.9","tunnel":{"format":"udp4","local":"192.0.2.1","remote":"198.51.100.9"');
+      expect(reread().entries).toEqual([natted]);
+      journal.close();
+    });
+
+    it.each([
+      ['care-of family', 6, 7, "its tail's care-of family is 7, neither 0, 4 nor 6"],
+      ['refresh byte', 7, 2, "its tail's refreshRequested is 2, neither 0 nor 1"],
+      ['expiry', 16, 0xff, 'expiresMs: must be an integer'], // (a NaN)
+    ])('skips a copy whose tail no write makes (its %s), naming it, and takes the older copy', (_what, offset, value, problem) => {
+      const { journal } = BindingJournal.open(path);
+      journal.record(first.nai, first, () => [first]);
+      const second = { ...first, sequence: 2 };
+      journal.record(second.nai, second, () => [second]);
+      journal.close();
+      const file = readFileSync(path);
+      if (offset === 16) file.fill(value, tailOf(1, 1) + offset, tailOf(1, 1) + offset + 8);
+      else file[tailOf(1, 1) + offset] = value; // the newer copy: the second
+      writeFileSync(path, file);
+      const { entries, problems } = reread();
+      expect(entries).toEqual([first]);
+      expect(problems).toEqual([expect.stringContaining(`slot 1: newer copy: ${problem}`), expect.stringMatching(/slot 1: its older copy taken instead$/)]);
+    });
+
+    it('reads a journal of the format before (v2: the tail in the JSON), and rewrites it in this one', () => {
+      const v2 = Buffer.alloc(4 * COPY); // its header slot, then binding id 1's: two copies, each its number, length and JSON
+      v2.write('mobility-anchor binding cache v2: slots of two copies of 1024 bytes\n');
+      const refreshed = { ...first, sequence: 7, lastTimestamp: 0xfedcba9876543210n, refreshRequested: true };
+      v2.writeInt32LE(1, 2 * COPY);
+      v2.writeUInt16LE(v2.write(wholeJson(refreshed), 2 * COPY + 6), 2 * COPY + 4);
+      writeFileSync(path, v2);
+      const { journal, entries, problems } = BindingJournal.open(path);
+      journal.close();
+      expect({ entries, problems }).toEqual({ entries: [refreshed], problems: [] });
+      expect(readFileSync(path, 'latin1').startsWith(HEADER)).toBe(true);
+      expect(copy(0).tail).toEqual({ careOfFamily: 6, refreshRequested: 1, sequence: 7, expiresMs: 1_000_000, lastTimestamp: 0xfedcba9876543210n, careOf: '2001:db8:e::1' });
+      expect(reread().entries).toEqual([refreshed]);
+    });
   });
 
   it('moves a node to another slot: the old one cleared, the new one kept, and both gone when it leaves', () => {
