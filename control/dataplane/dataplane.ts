@@ -482,16 +482,23 @@ export class DataPlane {
   }
 
   /**
-   * Inside batchMoves(): `to` is `from`, which the maps hold now, with only
-   * its tunnel's remote address changed (a predicted move: the caller made it
-   * so). Held and written at the end of the batch as install() holds a move,
-   * without install()'s comparisons and checks. False, and nothing done, if
-   * no batch is open or the maps do not hold `from`: install() it then.
+   * Inside batchMoves(): `to` is `from` with only its tunnel's remote
+   * address changed (a predicted move: the caller made it so), and the maps
+   * hold `from`, or `to` itself, changed in place since (`from` then a copy
+   * of it as it was: a write the kernel refuses puts that back). Held and
+   * written at the end of the batch as install() holds a move, without
+   * install()'s comparisons and checks. False if no batch is open or the
+   * maps do not hold it so: install() it then (the maps then said to hold
+   * `from`, so that install() sees what changed).
    */
   move(from: Binding, to: Binding): boolean {
     const held = this.heldMoves?.moves;
     const record = this.bindings.get(to.id);
-    if (!held || record?.binding !== from || !record.entries.every((e) => BATCHED_MAPS.has(e.map))) return false;
+    if (!record || (record.binding !== from && record.binding !== to)) return false;
+    if (!held || !record.entries.every((e) => BATCHED_MAPS.has(e.map))) {
+      record.binding = from;
+      return false;
+    }
     const value = this.tunnelValue(to);
     const before = held.get(to.id);
     if (before) before.value = value;

@@ -228,25 +228,45 @@ export function anchorAddr(addr: string): Buffer {
   return out;
 }
 
-/** The text of the address at bytes[at..]: dotted quad, or RFC 5952 IPv6 (the longest run of two or more zero groups as "::"). */
+/** Where formatAddr() spells an address: its text is then one flat string, made once (built by += it was a tree of a dozen strings, each kept). */
+const addrText = Buffer.alloc(40);
+const COLON = 0x3a;
+const DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+
+/** The text of the address at bytes[at..]: dotted quad, or RFC 5952 IPv6 (the longest run of two or more zero groups as "::", the first of equals). */
 export function formatAddr(bytes: Uint8Array, family: 4 | 6, at = 0): string {
-  if (family === 4) return `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
+  let n = 0;
+  if (family === 4) {
+    for (let i = 0; i < 4; i++) {
+      if (i > 0) addrText[n++] = 0x2e;
+      n = writeNumber(bytes[at + i]!, 10, n);
+    }
+    return addrText.toString('latin1', 0, n);
+  }
   let best = -1, bestLen = 1;
   for (let i = 0, run = 0; i < 8; i++) {
     run = bytes[at + 2 * i] === 0 && bytes[at + 2 * i + 1] === 0 ? run + 1 : 0;
     if (run > bestLen) { best = i - run + 1; bestLen = run; }
   }
-  let s = '';
   for (let i = 0; i < 8; i++) {
     if (i === best) {
-      s += '::';
+      addrText[n++] = COLON;
+      addrText[n++] = COLON;
       i += bestLen - 1;
       continue;
     }
-    if (s !== '' && !s.endsWith(':')) s += ':';
-    s += ((bytes[at + 2 * i]! << 8) | bytes[at + 2 * i + 1]!).toString(16);
+    if (n > 0 && addrText[n - 1] !== COLON) addrText[n++] = COLON;
+    n = writeNumber((bytes[at + 2 * i]! << 8) | bytes[at + 2 * i + 1]!, 16, n);
   }
-  return s;
+  return addrText.toString('latin1', 0, n);
+}
+
+/** value in this base (10 or 16), no leading zeros, into addrText at n; where it ends. */
+function writeNumber(value: number, base: 10 | 16, n: number): number {
+  let digits = 1;
+  for (let v = value; v >= base; v = Math.floor(v / base)) digits++;
+  for (let k = digits - 1, v = value; k >= 0; k--, v = Math.floor(v / base)) addrText[n + k] = DIGITS[v % base]!;
+  return n + digits;
 }
 
 export interface TunnelValue {

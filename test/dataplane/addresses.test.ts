@@ -39,6 +39,18 @@ describe('addrBytes', () => {
     }), { numRuns: 10_000 });
   });
 
+  it('formatAddr spells every address as the WHATWG URL host serializer does (RFC 5952 for IPv6), and IPv4 as a dotted quad', () => {
+    const group = fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xf })); // runs of zeros, short groups
+    fc.assert(fc.property(fc.array(group, { minLength: 8, maxLength: 8 }), fc.uint8Array({ minLength: 4, maxLength: 4 }), (groups, v4) => {
+      const b = Buffer.alloc(17);
+      groups.forEach((g, i) => b.writeUInt16BE(g, 1 + 2 * i));
+      const whatwg = new URL(`http://[${groups.map((g) => g.toString(16)).join(':')}]/`).hostname.slice(1, -1);
+      expect(formatAddr(b, 6, 1)).toBe(whatwg);
+      expect(formatAddr(v4, 4)).toBe([...v4].join('.'));
+    }), { numRuns: 20_000 });
+    expect([formatAddr(Buffer.alloc(16), 6), formatAddr(Buffer.alloc(4), 4), formatAddr(Buffer.alloc(4, 255), 4)]).toEqual(['::', '0.0.0.0', '255.255.255.255']);
+  });
+
   it.each(['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '01.2.3.4', '1.2.3.4 ', ':', ':::', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7:8::', '12345::',
     '::g', '1:', ':1', '1:2:3:4:5:6:7:1.2.3.4', 'fe80::1%eth0', '::1.2.3', 'not an address'])('refuses %j, as Node does', (text) => {
     expect(isIP(text)).toBe(text === 'fe80::1%eth0' ? 6 : 0); // Node takes a zone index; we do not (no use for one here)

@@ -93,6 +93,18 @@ describe('a drain of BUs', () => {
     expect(remoteOf(nodes[1]!.home)).toBe('2001:db8:e::c');
     expect(events).toEqual(expect.arrayContaining([expect.stringMatching(/^warn: data plane write failed: .*bpf_map_update_elem/), 'warn: forwarding setup failed for mn0@example.net',
       'info: registered mn1@example.net at 2001:db8:e::c (ip6)'])); // refusals and failures at warn, the rest at info
+    // room again: node 0's next BU (its prediction forgotten with the failure: the general path) moves it
+    const again = libbpf.getPinned(join(dp.pinDir, 'home6'));
+    try {
+      libbpf.delete(again, Buffer.concat([Buffer.from('20010db9', 'hex'), Buffer.alloc(12)]));
+    } finally {
+      closeFd(again);
+    }
+    const predicted = daemon.predictedCount;
+    daemon.handleBatch([bu(0, 5, '2001:db8:e::d')]);
+    expect([daemon.answered.get(0), daemon.predictedCount]).toEqual([6, predicted]);
+    expect(daemon.homeAgent.binding(nodes[0]!.nai)).toMatchObject({ careOf: '2001:db8:e::d', sequence: 5, tunnel: { remote: '2001:db8:e::d' }, route: { dst: '2001:db8:e::d' } });
+    expect([remoteOf(nodes[0]!.home), dp.binding(1)?.tunnel.remote]).toEqual(['2001:db8:e::d', '2001:db8:e::d']);
   });
 
   it('logs at most 20 refusals a second, and then how many it left out: forged BUs do not flood the log', () => {
