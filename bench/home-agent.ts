@@ -121,15 +121,20 @@ const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * The frames just built, out of the young generation before the clock
- * starts (two scavenges: V8 promotes what survives a second). Built all at
- * once, they would otherwise be copied and promoted by the daemon's first
- * scavenges and counted against it (~20 ms each here); a ring buffer's
- * frames die young. Needs --expose-gc (make bench); without it, nothing.
+ * starts (two scavenges: V8 promotes what survives a second), and then a
+ * full collection. Built all at once, they would otherwise be copied and
+ * promoted by the daemon's first scavenges and counted against it (~20 ms
+ * each here); and building them (a dozen megabytes promoted, its garbage
+ * with it) starts a mark-compact whose incremental marking then ran on the
+ * measured BUs (~100-150 ms of steps in a phase of ~1 s). A ring buffer's
+ * frames die young: neither is the daemon's. Needs --expose-gc (make
+ * bench); without it, nothing.
  */
 function promote(): void {
-  const gc = (globalThis as { gc?: (o: { type: 'minor' }) => void }).gc;
+  const gc = (globalThis as { gc?: (o?: { type: 'minor' }) => void }).gc;
   gc?.({ type: 'minor' });
   gc?.({ type: 'minor' });
+  gc?.(); // (a full one; {type: 'major'} is a scavenge in this V8)
 }
 
 /**

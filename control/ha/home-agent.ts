@@ -215,33 +215,43 @@ const option = <T extends MobilityOption['type']>(m: BindingUpdate, type: T): Op
  * 100,000 nodes every lookup in a table that size is a cache miss or two,
  * which cost more here than the rest of a BU's bookkeeping.
  */
-interface NodeState {
-  profile: MobileNodeProfile;
-  /** Its MN-HA key, prepared once (sha1.ts). */
-  key: HmacSha1Key;
-  /** Its data-plane binding id, stable per home registration. */
-  bindingId: number;
+/**
+ * A configured node. A class with every field set by its constructor, so
+ * that all are in the object itself (fields added later to an object
+ * literal go to an array of their own): a predicted BU reads its node, and
+ * its prediction with it, in one or two cache lines (each object more is a
+ * cache miss a BU with 100,000 nodes).
+ */
+class NodeState {
   /** Its binding cache entry: live, deprecated, or none. */
-  entry?: BindingCacheEntry;
-  /** The newest timestamp its entries held: it outlives them (expired, deleted), so a replay within the window is still refused (144). */
-  lastTimestamp?: bigint;
+  entry: BindingCacheEntry | undefined = undefined;
   /** Where the due wheel holds it (due.ts). */
-  dueSecond?: number;
-  /** Its next BU, predicted from the BU that made its entry: valid while that entry and profile are the node's (predictedUpdate()). */
-  prediction?: Prediction;
-}
-
-interface Prediction {
-  /** Which of the node's templates the predictor holds (Predictor.set()): a BU checked against another is not this one's. */
-  generation: number;
-  /** The entry it made (the BU's outcome), and the profile it was made under. */
-  entry: BindingCacheEntry;
-  profile: MobileNodeProfile;
+  dueSecond: number | undefined = undefined;
+  /**
+   * Its next BU, predicted from the BU that made its entry: valid while that
+   * entry and profile are the node's (predictedUpdate()). Which of the
+   * node's templates the predictor holds (Predictor.set(); undefined: none):
+   * a BU checked against another is not this one's.
+   */
+  templateGeneration: number | undefined = undefined;
+  /** The entry the template's BU made, and the profile it was made under. */
+  templateEntry: BindingCacheEntry | undefined = undefined;
+  templateProfile: MobileNodeProfile | undefined = undefined;
   /** The entry's care-of address, as bytes: a BU from another moves the node. */
-  careOf: Uint8Array;
+  readonly careOf = new Uint8Array(16);
   /** Where the template BU's and BA's MHs start in their IPv6 packets. */
-  buMhAt: number;
-  baMhAt: number;
+  templateBuMhAt = 0;
+  templateBaMhAt = 0;
+
+  constructor(
+    public profile: MobileNodeProfile,
+    /** Its MN-HA key, prepared once (sha1.ts). */
+    public key: HmacSha1Key,
+    /** Its data-plane binding id, stable per home registration. */
+    public bindingId: number,
+    /** The newest timestamp its entries held: it outlives them (expired, deleted), so a replay within the window is still refused (144). */
+    public lastTimestamp: bigint | undefined = undefined,
+  ) {}
 }
 
 export class HomeAgent {
@@ -258,7 +268,8 @@ export class HomeAgent {
   /** What no IPv6 care-of address is in: the ranges that are not global unicast, the home agent's own address, the home link's prefixes. */
   private readonly notCareOf6: ParsedPrefix[];
   /** Nodes with a prediction, by binding id (their template's slot in the predictor). */
-  private readonly predicted = new Map<number, NodeState>();
+  private readonly predicted: (NodeState | undefined)[] = [];
+  private predictedCount = 0;
   private readonly predictor = new Predictor();
   /** The last template's generation (Prediction.generation). */
   private generation = 0;
@@ -270,7 +281,7 @@ export class HomeAgent {
     this.statics = new Set(config.mobileNodes.map(staticIpv4).filter((a): a is string => a !== undefined));
     this.notCareOf6 = [...NOT_GLOBAL_UNICAST6, `${config.homeAgent.ipv6}/128`, ...config.homeLink.prefixes].map(prefixOf).filter((p) => p.net.length === 16);
     for (const [name, p] of Object.entries(config.pools)) this.pools.set(name, new AddressPool(name, p.from, p.to, this.statics));
-    config.mobileNodes.forEach((m, i) => this.nodes.set(m.nai, { profile: m, key: new HmacSha1Key(m.key), bindingId: i + 1 }));
+    config.mobileNodes.forEach((m, i) => this.nodes.set(m.nai, new NodeState(m, new HmacSha1Key(m.key), i + 1)));
   }
 
   /** The configured mobile node profiles. */
@@ -311,12 +322,13 @@ export class HomeAgent {
     if (node) {
       this.forget(node); // made under the old profile
       if (JSON.stringify(old?.ipv4HomeAddress) !== JSON.stringify(p.ipv4HomeAddress)) this.releaseLease(node); // to the pool it came from (the new profile's is another)
-      Object.assign(node, { profile: p, key: new HmacSha1Key(p.key) });
+      node.profile = p;
+      node.key = new HmacSha1Key(p.key);
     }
     else {
       const lastTimestamp = this.deletedTimestamps.get(p.nai);
       this.deletedTimestamps.delete(p.nai);
-      this.nodes.set(p.nai, { profile: p, key: new HmacSha1Key(p.key), bindingId: this.freeBindingId(), ...(lastTimestamp !== undefined && { lastTimestamp }) });
+      this.nodes.set(p.nai, new NodeState(p, new HmacSha1Key(p.key), this.freeBindingId(), lastTimestamp));
     }
     const oldStatic = staticIpv4(old);
     if (oldStatic) this.statics.delete(oldStatic);
@@ -501,7 +513,7 @@ export class HomeAgent {
       if (entry.expiresMs > nowMs) { // its refresh request is due (once: journalled, so a restart does not send it again)
         const requested = { ...entry, refreshRequested: true };
         this.put(node, requested);
-        if (node.prediction?.entry === entry) node.prediction.entry = requested; // the refresh it asks for is predicted still (it sets the flag back)
+        if (node.templateEntry === entry) node.templateEntry = requested; // the refresh it asks for is predicted still (it sets the flag back)
         out.push({ dataPlane: [], reply: { mh: encodeMobilityHeader({ type: 'bindingRefreshRequest', options: [] }), route: refreshRoute(entry) }, event: `binding refresh requested from ${nai}` });
         continue;
       }
@@ -562,18 +574,21 @@ export class HomeAgent {
     const generation = (this.generation + 1) >>> 0;
     if (template && this.predictor.set(node.bindingId, generation, node.profile.spi, node.key, template)) {
       this.generation = generation;
-      node.prediction = { generation, entry, profile: node.profile, careOf: new Uint8Array(bu.packet.subarray(8, 24)), buMhAt: template.bu.mhAt, baMhAt: template.ba.mhAt };
-      this.predicted.set(node.bindingId, node);
+      Object.assign(node, { templateGeneration: generation, templateEntry: entry, templateProfile: node.profile, templateBuMhAt: template.bu.mhAt, templateBaMhAt: template.ba.mhAt });
+      node.careOf.set(bu.packet.subarray(8, 24));
+      if (this.predicted[node.bindingId] !== node) this.predictedCount++;
+      this.predicted[node.bindingId] = node;
     }
     return { ...reply, ...encoded }; // encoded once: sent as it is
   }
 
   private forget(node: NodeState): void {
-    if (node.prediction && this.predicted.get(node.bindingId) === node) {
-      this.predicted.delete(node.bindingId);
+    if (node.templateGeneration !== undefined && this.predicted[node.bindingId] === node) {
+      this.predicted[node.bindingId] = undefined;
+      this.predictedCount--;
       this.predictor.clear(node.bindingId);
     }
-    node.prediction = undefined;
+    Object.assign(node, { templateGeneration: undefined, templateEntry: undefined, templateProfile: undefined });
   }
 
   /**
@@ -582,7 +597,7 @@ export class HomeAgent {
    * (the byte work on all of them in one native call, Predictor.check()).
    */
   predictBatch(frames: readonly (Buffer | undefined)[]): (PredictedBu | undefined)[] {
-    return this.predicted.size ? this.predictor.check(frames) : frames.map(() => undefined);
+    return this.predictedCount ? this.predictor.check(frames) : frames.map(() => undefined);
   }
 
   /** Changes with every template made (Prediction.generation): what predictBatch() found before a change may miss a frame the new template predicts. */
@@ -600,16 +615,15 @@ export class HomeAgent {
    * decides, and explains.
    */
   predictedUpdate(bu: PredictedBu, nowMs: number): Outcome | undefined {
-    const node = this.predicted.get(bu.slot);
-    const p = node?.prediction;
-    if (!node || !p || p.generation !== bu.generation || p.entry !== node.entry || p.profile !== node.profile) return undefined;
-    const previous = p.entry;
+    const node = this.predicted[bu.slot];
+    const previous = node?.templateEntry;
+    if (!node || !previous || node.templateGeneration !== bu.generation || previous !== node.entry || node.templateProfile !== node.profile) return undefined;
     const linkLocalHolder = previous.linkLocal === undefined ? undefined : this.linkLocals.get(previous.linkLocal);
     if (linkLocalHolder && linkLocalHolder !== node) return undefined; // another node's now (register(): 134)
     if (checkReplay(bu.timestamp, nowMs, this.config.policy.replayWindow * 1000, node.lastTimestamp, bu.timestampMs).verdict !== 'fresh') return undefined;
     if (!sequenceNewer(bu.sequence, previous.sequence)) return undefined;
 
-    const moved = !fromCareOf(bu, p.careOf);
+    const moved = !fromCareOf(bu, node.careOf);
     if (moved && !this.usableCareOfAt(bu.frame, CARE_OF_AT)) return undefined; // (register(): 174)
     // The entry changed in place (its care-of address, and the tunnel's and the route's with it; the
     // tail): a predicted BU leaves no new objects that live on, for the scavenger to copy and the
@@ -620,16 +634,16 @@ export class HomeAgent {
     const careOf = moved ? formatSharedAddr(careOfOf(bu), 6) : entry.careOf; // (its bytes kept: the data plane's install reads them)
     setTail(entry, { careOf, sequence: bu.sequence, expiresMs: nowMs + entry.lifetime * 1000, lastTimestamp: bu.timestamp, refreshRequested: false });
     this.put(node, entry);
-    if (moved) p.careOf.set(careOfOf(bu));
+    if (moved) node.careOf.set(careOfOf(bu));
     const nai = node.profile.nai;
     return {
       dataPlane: [{ install: entry.binding }], ...(movedFrom && { movedFrom }),
-      reply: { mh: bu.ba.subarray(p.baMhAt), route: entry.route, packet: bu.ba }, status: BaStatus.accepted, event: `registered ${nai} at ${careOf} (${entry.tunnel.format})`,
+      reply: { mh: bu.ba.subarray(node.templateBaMhAt), route: entry.route, packet: bu.ba }, status: BaStatus.accepted, event: `registered ${nai} at ${careOf} (${entry.tunnel.format})`,
       onDataPlaneFailure: () => { // as register()'s: the entry as it was, and a BA of the general path's making; the node's next BU takes the general path
         setTail(entry, before);
         this.forget(node);
         this.put(node, entry);
-        const mh = mhOf(bu, p.buMhAt);
+        const mh = mhOf(bu, node.templateBuMhAt);
         const received: ReceivedBu = { transport: 'ipv6', outer: { src: careOf, dst: entry.route.src }, ipv6Src: careOf, homeAddressOption: entry.homeAddress, mh, nowMs };
         const refused = this.acknowledge(received, decodeMobilityHeader(mh) as BindingUpdate, node, entry.homeAddress, careOf, BaStatus.forwardingSetupFailed);
         return { ...refused, event: `forwarding setup failed for ${nai}` };
