@@ -149,6 +149,9 @@ function withTail(raw: Record<string, unknown>, file: Buffer, at: number): Recor
   const e = raw.entry as Record<string, unknown> | undefined;
   if (typeof e !== 'object' || e === null) return raw; // (parsed() says what is wrong)
   if (family !== 0) {
+    // a bound care-of address is the tunnel's remote end: of its family (writeTail() never writes another; checkEntry() takes either)
+    const format = typeof e.tunnel === 'object' && e.tunnel !== null ? (e.tunnel as Record<string, unknown>).format : undefined;
+    if (typeof format === 'string' && family !== (format === 'ip6' ? 6 : 4)) throw new Error(`its tail's care-of family is ${family}, but its tunnel is ${format}`);
     const careOf = formatAddr(file, family, at + TAIL.careOf);
     e.careOf = careOf;
     if (typeof e.tunnel === 'object' && e.tunnel !== null) (e.tunnel as Record<string, unknown>).remote = careOf;

@@ -560,7 +560,7 @@ describe('a record written from parts of the last', () => {
       let e = first;
       journal.record(e.nai, e, () => [e]);
       const texts = [copy(0).text, copy(1).text];
-      for (const [i, careOf] of ['2001:db8:e::2', '10.9.8.7', '2001:db8:e:ffff:ffff:ffff:ffff:ffff', '2001:db8:e::1'].entries()) {
+      for (const [i, careOf] of ['2001:db8:e::2', '2001:db8:e:ffff:ffff:ffff:ffff:ffff', '2001:db8:e::1'].entries()) {
         e = moveTo(e, careOf, i + 2);
         const mark = (text: string) => { // (the journal's mapping sees it)
           const fd = openSync(path, 'r+');
@@ -583,6 +583,18 @@ describe('a record written from parts of the last', () => {
       expect(newest.tail).toMatchObject({ careOfFamily: 0, careOf: undefined, sequence: 9 });
       expect(newest.text).toContain('"careOf":"10.0.0.9","tunnel":{"format":"udp4","local":"192.0.2.1","remote":"198.51.100.9"');
       expect(reread().entries).toEqual([natted]);
+      // an IPv4 care-of address with no NAT between (an ip4 tunnel): the tail's too, and a move writes no text
+      const ip4Tunnel = { format: 'ip4' as const, local: '192.0.2.1', remote: '10.9.8.7' };
+      let v4: BindingCacheEntry = { ...natted, careOf: '10.9.8.7', natDetected: false, tunnel: ip4Tunnel, sequence: 10, binding: { ...e.binding, tunnel: ip4Tunnel },
+        route: { transport: 'udp4', src: '192.0.2.1', dst: '10.9.8.7', srcPort: 4191, dstPort: 4191, ipv6Src: HA6, ipv6Dst: '2001:db8:1::100' } };
+      journal.record(v4.nai, v4, () => [v4]);
+      journal.record(v4.nai, v4, () => [v4]); // (both copies hold its text)
+      const v4Texts = [copy(0).text, copy(1).text];
+      v4 = moveTo(v4, '10.9.8.8', 11);
+      journal.record(v4.nai, v4, () => [v4]);
+      expect([copy(0).text, copy(1).text]).toEqual(v4Texts);
+      expect([copy(0), copy(1)].sort((x, y) => y.number - x.number)[0]!.tail).toMatchObject({ careOfFamily: 4, careOf: '10.9.8.8', sequence: 11 });
+      expect(reread().entries).toEqual([v4]);
       journal.close();
     });
 
@@ -603,6 +615,26 @@ describe('a record written from parts of the last', () => {
       const { entries, problems } = reread();
       expect(entries).toEqual([first]);
       expect(problems).toEqual([expect.stringContaining(`slot 1: newer copy: ${problem}`), expect.stringMatching(/slot 1: its older copy taken instead$/)]);
+    });
+
+    it.each([
+      ['an ip6 tunnel\'s care-of family 6 turned 4 (one bit)', first, 6, 4],
+      ['an ip4 tunnel\'s care-of family 4 turned 6 (one bit)', { ...first, careOf: '192.0.2.7', tunnel: { format: 'ip4' as const, local: '192.0.2.1', remote: '192.0.2.7' },
+        route: { transport: 'udp4' as const, src: '192.0.2.1', dst: '192.0.2.7', srcPort: 4191, dstPort: 4191, ipv6Src: HA6, ipv6Dst: '2001:db8:1::100' } }, 4, 6],
+    ])('skips a copy whose tail names a care-of family its tunnel cannot have (%s): the data plane would refuse the binding at restore', (_what, base, was, damaged) => {
+      const e: BindingCacheEntry = { ...base, binding: { ...base.binding, tunnel: base.tunnel } };
+      const { journal } = BindingJournal.open(path);
+      journal.record(e.nai, e, () => [e]);
+      const second = { ...e, sequence: 2 };
+      journal.record(second.nai, second, () => [second]);
+      journal.close();
+      const file = readFileSync(path);
+      expect(file[tailOf(1, 1) + 6]).toBe(was); // the newer copy: the second
+      file[tailOf(1, 1) + 6] = damaged;
+      writeFileSync(path, file);
+      const { entries, problems } = reread();
+      expect(entries).toEqual([e]); // not an entry whose tunnel's remote end is of the other family (DataPlane.install() throws on it: the daemon would not start)
+      expect(problems).toEqual([expect.stringMatching(/slot 1: newer copy: .*care-of family.*: skipped/), expect.stringMatching(/slot 1: its older copy taken instead$/)]);
     });
 
     it('reads a journal of the format before (v2: the tail in the JSON), and rewrites it in this one', () => {
