@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, r
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Btf } from './btf.js';
+import { ById } from './by-id.js';
 import { BPF_ANY, attachType, libbpf, xdpFlags, type MapShape, type ObjectHandle } from './libbpf.js';
 import {
   EndpointFlag, addrFamily, canonicalAddr, sharedAddrBytes, decodeTunnel, encodeConfig, encodeEndpointKey, encodeHomeKey, encodeHomeLink, encodePrefixKey,
@@ -121,7 +122,7 @@ export class DataPlane {
   private readonly fds = new Map<MapName, number>();
   private readonly progFds: Record<Hook, number>;
   private readonly links = new Map<string, number>();
-  private readonly bindings = new Map<number, { binding: Binding; entries: Entry[] }>();
+  private readonly bindings = new ById<{ binding: Binding; entries: Entry[] }>(MAX_BINDINGS);
   private readonly owner = new Map<string, number>(); // entry id -> binding id
   private readonly counterNames: { drops: string[]; events: string[] };
   private obj: ObjectHandle | null;
@@ -566,7 +567,7 @@ export class DataPlane {
   }
 
   bindingIds(): number[] {
-    return [...this.bindings.keys()].sort((a, b) => a - b);
+    return [...this.bindings.keys()];
   }
 
   /** The tunnel as the data plane holds it for an address (with its learnt next hop). */

@@ -21,7 +21,8 @@
  * (restore from a journal). Not yet:
  * shadow entries (PMIPv6).
  */
-import { sameBinding, type Binding, type Tunnel } from '../dataplane/dataplane.js';
+import { MAX_BINDINGS, sameBinding, type Binding, type Tunnel } from '../dataplane/dataplane.js';
+import { ById } from '../dataplane/by-id.js';
 import { addrBytes, bytesInPrefix, canonicalAddr, formatAddr, formatSharedAddr, inPrefix, prefixOf, sharedAddrBytes, type ParsedPrefix } from '../dataplane/layout.js';
 import { DecodeError } from '../wire/buffer.js';
 import { MN_HA_AUTHENTICATOR_LENGTH, signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
@@ -268,8 +269,7 @@ export class HomeAgent {
   /** What no IPv6 care-of address is in: the ranges that are not global unicast, the home agent's own address, the home link's prefixes. */
   private readonly notCareOf6: ParsedPrefix[];
   /** Nodes with a prediction, by binding id (their template's slot in the predictor). */
-  private readonly predicted: (NodeState | undefined)[] = [];
-  private predictedCount = 0;
+  private readonly predicted = new ById<NodeState>(MAX_BINDINGS);
   private readonly predictor = new Predictor();
   /** The last template's generation (Prediction.generation). */
   private generation = 0;
@@ -576,16 +576,14 @@ export class HomeAgent {
       this.generation = generation;
       Object.assign(node, { templateGeneration: generation, templateEntry: entry, templateProfile: node.profile, templateBuMhAt: template.bu.mhAt, templateBaMhAt: template.ba.mhAt });
       node.careOf.set(bu.packet.subarray(8, 24));
-      if (this.predicted[node.bindingId] !== node) this.predictedCount++;
-      this.predicted[node.bindingId] = node;
+      this.predicted.set(node.bindingId, node);
     }
     return { ...reply, ...encoded }; // encoded once: sent as it is
   }
 
   private forget(node: NodeState): void {
-    if (node.templateGeneration !== undefined && this.predicted[node.bindingId] === node) {
-      this.predicted[node.bindingId] = undefined;
-      this.predictedCount--;
+    if (node.templateGeneration !== undefined && this.predicted.get(node.bindingId) === node) {
+      this.predicted.delete(node.bindingId);
       this.predictor.clear(node.bindingId);
     }
     Object.assign(node, { templateGeneration: undefined, templateEntry: undefined, templateProfile: undefined });
@@ -597,7 +595,7 @@ export class HomeAgent {
    * (the byte work on all of them in one native call, Predictor.check()).
    */
   predictBatch(frames: readonly (Buffer | undefined)[]): (PredictedBu | undefined)[] {
-    return this.predictedCount ? this.predictor.check(frames) : frames.map(() => undefined);
+    return this.predicted.size ? this.predictor.check(frames) : frames.map(() => undefined);
   }
 
   /** Changes with every template made (Prediction.generation): what predictBatch() found before a change may miss a frame the new template predicts. */
@@ -615,7 +613,7 @@ export class HomeAgent {
    * decides, and explains.
    */
   predictedUpdate(bu: PredictedBu, nowMs: number): Outcome | undefined {
-    const node = this.predicted[bu.slot];
+    const node = this.predicted.get(bu.slot);
     const previous = node?.templateEntry;
     if (!node || !previous || node.templateGeneration !== bu.generation || previous !== node.entry || node.templateProfile !== node.profile) return undefined;
     const linkLocalHolder = previous.linkLocal === undefined ? undefined : this.linkLocals.get(previous.linkLocal);
