@@ -208,7 +208,7 @@ export class HomeAgentDaemon {
     const { dataPlane, warnings, events } = this.homeAgent.restore(entries, held);
     for (const w of warnings) this.log(w, 'warn');
     for (const e of events) this.log(e);
-    this.applyChanges(dataPlane);
+    this.applyRestored(dataPlane);
     journal.rewrite([...this.homeAgent.entries()]);
     this.journal = journal;
   }
@@ -586,6 +586,27 @@ export class HomeAgentDaemon {
     this.saveConfig();
     this.log(`profile ${nai} deleted`);
     return true;
+  }
+
+  /**
+   * The restored cache made live, each change on its own: an entry the data
+   * plane refuses (a journal damaged in a way that still parses: an ip6
+   * tunnel with an IPv4 end, say) is revoked and said, and costs that entry,
+   * not the start.
+   */
+  private applyRestored(changes: Outcome['dataPlane']): void {
+    this.dataPlane.batch(() => {
+      for (const change of changes) {
+        try {
+          this.applyChange(change);
+        } catch (err) {
+          if (!('install' in change)) throw err;
+          const nai = [...this.homeAgent.entries()].find((e) => e.bindingId === change.install.id)?.nai;
+          this.log(`journal: the binding of ${nai ?? `id ${change.install.id}`} is refused by the data plane (${(err as Error).message}): revoked`, 'warn');
+          if (nai) this.applyChanges(this.homeAgent.revoke(nai, this.now()));
+        }
+      }
+    });
   }
 
   private applyChanges(changes: Outcome['dataPlane']): void {

@@ -23,6 +23,7 @@ import { libbpf } from '../../control/dataplane/libbpf.js';
 import { parseHomeAgentConfig } from '../../control/ha/config.js';
 import { DAD_WAIT_MS, HomeAgentDaemon, type Arrival } from '../../control/ha/daemon.js';
 import { BindingJournal } from '../../control/ha/journal.js';
+import type { BindingCacheEntry } from '../../control/ha/home-agent.js';
 import { closeFd } from '../../control/sys/libc.js';
 import { signMnHa, verifyMnHa } from '../../control/wire/auth/mipv6.js';
 import { ntpTimestamp } from '../../control/wire/auth/replay.js';
@@ -93,12 +94,17 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 /** A daemon over dp with its edges faked: the BAs it sends, decoded; the frames it sends on the home link; its journal, read back after a stop. */
-function harness(dp: DataPlane, { dad = false, neighbours = null as Neighbours | null, linkFails = false, atSend = (_packet: Buffer) => {} } = {}) {
+function harness(dp: DataPlane, { dad = false, neighbours = null as Neighbours | null, linkFails = false, atSend = (_packet: Buffer) => {}, journal = [] as BindingCacheEntry[] } = {}) {
   const events: string[] = [];
   const daemon = new HomeAgentDaemon(config(dad), dp, { log: (e, level) => events.push(`${level}: ${e}`), now: () => NOW + 1000 });
   const dir = mkdtempSync(join(tmpdir(), 'daemon-refusals-'));
   dirs.push(dir);
   const path = join(dir, 'bindings.journal');
+  if (journal.length) { // what a daemon before this one left
+    const before = BindingJournal.open(path).journal;
+    for (const e of journal) before.record(e.nai, e, () => journal);
+    before.close();
+  }
   const edges = daemon as unknown as Edges;
   edges.restore(path); // start()'s first step
   const sent: Buffer[] = [];
@@ -189,6 +195,27 @@ describe('a first registration whose data-plane write fails', () => {
     expect(h.onLink).toEqual([unsolicitedNeighborAdvert(MAC, LINK6, next.home), gratuitousArp(MAC, '10.1.0.200')]); // what the refused node would have had
     expect([h.daemon.answered.get(143), h.daemon.answered.get(0)]).toEqual([1, 1]);
     expect(h.journalled()).toEqual([{ nai: next.nai, careOf: '2001:db8:e::c', sequence: 1, ipv4HomeAddress: '10.1.0.200' }]);
+  });
+});
+
+describe('a journal entry the data plane refuses (damaged, yet it parses)', () => {
+  const dp = dataPlane('test-daemon-restore');
+  const entry = (n: Node, bindingId: number, local: string): BindingCacheEntry => {
+    const careOf = '2001:db8:e::1';
+    const tunnel = { format: 'ip6' as const, local, remote: careOf };
+    return { nai: n.nai, bindingId, homeAddress: n.home, careOf, natDetected: false, tunnel, sequence: 1, lifetime: 600, expiresMs: NOW + 600_000,
+      lastTimestamp: ntpTimestamp(NOW), route: { transport: 'ipv6', src: HA, dst: careOf, routingHeader2: n.home }, binding: { id: bindingId, tunnel, homeAddresses: [n.home], prefixes: [] },
+      refreshRequested: false };
+  };
+
+  it('costs that entry, not the start: revoked and said at warn; the others installed', () => {
+    const h = harness(dp(), { journal: [entry(staticV4, 2, HA), entry(next, 3, '192.0.2.1')] }); // an ip6 tunnel with an IPv4 end
+    expect(h.events.filter((e) => e.startsWith('warn'))).toEqual([expect.stringMatching(/^warn: journal: the binding of next@example\.net is refused by the data plane \(.*\): revoked$/)]);
+    expect(dp().binding(2)?.tunnel.remote).toBe('2001:db8:e::1');
+    expect(dp().binding(3)).toBeUndefined();
+    expect(h.daemon.homeAgent.bindings().map((e) => e.nai)).toEqual([staticV4.nai]);
+    expect(h.daemon.homeAgent.binding(next.nai)).toBeUndefined();
+    expect(h.journalled().map((e) => e.nai)).toEqual([staticV4.nai, next.nai]); // (next's kept deprecated, as a revocation leaves it: nothing to install)
   });
 });
 
