@@ -214,14 +214,11 @@ const option = <T extends MobilityOption['type']>(m: BindingUpdate, type: T): Op
 /**
  * Everything kept for one configured node, found by one lookup per BU: with
  * 100,000 nodes every lookup in a table that size is a cache miss or two,
- * which cost more here than the rest of a BU's bookkeeping.
- */
-/**
- * A configured node. A class with every field set by its constructor, so
- * that all are in the object itself (fields added later to an object
- * literal go to an array of their own): a predicted BU reads its node, and
- * its prediction with it, in one or two cache lines (each object more is a
- * cache miss a BU with 100,000 nodes).
+ * which cost more here than the rest of a BU's bookkeeping. A class with
+ * every field set by its constructor, so that all are in the object itself
+ * (fields added later to an object literal go to an array of their own): a
+ * predicted BU reads its node, and its prediction with it, in one or two
+ * cache lines.
  */
 class NodeState {
   /** Its binding cache entry: live, deprecated, or none. */

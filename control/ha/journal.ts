@@ -10,10 +10,12 @@
  * the journal's work) but when the file grows. The file never needs compacting (the
  * JSON-lines log this replaced held up to four times the state).
  *
- * A slot holds two copies of its record, each a sequence number (32 bits,
- * little-endian; 0: never written), the JSON's length (16 bits, 0: no
- * entry), the tail (what every BU changes, in binary: see TAIL) and then
- * { nai, entry } without the tail. A change goes over the older copy, its
+ * A slot holds two copies of its record, each a tail (its sequence number,
+ * 32 bits, little-endian, 0: never written; its JSON's length, 16 bits, 0:
+ * no entry; what every BU changes, in binary: see TAIL) and a text, the
+ * JSON of { nai, entry } without the tail; the tails sit together at the
+ * head of each block of slots, the texts after them (see BLOCK). A change
+ * goes over the older copy, its
  * sequence number stored last in one 32-bit store: a daemon killed in the
  * middle of a write leaves that copy's old number, so the slot still reads
  * as it was (the newer copy). Writes go without fsync: they survive the
@@ -29,7 +31,8 @@
  * change is then counted and logged, and the journal stale until repair()
  * rewrites it whole.
  *
- * The file starts with a header slot naming the format and the copy size.
+ * The file starts with a header naming the format and the copy size, where
+ * binding id 0's tails would be.
  * Files of the formats before (v2: the tail in the JSON; one copy a slot,
  * written with pwrite; JSON lines) are read as such and rewritten in this one.
  */
@@ -456,7 +459,7 @@ export class BindingJournal {
   }
 
   private clear(slot: number): void {
-    this.writeSlot(slot);
+    this.clearSlot(slot);
     this.heads[slot] = undefined;
     const nai = this.naiIn.get(slot);
     if (nai !== undefined && this.slotOf.get(nai) === slot) this.slotOf.delete(nai); // (not a node's new slot, written just before its old one is cleared)
@@ -464,7 +467,7 @@ export class BindingJournal {
   }
 
   /**
-   * A record (none: no entry) over the slot's older copy, its sequence
+   * A record over the slot's older copy, its sequence
    * number last (until then the slot reads as it was): the tail, and the
    * text if the copy does not hold it. What the copy held past the new text
    * is zeroed, not the whole copy: each write would otherwise touch every
@@ -477,27 +480,33 @@ export class BindingJournal {
    * bytes past its copy's length: nothing reads them, and a cleared slot is
    * zeroed whole.)
    */
-  private writeSlot(slot: number, h?: Head, fresh?: Fresh, entry?: BindingCacheEntry): void {
-    if (!this.file) throw new Error(`${this.path}: the journal is closed`);
-    if (slot >= this.capacity) this.grow(slot);
-    const bytes = this.file!.bytes;
-    const a = this.g.tail(slot, 0);
-    const copy = newer(this.words[a / 4]!, this.words[a / 4 + TAIL_BYTES / 4]!) ? 1 : 0; // over the older copy (the first, if neither was written)
-    const at = a + copy * TAIL_BYTES;
-    const other = a + (copy ^ 1) * TAIL_BYTES;
-    const seq = (this.words[other / 4]! + 1) | 0 || 1; // 0 is never written: after 2^32 writes, 1
-    if (!h || !entry) {
-      bytes.fill(0, at + TAIL.length, at + TAIL_BYTES);
-      bytes.fill(0, this.g.text(slot, copy), this.g.text(slot, copy) + this.g.copySize);
-      Atomics.store(this.words, at / 4, seq);
-      bytes.fill(0, other, other + TAIL_BYTES); // a cleared slot keeps nothing of the node (the older copy was its last entry)
-      bytes.fill(0, this.g.text(slot, copy ^ 1), this.g.text(slot, copy ^ 1) + this.g.copySize);
-      return;
-    }
+  private writeSlot(slot: number, h: Head, fresh: Fresh | undefined, entry: BindingCacheEntry): void {
+    const { copy, at, other, seq } = this.older(slot);
     if (!(h.wholeIn & (1 << copy))) this.writeText(slot, copy, h, fresh);
-    writeTail(this.view, bytes, at, entry);
+    writeTail(this.view, this.file!.bytes, at, entry);
     Atomics.store(this.words, at / 4, seq);
     if (fresh && this.words[other / 4] === 0 && !(h.wholeIn & (1 << (copy ^ 1)))) this.writeText(slot, copy ^ 1, h); // (a registration's: its slot's other copy was never written)
+  }
+
+  /** The slot emptied: its older copy written as no entry (its number last), then the other zeroed (a cleared slot keeps nothing of the node). */
+  private clearSlot(slot: number): void {
+    const { copy, at, other, seq } = this.older(slot);
+    const bytes = this.file!.bytes;
+    bytes.fill(0, at + TAIL.length, at + TAIL_BYTES);
+    bytes.fill(0, this.g.text(slot, copy), this.g.text(slot, copy) + this.g.copySize);
+    Atomics.store(this.words, at / 4, seq);
+    bytes.fill(0, other, other + TAIL_BYTES);
+    bytes.fill(0, this.g.text(slot, copy ^ 1), this.g.text(slot, copy ^ 1) + this.g.copySize);
+  }
+
+  /** The slot's older copy (the first, if neither was written), where its tail and the other's are, and the number it is to be written with. */
+  private older(slot: number): { copy: number; at: number; other: number; seq: number } {
+    if (!this.file) throw new Error(`${this.path}: the journal is closed`);
+    if (slot >= this.capacity) this.grow(slot);
+    const a = this.g.tail(slot, 0);
+    const copy = newer(this.words[a / 4]!, this.words[a / 4 + TAIL_BYTES / 4]!) ? 1 : 0;
+    const other = a + (copy ^ 1) * TAIL_BYTES;
+    return { copy, at: a + copy * TAIL_BYTES, other, seq: (this.words[other / 4]! + 1) | 0 || 1 }; // (0 is never written: after 2^32 writes, 1)
   }
 
   /** The head's text into the slot's copy (its parts from fresh, else from the other copy), its length set, what the copy held past it zeroed. */

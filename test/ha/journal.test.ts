@@ -529,6 +529,18 @@ describe('a record written from parts of the last', () => {
       r.journal.close();
       return r;
     };
+    /** e journalled, then again with the next sequence number; the newer copy's tail (the second's) damaged by damage, the file read back. */
+    const damagedNewer = (e: BindingCacheEntry, damage: (file: Buffer, tail: number) => void) => {
+      const { journal } = BindingJournal.open(path);
+      journal.record(e.nai, e, () => [e]);
+      const second = { ...e, sequence: e.sequence + 1 };
+      journal.record(second.nai, second, () => [second]);
+      journal.close();
+      const file = readFileSync(path);
+      damage(file, tailOf(1, 1));
+      writeFileSync(path, file);
+      return reread();
+    };
 
     it('a registration writes its text into the copy never written too (its number still 0): the next BU writes a tail only', () => {
       const { journal } = BindingJournal.open(path);
@@ -603,16 +615,10 @@ describe('a record written from parts of the last', () => {
       ['refresh byte', 7, 2, "its tail's refreshRequested is 2, neither 0 nor 1"],
       ['expiry', 16, 0xff, 'expiresMs: must be an integer'], // (a NaN)
     ])('skips a copy whose tail no write makes (its %s), naming it, and takes the older copy', (_what, offset, value, problem) => {
-      const { journal } = BindingJournal.open(path);
-      journal.record(first.nai, first, () => [first]);
-      const second = { ...first, sequence: 2 };
-      journal.record(second.nai, second, () => [second]);
-      journal.close();
-      const file = readFileSync(path);
-      if (offset === 16) file.fill(value, tailOf(1, 1) + offset, tailOf(1, 1) + offset + 8);
-      else file[tailOf(1, 1) + offset] = value; // the newer copy: the second
-      writeFileSync(path, file);
-      const { entries, problems } = reread();
+      const { entries, problems } = damagedNewer(first, (file, tail) => {
+        if (offset === 16) file.fill(value, tail + offset, tail + offset + 8);
+        else file[tail + offset] = value;
+      });
       expect(entries).toEqual([first]);
       expect(problems).toEqual([expect.stringContaining(`slot 1: newer copy: ${problem}`), expect.stringMatching(/slot 1: its older copy taken instead$/)]);
     });
@@ -623,16 +629,10 @@ describe('a record written from parts of the last', () => {
         route: { transport: 'udp4' as const, src: '192.0.2.1', dst: '192.0.2.7', srcPort: 4191, dstPort: 4191, ipv6Src: HA6, ipv6Dst: '2001:db8:1::100' } }, 4, 6],
     ])('skips a copy whose tail names a care-of family its tunnel cannot have (%s): the data plane would refuse the binding at restore', (_what, base, was, damaged) => {
       const e: BindingCacheEntry = { ...base, binding: { ...base.binding, tunnel: base.tunnel } };
-      const { journal } = BindingJournal.open(path);
-      journal.record(e.nai, e, () => [e]);
-      const second = { ...e, sequence: 2 };
-      journal.record(second.nai, second, () => [second]);
-      journal.close();
-      const file = readFileSync(path);
-      expect(file[tailOf(1, 1) + 6]).toBe(was); // the newer copy: the second
-      file[tailOf(1, 1) + 6] = damaged;
-      writeFileSync(path, file);
-      const { entries, problems } = reread();
+      const { entries, problems } = damagedNewer(e, (file, tail) => {
+        expect(file[tail + 6]).toBe(was);
+        file[tail + 6] = damaged;
+      });
       expect(entries).toEqual([e]); // not an entry whose tunnel's remote end is of the other family (DataPlane.install() throws on it: the daemon would not start)
       expect(problems).toEqual([expect.stringMatching(/slot 1: newer copy: .*care-of family.*: skipped/), expect.stringMatching(/slot 1: its older copy taken instead$/)]);
     });
