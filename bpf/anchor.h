@@ -34,9 +34,9 @@ union anchor_addr {
 };
 
 /*
- * One binding's tunnel, the value of every home address and prefix entry of
- * that binding. A map update replaces a whole value, so a packet sees either
- * the old tunnel or the new one, never a mix.
+ * One binding's tunnel, its `tunnels` entry (home address and prefix entries
+ * hold the binding id). A map update replaces a whole value, so a packet sees
+ * either the old tunnel or the new one, never a mix.
  */
 struct tunnel {
 	__u32 binding_id;         /* index into binding_counters */

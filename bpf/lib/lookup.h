@@ -5,23 +5,28 @@
 
 #include "maps.h"
 
+static __always_inline struct tunnel *tunnel_of(const __u32 *binding_id)
+{
+	return binding_id ? bpf_map_lookup_elem(&tunnels, binding_id) : 0;
+}
+
 static __always_inline struct tunnel *binding_of4(__be32 addr)
 {
 	struct prefix4_key key = { .prefixlen = 32, .addr = addr };
-	struct tunnel *t = bpf_map_lookup_elem(&home4, &addr);
+	__u32 *id = bpf_map_lookup_elem(&home4, &addr);
 
-	return t ? t : bpf_map_lookup_elem(&prefix4, &key);
+	return tunnel_of(id ? id : bpf_map_lookup_elem(&prefix4, &key));
 }
 
 static __always_inline struct tunnel *binding_of6(const struct in6_addr *addr)
 {
 	struct prefix6_key key = { .prefixlen = 128 };
-	struct tunnel *t = bpf_map_lookup_elem(&home6, addr);
+	__u32 *id = bpf_map_lookup_elem(&home6, addr);
 
-	if (t)
-		return t;
+	if (id)
+		return tunnel_of(id);
 	__builtin_memcpy(key.addr, addr, sizeof(key.addr));
-	return bpf_map_lookup_elem(&prefix6, &key);
+	return tunnel_of(bpf_map_lookup_elem(&prefix6, &key));
 }
 
 /*

@@ -9,8 +9,15 @@
  * The hash maps are not preallocated: a preallocated map hands a replaced
  * element to the next update at once, so a packet on another CPU still
  * reading it could see another binding's tunnel (flushNexthops() rewrites
- * every entry). Without preallocation an element is freed after an RCU
+ * every tunnel). Without preallocation an element is freed after an RCU
  * grace period, when no program can hold it any more.
+ */
+
+/*
+ * Home addresses and prefixes name their binding by id; its tunnel is in
+ * `tunnels`, once. A move (a new care-of address) is then one map update,
+ * however many addresses and prefixes the binding has, and every one of
+ * them switches to the new tunnel at once.
  */
 
 /* Home addresses: the exact-match hot path. */
@@ -19,7 +26,7 @@ struct {
 	__uint(max_entries, MAX_HOME_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __be32);
-	__type(value, struct tunnel);
+	__type(value, __u32); /* binding id */
 } home4 SEC(".maps");
 
 struct {
@@ -27,7 +34,7 @@ struct {
 	__uint(max_entries, MAX_HOME_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct in6_addr);
-	__type(value, struct tunnel);
+	__type(value, __u32); /* binding id */
 } home6 SEC(".maps");
 
 /* Mobile network prefixes and IPv4 home prefixes: longest-prefix match. */
@@ -36,7 +43,7 @@ struct {
 	__uint(max_entries, MAX_PREFIXES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct prefix4_key);
-	__type(value, struct tunnel);
+	__type(value, __u32); /* binding id */
 } prefix4 SEC(".maps");
 
 struct {
@@ -44,8 +51,17 @@ struct {
 	__uint(max_entries, MAX_PREFIXES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct prefix6_key);
-	__type(value, struct tunnel);
+	__type(value, __u32); /* binding id */
 } prefix6 SEC(".maps");
+
+/* Each binding's tunnel, by binding id (its next hop learnt in place). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_BINDINGS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32); /* binding id */
+	__type(value, struct tunnel);
+} tunnels SEC(".maps");
 
 /* Our own addresses (and UDP ports) where tunnels and signalling end. */
 struct {

@@ -25,7 +25,7 @@ export const defaultObject = join(packageRoot, 'build/bpf/anchor.o');
 export const PIN_ROOT = '/sys/fs/bpf/mobility-anchor';
 export const MAX_BINDINGS = 131072;
 
-const MAP_NAMES = ['home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'endpoint_ports', 'config', 'home_links', 'binding_cache', 'dest_cache', 'endpoint_cache', 'binding_counters', 'drops', 'events', 'icmp_budget', 'signals'] as const;
+const MAP_NAMES = ['tunnels', 'home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'endpoint_ports', 'config', 'home_links', 'binding_cache', 'dest_cache', 'endpoint_cache', 'binding_counters', 'drops', 'events', 'icmp_budget', 'signals'] as const;
 /**
  * Maps a build may replace, empty, when an older one pinned them in another
  * shape: the per-CPU caches and ICMP budget, and the drop and event counters
@@ -34,6 +34,19 @@ const MAP_NAMES = ['home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'endpoin
 const REPLACEABLE_MAPS: ReadonlySet<string> = new Set(['binding_cache', 'dest_cache', 'endpoint_cache', 'icmp_budget', 'drops', 'events']);
 /** Map types whose entries can be listed and written back one by one (BPF_MAP_TYPE_HASH, _ARRAY, _LPM_TRIE). */
 const ENUMERABLE_MAP_TYPES: ReadonlySet<number> = new Set([1, 2, 11]);
+
+/**
+ * An address map's entries of an older build, whose values were whole
+ * tunnels, as this build's: valued with their binding's id, the tunnel put
+ * in `tunnels` (by id: every entry of a binding held the same one).
+ */
+function entriesNamingTunnels(entries: [Buffer, Buffer][], tunnels: Map<number, Buffer>): [Buffer, Buffer][] {
+  return entries.map(([key, tunnel]) => {
+    const id = tunnel.readUInt32LE(layouts.tunnel.fields.binding_id!.offset);
+    tunnels.set(id, tunnel);
+    return [key, idBytes(id)];
+  });
+}
 
 /** Every entry of a map, as [key, value]. */
 function entriesOf(fd: number, shape: MapShape): [Buffer, Buffer][] {
@@ -76,18 +89,30 @@ export interface DataPlaneOptions {
   pinRoot?: string;
 }
 
-interface Entry { map: MapName; key: Buffer; id: string }
+/** A home address or prefix entry of a binding: its value is the binding's id. */
+interface Entry { map: AddressMap; key: Buffer; id: string }
+type AddressMap = 'home4' | 'home6' | 'prefix4' | 'prefix6';
+const ADDRESS_MAPS: readonly AddressMap[] = ['home4', 'home6', 'prefix4', 'prefix6'];
 /**
- * A moved binding's tunnel, to be written to its entries at the end of
- * batchMoves(); previous: the binding as the maps hold it (before the
+ * A moved binding's tunnel, to be written to its `tunnels` entry at the end
+ * of batchMoves(); previous: the binding as the maps hold it (before the
  * batch, or as written at once in it). Later moves of the binding update it
  * in place: it stands for every move since that write.
  */
-interface HeldMove { previous: Binding; entries: Entry[]; value: Buffer }
+interface HeldMove { previous: Binding; value: Buffer }
 /** A held move as batchMoves() names it to its caller (see heldMove()). */
 export type HeldMoveToken = object;
 /** Maps the kernel updates in batches (hash maps; the LPM tries have no batch operations). */
-const BATCHED_MAPS: ReadonlySet<MapName> = new Set(['home4', 'home6']);
+const BATCHED_MAPS: ReadonlySet<MapName> = new Set(['tunnels', 'home4', 'home6']);
+/** Map writes grouped by map, each map's keys and values in order. */
+type Writes = Map<MapName, { keys: Buffer[]; values: Buffer[] }>;
+
+/** A binding id as the maps hold it: their key in `tunnels`, the value of its address entries. */
+function idBytes(id: number): Buffer {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32LE(id);
+  return b;
+}
 
 const possibleCpus = (): number => {
   const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
@@ -149,6 +174,7 @@ export class DataPlane {
     let pinnedMaps = 0;
     const replaced = new Map<MapName, [Buffer, Buffer][]>(); // pinned maps this build replaces, with the entries it carries over
     const carried: MapName[] = [];
+    const tunnels = new Map<number, Buffer>(); // from the address maps of builds that kept the tunnel in each entry
     for (const name of MAP_NAMES) {
       const pinned = libbpf.getPinned(join(this.pinDir, name));
       if (pinned < 0) continue;
@@ -156,14 +182,20 @@ export class DataPlane {
       try {
         const verdict = this.pinnedVerdict(name, pinned);
         if (verdict === 'reuse') libbpf.reuseMapFd(libbpf.map(this.obj, name), pinned, name);
+        else if (verdict === 'convert') replaced.set(name, entriesNamingTunnels(entriesOf(pinned, libbpf.mapInfo(pinned, name)), tunnels));
         else replaced.set(name, verdict === 'carry' ? entriesOf(pinned, libbpf.mapInfo(pinned, name)) : []);
-        if (verdict === 'carry') carried.push(name);
+        if (verdict === 'carry' || verdict === 'convert') carried.push(name);
       } catch (err) {
         libbpf.close(this.obj);
         throw err;
       } finally {
         closeFd(pinned);
       }
+    }
+    if (tunnels.size && !replaced.has('tunnels')) {
+      replaced.set('tunnels', [...tunnels].map(([id, value]) => [idBytes(id), value]));
+      carried.push('tunnels');
+      pinnedMaps++;
     }
     try {
       libbpf.load(this.obj, options.objectPath);
@@ -207,16 +239,20 @@ export class DataPlane {
    * replaced, empty (REPLACEABLE_MAPS).
    * A map that differs only in its flags (older builds preallocated the home
    * maps) is replaced by one with this build's flags, its entries carried
-   * over. Any other map of another shape holds state this build cannot
-   * read: refused, by name.
+   * over. An address map whose entries hold whole tunnels (builds before
+   * `tunnels`) is converted: its entries name their binding, whose tunnel
+   * goes into `tunnels`. Any other map of another shape holds state this
+   * build cannot read: refused, by name.
    */
-  private pinnedVerdict(name: string, pinnedFd: number): 'reuse' | 'replace' | 'carry' {
+  private pinnedVerdict(name: string, pinnedFd: number): 'reuse' | 'replace' | 'carry' | 'convert' {
     const want = libbpf.mapShape(libbpf.map(this.obj!, name));
     const have = libbpf.mapInfo(pinnedFd, name);
     const differs = (Object.keys(want) as (keyof typeof want)[]).filter((k) => want[k] !== have[k]);
     if (!differs.length) return 'reuse';
     if (REPLACEABLE_MAPS.has(name)) return 'replace';
     if (differs.length === 1 && differs[0] === 'flags' && ENUMERABLE_MAP_TYPES.has(want.type)) return 'carry';
+    if ((ADDRESS_MAPS as readonly string[]).includes(name) && have.valueSize === layouts.tunnel.size
+      && differs.every((k) => k === 'flags' || k === 'valueSize')) return 'convert';
     const what = differs.map((k) => `${k} ${have[k]} (this build: ${want[k]})`).join(', ');
     throw new Error(`${join(this.pinDir, name)}: pinned by another build of the data plane: ${what}; `
       + `its state cannot be carried over: remove ${this.pinDir} (its traffic stops until the bindings are installed again)`);
@@ -277,7 +313,9 @@ export class DataPlane {
     this.heldMoves = null;
     if (!held || held.moves.size === 0) return;
     try {
-      this.writeEntries(held.moves.values()); // held moves touch only BATCHED_MAPS: one batched call per map
+      const writes: Writes = new Map([['tunnels', { keys: [], values: [] }]]);
+      for (const [id, { value }] of held.moves) this.stage(writes, 'tunnels', idBytes(id), value);
+      this.write(writes); // one batched call
     } catch {
       this.writeMovesOneByOne(held.moves, held.failed); // which binding the kernel refuses, and only that one put back
     }
@@ -285,17 +323,13 @@ export class DataPlane {
 
   private writeMovesOneByOne(moves: Map<number, HeldMove>, failed: (move: HeldMoveToken, id: number, err: Error) => void): void {
     for (const [id, move] of moves) {
-      const { previous, entries, value } = move;
       try {
-        for (const e of entries) libbpf.update(this.fd(e.map), e.key, value, BPF_ANY);
+        libbpf.update(this.fd('tunnels'), idBytes(id), move.value, BPF_ANY);
       } catch (err) {
-        const restore = this.tunnelValue(previous);
-        for (const e of entries) {
-          try {
-            libbpf.update(this.fd(e.map), e.key, restore, BPF_ANY);
-          } catch { /* its entry keeps the new tunnel or none: the refusal below says the binding failed */ }
-        }
-        this.bindings.set(id, { binding: previous, entries });
+        try {
+          libbpf.update(this.fd('tunnels'), idBytes(id), this.tunnelValue(move.previous), BPF_ANY);
+        } catch { /* it keeps the new tunnel or none: the refusal below says the binding failed */ }
+        this.bindings.set(id, { binding: move.previous, entries: this.bindings.get(id)?.entries ?? [] });
         failed(move, id, err as Error);
       }
     }
@@ -426,12 +460,13 @@ export class DataPlane {
   }
 
   /**
-   * Installs or replaces a binding. Every entry carries the whole tunnel and
-   * is replaced in one map update, so a packet sees the old binding or the
-   * new one, never a mix; entries the new binding no longer has go last.
-   * If a write fails, what this call wrote is undone and the error thrown.
-   * Inside batchMoves(), a binding that only moved is written at the end
-   * instead: its failure comes through batchMoves()'s callback.
+   * Installs or replaces a binding: its tunnel first, then the entries of
+   * addresses it did not have, then those it no longer has go. Its addresses
+   * all name the one tunnel entry, so a packet sees the old tunnel or the
+   * new one, never a mix. If a write fails, what this call wrote is undone
+   * and the error thrown. Inside batchMoves(), a binding that only moved is
+   * written at the end instead: its failure comes through batchMoves()'s
+   * callback.
    */
   install(b: Binding): void {
     const previous = this.bindings.get(b.id);
@@ -446,29 +481,33 @@ export class DataPlane {
     const value = this.tunnelValue(b);
     const held = this.heldMoves?.moves;
     const before = held?.get(b.id);
-    if (held && moved && entries.every((e) => BATCHED_MAPS.has(e.map))) { // written at the end of batchMoves()
-      if (before) Object.assign(before, { entries, value });
-      else held.set(b.id, { previous: previous.binding, entries, value });
+    if (held && moved) { // written at the end of batchMoves()
+      if (before) before.value = value;
+      else held.set(b.id, { previous: previous.binding, value });
       this.bindings.set(b.id, { binding: b, entries });
       this.invalidateCaches();
       return;
     }
     held?.delete(b.id); // written now: a rewrite held before must not overwrite it
+    const had = new Set(previous?.entries.map((e) => e.id));
+    const added = entries.filter((e) => !had.has(e.id));
+    const key = idBytes(b.id);
     const written: Entry[] = [];
     try {
       if (!previous) this.zeroCounters(b.id);
-      for (const e of entries) {
-        libbpf.update(this.fd(e.map), e.key, value, BPF_ANY);
+      libbpf.update(this.fd('tunnels'), key, value, BPF_ANY);
+      for (const e of added) {
+        libbpf.update(this.fd(e.map), e.key, key, BPF_ANY);
         written.push(e);
       }
     } catch (err) {
       if (before) held!.set(b.id, before); // its rewrite still to be written (the maps do not hold previous yet)
-      const restore = before ? this.tunnelValue(before.previous) : previous ? this.tunnelValue(previous.binding) : null; // what the maps hold
-      const had = new Set(previous?.entries.map((e) => e.id));
-      for (const e of written) {
-        if (restore && had.has(e.id)) libbpf.update(this.fd(e.map), e.key, restore);
-        else libbpf.delete(this.fd(e.map), e.key);
-      }
+      for (const e of written) libbpf.delete(this.fd(e.map), e.key);
+      const restore = before ? before.previous : previous?.binding; // what the maps held
+      try {
+        if (restore) libbpf.update(this.fd('tunnels'), key, this.tunnelValue(restore), BPF_ANY);
+        else libbpf.delete(this.fd('tunnels'), key);
+      } catch { /* the write that failed may have been this one */ }
       throw err;
     }
     const keep = new Set(entries.map((e) => e.id));
@@ -477,7 +516,7 @@ export class DataPlane {
       libbpf.delete(this.fd(e.map), e.key);
       this.owner.delete(e.id);
     }
-    for (const e of entries) this.owner.set(e.id, b.id);
+    for (const e of added) this.owner.set(e.id, b.id);
     this.bindings.set(b.id, { binding: b, entries });
     this.invalidateCaches();
   }
@@ -496,14 +535,14 @@ export class DataPlane {
     const held = this.heldMoves?.moves;
     const record = this.bindings.get(to.id);
     if (!record || (record.binding !== from && record.binding !== to)) return false;
-    if (!held || !record.entries.every((e) => BATCHED_MAPS.has(e.map))) {
+    if (!held) {
       record.binding = from;
       return false;
     }
     const value = this.tunnelValue(to);
     const before = held.get(to.id);
     if (before) before.value = value;
-    else held.set(to.id, { previous: from, entries: record.entries, value });
+    else held.set(to.id, { previous: from, value });
     record.binding = to;
     this.invalidateCaches();
     return true;
@@ -513,10 +552,11 @@ export class DataPlane {
    * Installs many bindings with batched map writes (bulk loads, restarts).
    * Everything is checked before anything is written; bindings that exist
    * already are replaced one by one with install(). If a batched write
-   * fails, the new bindings' entries are removed again and the error thrown.
+   * fails, the new bindings' entries and tunnels are removed again and the
+   * error thrown.
    */
   installMany(list: readonly Binding[]): void {
-    const fresh: { binding: Binding; entries: Entry[]; value: Buffer }[] = [];
+    const fresh: { binding: Binding; entries: Entry[] }[] = [];
     const claimed = new Map<string, number>();
     const seen = new Set<number>();
     for (const b of list) {
@@ -530,15 +570,24 @@ export class DataPlane {
         if (holder !== undefined && holder !== b.id) throw new BindingError(b.id, 'homeAddresses', `${describeEntry(e)} belongs to binding ${holder}`);
         claimed.set(e.id, b.id);
       }
-      fresh.push({ binding: b, entries, value: this.tunnelValue(b) });
+      fresh.push({ binding: b, entries });
     }
     for (const b of list) if (this.bindings.has(b.id)) this.install(b);
 
-    for (const { binding } of fresh) this.zeroCounters(binding.id);
+    const writes: Writes = new Map([['tunnels', { keys: [], values: [] }]]); // the tunnels before the entries that name them
+    for (const { binding, entries } of fresh) {
+      const key = idBytes(binding.id);
+      this.zeroCounters(binding.id);
+      this.stage(writes, 'tunnels', key, this.tunnelValue(binding));
+      for (const e of entries) this.stage(writes, e.map, e.key, key);
+    }
     try {
-      this.writeEntries(fresh);
+      this.write(writes);
     } catch (err) {
-      for (const { entries } of fresh) for (const e of entries) libbpf.delete(this.fd(e.map), e.key);
+      for (const { binding, entries } of fresh) {
+        for (const e of entries) libbpf.delete(this.fd(e.map), e.key);
+        libbpf.delete(this.fd('tunnels'), idBytes(binding.id));
+      }
       throw err;
     }
     for (const { binding, entries } of fresh) {
@@ -557,6 +606,7 @@ export class DataPlane {
       libbpf.delete(this.fd(e.map), e.key);
       this.owner.delete(e.id);
     }
+    libbpf.delete(this.fd('tunnels'), idBytes(id));
     this.bindings.delete(id);
     this.invalidateCaches();
     return true;
@@ -572,31 +622,30 @@ export class DataPlane {
 
   /** The tunnel as the data plane holds it for an address (with its learnt next hop). */
   lookupEntry(addr: string): ReturnType<typeof decodeTunnel> | null {
-    const value = libbpf.lookup(this.fd(addrFamily(addr) === 4 ? 'home4' : 'home6'), encodeHomeKey(addr), layouts.tunnel.size);
+    const id = libbpf.lookup(this.fd(addrFamily(addr) === 4 ? 'home4' : 'home6'), encodeHomeKey(addr), 4);
+    const value = id && libbpf.lookup(this.fd('tunnels'), id, layouts.tunnel.size);
     return value ? decodeTunnel(value) : null;
   }
 
   /** Forgets every learnt next hop, in bindings and in the destination caches: call it on any route or neighbour change. */
   flushNexthops(): void {
-    this.writeEntries([...this.bindings.values()].map(({ binding, entries }) => ({ entries, value: this.tunnelValue(binding) })));
+    const writes: Writes = new Map();
+    for (const { binding } of this.bindings.values()) this.stage(writes, 'tunnels', idBytes(binding.id), this.tunnelValue(binding));
+    this.write(writes);
     this.invalidateCaches();
   }
 
-  /**
-   * Writes each binding's value to its entries, grouped by map: one batched
-   * syscall for the hashes, one write per entry for the LPM tries (no batch ops).
-   */
-  private writeEntries(bindings: Iterable<{ entries: readonly Entry[]; value: Buffer }>): void {
-    const batches = new Map<MapName, { keys: Buffer[]; values: Buffer[] }>();
-    for (const { entries, value } of bindings) {
-      for (const e of entries) {
-        let batch = batches.get(e.map);
-        if (!batch) batches.set(e.map, (batch = { keys: [], values: [] }));
-        batch.keys.push(e.key);
-        batch.values.push(value);
-      }
-    }
-    for (const [map, { keys, values }] of batches) {
+  private stage(writes: Writes, map: MapName, key: Buffer, value: Buffer): void {
+    let batch = writes.get(map);
+    if (!batch) writes.set(map, (batch = { keys: [], values: [] }));
+    batch.keys.push(key);
+    batch.values.push(value);
+  }
+
+  /** Writes what was staged, map by map in order: one batched syscall a hash map, one write per entry for the LPM tries (no batch ops). */
+  private write(writes: Writes): void {
+    for (const [map, { keys, values }] of writes) {
+      if (!keys.length) continue;
       if (BATCHED_MAPS.has(map)) libbpf.updateBatch(this.fd(map), this.packed(keys, 0), this.packed(values, 1), keys.length);
       else keys.forEach((k, i) => libbpf.update(this.fd(map), k, values[i]!));
     }
@@ -625,30 +674,47 @@ export class DataPlane {
     });
   }
 
-  /** Rebuilds the binding table from the pinned maps (after a restart). */
+  /**
+   * Rebuilds the binding table from the pinned maps (after a restart). An
+   * entry naming no tunnel, or a tunnel no entry names (what a control plane
+   * that died between the two writes leaves), is removed.
+   */
   private reloadBindings(): void {
     const found = new Map<number, { tunnel: Tunnel; home: string[]; prefixes: string[]; entries: Entry[] }>();
-    const scan = (map: MapName, keySize: number, toAddr: (key: Buffer) => { home?: string; prefix?: string }) => {
-      for (const key of libbpf.keys(this.fd(map), keySize)) {
-        const value = libbpf.lookup(this.fd(map), key, layouts.tunnel.size);
-        if (!value) continue;
-        const t = decodeTunnel(value);
-        const tunnel: Tunnel = t.format === 'udp4' || t.format === 'udp4-tlv'
-          ? { format: t.format, local: t.local, remote: t.remote, localPort: t.localPort, remotePort: t.remotePort, ...(t.mtu ? { mtu: t.mtu } : {}) }
-          : { format: t.format, local: t.local, remote: t.remote, ...(t.mtu ? { mtu: t.mtu } : {}) };
-        const entry = found.get(t.bindingId) ?? { tunnel, home: [], prefixes: [], entries: [] };
-        const { home, prefix } = toAddr(key);
+    for (const key of [...libbpf.keys(this.fd('tunnels'), 4)]) {
+      const value = libbpf.lookup(this.fd('tunnels'), key, layouts.tunnel.size);
+      if (!value) continue;
+      const t = decodeTunnel(value);
+      const tunnel: Tunnel = t.format === 'udp4' || t.format === 'udp4-tlv'
+        ? { format: t.format, local: t.local, remote: t.remote, localPort: t.localPort, remotePort: t.remotePort, ...(t.mtu ? { mtu: t.mtu } : {}) }
+        : { format: t.format, local: t.local, remote: t.remote, ...(t.mtu ? { mtu: t.mtu } : {}) };
+      found.set(key.readUInt32LE(0), { tunnel, home: [], prefixes: [], entries: [] });
+    }
+    const addressOf: Record<AddressMap, (key: Buffer) => { home?: string; prefix?: string }> = {
+      home4: (k) => ({ home: formatAddr(k, 4) }),
+      home6: (k) => ({ home: formatAddr(k, 6) }),
+      prefix4: (k) => ({ prefix: `${formatAddr(k.subarray(4), 4)}/${k.readUInt32LE(0)}` }),
+      prefix6: (k) => ({ prefix: `${formatAddr(k.subarray(4), 6)}/${k.readUInt32LE(0)}` }),
+    };
+    for (const map of ADDRESS_MAPS) {
+      for (const key of [...libbpf.keys(this.fd(map), libbpf.mapInfo(this.fd(map), map).keySize)]) {
+        const id = libbpf.lookup(this.fd(map), key, 4)?.readUInt32LE(0);
+        const entry = id === undefined ? undefined : found.get(id);
+        if (!entry) {
+          libbpf.delete(this.fd(map), key);
+          continue;
+        }
+        const { home, prefix } = addressOf[map](key);
         if (home) entry.home.push(home);
         if (prefix) entry.prefixes.push(prefix);
         entry.entries.push({ map, key, id: `${map}:${key.toString('hex')}` });
-        found.set(t.bindingId, entry);
       }
-    };
-    scan('home4', 4, (k) => ({ home: formatAddr(k, 4) }));
-    scan('home6', 16, (k) => ({ home: formatAddr(k, 6) }));
-    scan('prefix4', 8, (k) => ({ prefix: `${formatAddr(k.subarray(4), 4)}/${k.readUInt32LE(0)}` }));
-    scan('prefix6', 20, (k) => ({ prefix: `${formatAddr(k.subarray(4), 6)}/${k.readUInt32LE(0)}` }));
+    }
     for (const [id, f] of found) {
+      if (!f.entries.length) {
+        libbpf.delete(this.fd('tunnels'), idBytes(id));
+        continue;
+      }
       this.bindings.set(id, { binding: { id, tunnel: f.tunnel, homeAddresses: f.home, prefixes: f.prefixes }, entries: f.entries });
       for (const e of f.entries) this.owner.set(e.id, id);
     }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BindingError, DataPlane, PIN_ROOT, type Binding } from '../../control/dataplane/dataplane.js';
 import { libbpf } from '../../control/dataplane/libbpf.js';
 import { closeFd } from '../../control/sys/libc.js';
-import { encodeHomeKey, layouts } from '../../control/dataplane/layout.js';
+import { encodeHomeKey, encodeTunnel, layouts } from '../../control/dataplane/layout.js';
 import { basename, join } from 'node:path';
 
 const INSTANCE = 'test-bindings';
@@ -31,15 +31,34 @@ function entries(plane: DataPlane = dp): string[] {
   for (const [map, keySize] of [['home4', 4], ['home6', 16], ['prefix4', 8], ['prefix6', 20]] as const) {
     const fd = libbpf.getPinned(join(plane.pinDir, map));
     for (const key of libbpf.keys(fd, keySize)) {
-      const value = libbpf.lookup(fd, key, layouts.tunnel.size)!;
+      const value = libbpf.lookup(fd, key, 4)!;
       out.push(`${map} ${key.toString('hex')} -> ${value.readUInt32LE(0)}`);
     }
+    closeFd(fd);
   }
   return out.sort();
 }
 
+/** The binding ids `tunnels` holds a tunnel for. */
+function tunnelIds(plane: DataPlane = dp): number[] {
+  const fd = libbpf.getPinned(join(plane.pinDir, 'tunnels'));
+  const ids = [...libbpf.keys(fd, 4)].map((k) => k.readUInt32LE(0));
+  closeFd(fd);
+  return ids.sort((x, y) => x - y);
+}
+
+/** Fills a hash map to its last free slot with keys of foreign addresses (key bytes from 0x0b000000, big-endian, in the first four). */
+function fill(plane: DataPlane, map: string, keySize: number, valueSize: number, max: number): number {
+  const fd = libbpf.getPinned(join(plane.pinDir, map));
+  const free = max - [...libbpf.keys(fd, keySize)].length;
+  const keys = Buffer.alloc(keySize * free);
+  for (let i = 0; i < free; i++) keys.writeUInt32BE(0x0b000000 + i, i * keySize);
+  libbpf.updateBatch(fd, keys, Buffer.alloc(valueSize * free), free);
+  return fd;
+}
+
 describe('install, replace, remove', () => {
-  it('writes one entry per home address and prefix, each carrying the whole tunnel', () => {
+  it('writes one entry per home address and prefix, each naming the binding, and its tunnel once', () => {
     dp.install(udp);
     expect(entries()).toEqual([
       'home4 0a01000a -> 10',
@@ -47,7 +66,8 @@ describe('install, replace, remove', () => {
       'prefix4 100000000ac80000 -> 10',
       'prefix6 3000000020010db8010000000000000000000000 -> 10',
     ]);
-    expect(dp.lookupEntry('10.1.0.10')).toMatchObject({ format: 'udp4', local: '198.51.100.1', remote: '203.0.113.7', localPort: 4191, remotePort: 40001, nexthop: null });
+    expect(tunnelIds()).toEqual([10]);
+    expect(dp.lookupEntry('10.1.0.10')).toMatchObject({ bindingId: 10, format: 'udp4', local: '198.51.100.1', remote: '203.0.113.7', localPort: 4191, remotePort: 40001, nexthop: null });
   });
 
   it('replaces in place: changed tunnel everywhere, dropped addresses gone, counters kept', () => {
@@ -62,9 +82,10 @@ describe('install, replace, remove', () => {
     expect(dp.lookupEntry('10.1.0.10')).toBeNull();
   });
 
-  it('removes every entry of a binding', () => {
+  it('removes every entry of a binding, and its tunnel', () => {
     expect(dp.remove(udp.id)).toBe(true);
     expect(entries()).toEqual([]);
+    expect(tunnelIds()).toEqual([]);
     expect(dp.remove(udp.id)).toBe(false);
   });
 
@@ -83,9 +104,11 @@ describe('install, replace, remove', () => {
     }));
     dp.installMany(many);
     expect(entries()).toHaveLength(10000);
+    expect(tunnelIds()).toHaveLength(5000);
     expect(dp.lookupEntry('2001:db8:2::1387')).toMatchObject({ bindingId: 5999, remote: '203.0.19.135' });
     for (const b of many) dp.remove(b.id);
     expect(entries()).toEqual([]);
+    expect(tunnelIds()).toEqual([]);
   });
 });
 
@@ -125,16 +148,13 @@ describe('refusals', () => {
   it('a write that fails midway undoes what it wrote and keeps the previous binding', () => {
     const small = DataPlane.open({ instance: `${INSTANCE}-small`, role: 'anchor' });
     try {
-      const fd = libbpf.getPinned(join(small.pinDir, 'home4'));
-      // fill home4 to its last free slot with foreign entries, so a binding with two IPv4 addresses cannot fit
-      const max = 262144;
-      const value = Buffer.alloc(layouts.tunnel.size);
-      const keys = Buffer.alloc(4 * (max - 1));
-      for (let i = 0; i < max - 1; i++) keys.writeUInt32BE(0x0b000000 + i, i * 4);
-      libbpf.updateBatch(fd, keys, Buffer.concat(Array.from({ length: max - 1 }, () => value)), max - 1);
+      // home4 filled to its last free slot with foreign entries, so a binding with two IPv4 addresses cannot fit
+      const fd = fill(small, 'home4', 4, 4, 262144 - 1);
       expect(() => small.install({ ...udp, homeAddresses: ['10.1.0.10', '10.1.0.11'], prefixes: [] })).toThrow(/bpf_map_update_elem/);
-      expect(libbpf.lookup(fd, encodeHomeKey('10.1.0.10'), layouts.tunnel.size)).toBeNull();
+      expect(libbpf.lookup(fd, encodeHomeKey('10.1.0.10'), 4)).toBeNull();
+      expect(tunnelIds(small)).toEqual([]); // written first, then undone
       expect(small.binding(udp.id)).toBeUndefined();
+      closeFd(fd);
     } finally {
       small.destroy();
     }
@@ -166,19 +186,35 @@ describe('moves held to the end of batchMoves()', () => {
     dp.remove(c.id);
   });
 
+  it('hold a mobile router\'s move too: its home address and prefixes switch together, in the one write to `tunnels`', () => {
+    const router: Binding = { ...udp, id: 43, homeAddresses: ['10.4.1.1'], prefixes: ['10.44.0.0/16', '2001:db8:44::/48'] };
+    dp.install(router);
+    const remotes = () => {
+      const fd = libbpf.getPinned(join(dp.pinDir, 'prefix6'));
+      const id = libbpf.lookup(fd, Buffer.concat([Buffer.from([48, 0, 0, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 0x44]), Buffer.alloc(10)]), 4)!.readUInt32LE(0);
+      closeFd(fd);
+      return [remoteOf(dp, '10.4.1.1'), id];
+    };
+    dp.batchMoves(() => {
+      dp.install({ ...router, tunnel: { ...udp.tunnel, remote: '203.0.113.44' } });
+      expect(remotes()).toEqual(['203.0.113.7', 43]); // held
+    }, () => expect.unreachable());
+    expect(remotes()).toEqual(['203.0.113.44', 43]);
+    expect(dp.lookupEntry('10.4.1.1')).toMatchObject({ bindingId: 43, remote: '203.0.113.44', remotePort: 40001 });
+    dp.remove(router.id);
+  });
+
   it('a move the kernel refuses puts that binding back as it was and names it; the others are written', () => {
     const small = DataPlane.open({ instance: `${INSTANCE}-moves`, role: 'anchor' });
     try {
       const [a, b] = [ip4(50, '10.5.0.1', '203.0.113.1'), ip4(51, '10.5.0.2', '203.0.113.1')];
       small.install(a);
       small.install(b);
-      // a's entry deleted behind the driver's back and home4 filled: rewriting it needs a slot there is none of
-      const fd = libbpf.getPinned(join(small.pinDir, 'home4'));
-      libbpf.delete(fd, encodeHomeKey('10.5.0.1'));
-      const free = 262144 - 1;
-      const keys = Buffer.alloc(4 * free);
-      for (let i = 0; i < free; i++) keys.writeUInt32BE(0x0b000000 + i, i * 4);
-      libbpf.updateBatch(fd, keys, Buffer.alloc(layouts.tunnel.size * free), free);
+      // a's tunnel deleted behind the driver's back and `tunnels` filled: rewriting it needs a slot there is none of
+      const a_ = libbpf.getPinned(join(small.pinDir, 'tunnels'));
+      libbpf.delete(a_, Buffer.from([a.id, 0, 0, 0]));
+      closeFd(a_);
+      const fd = fill(small, 'tunnels', 4, layouts.tunnel.size, 131072);
       const failed: [number, string][] = [];
       small.batchMoves(() => {
         small.install({ ...a, tunnel: { ...a.tunnel, remote: '203.0.113.9' } });
@@ -236,16 +272,18 @@ function pinInstead(path: string, ...shape: string[]): void {
 
 describe('what an operator sees', () => {
   it('every map is pinned in the instance directory', () => {
-    expect(readdirSync(dp.pinDir).sort()).toEqual(['binding_cache', 'binding_counters', 'config', 'dest_cache', 'drops', 'endpoint_cache', 'endpoint_ports', 'endpoints', 'events', 'home4', 'home6', 'home_links', 'icmp_budget', 'links', 'prefix4', 'prefix6', 'signals']);
+    expect(readdirSync(dp.pinDir).sort()).toEqual(['binding_cache', 'binding_counters', 'config', 'dest_cache', 'drops', 'endpoint_cache', 'endpoint_ports', 'endpoints', 'events', 'home4', 'home6', 'home_links', 'icmp_budget', 'links', 'prefix4', 'prefix6', 'signals', 'tunnels']);
   });
 
-  it('bpftool shows drop counters and tunnels with their field names', () => {
-    type Dump = { formatted: { values?: { value: Record<string, number> }[]; value?: Record<string, unknown> } }[];
+  it('bpftool shows drop counters and tunnels with their field names, and each address\'s binding id', () => {
+    type Dump = { formatted: { key?: unknown; values?: { value: Record<string, number> }[]; value?: unknown } }[];
     const drops = bpftool('map', 'dump', 'pinned', join(dp.pinDir, 'drops')) as Dump;
     expect(Object.keys(drops[0]!.formatted.values![0]!.value)).toEqual(Object.keys(dp.drops()));
     dp.install(udp);
     const home4 = bpftool('map', 'dump', 'pinned', join(dp.pinDir, 'home4')) as Dump;
-    expect(home4[0]!.formatted.value).toMatchObject({ binding_id: 10, format: 3, local_port: 0x5f10 /* 4191, big-endian */ });
+    expect(home4[0]!.formatted.value).toBe(10);
+    const tunnels = bpftool('map', 'dump', 'pinned', join(dp.pinDir, 'tunnels')) as Dump;
+    expect(tunnels[0]!.formatted).toMatchObject({ key: 10, value: { binding_id: 10, format: 3, local_port: 0x5f10 /* 4191, big-endian */ } });
     dp.remove(udp.id);
   });
 });
@@ -257,12 +295,12 @@ describe('an instance pinned by another build', () => {
     other.close();
     try {
       pinInstead(join(pinDir, 'home6'), 'type', 'hash', 'key', '16', 'value', '60', 'entries', '262144');
-      // and home4 preallocated, which alone would be carried over
+      // and home4 as builds before `tunnels` pinned it, which alone would be converted
       pinInstead(join(pinDir, 'home4'), 'type', 'hash', 'key', '4', 'value', String(layouts.tunnel.size), 'entries', '262144');
       const home4 = () => shownMap(join(pinDir, 'home4'));
       const before = home4();
       expect(() => DataPlane.open({ instance: `${INSTANCE}-other`, role: 'anchor' }))
-        .toThrow(`${join(pinDir, 'home6')}: pinned by another build of the data plane: valueSize 60 (this build: ${layouts.tunnel.size})`);
+        .toThrow(`${join(pinDir, 'home6')}: pinned by another build of the data plane: valueSize 60 (this build: 4)`);
       expect(home4()).toEqual(before); // refused as a whole: nothing pinned was replaced
     } finally {
       rmSync(pinDir, { recursive: true, force: true });
@@ -270,38 +308,51 @@ describe('an instance pinned by another build', () => {
   });
 });
 
-describe('an instance pinned by an older build with other map flags', () => {
-  it('keeps its bindings: home6 pinned preallocated is replaced by this build\'s map, entries carried over', () => {
+describe('an instance pinned by an older build', () => {
+  it('keeps its bindings: address maps that held whole tunnels (home6 preallocated, too) are converted, each tunnel put in `tunnels` once', () => {
     const instance = `${INSTANCE}-upgrade`;
     const first = DataPlane.open({ instance, role: 'anchor' });
     const pinDir = first.pinDir;
-    const pin = join(pinDir, 'home6');
-    const mapFlags = () => shownMap(pin).flags;
     try {
       first.install(udp);
-      const before = entries(first).filter((e) => e.startsWith('home6'));
+      const before = entries(first);
       first.close();
-      // what older builds pinned: the same home6, preallocated (map_flags 0), holding the same entries
-      const current = libbpf.getPinned(pin);
-      const held = [...libbpf.keys(current, 16)].map((k) => [k, libbpf.lookup(current, k, layouts.tunnel.size)!] as const);
-      closeFd(current);
-      pinInstead(pin, 'type', 'hash', 'key', '16', 'value', String(layouts.tunnel.size), 'entries', '262144');
-      expect(mapFlags()).toBe(0);
-      const old = libbpf.getPinned(pin);
-      for (const [k, v] of held) libbpf.update(old, k, v);
-      closeFd(old);
+      // what builds before `tunnels` pinned: each address map valued with the whole tunnel (a learnt next hop in it), home6 preallocated (map_flags 0)
+      const tunnel = encodeTunnel({ bindingId: udp.id, format: 'udp4', local: '198.51.100.1', remote: '203.0.113.7', localPort: 4191, remotePort: 40001, mtu: 0 });
+      tunnel.writeUInt8(1, layouts.tunnel.fields.nh_valid!.offset);
+      tunnel.writeUInt32LE(7, layouts.tunnel.fields.nh_ifindex!.offset);
+      const shapes: Record<string, string[]> = {
+        home4: ['type', 'hash', 'key', '4', 'entries', '262144', 'flags', '1'],
+        home6: ['type', 'hash', 'key', '16', 'entries', '262144'],
+        prefix4: ['type', 'lpm_trie', 'key', '8', 'entries', '65536', 'flags', '1'],
+        prefix6: ['type', 'lpm_trie', 'key', '20', 'entries', '65536', 'flags', '1'],
+      };
+      for (const [map, shape] of Object.entries(shapes)) {
+        const current = libbpf.getPinned(join(pinDir, map));
+        const keys = [...libbpf.keys(current, Number(shape[3]))];
+        closeFd(current);
+        pinInstead(join(pinDir, map), ...shape, 'value', String(layouts.tunnel.size));
+        const old = libbpf.getPinned(join(pinDir, map));
+        for (const k of keys) libbpf.update(old, k, tunnel);
+        closeFd(old);
+      }
+      rmSync(join(pinDir, 'tunnels'));
+      expect(shownMap(join(pinDir, 'home6')).flags).toBe(0);
 
       const upgraded = DataPlane.open({ instance, role: 'anchor' });
       try {
-        expect(upgraded.carriedOver).toEqual(['home6']);
-        expect(mapFlags()).toBe(1); // BPF_F_NO_PREALLOC
-        expect(entries(upgraded).filter((e) => e.startsWith('home6'))).toEqual(before);
-        expect(upgraded.lookupEntry('2001:db8:1::10')).toMatchObject({ bindingId: 10, remote: '203.0.113.7' });
+        expect(upgraded.carriedOver).toEqual(['home4', 'home6', 'prefix4', 'prefix6', 'tunnels']);
+        expect(upgraded.resumed).toBe(true);
+        expect(shownMap(join(pinDir, 'home6')).flags).toBe(1); // BPF_F_NO_PREALLOC
+        expect(entries(upgraded)).toEqual(before);
+        expect(tunnelIds(upgraded)).toEqual([udp.id]);
+        expect(upgraded.lookupEntry('2001:db8:1::10')).toMatchObject({ bindingId: 10, remote: '203.0.113.7', nexthop: { ifindex: 7 } });
+        expect(upgraded.binding(udp.id)).toEqual({ ...udp, homeAddresses: ['10.1.0.10', '2001:db8:1::10'], prefixes: ['10.200.0.0/16', '2001:db8:100::/48'] });
       } finally {
         upgraded.close();
       }
       const next = DataPlane.open({ instance, role: 'anchor' });
-      expect(next.carriedOver).toEqual([]); // and the next start simply reuses it
+      expect(next.carriedOver).toEqual([]); // and the next start simply reuses them
       next.close();
     } finally {
       rmSync(pinDir, { recursive: true, force: true });

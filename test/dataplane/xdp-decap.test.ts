@@ -179,13 +179,13 @@ describe('mobile node to mobile node', () => {
   });
   afterAll(() => t.anchor.remove(b2.id));
 
-  it.each(M2M)('to $dst: out of binding 1\'s tunnel and straight into binding 2\'s', ({ name, family }) => {
+  it.each(M2M.map((c, i) => ({ ...c, first: i === 0 })))('to $dst: out of binding 1\'s tunnel and straight into binding 2\'s', ({ name, family, first }) => {
     const r = t.xdp(t.anchor, 'a-mn', frame(`m2m-in-${name}`), [1, 2]);
     expect(r.verdict).toBe(XDP_REDIRECT);
     expect(hex(r.frame)).toBe(hex(frame(`m2m-out-${name}`)));
     const len = innerLength(family, {});
     expect(r.delta).toEqual(changed({
-      events: { nh_learnt: 1 }, // each of binding 2's entries learns its next hop once
+      ...(first ? { events: { nh_learnt: 1 } } : {}), // binding 2's tunnel learns its next hop once, for all its addresses and prefixes
       bindings: { 1: { decapPackets: 1, decapBytes: len }, 2: { encapPackets: 1, encapBytes: len } },
     }));
   });

@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataPlane, PIN_ROOT } from '../../control/dataplane/dataplane.js';
-import { encodeHomeKey, layouts } from '../../control/dataplane/layout.js';
+import { layouts } from '../../control/dataplane/layout.js';
 import { libbpf } from '../../control/dataplane/libbpf.js';
 import { parseHomeAgentConfig } from '../../control/ha/config.js';
 import { HomeAgentDaemon, type Arrival } from '../../control/ha/daemon.js';
@@ -29,7 +29,7 @@ let daemon: HomeAgentDaemon;
 const events: string[] = [];
 
 beforeAll(() => {
-  rmSync(join(PIN_ROOT, 'test-daemon-drains'), { recursive: true, force: true }); // a killed run's, home6 full
+  rmSync(join(PIN_ROOT, 'test-daemon-drains'), { recursive: true, force: true }); // a killed run's, `tunnels` full
   dp = DataPlane.open({ instance: 'test-daemon-drains', role: 'anchor' });
   const config = parseHomeAgentConfig({
     homeLink: { interface: 'lo', prefixes: ['2001:db8:1::/64'] }, homeAgent: { ipv6: HA }, policy: { duplicateAddressDetection: false }, // (not started: nothing would probe)
@@ -69,16 +69,15 @@ describe('a drain of BUs', () => {
   });
 
   it('answers 143 to a move the kernel refuses at its end, and to the refresh that stood on it, leaving that node as it was; the other moves', () => {
-    // node 0's entry deleted behind the daemon's back and home6 filled: rewriting it needs a slot there is none of
-    const fd = libbpf.getPinned(join(dp.pinDir, 'home6'));
+    // node 0's tunnel deleted behind the daemon's back and `tunnels` filled: rewriting it needs a slot there is none of
+    const fd = libbpf.getPinned(join(dp.pinDir, 'tunnels'));
     try {
-      libbpf.delete(fd, encodeHomeKey(nodes[0]!.home));
-      const free = 262144 - 1;
-      const keys = Buffer.alloc(16 * free);
-      for (let k = 0; k < free; k++) {
-        keys.writeUInt32BE(0x20010db9, k * 16); // 2001:db9::k, no one's
-        keys.writeUInt32BE(k, k * 16 + 12);
-      }
+      const id = Buffer.alloc(4);
+      id.writeUInt32LE(daemon.homeAgent.binding(nodes[0]!.nai)!.bindingId);
+      libbpf.delete(fd, id);
+      const free = 131072 - [...libbpf.keys(fd, 4)].length;
+      const keys = Buffer.alloc(4 * free);
+      for (let k = 0; k < free; k++) keys.writeUInt32LE(0x10000000 + k, k * 4); // no one's ids
       libbpf.updateBatch(fd, keys, Buffer.alloc(layouts.tunnel.size * free), free);
     } finally {
       closeFd(fd);
@@ -94,9 +93,9 @@ describe('a drain of BUs', () => {
     expect(events).toEqual(expect.arrayContaining([expect.stringMatching(/^warn: data plane write failed: .*bpf_map_update_elem/), 'warn: forwarding setup failed for mn0@example.net',
       'info: registered mn1@example.net at 2001:db8:e::c (ip6)'])); // refusals and failures at warn, the rest at info
     // room again: node 0's next BU (its prediction forgotten with the failure: the general path) moves it
-    const again = libbpf.getPinned(join(dp.pinDir, 'home6'));
+    const again = libbpf.getPinned(join(dp.pinDir, 'tunnels'));
     try {
-      libbpf.delete(again, Buffer.concat([Buffer.from('20010db9', 'hex'), Buffer.alloc(12)]));
+      libbpf.delete(again, Buffer.from([0, 0, 0, 0x10]));
     } finally {
       closeFd(again);
     }
