@@ -86,10 +86,11 @@ static __always_inline __u32 tunnel_mtu(const struct tunnel *t, __u32 nh_mtu)
 }
 
 /*
- * Makes sure the next hop towards a tunnel's remote end is in the binding:
- * cached there, or learnt from the FIB on first use and cached (the control
- * plane clears it when routes or neighbours change). *mtu: the largest
- * outer packet the way takes.
+ * Makes sure the next hop towards a tunnel's remote end is in this copy of
+ * it: found in `nexthops` for this version of the tunnel, or learnt from the
+ * FIB now and told there (a move, or the control plane's flush on a route
+ * or neighbour change, makes it stale). *mtu: the largest outer packet the
+ * way takes.
  */
 static __always_inline enum nexthop_verdict
 tunnel_nexthop(struct xdp_md *ctx, struct tunnel *t, __u16 outer_len, __u32 *mtu)
@@ -123,12 +124,7 @@ tunnel_nexthop(struct xdp_md *ctx, struct tunnel *t, __u16 outer_len, __u32 *mtu
 		dev_mtu = p.mtu_result;
 	if (dev_mtu > 0xffff)
 		dev_mtu = 0xffff;
-	t->nh_ifindex = p.ifindex;
-	t->nh_mtu = dev_mtu;
-	__builtin_memcpy(t->nh_smac, p.smac, 6);
-	__builtin_memcpy(t->nh_dmac, p.dmac, 6);
-	asm volatile("" ::: "memory"); /* the fields before the flag */
-	t->nh_valid = 1;
+	nexthop_learnt(t, p.ifindex, dev_mtu, p.smac, p.dmac);
 	count_event(EVENT_NH_LEARNT);
 	*mtu = tunnel_mtu(t, dev_mtu);
 	return outer_len > *mtu ? NH_TOO_BIG : NH_FORWARD;
@@ -312,7 +308,7 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 
 		dst[0] = iph->daddr;
 		/* home address or prefix (a NEMO mobile network), as in xdp_ipv4() */
-		struct tunnel *t = anchor ? binding_of4(iph->daddr) : 0;
+		struct tunnel *t = anchor ? binding_of(dst, 4, generation, 1, 0) : 0;
 
 		if (t) /* from one mobile node to another: straight back into a tunnel */
 			return xdp_encap(ctx, t, ip);
@@ -328,7 +324,7 @@ static __always_inline int xdp_forward_inner(struct xdp_md *ctx, const struct ip
 		if ((void *)(ip6h + 1) > data_end)
 			return XDP_PASS;
 		__builtin_memcpy(dst, &ip6h->daddr, 16);
-		t = anchor ? binding_of6(&ip6h->daddr) : 0;
+		t = anchor ? binding_of(dst, 6, generation, 1, 0) : 0;
 		if (t)
 			return xdp_encap(ctx, t, ip);
 		__builtin_memset(&p, 0, sizeof(p));
@@ -837,7 +833,9 @@ static __always_inline int tc_encap(struct __sk_buff *skb, int forwarding)
 		tos = iph->tos;
 		ttl = iph->ttl;
 		ip_len = bpf_ntohs(iph->tot_len);
-		t = binding_of4(anchor ? iph->daddr : iph->saddr);
+		__be32 key[4] = { anchor ? iph->daddr : iph->saddr };
+
+		t = binding_of(key, 4, cfg ? cfg->generation : 0, 0, 0);
 	} else {
 		struct ipv6hdr *ip6h = (void *)(eth + 1);
 
@@ -847,7 +845,9 @@ static __always_inline int tc_encap(struct __sk_buff *skb, int forwarding)
 		tos = ipv6_tclass(ip6h);
 		ttl = ip6h->hop_limit;
 		ip_len = bpf_ntohs(ip6h->payload_len) + sizeof(*ip6h);
-		t = anchor && link_local_off_home_link(&ip6h->daddr, ifindex) ? 0 : binding_of6(anchor ? &ip6h->daddr : &ip6h->saddr);
+		t = anchor && link_local_off_home_link(&ip6h->daddr, ifindex)
+			    ? 0
+			    : binding_of((anchor ? &ip6h->daddr : &ip6h->saddr)->in6_u.u6_addr32, 6, cfg ? cfg->generation : 0, 0, 0);
 	}
 	if (!t)
 		return TC_ACT_OK;

@@ -34,9 +34,13 @@ union anchor_addr {
 };
 
 /*
- * One binding's tunnel, its `tunnels` entry (home address and prefix entries
- * hold the binding id). A map update replaces a whole value, so a packet sees
- * either the old tunnel or the new one, never a mix.
+ * One binding's tunnel: its slot in `tunnels`, by binding id (home address
+ * and prefix entries hold the id). The control plane writes a slot in
+ * place, through the map's memory mapping, as a seqlock: seq odd while it
+ * writes, and one more when done. A program copies the slot between two
+ * reads of the same even seq (tunnel_copy()), so a packet sees the old
+ * tunnel or the new one, never a mix. A copy keeps the seq it was taken at:
+ * it stands while the slot's seq is unchanged.
  */
 struct tunnel {
 	__u32 binding_id;         /* index into binding_counters */
@@ -47,12 +51,29 @@ struct tunnel {
 	union anchor_addr remote; /* outer destination: the care-of (or home agent) endpoint */
 	__be16 local_port;        /* UDP forms only */
 	__be16 remote_port;       /* UDP forms only: the NAT-mapped port where there is a NAT */
-	/* Next hop towards remote, learnt by the data plane on first use and
-	 * cleared by the control plane when routes or neighbours change. */
+	/* Next hop towards remote, in a copy only (zero in the slot): filled
+	 * from `nexthops`, or learnt from the FIB on first use. */
 	__u32 nh_ifindex;
 	__u16 nh_mtu;
 	__u8 nh_smac[6];
 	__u8 nh_dmac[6];
+	__u32 seq;                /* the slot's version: odd while the control plane writes it */
+};
+
+/*
+ * A binding's next hop as the data plane learnt it from the FIB, by binding
+ * id: for the tunnel of slot version seq only. A move, or the control
+ * plane's flush on any route or neighbour change (which bumps every slot's
+ * seq), leaves it stale, to be learnt again. Replaced whole, never changed
+ * in place: a reader on another CPU sees one whole answer.
+ */
+struct nexthop {
+	__u32 seq;
+	__u32 ifindex;
+	__u16 mtu;
+	__u8 smac[6];
+	__u8 dmac[6];
+	__u16 pad;
 };
 
 /*
@@ -188,7 +209,8 @@ struct binding_counters {
 	X(PROXY_NA, proxy_na)             /* Neighbor Solicitation answered, likewise */            \
 	X(ICMP_WITHHELD, icmp_withheld)   /* too big, no ICMP error: about one, about a later      \
 					     fragment, or to a source that may get none */          \
-	X(ICMP_RATE_LIMITED, icmp_rate_limited) /* too big, no ICMP error: this CPU's budget spent */
+	X(ICMP_RATE_LIMITED, icmp_rate_limited) /* too big, no ICMP error: this CPU's budget spent */ \
+	X(TUNNEL_BUSY, tunnel_busy)       /* a tunnel being rewritten at every try: handled as none */
 
 #define AS_DROP_ENUM(name, field) DROP_##name,
 #define AS_EVENT_ENUM(name, field) EVENT_##name,

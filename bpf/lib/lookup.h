@@ -5,28 +5,91 @@
 
 #include "maps.h"
 
-static __always_inline struct tunnel *tunnel_of(const __u32 *binding_id)
-{
-	return binding_id ? bpf_map_lookup_elem(&tunnels, binding_id) : 0;
-}
-
-static __always_inline struct tunnel *binding_of4(__be32 addr)
+/* The binding id of an address: its exact home address entry, else its longest prefix; 0 if none. */
+static __always_inline __u32 *binding_id_of4(__be32 addr)
 {
 	struct prefix4_key key = { .prefixlen = 32, .addr = addr };
 	__u32 *id = bpf_map_lookup_elem(&home4, &addr);
 
-	return tunnel_of(id ? id : bpf_map_lookup_elem(&prefix4, &key));
+	return id ? id : bpf_map_lookup_elem(&prefix4, &key);
 }
 
-static __always_inline struct tunnel *binding_of6(const struct in6_addr *addr)
+static __always_inline __u32 *binding_id_of6(const struct in6_addr *addr)
 {
 	struct prefix6_key key = { .prefixlen = 128 };
 	__u32 *id = bpf_map_lookup_elem(&home6, addr);
 
 	if (id)
-		return tunnel_of(id);
+		return id;
 	__builtin_memcpy(key.addr, addr, sizeof(key.addr));
-	return tunnel_of(bpf_map_lookup_elem(&prefix6, &key));
+	return bpf_map_lookup_elem(&prefix6, &key);
+}
+
+#define READ_ONCE_U32(x) (*(volatile __u32 *)&(x))
+#define TUNNEL_COPY_TRIES 4
+
+/*
+ * A whole copy of binding id's tunnel into *dst, its slot read between two
+ * reads of the same even seq (the control plane's seqlock, struct tunnel).
+ * x86-64 keeps loads in order; the compiler barriers keep the program's.
+ * 0 if the slot is empty, or was being written at every try (counted).
+ */
+static __always_inline int tunnel_copy(struct tunnel *dst, __u32 id)
+{
+	struct tunnel *slot = bpf_map_lookup_elem(&tunnels, &id);
+
+	if (!slot)
+		return 0;
+	for (int i = 0; i < TUNNEL_COPY_TRIES; i++) {
+		__u32 seq = READ_ONCE_U32(slot->seq);
+
+		asm volatile("" ::: "memory");
+		__builtin_memcpy(dst, slot, sizeof(*dst));
+		asm volatile("" ::: "memory");
+		if (!(seq & 1) && READ_ONCE_U32(slot->seq) == seq) {
+			dst->seq = seq;
+			return dst->format != 0;
+		}
+	}
+	count_event(EVENT_TUNNEL_BUSY);
+	return 0;
+}
+
+/* Is this copy of a tunnel still what its slot holds? */
+static __always_inline int tunnel_current(const struct tunnel *t)
+{
+	struct tunnel *slot = bpf_map_lookup_elem(&tunnels, &t->binding_id);
+
+	return slot && READ_ONCE_U32(slot->seq) == t->seq;
+}
+
+/* The copy's next hop from `nexthops`, if one was learnt for this version of its tunnel. */
+static __always_inline void nexthop_fill(struct tunnel *t)
+{
+	struct nexthop *nh = bpf_map_lookup_elem(&nexthops, &t->binding_id);
+
+	t->nh_valid = nh && nh->seq == t->seq;
+	if (!t->nh_valid)
+		return;
+	t->nh_ifindex = nh->ifindex;
+	t->nh_mtu = nh->mtu;
+	__builtin_memcpy(t->nh_smac, nh->smac, 6);
+	__builtin_memcpy(t->nh_dmac, nh->dmac, 6);
+}
+
+/* A next hop learnt for this copy's tunnel, kept in it and told to every CPU through `nexthops`. */
+static __always_inline void nexthop_learnt(struct tunnel *t, __u32 ifindex, __u16 mtu, const __u8 *smac, const __u8 *dmac)
+{
+	struct nexthop nh = { .seq = t->seq, .ifindex = ifindex, .mtu = mtu };
+
+	__builtin_memcpy(nh.smac, smac, 6);
+	__builtin_memcpy(nh.dmac, dmac, 6);
+	t->nh_ifindex = ifindex;
+	t->nh_mtu = mtu;
+	__builtin_memcpy(t->nh_smac, smac, 6);
+	__builtin_memcpy(t->nh_dmac, dmac, 6);
+	t->nh_valid = 1;
+	bpf_map_update_elem(&nexthops, &t->binding_id, &nh, BPF_ANY);
 }
 
 /*
@@ -88,47 +151,40 @@ static __always_inline __u32 tunnel_local_flags(const struct tunnel *t, __u32 ge
 }
 
 /*
- * The binding of an address, through this CPU's binding cache. A hit gives
- * the cached copy; a miss looks the maps up and remembers the answer.
- * nexthop: the caller will send into the tunnel, so its next hop must be
- * learnt, on the authoritative entry (which keeps it across generations),
- * before a copy serves it: a copy without one (cached by decapsulation,
- * which needs none) is passed over until then. *local_flags (if asked
- * for): the endpoint flags of the binding's local end, as cached; 0 when
- * the answer did not come from the cache.
+ * The binding of an address, as a copy of its tunnel in this CPU's binding
+ * cache: a hit (same generation, the tunnel's slot unchanged since) gives
+ * it at once; a miss looks the maps up and copies the slot, with the next
+ * hop learnt for it if there is one. nexthop: the caller will send into
+ * the tunnel, so a hit must have its next hop (else the maps are looked up
+ * again); without one the caller learns it (nexthop_learnt()). The copy
+ * stands until this CPU's next lookup of an address in the same cache
+ * slot. *local_flags (if asked for): the endpoint flags of the binding's
+ * local end, as cached; left alone when the answer did not come from the
+ * cache.
  */
 static __always_inline struct tunnel *binding_of(const __be32 *addr, __u8 family, __u32 generation,
 						 int nexthop, __u32 *local_flags)
 {
-	__u32 slot = addr_slot(addr, family, 12);
+	__u32 slot = addr_slot(addr, family, 12), *id;
 	struct binding_cache_entry *e = bpf_map_lookup_elem(&binding_cache, &slot);
-	struct tunnel *t;
 
-	if (e && e->generation == generation && e->family == family && addr6_eq(e->addr, addr) &&
-	    !(nexthop && e->found && !e->tunnel.nh_valid)) {
+	if (!e)
+		return 0;
+	if (generation && e->generation == generation && e->family == family && addr6_eq(e->addr, addr) &&
+	    (!e->found || (tunnel_current(&e->tunnel) && !(nexthop && !e->tunnel.nh_valid)))) {
 		if (local_flags)
 			*local_flags = e->local_flags;
 		return e->found ? &e->tunnel : 0;
 	}
-	t = family == 4 ? binding_of4(addr[0]) : binding_of6((const struct in6_addr *)addr);
-	if (!e || !generation || (nexthop && t && !t->nh_valid))
-		return t; /* the caller learns the next hop on t; the next packet caches it */
+	id = family == 4 ? binding_id_of4(addr[0]) : binding_id_of6((const struct in6_addr *)addr);
 	__builtin_memcpy(e->addr, addr, 16);
 	e->family = family;
-	e->found = !!t;
-	e->local_flags = t ? tunnel_local_flags(t, generation) : 0;
-	if (t) {
-		/* Another CPU may be learning t's next hop (tunnel_nexthop: the
-		 * fields, then the flag): the flag is read first, so a copy
-		 * never says valid over fields it did not see written. */
-		__u8 nh_valid = *(volatile __u8 *)&t->nh_valid;
-
-		asm volatile("" ::: "memory");
-		__builtin_memcpy(&e->tunnel, t, sizeof(*t));
-		e->tunnel.nh_valid = nh_valid;
-	}
+	e->found = id && tunnel_copy(&e->tunnel, *id);
+	if (e->found)
+		nexthop_fill(&e->tunnel);
+	e->local_flags = e->found ? tunnel_local_flags(&e->tunnel, generation) : 0;
 	e->generation = generation;
-	return t;
+	return e->found ? &e->tunnel : 0;
 }
 
 static __always_inline void count_binding(const struct tunnel *t, int decap, __u64 bytes)

@@ -8,16 +8,16 @@
 /*
  * The hash maps are not preallocated: a preallocated map hands a replaced
  * element to the next update at once, so a packet on another CPU still
- * reading it could see another binding's tunnel (flushNexthops() rewrites
- * every tunnel). Without preallocation an element is freed after an RCU
+ * reading it could see another binding's next hop (learning replaces
+ * them). Without preallocation an element is freed after an RCU
  * grace period, when no program can hold it any more.
  */
 
 /*
  * Home addresses and prefixes name their binding by id; its tunnel is in
- * `tunnels`, once. A move (a new care-of address) is then one map update,
- * however many addresses and prefixes the binding has, and every one of
- * them switches to the new tunnel at once.
+ * `tunnels`, once. A move (a new care-of address) is then one write to
+ * memory, however many addresses and prefixes the binding has, and every
+ * one of them switches to the new tunnel at once.
  */
 
 /* Home addresses: the exact-match hot path. */
@@ -54,14 +54,24 @@ struct {
 	__type(value, __u32); /* binding id */
 } prefix6 SEC(".maps");
 
-/* Each binding's tunnel, by binding id (its next hop learnt in place). */
+/* Each binding's tunnel, by binding id: the control plane writes it through
+ * the memory mapping (see struct tunnel). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_BINDINGS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32); /* binding id */
+	__type(value, struct tunnel);
+} tunnels SEC(".maps");
+
+/* Next hops learnt, by binding id (struct nexthop). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_BINDINGS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32); /* binding id */
-	__type(value, struct tunnel);
-} tunnels SEC(".maps");
+	__type(value, struct nexthop);
+} nexthops SEC(".maps");
 
 /* Our own addresses (and UDP ports) where tunnels and signalling end. */
 struct {

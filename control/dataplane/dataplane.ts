@@ -11,11 +11,11 @@ import { Btf } from './btf.js';
 import { ById } from './by-id.js';
 import { BPF_ANY, attachType, libbpf, xdpFlags, type MapShape, type ObjectHandle } from './libbpf.js';
 import {
-  EndpointFlag, addrFamily, canonicalAddr, sharedAddrBytes, decodeTunnel, encodeConfig, encodeEndpointKey, encodeHomeKey, encodeHomeLink, encodePrefixKey,
+  EndpointFlag, addrFamily, canonicalAddr, sharedAddrBytes, decodeNexthop, decodeTunnel, encodeConfig, encodeEndpointKey, encodeHomeKey, encodeHomeLink, encodePrefixKey,
   encodeTunnel, formatAddr, layouts, sumBindingCounters, type AnchorConfig, type BindingCounters,
   type RoleName, type TunnelFormatName,
 } from './layout.js';
-import { closeFd, ifIndex } from '../sys/libc.js';
+import { MappedFile, closeFd, ifIndex } from '../sys/libc.js';
 import { SignalReader, type SignalFrame } from './signals.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -25,7 +25,7 @@ export const defaultObject = join(packageRoot, 'build/bpf/anchor.o');
 export const PIN_ROOT = '/sys/fs/bpf/mobility-anchor';
 export const MAX_BINDINGS = 131072;
 
-const MAP_NAMES = ['tunnels', 'home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'endpoint_ports', 'config', 'home_links', 'binding_cache', 'dest_cache', 'endpoint_cache', 'binding_counters', 'drops', 'events', 'icmp_budget', 'signals'] as const;
+const MAP_NAMES = ['tunnels', 'nexthops', 'home4', 'home6', 'prefix4', 'prefix6', 'endpoints', 'endpoint_ports', 'config', 'home_links', 'binding_cache', 'dest_cache', 'endpoint_cache', 'binding_counters', 'drops', 'events', 'icmp_budget', 'signals'] as const;
 /**
  * Maps a build may replace, empty, when an older one pinned them in another
  * shape: the per-CPU caches and ICMP budget, and the drop and event counters
@@ -42,9 +42,9 @@ const ENUMERABLE_MAP_TYPES: ReadonlySet<number> = new Set([1, 2, 11]);
  */
 function entriesNamingTunnels(entries: [Buffer, Buffer][], tunnels: Map<number, Buffer>): [Buffer, Buffer][] {
   return entries.map(([key, tunnel]) => {
-    const id = tunnel.readUInt32LE(layouts.tunnel.fields.binding_id!.offset);
-    tunnels.set(id, tunnel);
-    return [key, idBytes(id)];
+    const t = decodeTunnel(tunnel); // the layout of this build's slot extends the old value: seq after it
+    tunnels.set(t.bindingId, encodeTunnel(t));
+    return [key, idBytes(t.bindingId)];
   });
 }
 
@@ -93,17 +93,14 @@ export interface DataPlaneOptions {
 interface Entry { map: AddressMap; key: Buffer; id: string }
 type AddressMap = 'home4' | 'home6' | 'prefix4' | 'prefix6';
 const ADDRESS_MAPS: readonly AddressMap[] = ['home4', 'home6', 'prefix4', 'prefix6'];
-/**
- * A moved binding's tunnel, to be written to its `tunnels` entry at the end
- * of batchMoves(); previous: the binding as the maps hold it (before the
- * batch, or as written at once in it). Later moves of the binding update it
- * in place: it stands for every move since that write.
- */
-interface HeldMove { previous: Binding; value: Buffer }
-/** A held move as batchMoves() names it to its caller (see heldMove()). */
-export type HeldMoveToken = object;
 /** Maps the kernel updates in batches (hash maps; the LPM tries have no batch operations). */
-const BATCHED_MAPS: ReadonlySet<MapName> = new Set(['tunnels', 'home4', 'home6']);
+const BATCHED_MAPS: ReadonlySet<MapName> = new Set(['home4', 'home6']);
+/** Maps builds before this one did not have: made, not found pinned, when an older build's instance is converted. */
+const NEW_MAPS: ReadonlySet<MapName> = new Set(['tunnels', 'nexthops']);
+/** A slot of `tunnels` in its memory mapping: the value rounded up to 8 bytes, as array maps lay them out. */
+const SLOT_BYTES = Math.ceil(layouts.tunnel.size / 8) * 8;
+const SEQ_AT = layouts.tunnel.fields.seq!.offset;
+const PAGE = 4096;
 /** Map writes grouped by map, each map's keys and values in order. */
 type Writes = Map<MapName, { keys: Buffer[]; values: Buffer[] }>;
 
@@ -157,8 +154,9 @@ export class DataPlane {
   private invalidationHeld = false;
   /** Where writeEntries() packs a batch's keys and its values. */
   private readonly staging: [Buffer, Buffer] = [Buffer.alloc(0), Buffer.alloc(0)];
-  /** Inside batchMoves(): the tunnel rewrites of bindings that only moved, by binding id, with what each was before; and who hears of one that failed. */
-  private heldMoves: { moves: Map<number, HeldMove>; failed: (move: HeldMoveToken, id: number, err: Error) => void } | null = null;
+  /** `tunnels` mapped into memory, where its slots are written (writeSlot()); its words, for the seqlock's stores. */
+  private slots: MappedFile | null = null;
+  private slotWords: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
   /** True if the maps were already pinned: a restart on a live data plane. */
   readonly resumed: boolean;
   /** Pinned maps replaced by ones with this build's flags, their entries carried over (see pinnedVerdict). */
@@ -171,20 +169,22 @@ export class DataPlane {
     this.counterNames = { drops: btf.fieldNames('drop_counters'), events: btf.fieldNames('event_counters') };
 
     this.obj = libbpf.open(options.objectPath);
-    let pinnedMaps = 0;
+    const pinnedMaps = new Set<MapName>();
+    let converted = false;
     const replaced = new Map<MapName, [Buffer, Buffer][]>(); // pinned maps this build replaces, with the entries it carries over
     const carried: MapName[] = [];
     const tunnels = new Map<number, Buffer>(); // from the address maps of builds that kept the tunnel in each entry
     for (const name of MAP_NAMES) {
       const pinned = libbpf.getPinned(join(this.pinDir, name));
       if (pinned < 0) continue;
-      pinnedMaps++;
+      pinnedMaps.add(name);
       try {
         const verdict = this.pinnedVerdict(name, pinned);
         if (verdict === 'reuse') libbpf.reuseMapFd(libbpf.map(this.obj, name), pinned, name);
         else if (verdict === 'convert') replaced.set(name, entriesNamingTunnels(entriesOf(pinned, libbpf.mapInfo(pinned, name)), tunnels));
         else replaced.set(name, verdict === 'carry' ? entriesOf(pinned, libbpf.mapInfo(pinned, name)) : []);
         if (verdict === 'carry' || verdict === 'convert') carried.push(name);
+        converted ||= verdict === 'convert';
       } catch (err) {
         libbpf.close(this.obj);
         throw err;
@@ -192,10 +192,9 @@ export class DataPlane {
         closeFd(pinned);
       }
     }
-    if (tunnels.size && !replaced.has('tunnels')) {
+    if (converted) {
       replaced.set('tunnels', [...tunnels].map(([id, value]) => [idBytes(id), value]));
       carried.push('tunnels');
-      pinnedMaps++;
     }
     try {
       libbpf.load(this.obj, options.objectPath);
@@ -219,7 +218,9 @@ export class DataPlane {
       }
     }
     this.carriedOver = carried;
-    this.resumed = pinnedMaps === MAP_NAMES.length;
+    this.resumed = MAP_NAMES.every((name) => pinnedMaps.has(name) || (converted && NEW_MAPS.has(name)));
+    this.slots = new MappedFile(this.fd('tunnels'), Math.ceil((MAX_BINDINGS * SLOT_BYTES) / PAGE) * PAGE);
+    this.slotWords = new Uint32Array(this.slots.bytes.buffer, this.slots.bytes.byteOffset, this.slots.length / 4);
     const obj = this.obj;
     this.progFds = { xdp: 0, 'tc-ingress': 0, 'tc-egress': 0 };
     for (const hook of Object.keys(PROGRAMS) as Hook[]) this.progFds[hook] = libbpf.programFd(obj, PROGRAMS[hook]);
@@ -280,7 +281,6 @@ export class DataPlane {
       return fn();
     } finally {
       if (--this.batchDepth === 0) {
-        this.writeHeldMoves();
         if (this.invalidationHeld) {
           this.invalidationHeld = false;
           this.invalidateCaches();
@@ -290,49 +290,35 @@ export class DataPlane {
   }
 
   /**
-   * batch(), with the tunnel rewrites of bindings that only moved (the same
-   * addresses, another tunnel: the common BU under load) held to its end and
-   * written there, one batched system call per map instead of one each. A
-   * binding whose rewrite the kernel refused is put back as the maps held it
-   * and handed to failed, with the move (its install() had returned: see
-   * heldMove() for which changes stood on it).
+   * Writes a binding's tunnel into its slot, in place, as the seqlock the
+   * programs read it by (struct tunnel in bpf/anchor.h): seq made odd,
+   * the tunnel written, seq made even again, one more. value null: the slot
+   * emptied. Atomics.store orders the stores (x86-64 keeps them in order
+   * anyway). No system call: a move costs a few stores.
    */
-  batchMoves<T>(fn: () => T, failed: (move: HeldMoveToken, id: number, err: Error) => void): T {
-    if (this.batchDepth > 0) return this.batch(fn); // inside another batch: as it does
-    this.heldMoves = { moves: new Map(), failed };
-    return this.batch(fn);
+  private writeSlot(id: number, value: Buffer | null): void {
+    const at = id * SLOT_BYTES, seqWord = (at + SEQ_AT) >> 2;
+    const writing = (this.slotWords[seqWord]! | 1) >>> 0; // odd (already odd if a writer died midway)
+    Atomics.store(this.slotWords, seqWord, writing);
+    if (value) this.slots!.bytes.set(value.subarray(0, SEQ_AT), at);
+    else this.slots!.bytes.fill(0, at, at + SEQ_AT);
+    Atomics.store(this.slotWords, seqWord, (writing + 1) >>> 0);
   }
 
-  /** The move of this binding held until the end of batchMoves() now, if one is: every install since its binding's last write stands on it. */
-  heldMove(id: number): HeldMoveToken | undefined {
-    return this.heldMoves?.moves.get(id);
-  }
-
-  private writeHeldMoves(): void {
-    const held = this.heldMoves;
-    this.heldMoves = null;
-    if (!held || held.moves.size === 0) return;
-    try {
-      const writes: Writes = new Map([['tunnels', { keys: [], values: [] }]]);
-      for (const [id, { value }] of held.moves) this.stage(writes, 'tunnels', idBytes(id), value);
-      this.write(writes); // one batched call
-    } catch {
-      this.writeMovesOneByOne(held.moves, held.failed); // which binding the kernel refuses, and only that one put back
+  /** A copy of a binding's slot, read as the programs read it: between two reads of the same even seq. */
+  private readSlot(id: number): Buffer {
+    const at = id * SLOT_BYTES, seqWord = (at + SEQ_AT) >> 2;
+    for (;;) {
+      const seq = Atomics.load(this.slotWords, seqWord);
+      const copy = Buffer.from(this.slots!.bytes.subarray(at, at + layouts.tunnel.size));
+      if (!(seq & 1) && Atomics.load(this.slotWords, seqWord) === seq) return copy;
     }
   }
 
-  private writeMovesOneByOne(moves: Map<number, HeldMove>, failed: (move: HeldMoveToken, id: number, err: Error) => void): void {
-    for (const [id, move] of moves) {
-      try {
-        libbpf.update(this.fd('tunnels'), idBytes(id), move.value, BPF_ANY);
-      } catch (err) {
-        try {
-          libbpf.update(this.fd('tunnels'), idBytes(id), this.tunnelValue(move.previous), BPF_ANY);
-        } catch { /* it keeps the new tunnel or none: the refusal below says the binding failed */ }
-        this.bindings.set(id, { binding: move.previous, entries: this.bindings.get(id)?.entries ?? [] });
-        failed(move, id, err as Error);
-      }
-    }
+  /** The slot's tunnel made stale, unchanged: copies of it, and the next hop learnt for it, are taken again. */
+  private touchSlot(id: number): void {
+    const seqWord = (id * SLOT_BYTES + SEQ_AT) >> 2;
+    Atomics.store(this.slotWords, seqWord, ((this.slotWords[seqWord]! | 1) + 1) >>> 0);
   }
 
   /**
@@ -462,11 +448,10 @@ export class DataPlane {
   /**
    * Installs or replaces a binding: its tunnel first, then the entries of
    * addresses it did not have, then those it no longer has go. Its addresses
-   * all name the one tunnel entry, so a packet sees the old tunnel or the
+   * all name the one tunnel slot, so a packet sees the old tunnel or the
    * new one, never a mix. If a write fails, what this call wrote is undone
-   * and the error thrown. Inside batchMoves(), a binding that only moved is
-   * written at the end instead: its failure comes through batchMoves()'s
-   * callback.
+   * and the error thrown. A binding that only moved (the same addresses) is
+   * one write to its slot, which cannot fail.
    */
   install(b: Binding): void {
     const previous = this.bindings.get(b.id);
@@ -478,36 +463,20 @@ export class DataPlane {
       const holder = this.owner.get(e.id);
       if (holder !== undefined && holder !== b.id) throw new BindingError(b.id, 'homeAddresses', `${describeEntry(e)} belongs to binding ${holder}`);
     }
-    const value = this.tunnelValue(b);
-    const held = this.heldMoves?.moves;
-    const before = held?.get(b.id);
-    if (held && moved) { // written at the end of batchMoves()
-      if (before) before.value = value;
-      else held.set(b.id, { previous: previous.binding, value });
-      this.bindings.set(b.id, { binding: b, entries });
-      this.invalidateCaches();
-      return;
-    }
-    held?.delete(b.id); // written now: a rewrite held before must not overwrite it
     const had = new Set(previous?.entries.map((e) => e.id));
     const added = entries.filter((e) => !had.has(e.id));
     const key = idBytes(b.id);
     const written: Entry[] = [];
+    if (!previous) this.zeroCounters(b.id);
+    this.writeSlot(b.id, this.tunnelValue(b));
     try {
-      if (!previous) this.zeroCounters(b.id);
-      libbpf.update(this.fd('tunnels'), key, value, BPF_ANY);
       for (const e of added) {
         libbpf.update(this.fd(e.map), e.key, key, BPF_ANY);
         written.push(e);
       }
     } catch (err) {
-      if (before) held!.set(b.id, before); // its rewrite still to be written (the maps do not hold previous yet)
       for (const e of written) libbpf.delete(this.fd(e.map), e.key);
-      const restore = before ? before.previous : previous?.binding; // what the maps held
-      try {
-        if (restore) libbpf.update(this.fd('tunnels'), key, this.tunnelValue(restore), BPF_ANY);
-        else libbpf.delete(this.fd('tunnels'), key);
-      } catch { /* the write that failed may have been this one */ }
+      this.writeSlot(b.id, previous ? this.tunnelValue(previous.binding) : null);
       throw err;
     }
     const keep = new Set(entries.map((e) => e.id));
@@ -518,33 +487,18 @@ export class DataPlane {
     }
     for (const e of added) this.owner.set(e.id, b.id);
     this.bindings.set(b.id, { binding: b, entries });
-    this.invalidateCaches();
+    if (!moved) this.invalidateCaches(); // a moved tunnel's copies go stale with its slot's seq
   }
 
   /**
-   * Inside batchMoves(): `to` is `from` with only its tunnel's remote
-   * address changed (a predicted move: the caller made it so), and the maps
-   * hold `from`, or `to` itself, changed in place since (`from` then a copy
-   * of it as it was: a write the kernel refuses puts that back). Held and
-   * written at the end of the batch as install() holds a move, without
-   * install()'s comparisons and checks. False if no batch is open or the
-   * maps do not hold it so: install() it then (the maps then said to hold
-   * `from`, so that install() sees what changed).
+   * The binding the data plane holds, changed in place by the caller: only
+   * its tunnel's remote address (a predicted move). Written to its slot,
+   * without install()'s comparisons and checks. False if the data plane
+   * holds another object for it: install() it then (which compares).
    */
-  move(from: Binding, to: Binding): boolean {
-    const held = this.heldMoves?.moves;
-    const record = this.bindings.get(to.id);
-    if (!record || (record.binding !== from && record.binding !== to)) return false;
-    if (!held) {
-      record.binding = from;
-      return false;
-    }
-    const value = this.tunnelValue(to);
-    const before = held.get(to.id);
-    if (before) before.value = value;
-    else held.set(to.id, { previous: from, value });
-    record.binding = to;
-    this.invalidateCaches();
+  move(b: Binding): boolean {
+    if (this.bindings.get(b.id)?.binding !== b) return false;
+    this.writeSlot(b.id, this.tunnelValue(b));
     return true;
   }
 
@@ -574,11 +528,11 @@ export class DataPlane {
     }
     for (const b of list) if (this.bindings.has(b.id)) this.install(b);
 
-    const writes: Writes = new Map([['tunnels', { keys: [], values: [] }]]); // the tunnels before the entries that name them
+    const writes: Writes = new Map();
     for (const { binding, entries } of fresh) {
       const key = idBytes(binding.id);
       this.zeroCounters(binding.id);
-      this.stage(writes, 'tunnels', key, this.tunnelValue(binding));
+      this.writeSlot(binding.id, this.tunnelValue(binding)); // the tunnels before the entries that name them
       for (const e of entries) this.stage(writes, e.map, e.key, key);
     }
     try {
@@ -586,7 +540,7 @@ export class DataPlane {
     } catch (err) {
       for (const { binding, entries } of fresh) {
         for (const e of entries) libbpf.delete(this.fd(e.map), e.key);
-        libbpf.delete(this.fd('tunnels'), idBytes(binding.id));
+        this.writeSlot(binding.id, null);
       }
       throw err;
     }
@@ -601,12 +555,12 @@ export class DataPlane {
   remove(id: number): boolean {
     const held = this.bindings.get(id);
     if (!held) return false;
-    this.heldMoves?.moves.delete(id);
     for (const e of held.entries) {
       libbpf.delete(this.fd(e.map), e.key);
       this.owner.delete(e.id);
     }
-    libbpf.delete(this.fd('tunnels'), idBytes(id));
+    this.writeSlot(id, null);
+    libbpf.delete(this.fd('nexthops'), idBytes(id));
     this.bindings.delete(id);
     this.invalidateCaches();
     return true;
@@ -620,18 +574,20 @@ export class DataPlane {
     return [...this.bindings.keys()];
   }
 
-  /** The tunnel as the data plane holds it for an address (with its learnt next hop). */
+  /** The tunnel as the data plane holds it for an address, with the next hop learnt for it (if it still stands). */
   lookupEntry(addr: string): ReturnType<typeof decodeTunnel> | null {
     const id = libbpf.lookup(this.fd(addrFamily(addr) === 4 ? 'home4' : 'home6'), encodeHomeKey(addr), 4);
-    const value = id && libbpf.lookup(this.fd('tunnels'), id, layouts.tunnel.size);
-    return value ? decodeTunnel(value) : null;
+    if (!id) return null;
+    const slot = this.readSlot(id.readUInt32LE(0));
+    if (slot.readUInt8(layouts.tunnel.fields.format!.offset) === 0) return null;
+    const learnt = libbpf.lookup(this.fd('nexthops'), id, layouts.nexthop.size);
+    const nh = learnt && decodeNexthop(learnt);
+    return { ...decodeTunnel(slot), nexthop: nh && nh.seq === slot.readUInt32LE(SEQ_AT) ? nh.nexthop : null };
   }
 
   /** Forgets every learnt next hop, in bindings and in the destination caches: call it on any route or neighbour change. */
   flushNexthops(): void {
-    const writes: Writes = new Map();
-    for (const { binding } of this.bindings.values()) this.stage(writes, 'tunnels', idBytes(binding.id), this.tunnelValue(binding));
-    this.write(writes);
+    for (const id of this.bindings.keys()) this.touchSlot(id);
     this.invalidateCaches();
   }
 
@@ -681,14 +637,14 @@ export class DataPlane {
    */
   private reloadBindings(): void {
     const found = new Map<number, { tunnel: Tunnel; home: string[]; prefixes: string[]; entries: Entry[] }>();
-    for (const key of [...libbpf.keys(this.fd('tunnels'), 4)]) {
-      const value = libbpf.lookup(this.fd('tunnels'), key, layouts.tunnel.size);
-      if (!value) continue;
-      const t = decodeTunnel(value);
+    const formatAt = layouts.tunnel.fields.format!.offset;
+    for (let id = 0; id < MAX_BINDINGS; id++) {
+      if (this.slots!.bytes[id * SLOT_BYTES + formatAt] === 0) continue;
+      const t = decodeTunnel(this.readSlot(id));
       const tunnel: Tunnel = t.format === 'udp4' || t.format === 'udp4-tlv'
         ? { format: t.format, local: t.local, remote: t.remote, localPort: t.localPort, remotePort: t.remotePort, ...(t.mtu ? { mtu: t.mtu } : {}) }
         : { format: t.format, local: t.local, remote: t.remote, ...(t.mtu ? { mtu: t.mtu } : {}) };
-      found.set(key.readUInt32LE(0), { tunnel, home: [], prefixes: [], entries: [] });
+      found.set(id, { tunnel, home: [], prefixes: [], entries: [] });
     }
     const addressOf: Record<AddressMap, (key: Buffer) => { home?: string; prefix?: string }> = {
       home4: (k) => ({ home: formatAddr(k, 4) }),
@@ -712,7 +668,7 @@ export class DataPlane {
     }
     for (const [id, f] of found) {
       if (!f.entries.length) {
-        libbpf.delete(this.fd('tunnels'), idBytes(id));
+        this.writeSlot(id, null);
         continue;
       }
       this.bindings.set(id, { binding: { id, tunnel: f.tunnel, homeAddresses: f.home, prefixes: f.prefixes }, entries: f.entries });
@@ -842,6 +798,8 @@ export class DataPlane {
     this.reader = null;
     for (const fd of this.links.values()) closeFd(fd);
     this.links.clear();
+    this.slots?.close();
+    this.slots = null;
     for (const fd of this.fds.values()) closeFd(fd);
     this.fds.clear();
     if (this.obj) libbpf.close(this.obj);

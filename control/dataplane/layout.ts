@@ -21,11 +21,12 @@ export function struct(name: string, size: number, fields: Record<string, [numbe
 }
 
 export const layouts = {
-  tunnel: struct('tunnel', 64, {
+  tunnel: struct('tunnel', 68, {
     binding_id: [0, 4], format: [4, 1], nh_valid: [5, 1], mtu: [6, 2],
     local: [8, 16], remote: [24, 16], local_port: [40, 2], remote_port: [42, 2],
-    nh_ifindex: [44, 4], nh_mtu: [48, 2], nh_smac: [50, 6], nh_dmac: [56, 6],
+    nh_ifindex: [44, 4], nh_mtu: [48, 2], nh_smac: [50, 6], nh_dmac: [56, 6], seq: [64, 4],
   }),
+  nexthop: struct('nexthop', 24, { seq: [0, 4], ifindex: [4, 4], mtu: [8, 2], smac: [10, 6], dmac: [16, 6], pad: [22, 2] }),
   prefix4_key: struct('prefix4_key', 8, { prefixlen: [0, 4], addr: [4, 4] }),
   prefix6_key: struct('prefix6_key', 20, { prefixlen: [0, 4], addr: [4, 16] }),
   endpoint_key: struct('endpoint_key', 20, { addr: [0, 16], family: [16, 1], pad: [17, 1], port: [18, 2] }),
@@ -299,13 +300,23 @@ export interface LearntNexthop {
   dmac: string;
 }
 
+const macText = (b: Buffer, off: number) => [...b.subarray(off, off + 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+
+/** A `nexthops` value: the next hop, and the version of the tunnel it was learnt for. */
+export function decodeNexthop(b: Buffer): { seq: number; nexthop: LearntNexthop } {
+  const f = L.nexthop.fields;
+  return {
+    seq: b.readUInt32LE(f.seq!.offset),
+    nexthop: { ifindex: b.readUInt32LE(f.ifindex!.offset), mtu: b.readUInt16LE(f.mtu!.offset), smac: macText(b, f.smac!.offset), dmac: macText(b, f.dmac!.offset) },
+  };
+}
+
 export function decodeTunnel(b: Buffer): TunnelValue & { nexthop: LearntNexthop | null } {
   const f = L.tunnel.fields;
   const formatNum = b.readUInt8(f.format!.offset);
   const format = (Object.keys(TunnelFormat) as TunnelFormatName[]).find((k) => TunnelFormat[k] === formatNum);
   if (!format) throw new RangeError(`tunnel.format: unknown value ${formatNum}`);
   const family = format === 'ip6' ? 6 : 4;
-  const mac = (off: number) => [...b.subarray(off, off + 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
   return {
     bindingId: b.readUInt32LE(f.binding_id!.offset),
     format,
@@ -315,7 +326,7 @@ export function decodeTunnel(b: Buffer): TunnelValue & { nexthop: LearntNexthop 
     remotePort: b.readUInt16BE(f.remote_port!.offset),
     mtu: b.readUInt16LE(f.mtu!.offset),
     nexthop: b.readUInt8(f.nh_valid!.offset)
-      ? { ifindex: b.readUInt32LE(f.nh_ifindex!.offset), mtu: b.readUInt16LE(f.nh_mtu!.offset), smac: mac(f.nh_smac!.offset), dmac: mac(f.nh_dmac!.offset) }
+      ? { ifindex: b.readUInt32LE(f.nh_ifindex!.offset), mtu: b.readUInt16LE(f.nh_mtu!.offset), smac: macText(b, f.nh_smac!.offset), dmac: macText(b, f.nh_dmac!.offset) }
       : null,
   };
 }

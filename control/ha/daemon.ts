@@ -9,7 +9,7 @@
  * watch (learnt next hops), and what the REST API asks of it.
  */
 import { renameSync, writeFileSync } from 'node:fs';
-import { sameBinding, type Binding, type DataPlane, type HeldMoveToken } from '../dataplane/dataplane.js';
+import { sameBinding, type Binding, type DataPlane } from '../dataplane/dataplane.js';
 import { addrBytes, addrFamily, formatAddr, inPrefix, noSource, sharedAddrBytes, type BindingCounters } from '../dataplane/layout.js';
 import { RouteWatch } from '../dataplane/route-watch.js';
 import { interfaceInfo } from '../sys/ip.js';
@@ -267,41 +267,18 @@ export class HomeAgentDaemon {
   handleBatch(packets: readonly Arrival[]): void {
     for (let i = 0; i < packets.length; i += CHUNK) {
       const chunk = packets.slice(i, i + CHUNK);
-      const standing = new Map<HeldMoveToken, number[]>(); // a held move, and the outcomes of the chunk that stand on it
-      const failed = new Map<HeldMoveToken, Error>();
       let predicted = this.predictGuarded(chunk), from = 0; // predicted[k - from]: chunk[k]'s
       let templates = this.homeAgent.templateGeneration;
-      const outcomes = this.dataPlane.batchMoves(() => chunk.map((p, k) => {
+      const outcomes = this.dataPlane.batch(() => chunk.map((p, k) => {
         if (this.homeAgent.templateGeneration !== templates) { // an earlier BU of the chunk made a template: the rest checked again, against the templates as they are now
           templates = this.homeAgent.templateGeneration;
           predicted = this.predictGuarded(chunk.slice(k));
           from = k;
         }
-        const outcome = this.answerGuarded(p, predicted[k - from]);
-        for (const c of outcome?.dataPlane ?? []) {
-          const move = 'install' in c ? this.dataPlane.heldMove(c.install.id) : undefined;
-          if (move) (standing.get(move) ?? standing.set(move, []).get(move)!).push(k);
-        }
-        return outcome;
-      }), (move, _id, err) => failed.set(move, err));
-      this.sendAll((failed.size ? this.refuseFailed(outcomes, failed, standing) : outcomes).map((o) => o && this.settled(o)));
+        return this.answerGuarded(p, predicted[k - from]);
+      }));
+      this.sendAll(outcomes.map((o) => o && this.settled(o)));
     }
-  }
-
-  /**
-   * The outcomes that stood on a move the kernel refused at the end of their
-   * batch, refused in turn (143), latest first: each undoes its own change,
-   * so the node's entry ends as it was before the first of them, as the
-   * data plane holds it.
-   */
-  private refuseFailed(outcomes: readonly (Outcome | undefined)[], failed: ReadonlyMap<HeldMoveToken, Error>, standing: ReadonlyMap<HeldMoveToken, number[]>): (Outcome | undefined)[] {
-    const out = [...outcomes];
-    const refused = [...failed].flatMap(([move, err]) => (standing.get(move) ?? []).map((k) => ({ k, err })));
-    for (const { k, err } of refused.sort((a, b) => b.k - a.k)) {
-      this.log(`data plane write failed: ${err.message}`, 'warn');
-      out[k] = out[k]!.onDataPlaneFailure?.();
-    }
-    return out;
   }
 
   /** The chunk's frames its nodes' predictions answer (HomeAgent.predictBatch()); none if that fails (counted, logged: the general path answers them). */
@@ -646,7 +623,7 @@ export class HomeAgentDaemon {
   private applyDataPlane(outcome: Outcome): Outcome | undefined {
     try {
       const [change] = outcome.dataPlane;
-      if (outcome.movedFrom && change && 'install' in change && this.dataPlane.move(outcome.movedFrom, change.install)) return outcome; // (its addresses the same: nothing to announce)
+      if (outcome.moved && change && 'install' in change && this.dataPlane.move(change.install)) return outcome; // (its addresses the same: nothing to announce)
       for (const change of outcome.dataPlane) {
         const held = 'install' in change ? this.dataPlane.binding(change.install.id) : undefined;
         // a move keeps its addresses (the same list): nothing new to announce

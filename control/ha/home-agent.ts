@@ -80,8 +80,8 @@ export interface Outcome {
    * failed). The data plane undoes its own partial writes.
    */
   onDataPlaneFailure?: () => Outcome;
-  /** Its one change installs this binding with only its tunnel's remote address changed (a predicted move): the data plane may take it so (DataPlane.move()). */
-  movedFrom?: Binding;
+  /** Its one change installs the binding the data plane holds, changed in place: only its tunnel's remote address (a predicted move). The data plane takes it so (DataPlane.move()). */
+  moved?: true;
   /**
    * Addresses to probe on the home link (duplicate address detection) before
    * anything else: only if no one answers for them does the outcome stand;
@@ -625,14 +625,13 @@ export class HomeAgent {
     // mark-compact to mark (a move made four, ~400 bytes, and they cost more than making them).
     const entry = previous;
     const before: Tail = { careOf: entry.careOf, sequence: entry.sequence, expiresMs: entry.expiresMs, lastTimestamp: entry.lastTimestamp, refreshRequested: entry.refreshRequested };
-    const movedFrom = moved ? { ...entry.binding, tunnel: { ...entry.binding.tunnel } } : undefined; // (what the data plane holds: a write it fails puts this back)
     const careOf = moved ? formatSharedAddr(careOfOf(bu), 6) : entry.careOf; // (its bytes kept: the data plane's install reads them)
     setTail(entry, { careOf, sequence: bu.sequence, expiresMs: nowMs + entry.lifetime * 1000, lastTimestamp: bu.timestamp, refreshRequested: false });
     this.put(node, entry);
     if (moved) node.careOf.set(careOfOf(bu));
     const nai = node.profile.nai;
     return {
-      dataPlane: [{ install: entry.binding }], ...(movedFrom && { movedFrom }),
+      dataPlane: [{ install: entry.binding }], ...(moved && { moved }),
       reply: { mh: bu.ba.subarray(node.templateBaMhAt), route: entry.route, packet: bu.ba }, status: BaStatus.accepted, event: `registered ${nai} at ${careOf} (${entry.tunnel.format})`,
       onDataPlaneFailure: () => { // as register()'s: the entry as it was, and a BA of the general path's making; the node's next BU takes the general path
         setTail(entry, before);

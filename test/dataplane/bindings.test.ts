@@ -39,13 +39,28 @@ function entries(plane: DataPlane = dp): string[] {
   return out.sort();
 }
 
-/** The binding ids `tunnels` holds a tunnel for. */
+/** `tunnels` slot of a binding id, as the kernel reads it. */
+function slot(id: number, plane: DataPlane = dp): Buffer {
+  const fd = libbpf.getPinned(join(plane.pinDir, 'tunnels'));
+  const key = Buffer.alloc(4);
+  key.writeUInt32LE(id);
+  const value = libbpf.lookup(fd, key, layouts.tunnel.size)!;
+  closeFd(fd);
+  return value;
+}
+
+/** The binding ids whose `tunnels` slot holds a tunnel (an empty one: format 0). */
 function tunnelIds(plane: DataPlane = dp): number[] {
   const fd = libbpf.getPinned(join(plane.pinDir, 'tunnels'));
-  const ids = [...libbpf.keys(fd, 4)].map((k) => k.readUInt32LE(0));
+  const key = Buffer.alloc(4), ids: number[] = [];
+  for (let id = 0; id < 131072; id++) {
+    key.writeUInt32LE(id);
+    if (libbpf.lookup(fd, key, layouts.tunnel.size)![layouts.tunnel.fields.format!.offset]) ids.push(id);
+  }
   closeFd(fd);
-  return ids.sort((x, y) => x - y);
+  return ids;
 }
+const seqOf = (id: number, plane: DataPlane = dp) => slot(id, plane).readUInt32LE(layouts.tunnel.fields.seq!.offset);
 
 /** Fills a hash map to its last free slot with keys of foreign addresses (key bytes from 0x0b000000, big-endian, in the first four). */
 function fill(plane: DataPlane, map: string, keySize: number, valueSize: number, max: number): number {
@@ -161,73 +176,33 @@ describe('refusals', () => {
   });
 });
 
-describe('moves held to the end of batchMoves()', () => {
-  const ip4 = (id: number, home: string, remote: string): Binding => ({ id, tunnel: { format: 'ip4', local: '198.51.100.1', remote }, homeAddresses: [home], prefixes: [] });
+describe('moves', () => {
   const remoteOf = (plane: DataPlane, home: string) => plane.lookupEntry(home)?.remote;
 
-  it('are written at its end, in one batch: the last of several moves stands, and a removal or a change of addresses in between wins', () => {
-    const [a, b, c] = [ip4(40, '10.4.0.1', '203.0.113.1'), ip4(41, '10.4.0.2', '203.0.113.1'), ip4(42, '10.4.0.3', '203.0.113.1')];
-    for (const x of [a, b, c]) dp.install(x);
-    const failed: number[] = [];
-    dp.batchMoves(() => {
-      dp.install({ ...a, tunnel: { ...a.tunnel, remote: '203.0.113.2' } });
-      dp.install({ ...a, tunnel: { ...a.tunnel, remote: '203.0.113.3' } }); // moved twice
-      dp.install({ ...b, tunnel: { ...b.tunnel, remote: '203.0.113.2' } });
-      dp.remove(b.id); // moved, then gone
-      dp.install({ ...c, tunnel: { ...c.tunnel, remote: '203.0.113.2' } });
-      dp.install({ ...c, homeAddresses: ['10.4.0.4'], tunnel: { ...c.tunnel, remote: '203.0.113.4' } }); // moved, then other addresses: written at once
-      expect(remoteOf(dp, '10.4.0.1')).toBe('203.0.113.1'); // not yet
-      expect(remoteOf(dp, '10.4.0.4')).toBe('203.0.113.4');
-    }, (_move, id) => failed.push(id));
-    expect(failed).toEqual([]);
-    expect([remoteOf(dp, '10.4.0.1'), remoteOf(dp, '10.4.0.2'), remoteOf(dp, '10.4.0.3'), remoteOf(dp, '10.4.0.4')]).toEqual(['203.0.113.3', undefined, undefined, '203.0.113.4']);
-    expect(dp.binding(a.id)?.tunnel).toMatchObject({ remote: '203.0.113.3' });
-    dp.remove(a.id);
-    dp.remove(c.id);
-  });
-
-  it('hold a mobile router\'s move too: its home address and prefixes switch together, in the one write to `tunnels`', () => {
+  it('a move is one write to the binding\'s slot, seq up by two (odd while written): a mobile router\'s home address and prefixes switch together', () => {
     const router: Binding = { ...udp, id: 43, homeAddresses: ['10.4.1.1'], prefixes: ['10.44.0.0/16', '2001:db8:44::/48'] };
     dp.install(router);
-    const remotes = () => {
-      const fd = libbpf.getPinned(join(dp.pinDir, 'prefix6'));
-      const id = libbpf.lookup(fd, Buffer.concat([Buffer.from([48, 0, 0, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 0x44]), Buffer.alloc(10)]), 4)!.readUInt32LE(0);
-      closeFd(fd);
-      return [remoteOf(dp, '10.4.1.1'), id];
-    };
-    dp.batchMoves(() => {
-      dp.install({ ...router, tunnel: { ...udp.tunnel, remote: '203.0.113.44' } });
-      expect(remotes()).toEqual(['203.0.113.7', 43]); // held
-    }, () => expect.unreachable());
-    expect(remotes()).toEqual(['203.0.113.44', 43]);
+    const before = entries().filter((e) => e.endsWith('-> 43'));
+    const seq = seqOf(43);
+    expect(seq % 2).toBe(0);
+    router.tunnel = { ...udp.tunnel, remote: '203.0.113.44' }; // changed in place, as a predicted move does
+    expect(dp.move(router)).toBe(true);
+    expect(seqOf(43)).toBe(seq + 2);
+    expect(entries().filter((e) => e.endsWith('-> 43'))).toEqual(before); // no entry rewritten
     expect(dp.lookupEntry('10.4.1.1')).toMatchObject({ bindingId: 43, remote: '203.0.113.44', remotePort: 40001 });
+    dp.install({ ...router, tunnel: { ...router.tunnel, remote: '203.0.113.45' } }); // install() of a move: the same one write
+    expect([seqOf(43), remoteOf(dp, '10.4.1.1')]).toEqual([seq + 4, '203.0.113.45']);
     dp.remove(router.id);
+    expect([seqOf(43), slot(43).subarray(0, layouts.tunnel.fields.seq!.offset).equals(Buffer.alloc(layouts.tunnel.fields.seq!.offset))]).toEqual([seq + 6, true]); // emptied
   });
 
-  it('a move the kernel refuses puts that binding back as it was and names it; the others are written', () => {
-    const small = DataPlane.open({ instance: `${INSTANCE}-moves`, role: 'anchor' });
-    try {
-      const [a, b] = [ip4(50, '10.5.0.1', '203.0.113.1'), ip4(51, '10.5.0.2', '203.0.113.1')];
-      small.install(a);
-      small.install(b);
-      // a's tunnel deleted behind the driver's back and `tunnels` filled: rewriting it needs a slot there is none of
-      const a_ = libbpf.getPinned(join(small.pinDir, 'tunnels'));
-      libbpf.delete(a_, Buffer.from([a.id, 0, 0, 0]));
-      closeFd(a_);
-      const fd = fill(small, 'tunnels', 4, layouts.tunnel.size, 131072);
-      const failed: [number, string][] = [];
-      small.batchMoves(() => {
-        small.install({ ...a, tunnel: { ...a.tunnel, remote: '203.0.113.9' } });
-        small.install({ ...b, tunnel: { ...b.tunnel, remote: '203.0.113.9' } });
-      }, (_move, id, err) => failed.push([id, err.message]));
-      expect(failed).toEqual([[a.id, expect.stringMatching(/bpf_map_update_elem/)]]);
-      expect(small.binding(a.id)).toEqual(a);
-      expect(remoteOf(small, '10.5.0.1')).toBeUndefined();
-      expect(remoteOf(small, '10.5.0.2')).toBe('203.0.113.9');
-      closeFd(fd);
-    } finally {
-      small.destroy();
-    }
+  it('move() declines a binding object the data plane does not hold: install() compares then', () => {
+    const a: Binding = { id: 44, tunnel: { format: 'ip4', local: '198.51.100.1', remote: '203.0.113.1' }, homeAddresses: ['10.4.2.1'], prefixes: [] };
+    expect(dp.move(a)).toBe(false); // not installed
+    dp.install(a);
+    expect(dp.move({ ...a, tunnel: { ...a.tunnel, remote: '203.0.113.2' } })).toBe(false); // another object
+    expect(remoteOf(dp, '10.4.2.1')).toBe('203.0.113.1');
+    dp.remove(a.id);
   });
 });
 
@@ -272,7 +247,7 @@ function pinInstead(path: string, ...shape: string[]): void {
 
 describe('what an operator sees', () => {
   it('every map is pinned in the instance directory', () => {
-    expect(readdirSync(dp.pinDir).sort()).toEqual(['binding_cache', 'binding_counters', 'config', 'dest_cache', 'drops', 'endpoint_cache', 'endpoint_ports', 'endpoints', 'events', 'home4', 'home6', 'home_links', 'icmp_budget', 'links', 'prefix4', 'prefix6', 'signals', 'tunnels']);
+    expect(readdirSync(dp.pinDir).sort()).toEqual(['binding_cache', 'binding_counters', 'config', 'dest_cache', 'drops', 'endpoint_cache', 'endpoint_ports', 'endpoints', 'events', 'home4', 'home6', 'home_links', 'icmp_budget', 'links', 'nexthops', 'prefix4', 'prefix6', 'signals', 'tunnels']);
   });
 
   it('bpftool shows drop counters and tunnels with their field names, and each address\'s binding id', () => {
@@ -282,8 +257,8 @@ describe('what an operator sees', () => {
     dp.install(udp);
     const home4 = bpftool('map', 'dump', 'pinned', join(dp.pinDir, 'home4')) as Dump;
     expect(home4[0]!.formatted.value).toBe(10);
-    const tunnels = bpftool('map', 'dump', 'pinned', join(dp.pinDir, 'tunnels')) as Dump;
-    expect(tunnels[0]!.formatted).toMatchObject({ key: 10, value: { binding_id: 10, format: 3, local_port: 0x5f10 /* 4191, big-endian */ } });
+    const tunnel = bpftool('map', 'lookup', 'pinned', join(dp.pinDir, 'tunnels'), 'key', '10', '0', '0', '0') as { formatted: { key: number; value: Record<string, unknown> } };
+    expect(tunnel.formatted).toMatchObject({ key: 10, value: { binding_id: 10, format: 3, local_port: 0x5f10 /* 4191, big-endian */, seq: seqOf(10) } });
     dp.remove(udp.id);
   });
 });
@@ -337,6 +312,7 @@ describe('an instance pinned by an older build', () => {
         closeFd(old);
       }
       rmSync(join(pinDir, 'tunnels'));
+      rmSync(join(pinDir, 'nexthops'));
       expect(shownMap(join(pinDir, 'home6')).flags).toBe(0);
 
       const upgraded = DataPlane.open({ instance, role: 'anchor' });
@@ -346,7 +322,8 @@ describe('an instance pinned by an older build', () => {
         expect(shownMap(join(pinDir, 'home6')).flags).toBe(1); // BPF_F_NO_PREALLOC
         expect(entries(upgraded)).toEqual(before);
         expect(tunnelIds(upgraded)).toEqual([udp.id]);
-        expect(upgraded.lookupEntry('2001:db8:1::10')).toMatchObject({ bindingId: 10, remote: '203.0.113.7', nexthop: { ifindex: 7 } });
+        expect(upgraded.lookupEntry('2001:db8:1::10')).toMatchObject({ bindingId: 10, remote: '203.0.113.7', nexthop: null }); // learnt again on first use
+        expect(slot(udp.id, upgraded).readUInt8(layouts.tunnel.fields.nh_valid!.offset)).toBe(0); // the slot holds none
         expect(upgraded.binding(udp.id)).toEqual({ ...udp, homeAddresses: ['10.1.0.10', '2001:db8:1::10'], prefixes: ['10.200.0.0/16', '2001:db8:100::/48'] });
       } finally {
         upgraded.close();

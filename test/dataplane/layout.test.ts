@@ -47,7 +47,7 @@ describe('counter names', () => {
   const DROPS = ['malformed_l3', 'malformed_tunnel', 'malformed_inner', 'outer_fragment', 'unknown_inner_source',
     'spoofed_outer', 'format_mismatch', 'ecn', 'too_big', 'too_big_no_df', 'too_big_local', 'gso_tlv', 'no_route',
     'headroom', 'signal_too_big', 'signal_queue_full'];
-  const EVENTS = ['signal', 'icmp_sent', 'stack_no_neigh', 'stack_ttl', 'stack_route', 'nh_learnt', 'proxy_arp', 'proxy_na', 'icmp_withheld', 'icmp_rate_limited'];
+  const EVENTS = ['signal', 'icmp_sent', 'stack_no_neigh', 'stack_ttl', 'stack_route', 'nh_learnt', 'proxy_arp', 'proxy_na', 'icmp_withheld', 'icmp_rate_limited', 'tunnel_busy'];
 
   it('drop_counters: one u64 per reason, named as DataPlane.drops() reports them', () => {
     const s = btf.struct('drop_counters');
