@@ -33,15 +33,7 @@ union anchor_addr {
 	__be32 v6[4];
 };
 
-/*
- * One binding's tunnel: its slot in `tunnels`, by binding id (home address
- * and prefix entries hold the id). The control plane writes a slot in
- * place, through the map's memory mapping, as a seqlock: seq odd while it
- * writes, and one more when done. A program copies the slot between two
- * reads of the same even seq (tunnel_copy()), so a packet sees the old
- * tunnel or the new one, never a mix. A copy keeps the seq it was taken at:
- * it stands while the slot's seq is unchanged.
- */
+/* One binding's tunnel (see struct tunnel_slot for where it is kept). */
 struct tunnel {
 	__u32 binding_id;         /* index into binding_counters */
 	__u8 format;              /* enum tunnel_format */
@@ -57,7 +49,23 @@ struct tunnel {
 	__u16 nh_mtu;
 	__u8 nh_smac[6];
 	__u8 nh_dmac[6];
-	__u32 seq;                /* the slot's version: odd while the control plane writes it */
+	__u32 seq;                /* in a program's copy: the slot's seq it was taken at */
+};
+
+/*
+ * A binding's slot in `tunnels`, by binding id (home address and prefix
+ * entries hold the id). The control plane writes it in place, through the
+ * map's memory mapping: the next tunnel into the copy not in use, then seq
+ * one up, which puts it in use. A program copies copy[seq & 1] between two
+ * reads of the same seq (tunnel_copy()), so a packet sees the old tunnel
+ * or the new one, never a mix, and never waits for a writer (one stopped
+ * midway holds no copy a reader reads). A copy taken stands while seq is
+ * unchanged.
+ */
+struct tunnel_slot {
+	__u32 seq;                /* writes done: copy[seq & 1] is the tunnel (format 0: none) */
+	__u32 pad;
+	struct tunnel copy[2];
 };
 
 /*
@@ -210,7 +218,7 @@ struct binding_counters {
 	X(ICMP_WITHHELD, icmp_withheld)   /* too big, no ICMP error: about one, about a later      \
 					     fragment, or to a source that may get none */          \
 	X(ICMP_RATE_LIMITED, icmp_rate_limited) /* too big, no ICMP error: this CPU's budget spent */ \
-	X(TUNNEL_BUSY, tunnel_busy)       /* a tunnel being rewritten at every try: handled as none */
+	X(TUNNEL_BUSY, tunnel_busy)       /* a tunnel rewritten during every try to copy it: handled as none */
 
 #define AS_DROP_ENUM(name, field) DROP_##name,
 #define AS_EVENT_ENUM(name, field) EVENT_##name,

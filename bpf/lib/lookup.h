@@ -29,14 +29,15 @@ static __always_inline __u32 *binding_id_of6(const struct in6_addr *addr)
 #define TUNNEL_COPY_TRIES 4
 
 /*
- * A whole copy of binding id's tunnel into *dst, its slot read between two
- * reads of the same even seq (the control plane's seqlock, struct tunnel).
- * x86-64 keeps loads in order; the compiler barriers keep the program's.
- * 0 if the slot is empty, or was being written at every try (counted).
+ * A whole copy of binding id's tunnel into *dst: the slot's copy in use,
+ * read between two reads of the same seq (struct tunnel_slot). A try fails
+ * only if a write completed during it. x86-64 keeps loads in order; the
+ * compiler barriers keep the program's. 1 if copied, 0 if the slot is
+ * empty, -1 if every try failed (counted).
  */
 static __always_inline int tunnel_copy(struct tunnel *dst, __u32 id)
 {
-	struct tunnel *slot = bpf_map_lookup_elem(&tunnels, &id);
+	struct tunnel_slot *slot = bpf_map_lookup_elem(&tunnels, &id);
 
 	if (!slot)
 		return 0;
@@ -44,21 +45,21 @@ static __always_inline int tunnel_copy(struct tunnel *dst, __u32 id)
 		__u32 seq = READ_ONCE_U32(slot->seq);
 
 		asm volatile("" ::: "memory");
-		__builtin_memcpy(dst, slot, sizeof(*dst));
+		__builtin_memcpy(dst, &slot->copy[seq & 1], sizeof(*dst));
 		asm volatile("" ::: "memory");
-		if (!(seq & 1) && READ_ONCE_U32(slot->seq) == seq) {
+		if (READ_ONCE_U32(slot->seq) == seq) {
 			dst->seq = seq;
 			return dst->format != 0;
 		}
 	}
 	count_event(EVENT_TUNNEL_BUSY);
-	return 0;
+	return -1;
 }
 
 /* Is this copy of a tunnel still what its slot holds? */
 static __always_inline int tunnel_current(const struct tunnel *t)
 {
-	struct tunnel *slot = bpf_map_lookup_elem(&tunnels, &t->binding_id);
+	struct tunnel_slot *slot = bpf_map_lookup_elem(&tunnels, &t->binding_id);
 
 	return slot && READ_ONCE_U32(slot->seq) == t->seq;
 }
@@ -167,6 +168,7 @@ static __always_inline struct tunnel *binding_of(const __be32 *addr, __u8 family
 {
 	__u32 slot = addr_slot(addr, family, 12), *id;
 	struct binding_cache_entry *e = bpf_map_lookup_elem(&binding_cache, &slot);
+	int copied;
 
 	if (!e)
 		return 0;
@@ -179,11 +181,12 @@ static __always_inline struct tunnel *binding_of(const __be32 *addr, __u8 family
 	id = family == 4 ? binding_id_of4(addr[0]) : binding_id_of6((const struct in6_addr *)addr);
 	__builtin_memcpy(e->addr, addr, 16);
 	e->family = family;
-	e->found = id && tunnel_copy(&e->tunnel, *id);
+	copied = id ? tunnel_copy(&e->tunnel, *id) : 0;
+	e->found = copied > 0;
 	if (e->found)
 		nexthop_fill(&e->tunnel);
 	e->local_flags = e->found ? tunnel_local_flags(&e->tunnel, generation) : 0;
-	e->generation = generation;
+	e->generation = copied < 0 ? 0 : generation; /* a busy slot's answer is for this packet only */
 	return e->found ? &e->tunnel : 0;
 }
 

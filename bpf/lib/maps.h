@@ -55,13 +55,13 @@ struct {
 } prefix6 SEC(".maps");
 
 /* Each binding's tunnel, by binding id: the control plane writes it through
- * the memory mapping (see struct tunnel). */
+ * the memory mapping (see struct tunnel_slot). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_BINDINGS);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32); /* binding id */
-	__type(value, struct tunnel);
+	__type(value, struct tunnel_slot);
 } tunnels SEC(".maps");
 
 /* Next hops learnt, by binding id (struct nexthop). */

@@ -42,8 +42,10 @@ const ENUMERABLE_MAP_TYPES: ReadonlySet<number> = new Set([1, 2, 11]);
  */
 function entriesNamingTunnels(entries: [Buffer, Buffer][], tunnels: Map<number, Buffer>): [Buffer, Buffer][] {
   return entries.map(([key, tunnel]) => {
-    const t = decodeTunnel(tunnel); // the layout of this build's slot extends the old value: seq after it
-    tunnels.set(t.bindingId, encodeTunnel(t));
+    const t = decodeTunnel(tunnel);
+    const slot = Buffer.alloc(layouts.tunnel_slot.size); // seq 0: the first copy in use
+    encodeTunnel(t).copy(slot, COPY_AT);
+    tunnels.set(t.bindingId, slot);
     return [key, idBytes(t.bindingId)];
   });
 }
@@ -98,8 +100,10 @@ const BATCHED_MAPS: ReadonlySet<MapName> = new Set(['home4', 'home6']);
 /** Maps builds before this one did not have: made, not found pinned, when an older build's instance is converted. */
 const NEW_MAPS: ReadonlySet<MapName> = new Set(['tunnels', 'nexthops']);
 /** A slot of `tunnels` in its memory mapping: the value rounded up to 8 bytes, as array maps lay them out. */
-const SLOT_BYTES = Math.ceil(layouts.tunnel.size / 8) * 8;
-const SEQ_AT = layouts.tunnel.fields.seq!.offset;
+const SLOT_BYTES = Math.ceil(layouts.tunnel_slot.size / 8) * 8;
+/** Where a slot's two copies start, and the words of one (struct tunnel_slot). */
+const COPY_AT = layouts.tunnel_slot.fields.copy!.offset;
+const TUNNEL_WORDS = layouts.tunnel.size / 4;
 const PAGE = 4096;
 /** Map writes grouped by map, each map's keys and values in order. */
 type Writes = Map<MapName, { keys: Buffer[]; values: Buffer[] }>;
@@ -290,35 +294,31 @@ export class DataPlane {
   }
 
   /**
-   * Writes a binding's tunnel into its slot, in place, as the seqlock the
-   * programs read it by (struct tunnel in bpf/anchor.h): seq made odd,
-   * the tunnel written, seq made even again, one more. value null: the slot
-   * emptied. Atomics.store orders the stores (x86-64 keeps them in order
-   * anyway). No system call: a move costs a few stores.
+   * Writes a binding's tunnel into its slot (struct tunnel_slot in
+   * bpf/anchor.h): into the copy not in use, then seq one up, which puts it
+   * in use. value null: the slot emptied. No system call: a move costs a
+   * few stores. Atomics.store orders seq after the copy (x86-64 keeps
+   * stores in order anyway).
    */
   private writeSlot(id: number, value: Buffer | null): void {
-    const at = id * SLOT_BYTES, seqWord = (at + SEQ_AT) >> 2;
-    const writing = (this.slotWords[seqWord]! | 1) >>> 0; // odd (already odd if a writer died midway)
-    Atomics.store(this.slotWords, seqWord, writing);
-    if (value) this.slots!.bytes.set(value.subarray(0, SEQ_AT), at);
-    else this.slots!.bytes.fill(0, at, at + SEQ_AT);
-    Atomics.store(this.slotWords, seqWord, (writing + 1) >>> 0);
+    const words = this.slotWords, base = (id * SLOT_BYTES) >> 2;
+    const next = (words[base]! + 1) >>> 0;
+    const copy = base + ((COPY_AT + (next & 1) * layouts.tunnel.size) >> 2);
+    for (let w = 0; w < TUNNEL_WORDS; w++) words[copy + w] = value ? value.readUInt32LE(w * 4) : 0;
+    Atomics.store(words, base, next);
   }
 
-  /** A copy of a binding's slot, read as the programs read it: between two reads of the same even seq. */
+  /** The tunnel in a binding's slot, read as the programs read it (between two reads of the same seq), with that seq. */
   private readSlot(id: number): Buffer {
-    const at = id * SLOT_BYTES, seqWord = (at + SEQ_AT) >> 2;
+    const at = id * SLOT_BYTES, base = at >> 2;
     for (;;) {
-      const seq = Atomics.load(this.slotWords, seqWord);
-      const copy = Buffer.from(this.slots!.bytes.subarray(at, at + layouts.tunnel.size));
-      if (!(seq & 1) && Atomics.load(this.slotWords, seqWord) === seq) return copy;
+      const seq = Atomics.load(this.slotWords, base);
+      const from = at + COPY_AT + (seq & 1) * layouts.tunnel.size;
+      const copy = Buffer.from(this.slots!.bytes.subarray(from, from + layouts.tunnel.size));
+      if (Atomics.load(this.slotWords, base) !== seq) continue;
+      copy.writeUInt32LE(seq, layouts.tunnel.fields.seq!.offset);
+      return copy;
     }
-  }
-
-  /** The slot's tunnel made stale, unchanged: copies of it, and the next hop learnt for it, are taken again. */
-  private touchSlot(id: number): void {
-    const seqWord = (id * SLOT_BYTES + SEQ_AT) >> 2;
-    Atomics.store(this.slotWords, seqWord, ((this.slotWords[seqWord]! | 1) + 1) >>> 0);
   }
 
   /**
@@ -582,12 +582,12 @@ export class DataPlane {
     if (slot.readUInt8(layouts.tunnel.fields.format!.offset) === 0) return null;
     const learnt = libbpf.lookup(this.fd('nexthops'), id, layouts.nexthop.size);
     const nh = learnt && decodeNexthop(learnt);
-    return { ...decodeTunnel(slot), nexthop: nh && nh.seq === slot.readUInt32LE(SEQ_AT) ? nh.nexthop : null };
+    return { ...decodeTunnel(slot), nexthop: nh && nh.seq === slot.readUInt32LE(layouts.tunnel.fields.seq!.offset) ? nh.nexthop : null };
   }
 
   /** Forgets every learnt next hop, in bindings and in the destination caches: call it on any route or neighbour change. */
   flushNexthops(): void {
-    for (const id of this.bindings.keys()) this.touchSlot(id);
+    for (const id of this.bindings.keys()) this.writeSlot(id, this.readSlot(id)); // the same tunnel, seq one up
     this.invalidateCaches();
   }
 
@@ -639,8 +639,9 @@ export class DataPlane {
     const found = new Map<number, { tunnel: Tunnel; home: string[]; prefixes: string[]; entries: Entry[] }>();
     const formatAt = layouts.tunnel.fields.format!.offset;
     for (let id = 0; id < MAX_BINDINGS; id++) {
-      if (this.slots!.bytes[id * SLOT_BYTES + formatAt] === 0) continue;
-      const t = decodeTunnel(this.readSlot(id));
+      const slot = this.readSlot(id);
+      if (slot[formatAt] === 0) continue;
+      const t = decodeTunnel(slot);
       const tunnel: Tunnel = t.format === 'udp4' || t.format === 'udp4-tlv'
         ? { format: t.format, local: t.local, remote: t.remote, localPort: t.localPort, remotePort: t.remotePort, ...(t.mtu ? { mtu: t.mtu } : {}) }
         : { format: t.format, local: t.local, remote: t.remote, ...(t.mtu ? { mtu: t.mtu } : {}) };

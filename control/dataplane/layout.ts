@@ -26,6 +26,7 @@ export const layouts = {
     local: [8, 16], remote: [24, 16], local_port: [40, 2], remote_port: [42, 2],
     nh_ifindex: [44, 4], nh_mtu: [48, 2], nh_smac: [50, 6], nh_dmac: [56, 6], seq: [64, 4],
   }),
+  tunnel_slot: struct('tunnel_slot', 144, { seq: [0, 4], pad: [4, 4], copy: [8, 136] }),
   nexthop: struct('nexthop', 24, { seq: [0, 4], ifindex: [4, 4], mtu: [8, 2], smac: [10, 6], dmac: [16, 6], pad: [22, 2] }),
   prefix4_key: struct('prefix4_key', 8, { prefixlen: [0, 4], addr: [4, 4] }),
   prefix6_key: struct('prefix6_key', 20, { prefixlen: [0, 4], addr: [4, 16] }),

@@ -39,28 +39,27 @@ function entries(plane: DataPlane = dp): string[] {
   return out.sort();
 }
 
-/** `tunnels` slot of a binding id, as the kernel reads it. */
-function slot(id: number, plane: DataPlane = dp): Buffer {
+/** The `tunnels` slots of these binding ids, as the kernel reads them (struct tunnel_slot). */
+function slots(ids: Iterable<number>, plane: DataPlane = dp): Buffer[] {
   const fd = libbpf.getPinned(join(plane.pinDir, 'tunnels'));
-  const key = Buffer.alloc(4);
-  key.writeUInt32LE(id);
-  const value = libbpf.lookup(fd, key, layouts.tunnel.size)!;
+  const key = Buffer.alloc(4), out: Buffer[] = [];
+  for (const id of ids) {
+    key.writeUInt32LE(id);
+    out.push(libbpf.lookup(fd, key, layouts.tunnel_slot.size)!);
+  }
   closeFd(fd);
-  return value;
+  return out;
 }
+const slot = (id: number, plane: DataPlane = dp) => slots([id], plane)[0]!;
+const seqOf = (id: number, plane: DataPlane = dp) => slot(id, plane).readUInt32LE(layouts.tunnel_slot.fields.seq!.offset);
+/** A slot's tunnel in use: copy[seq & 1]. */
+const inUse = (s: Buffer) => s.subarray(8 + (s.readUInt32LE(0) & 1) * layouts.tunnel.size).subarray(0, layouts.tunnel.size);
 
 /** The binding ids whose `tunnels` slot holds a tunnel (an empty one: format 0). */
 function tunnelIds(plane: DataPlane = dp): number[] {
-  const fd = libbpf.getPinned(join(plane.pinDir, 'tunnels'));
-  const key = Buffer.alloc(4), ids: number[] = [];
-  for (let id = 0; id < 131072; id++) {
-    key.writeUInt32LE(id);
-    if (libbpf.lookup(fd, key, layouts.tunnel.size)![layouts.tunnel.fields.format!.offset]) ids.push(id);
-  }
-  closeFd(fd);
-  return ids;
+  const all = slots(Array.from({ length: 131072 }, (_, id) => id), plane);
+  return all.flatMap((s, id) => (inUse(s)[layouts.tunnel.fields.format!.offset] ? [id] : []));
 }
-const seqOf = (id: number, plane: DataPlane = dp) => slot(id, plane).readUInt32LE(layouts.tunnel.fields.seq!.offset);
 
 /** Fills a hash map to its last free slot with keys of foreign addresses (key bytes from 0x0b000000, big-endian, in the first four). */
 function fill(plane: DataPlane, map: string, keySize: number, valueSize: number, max: number): number {
@@ -179,21 +178,23 @@ describe('refusals', () => {
 describe('moves', () => {
   const remoteOf = (plane: DataPlane, home: string) => plane.lookupEntry(home)?.remote;
 
-  it('a move is one write to the binding\'s slot, seq up by two (odd while written): a mobile router\'s home address and prefixes switch together', () => {
+  it('a move is one write to the binding\'s slot (the copy not in use, then seq one up): a mobile router\'s home address and prefixes switch together', () => {
     const router: Binding = { ...udp, id: 43, homeAddresses: ['10.4.1.1'], prefixes: ['10.44.0.0/16', '2001:db8:44::/48'] };
     dp.install(router);
     const before = entries().filter((e) => e.endsWith('-> 43'));
     const seq = seqOf(43);
-    expect(seq % 2).toBe(0);
+    const was = Buffer.from(inUse(slot(43)));
     router.tunnel = { ...udp.tunnel, remote: '203.0.113.44' }; // changed in place, as a predicted move does
     expect(dp.move(router)).toBe(true);
-    expect(seqOf(43)).toBe(seq + 2);
+    const now = slot(43);
+    expect(now.readUInt32LE(0)).toBe(seq + 1);
+    expect(now.subarray(8 + (seq & 1) * layouts.tunnel.size).subarray(0, layouts.tunnel.size)).toEqual(was); // the copy in use before: untouched
     expect(entries().filter((e) => e.endsWith('-> 43'))).toEqual(before); // no entry rewritten
     expect(dp.lookupEntry('10.4.1.1')).toMatchObject({ bindingId: 43, remote: '203.0.113.44', remotePort: 40001 });
     dp.install({ ...router, tunnel: { ...router.tunnel, remote: '203.0.113.45' } }); // install() of a move: the same one write
-    expect([seqOf(43), remoteOf(dp, '10.4.1.1')]).toEqual([seq + 4, '203.0.113.45']);
+    expect([seqOf(43), remoteOf(dp, '10.4.1.1')]).toEqual([seq + 2, '203.0.113.45']);
     dp.remove(router.id);
-    expect([seqOf(43), slot(43).subarray(0, layouts.tunnel.fields.seq!.offset).equals(Buffer.alloc(layouts.tunnel.fields.seq!.offset))]).toEqual([seq + 6, true]); // emptied
+    expect([seqOf(43), inUse(slot(43)).equals(Buffer.alloc(layouts.tunnel.size))]).toEqual([seq + 3, true]); // emptied
   });
 
   it('move() declines a binding object the data plane does not hold: install() compares then', () => {
@@ -257,8 +258,10 @@ describe('what an operator sees', () => {
     dp.install(udp);
     const home4 = bpftool('map', 'dump', 'pinned', join(dp.pinDir, 'home4')) as Dump;
     expect(home4[0]!.formatted.value).toBe(10);
-    const tunnel = bpftool('map', 'lookup', 'pinned', join(dp.pinDir, 'tunnels'), 'key', '10', '0', '0', '0') as { formatted: { key: number; value: Record<string, unknown> } };
-    expect(tunnel.formatted).toMatchObject({ key: 10, value: { binding_id: 10, format: 3, local_port: 0x5f10 /* 4191, big-endian */, seq: seqOf(10) } });
+    const tunnel = bpftool('map', 'lookup', 'pinned', join(dp.pinDir, 'tunnels'), 'key', '10', '0', '0', '0') as { formatted: { key: number; value: { seq: number; copy: Record<string, unknown>[] } } };
+    const { seq, copy } = tunnel.formatted.value;
+    expect([tunnel.formatted.key, seq]).toEqual([10, seqOf(10)]);
+    expect(copy[seq & 1]).toMatchObject({ binding_id: 10, format: 3, local_port: 0x5f10 /* 4191, big-endian */ });
     dp.remove(udp.id);
   });
 });
@@ -323,7 +326,7 @@ describe('an instance pinned by an older build', () => {
         expect(entries(upgraded)).toEqual(before);
         expect(tunnelIds(upgraded)).toEqual([udp.id]);
         expect(upgraded.lookupEntry('2001:db8:1::10')).toMatchObject({ bindingId: 10, remote: '203.0.113.7', nexthop: null }); // learnt again on first use
-        expect(slot(udp.id, upgraded).readUInt8(layouts.tunnel.fields.nh_valid!.offset)).toBe(0); // the slot holds none
+        expect(inUse(slot(udp.id, upgraded)).readUInt8(layouts.tunnel.fields.nh_valid!.offset)).toBe(0); // the slot holds none
         expect(upgraded.binding(udp.id)).toEqual({ ...udp, homeAddresses: ['10.1.0.10', '2001:db8:1::10'], prefixes: ['10.200.0.0/16', '2001:db8:100::/48'] });
       } finally {
         upgraded.close();

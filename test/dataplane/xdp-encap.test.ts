@@ -10,6 +10,7 @@
  * neighbour, without a route, and with an expiring hop limit.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import type { Binding } from '../../control/dataplane/dataplane.js';
 import {
   ADDR, MAC, XDP_DROP, XDP_PASS, XDP_REDIRECT, anchorTunnel, buildDataPlaneLab, changed, hex, type DataPlaneLab, named } from '../helpers/dataplane-lab.js';
@@ -73,6 +74,10 @@ EXPR['ttl1-4'] = `${eth(MAC.cn, MAC.aCn)}/${inner(4, { src: ADDR.cn.v4, dst: ADD
 EXPR['ttl0-4'] = `${eth(MAC.cn, MAC.aCn)}/${inner(4, { src: ADDR.cn.v4, dst: ADDR.home1.v4, ttl: 0 })}`;
 EXPR['ttl2-4'] = `${eth(MAC.cn, MAC.aCn)}/${inner(4, { src: ADDR.cn.v4, dst: ADDR.home1.v4, ttl: 2 })}`;
 EXPR['ttl2-4-out'] = `${eth(MAC.aMn, MAC.mn)}/${outer(sentBy(anchorTunnel('ip6')), 4, innerLength(4, {}))}${inner(4, { src: ADDR.cn.v4, dst: ADDR.home1.v4, ttl: 1 })}`;
+
+// The same packet into another tunnel of binding 1: IPv4 to mobile node 2's care-of address.
+const TUNNEL_B = { format: 'ip4' as const, local: ADDR.anchor.v4, remote: ADDR.careOf2.v4 };
+EXPR['plain6-out-b'] = `${eth(MAC.aMn, MAC.mn2)}/${outer(sentBy(TUNNEL_B), 6, innerLength(6, {}))}${inner(6, { src: ADDR.cn.v6, dst: ADDR.home1.v6, ttl: 63 })}`;
 
 beforeAll(() => {
   t = buildDataPlaneLab('dpenc');
@@ -234,6 +239,49 @@ describe('next hop', () => {
     expect(r.verdict).toBe(XDP_DROP);
     expect(r.delta).toEqual(changed({ drops: { no_route: 1 } }));
   });
+});
+
+describe('a tunnel rewritten while packets read it', () => {
+  it('every packet leaves in one whole tunnel or the other while another process flips it as fast as it can', async () => {
+    const a = binding1('ip6');
+    t.anchor.install(a);
+    const busy = () => t.anchor.events().tunnel_busy!;
+    const busyBefore = busy();
+    const flipper = spawn(process.execPath, ['--import', 'tsx', '-e', `
+      import('${new URL('../../control/dataplane/dataplane.ts', import.meta.url).pathname}').then(({ DataPlane }) => {
+        const dp = DataPlane.open({ instance: '${t.anchor.options.instance}', role: 'anchor' });
+        const tunnels = [${JSON.stringify(TUNNEL_B)}, ${JSON.stringify(a.tunnel)}];
+        const end = Date.now() + 1500;
+        let flips = 0;
+        for (; Date.now() < end; flips++) dp.install({ ...${JSON.stringify(a)}, tunnel: tunnels[flips % 2] });
+        dp.close();
+        console.log('flips', flips);
+      });`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    flipper.stdout.on('data', (d) => (output += d));
+    const seen = new Map<string, number>();
+    const input = frame('plain6');
+    const ingressIfindex = t.ifindex(t.anchor, 'a-cn');
+    for (const deadline = Date.now() + 10_000; !output && Date.now() < deadline;) {
+      t.within(t.anchor, () => {
+        for (let i = 0; i < 200; i++) {
+          const r = t.anchor.testRun('xdp', input, { ingressIfindex });
+          const key = `${r.verdict} ${r.frame.toString('hex')}`;
+          seen.set(key, (seen.get(key) ?? 0) + 1);
+        }
+      });
+      await new Promise((r) => setImmediate(r)); // let the child's output in
+    }
+    expect(output).toMatch(/^flips \d+/);
+    expect(Number(output.split(' ')[1])).toBeGreaterThan(1000);
+    const whole = [`${XDP_REDIRECT} ${hex(frame('plain6-out'))}`, `${XDP_REDIRECT} ${hex(frame('plain6-out-b'))}`];
+    const untouched = `${XDP_PASS} ${hex(input)}`; // its slot busy at every try: no binding for it, counted
+    expect([...seen].filter(([k]) => !whole.includes(k) && k !== untouched).map(([k, n]) => `${n}x ${k}`)).toEqual([]); // nothing torn, nothing dropped
+    expect(whole.every((k) => (seen.get(k) ?? 0) > 0)).toBe(true);
+    expect(BigInt(seen.get(untouched) ?? 0)).toBe(busy() - busyBefore);
+    const packets = [...seen.values()].reduce((a, b) => a + b, 0);
+    console.log(`${packets} packets, ${seen.get(untouched) ?? 0} with the slot busy, ${output.trim()}`);
+  }, 20_000);
 });
 
 describe('hop limit', () => {
