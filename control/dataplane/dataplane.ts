@@ -233,8 +233,10 @@ export class DataPlane {
       role: options.role, icmpSource4: options.icmpSource4, icmpSource6: options.icmpSource6,
       generation: pinned?.readUInt32LE(layouts.anchor_config.fields.generation!.offset) ?? 0,
     };
-    this.invalidateCaches();
     this.reloadBindings();
+    // after reloadBindings(): the running programs may have cached "no binding", at the generation of the moment,
+    // for an address whose entry named no tunnel, which it removed (a prefix may cover that address)
+    this.invalidateCaches();
     this.reattachPinnedLinks();
   }
 
@@ -446,12 +448,14 @@ export class DataPlane {
   }
 
   /**
-   * Installs or replaces a binding: its tunnel first, then the entries of
-   * addresses it did not have, then those it no longer has go. Its addresses
-   * all name the one tunnel slot, so a packet sees the old tunnel or the
-   * new one, never a mix. If a write fails, what this call wrote is undone
-   * and the error thrown. A binding that only moved (the same addresses) is
-   * one write to its slot, which cannot fail.
+   * Installs or replaces a binding: the entries of addresses it no longer
+   * has go first, then its tunnel is written, then the entries of addresses
+   * it did not have. Its addresses all name the one tunnel slot, so a packet
+   * sees the old tunnel or the new one, never a mix; an address it drops
+   * never meets its new tunnel, nor one it adds its old one. If a write
+   * fails, what this call did is undone and the error thrown. A binding
+   * that only moved (the same addresses) is one write to its slot, which
+   * cannot fail.
    */
   install(b: Binding): void {
     const previous = this.bindings.get(b.id);
@@ -464,10 +468,14 @@ export class DataPlane {
       if (holder !== undefined && holder !== b.id) throw new BindingError(b.id, 'homeAddresses', `${describeEntry(e)} belongs to binding ${holder}`);
     }
     const had = new Set(previous?.entries.map((e) => e.id));
+    const keep = new Set(entries.map((e) => e.id));
     const added = entries.filter((e) => !had.has(e.id));
+    const dropped = previous?.entries.filter((e) => !keep.has(e.id)) ?? [];
     const key = idBytes(b.id);
     const written: Entry[] = [];
     if (!previous) this.zeroCounters(b.id);
+    // (the id may have named another node's binding: a journal that disagreed with the maps at start)
+    for (const e of dropped) libbpf.delete(this.fd(e.map), e.key);
     this.writeSlot(b.id, this.tunnelValue(b));
     try {
       for (const e of added) {
@@ -477,14 +485,14 @@ export class DataPlane {
     } catch (err) {
       for (const e of written) libbpf.delete(this.fd(e.map), e.key);
       this.writeSlot(b.id, previous ? this.tunnelValue(previous.binding) : null);
+      for (const e of dropped) {
+        try {
+          libbpf.update(this.fd(e.map), e.key, key, BPF_ANY); // back, behind the tunnel they name
+        } catch { /* not for want of room: its slot was freed above */ }
+      }
       throw err;
     }
-    const keep = new Set(entries.map((e) => e.id));
-    for (const e of previous?.entries ?? []) {
-      if (keep.has(e.id)) continue;
-      libbpf.delete(this.fd(e.map), e.key);
-      this.owner.delete(e.id);
-    }
+    for (const e of dropped) this.owner.delete(e.id);
     for (const e of added) this.owner.set(e.id, b.id);
     this.bindings.set(b.id, { binding: b, entries });
     if (!moved) this.invalidateCaches(); // a moved tunnel's copies go stale with its slot's seq
@@ -632,21 +640,11 @@ export class DataPlane {
 
   /**
    * Rebuilds the binding table from the pinned maps (after a restart). An
-   * entry naming no tunnel, or a tunnel no entry names (what a control plane
-   * that died between the two writes leaves), is removed.
+   * entry naming no tunnel this build can read, or a tunnel no entry names
+   * (what a control plane that died between its writes leaves), is removed.
    */
   private reloadBindings(): void {
-    const found = new Map<number, { tunnel: Tunnel; home: string[]; prefixes: string[]; entries: Entry[] }>();
-    const formatAt = layouts.tunnel.fields.format!.offset;
-    for (let id = 0; id < MAX_BINDINGS; id++) {
-      const slot = this.readSlot(id);
-      if (slot[formatAt] === 0) continue;
-      const t = decodeTunnel(slot);
-      const tunnel: Tunnel = t.format === 'udp4' || t.format === 'udp4-tlv'
-        ? { format: t.format, local: t.local, remote: t.remote, localPort: t.localPort, remotePort: t.remotePort, ...(t.mtu ? { mtu: t.mtu } : {}) }
-        : { format: t.format, local: t.local, remote: t.remote, ...(t.mtu ? { mtu: t.mtu } : {}) };
-      found.set(id, { tunnel, home: [], prefixes: [], entries: [] });
-    }
+    const named = new Map<number, { home: string[]; prefixes: string[]; entries: Entry[] }>();
     const addressOf: Record<AddressMap, (key: Buffer) => { home?: string; prefix?: string }> = {
       home4: (k) => ({ home: formatAddr(k, 4) }),
       home6: (k) => ({ home: formatAddr(k, 6) }),
@@ -656,24 +654,26 @@ export class DataPlane {
     for (const map of ADDRESS_MAPS) {
       for (const key of [...libbpf.keys(this.fd(map), libbpf.mapInfo(this.fd(map), map).keySize)]) {
         const id = libbpf.lookup(this.fd(map), key, 4)?.readUInt32LE(0);
-        const entry = id === undefined ? undefined : found.get(id);
-        if (!entry) {
-          libbpf.delete(this.fd(map), key);
-          continue;
-        }
+        if (id === undefined) continue;
+        const f = named.get(id) ?? named.set(id, { home: [], prefixes: [], entries: [] }).get(id)!;
         const { home, prefix } = addressOf[map](key);
-        if (home) entry.home.push(home);
-        if (prefix) entry.prefixes.push(prefix);
-        entry.entries.push({ map, key, id: `${map}:${key.toString('hex')}` });
+        if (home) f.home.push(home);
+        if (prefix) f.prefixes.push(prefix);
+        f.entries.push({ map, key, id: `${map}:${key.toString('hex')}` });
       }
     }
-    for (const [id, f] of found) {
-      if (!f.entries.length) {
-        this.writeSlot(id, null);
+    for (const [id, f] of named) {
+      const tunnel = id < MAX_BINDINGS ? readableTunnel(this.readSlot(id)) : undefined;
+      if (!tunnel) {
+        for (const e of f.entries) libbpf.delete(this.fd(e.map), e.key);
         continue;
       }
-      this.bindings.set(id, { binding: { id, tunnel: f.tunnel, homeAddresses: f.home, prefixes: f.prefixes }, entries: f.entries });
+      this.bindings.set(id, { binding: { id, tunnel, homeAddresses: f.home, prefixes: f.prefixes }, entries: f.entries });
       for (const e of f.entries) this.owner.set(e.id, id);
+    }
+    const formatAt = layouts.tunnel.fields.format!.offset;
+    for (let id = 0; id < MAX_BINDINGS; id++) {
+      if (!this.bindings.has(id) && this.readSlot(id)[formatAt] !== 0) this.writeSlot(id, null);
     }
   }
 
@@ -813,6 +813,19 @@ export class DataPlane {
     this.close();
     rmSync(this.pinDir, { recursive: true, force: true });
     try { rmdirSync(this.options.pinRoot); } catch { /* other instances remain */ }
+  }
+}
+
+/** A slot's tunnel as a binding's, or undefined if the slot is empty or holds what this build cannot read. */
+function readableTunnel(slot: Buffer): Tunnel | undefined {
+  if (slot[layouts.tunnel.fields.format!.offset] === 0) return undefined;
+  try {
+    const t = decodeTunnel(slot);
+    return t.format === 'udp4' || t.format === 'udp4-tlv'
+      ? { format: t.format, local: t.local, remote: t.remote, localPort: t.localPort, remotePort: t.remotePort, ...(t.mtu ? { mtu: t.mtu } : {}) }
+      : { format: t.format, local: t.local, remote: t.remote, ...(t.mtu ? { mtu: t.mtu } : {}) };
+  } catch {
+    return undefined;
   }
 }
 

@@ -6,11 +6,11 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BindingError, DataPlane, PIN_ROOT, type Binding } from '../../control/dataplane/dataplane.js';
 import { libbpf } from '../../control/dataplane/libbpf.js';
 import { closeFd } from '../../control/sys/libc.js';
-import { encodeHomeKey, encodeTunnel, layouts } from '../../control/dataplane/layout.js';
+import { decodeTunnel, encodeHomeKey, encodeTunnel, layouts, type TunnelValue } from '../../control/dataplane/layout.js';
 import { basename, join } from 'node:path';
 
 const INSTANCE = 'test-bindings';
@@ -159,6 +159,55 @@ describe('refusals', () => {
     dp.remove(udp.id);
   });
 
+  it('a binding put in another\'s place under its id (a journal that disagreed with the maps): the addresses it drops never meet its tunnel, nor its own the other\'s', () => {
+    const ip4 = (remote: string, home: string[]): Binding => ({ id: 80, tunnel: { format: 'ip4', local: '198.51.100.1', remote }, homeAddresses: home, prefixes: [] });
+    dp.install(ip4('203.0.113.80', ['10.8.0.1'])); // one node's
+    const home4 = libbpf.getPinned(join(dp.pinDir, 'home4'));
+    const met: string[] = [];
+    const see = () => { // what each address would be tunnelled into, as the kernel reads the maps now
+      for (const home of ['10.8.0.1', '10.8.0.2']) {
+        const id = libbpf.lookup(home4, encodeHomeKey(home), 4)?.readUInt32LE(0);
+        const tunnel = id === undefined ? undefined : inUse(slot(id));
+        if (tunnel?.[layouts.tunnel.fields.format!.offset]) met.push(`${home} ${decodeTunnel(tunnel).remote}`);
+      }
+    };
+    const realUpdate = libbpf.update, realDelete = libbpf.delete;
+    const spies = [
+      vi.spyOn(libbpf, 'update').mockImplementation((...args) => { realUpdate(...args); see(); }),
+      vi.spyOn(libbpf, 'delete').mockImplementation((...args) => { const r = realDelete(...args); see(); return r; }),
+    ];
+    try {
+      see();
+      dp.install(ip4('203.0.113.81', ['10.8.0.2'])); // another's
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+      closeFd(home4);
+    }
+    expect([...new Set(met)].sort()).toEqual(['10.8.0.1 203.0.113.80', '10.8.0.2 203.0.113.81']);
+    expect(entries().filter((e) => e.endsWith('-> 80'))).toEqual(['home4 0a080002 -> 80']);
+    dp.remove(80);
+  });
+
+  it('a write that fails midway, after the addresses a binding drops went, puts them back', () => {
+    const small = DataPlane.open({ instance: `${INSTANCE}-small-dropped`, role: 'anchor' });
+    try {
+      const before: Binding = { ...udp, homeAddresses: ['10.1.0.10'], prefixes: ['10.200.0.0/16'] };
+      small.install(before);
+      // home4 filled to its last free slot: the one it drops frees one more, and three new ones do not fit
+      const fd = fill(small, 'home4', 4, 4, 262144 - 1);
+      expect(() => small.install({ ...udp, tunnel: { ...udp.tunnel, remote: '203.0.113.99' }, homeAddresses: ['10.1.0.11', '10.1.0.12', '10.1.0.13'], prefixes: [] })).toThrow(/bpf_map_update_elem/);
+      const named = () => ['10.1.0.10', '10.1.0.11', '10.1.0.12', '10.1.0.13'].map((a) => libbpf.lookup(fd, encodeHomeKey(a), 4)?.readUInt32LE(0));
+      expect(named()).toEqual([udp.id, undefined, undefined, undefined]);
+      expect(small.lookupEntry('10.1.0.10')).toMatchObject({ bindingId: udp.id, remote: '203.0.113.7' });
+      expect(small.binding(udp.id)).toEqual(before);
+      small.remove(udp.id); // and the table still owns what the maps hold
+      expect(named()).toEqual([undefined, undefined, undefined, undefined]);
+      closeFd(fd);
+    } finally {
+      small.destroy();
+    }
+  });
+
   it('a write that fails midway undoes what it wrote and keeps the previous binding', () => {
     const small = DataPlane.open({ instance: `${INSTANCE}-small`, role: 'anchor' });
     try {
@@ -280,6 +329,95 @@ describe('an instance pinned by another build', () => {
       expect(() => DataPlane.open({ instance: `${INSTANCE}-other`, role: 'anchor' }))
         .toThrow(`${join(pinDir, 'home6')}: pinned by another build of the data plane: valueSize 60 (this build: 4)`);
       expect(home4()).toEqual(before); // refused as a whole: nothing pinned was replaced
+    } finally {
+      rmSync(pinDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a restart', () => {
+  /** A slot as a control plane of this build writes it (seq 0: the first copy in use). */
+  const slotOf = (t: TunnelValue | null, format?: number): Buffer => {
+    const out = Buffer.alloc(layouts.tunnel_slot.size);
+    if (t) encodeTunnel(t).copy(out, layouts.tunnel_slot.fields.copy!.offset);
+    if (format !== undefined) out.writeUInt8(format, layouts.tunnel_slot.fields.copy!.offset + layouts.tunnel.fields.format!.offset);
+    return out;
+  };
+  const ip4 = (id: number, remote: string): TunnelValue => ({ bindingId: id, format: 'ip4', local: '198.51.100.1', remote, localPort: 0, remotePort: 0, mtu: 0 });
+  const put = (pinDir: string, map: string, key: Buffer, value: Buffer) => {
+    const fd = libbpf.getPinned(join(pinDir, map));
+    libbpf.update(fd, key, value);
+    closeFd(fd);
+  };
+  const id = (n: number) => Buffer.from([n, 0, 0, 0]);
+
+  it('removes entries naming no tunnel it can read, and tunnels no entry names; a stray entry naming a live binding becomes its address', () => {
+    const instance = `${INSTANCE}-orphans`;
+    const first = DataPlane.open({ instance, role: 'anchor' });
+    const pinDir = first.pinDir;
+    try {
+      const b = (n: number, homes: string[], prefixes: string[] = []): Binding => ({ id: n, tunnel: { format: 'ip4', local: '198.51.100.1', remote: `203.0.113.${n}` }, homeAddresses: homes, prefixes });
+      first.install(b(60, ['10.6.0.1']));
+      first.install(b(61, ['2001:db8:61::1']));
+      first.install(b(62, [], ['10.62.0.0/16']));
+      first.close();
+      put(pinDir, 'tunnels', id(60), slotOf(null)); // 60's tunnel gone: its entry names nothing
+      put(pinDir, 'home6', encodeHomeKey('2001:db8:99::1'), id(99)); // names an id with no tunnel
+      put(pinDir, 'tunnels', id(70), slotOf(ip4(70, '203.0.113.70'), 7)); // a tunnel this build cannot read (format 7) ...
+      put(pinDir, 'home4', encodeHomeKey('10.7.0.1'), id(70)); // ... and its entry
+      put(pinDir, 'tunnels', id(71), slotOf(ip4(71, '203.0.113.71'))); // a tunnel no entry names
+      put(pinDir, 'home4', encodeHomeKey('10.6.1.61'), id(61)); // a stray entry naming a live binding
+
+      const again = DataPlane.open({ instance, role: 'anchor' });
+      try {
+        expect(entries(again)).toEqual(['home4 0a06013d -> 61', 'home6 20010db8006100000000000000000001 -> 61', 'prefix4 100000000a3e0000 -> 62']);
+        expect(tunnelIds(again)).toEqual([61, 62]);
+        expect(again.bindingIds()).toEqual([61, 62]);
+        expect(again.binding(61)).toEqual(b(61, ['10.6.1.61', '2001:db8:61::1']));
+        again.install(b(60, ['10.6.0.1'])); // what was freed is free
+        again.install(b(70, ['10.7.0.1']));
+        expect(again.lookupEntry('10.7.0.1')).toMatchObject({ bindingId: 70, remote: '203.0.113.70' });
+      } finally {
+        again.close();
+      }
+    } finally {
+      rmSync(pinDir, { recursive: true, force: true });
+    }
+  });
+
+  it('bumps the caches\' generation after it removed the orphans: a cached "no binding" of an address whose entry named no tunnel, which a prefix covers, does not outlive them', () => {
+    const instance = `${INSTANCE}-orphans-caches`;
+    const first = DataPlane.open({ instance, role: 'anchor' });
+    const pinDir = first.pinDir;
+    try {
+      first.install({ id: 70, tunnel: { format: 'ip4', local: '198.51.100.1', remote: '203.0.113.70' }, homeAddresses: [], prefixes: ['10.70.0.0/16'] });
+      first.close();
+      put(pinDir, 'home4', encodeHomeKey('10.70.0.5'), id(99)); // names no tunnel: the programs find no binding for 10.70.0.5
+      const calls: string[] = [];
+      const realUpdate = libbpf.update, realDelete = libbpf.delete;
+      const spies = [
+        vi.spyOn(libbpf, 'update').mockImplementation((fd, key, value, flags) => {
+          if (value.length === layouts.anchor_config.size) calls.push('generation');
+          return realUpdate(fd, key, value, flags);
+        }),
+        vi.spyOn(libbpf, 'delete').mockImplementation((fd, key) => {
+          calls.push('delete');
+          return realDelete(fd, key);
+        }),
+      ];
+      let again: DataPlane;
+      try {
+        again = DataPlane.open({ instance, role: 'anchor' });
+      } finally {
+        for (const spy of spies) spy.mockRestore();
+      }
+      try {
+        expect(entries(again)).toEqual(['prefix4 100000000a460000 -> 70']); // the orphan gone: 10.70.0.5 is the prefix's
+        expect(calls).toContain('delete');
+        expect(calls.lastIndexOf('generation')).toBeGreaterThan(calls.lastIndexOf('delete'));
+      } finally {
+        again.close();
+      }
     } finally {
       rmSync(pinDir, { recursive: true, force: true });
     }
