@@ -161,6 +161,7 @@ export class DataPlane {
   /** `tunnels` mapped into memory, where its slots are written (writeSlot()); its words, for the seqlock's stores. */
   private slots: MappedFile | null = null;
   private slotWords: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  private readonly tunnelScratch = Buffer.alloc(layouts.tunnel.size);
   /** True if the maps were already pinned: a restart on a live data plane. */
   readonly resumed: boolean;
   /** Pinned maps replaced by ones with this build's flags, their entries carried over (see pinnedVerdict). */
@@ -629,13 +630,14 @@ export class DataPlane {
     return out.subarray(0, bytes);
   }
 
+  /** A binding's struct tunnel, in a buffer kept for it: good until the next call (writeSlot() takes it at once). */
   private tunnelValue(b: Binding): Buffer {
     const t = b.tunnel;
     const udp = t.format === 'udp4' || t.format === 'udp4-tlv';
     return encodeTunnel({
       bindingId: b.id, format: t.format as TunnelFormatName, local: t.local, remote: t.remote,
       localPort: udp ? t.localPort : 0, remotePort: udp ? t.remotePort : 0, mtu: t.mtu ?? 0,
-    });
+    }, this.tunnelScratch);
   }
 
   /**

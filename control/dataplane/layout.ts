@@ -281,9 +281,10 @@ export interface TunnelValue {
   mtu: number;
 }
 
-export function encodeTunnel(t: TunnelValue): Buffer {
+/** t as a struct tunnel, into `into` if given (zeroed first: a caller's buffer used again spares an allocation a move). */
+export function encodeTunnel(t: TunnelValue, into?: Buffer): Buffer {
   const f = L.tunnel.fields;
-  const b = Buffer.alloc(L.tunnel.size);
+  const b = into ? into.fill(0, 0, L.tunnel.size) : Buffer.alloc(L.tunnel.size);
   b.writeUInt32LE(t.bindingId, f.binding_id!.offset);
   b.writeUInt8(TunnelFormat[t.format], f.format!.offset);
   b.writeUInt16LE(t.mtu, f.mtu!.offset);
