@@ -34,6 +34,22 @@ const MAP_NAMES = ['tunnels', 'nexthops', 'home4', 'home6', 'prefix4', 'prefix6'
 const REPLACEABLE_MAPS: ReadonlySet<string> = new Set(['binding_cache', 'dest_cache', 'endpoint_cache', 'icmp_budget', 'drops', 'events']);
 /** Map types whose entries can be listed and written back one by one (BPF_MAP_TYPE_HASH, _ARRAY, _LPM_TRIE). */
 const ENUMERABLE_MAP_TYPES: ReadonlySet<number> = new Set([1, 2, 11]);
+const MAP_TYPE_HASH = 1;
+
+/**
+ * struct tunnel as the builds before the slots pinned it: this build's
+ * without its trailing seq (64 bytes, not 68). Older builds' address maps
+ * (a whole tunnel in each entry) and the first build's `tunnels` (a hash,
+ * binding id -> tunnel) hold it.
+ */
+const LEGACY_TUNNEL_SIZE = layouts.tunnel.fields.seq!.offset;
+
+/** A slot holding tunnel t for binding id (seq 0: the first copy in use), as a conversion writes it. */
+function slotOf(id: number, t: ReturnType<typeof decodeTunnel>): Buffer {
+  const slot = Buffer.alloc(layouts.tunnel_slot.size);
+  encodeTunnel({ ...t, bindingId: id }).copy(slot, COPY_AT);
+  return slot;
+}
 
 /**
  * An address map's entries of an older build, whose values were whole
@@ -43,11 +59,28 @@ const ENUMERABLE_MAP_TYPES: ReadonlySet<number> = new Set([1, 2, 11]);
 function entriesNamingTunnels(entries: [Buffer, Buffer][], tunnels: Map<number, Buffer>): [Buffer, Buffer][] {
   return entries.map(([key, tunnel]) => {
     const t = decodeTunnel(tunnel);
-    const slot = Buffer.alloc(layouts.tunnel_slot.size); // seq 0: the first copy in use
-    encodeTunnel(t).copy(slot, COPY_AT);
-    tunnels.set(t.bindingId, slot);
+    tunnels.set(t.bindingId, slotOf(t.bindingId, t));
     return [key, idBytes(t.bindingId)];
   });
+}
+
+/**
+ * The first build's `tunnels` (a hash: binding id -> struct tunnel, its
+ * address maps already naming ids) into slots of this build's. A tunnel
+ * this build cannot read is left out: reloadBindings() then removes the
+ * entries naming it, as it does for any entry naming no tunnel.
+ */
+function tunnelsIntoSlots(entries: [Buffer, Buffer][], tunnels: Map<number, Buffer>): void {
+  for (const [key, tunnel] of entries) {
+    let t: ReturnType<typeof decodeTunnel>;
+    try {
+      t = decodeTunnel(tunnel);
+    } catch {
+      continue;
+    }
+    const id = key.readUInt32LE(0);
+    if (id < MAX_BINDINGS) tunnels.set(id, slotOf(id, t));
+  }
 }
 
 /** Every entry of a map, as [key, value]. */
@@ -186,9 +219,10 @@ export class DataPlane {
       try {
         const verdict = this.pinnedVerdict(name, pinned);
         if (verdict === 'reuse') libbpf.reuseMapFd(libbpf.map(this.obj, name), pinned, name);
+        else if (verdict === 'convert' && name === 'tunnels') tunnelsIntoSlots(entriesOf(pinned, libbpf.mapInfo(pinned, name)), tunnels); // (written with the others' below)
         else if (verdict === 'convert') replaced.set(name, entriesNamingTunnels(entriesOf(pinned, libbpf.mapInfo(pinned, name)), tunnels));
         else replaced.set(name, verdict === 'carry' ? entriesOf(pinned, libbpf.mapInfo(pinned, name)) : []);
-        if (verdict === 'carry' || verdict === 'convert') carried.push(name);
+        if (verdict === 'carry' || (verdict === 'convert' && name !== 'tunnels')) carried.push(name);
         converted ||= verdict === 'convert';
       } catch (err) {
         libbpf.close(this.obj);
@@ -249,8 +283,10 @@ export class DataPlane {
    * maps) is replaced by one with this build's flags, its entries carried
    * over. An address map whose entries hold whole tunnels (builds before
    * `tunnels`) is converted: its entries name their binding, whose tunnel
-   * goes into `tunnels`. Any other map of another shape holds state this
-   * build cannot read: refused, by name.
+   * goes into `tunnels`. So is the first build's `tunnels` (a hash of
+   * tunnels by binding id): into slots. Both hold struct tunnel as it was
+   * then (LEGACY_TUNNEL_SIZE). Any other map of another shape holds state
+   * this build cannot read: refused, by name.
    */
   private pinnedVerdict(name: string, pinnedFd: number): 'reuse' | 'replace' | 'carry' | 'convert' {
     const want = libbpf.mapShape(libbpf.map(this.obj!, name));
@@ -259,8 +295,9 @@ export class DataPlane {
     if (!differs.length) return 'reuse';
     if (REPLACEABLE_MAPS.has(name)) return 'replace';
     if (differs.length === 1 && differs[0] === 'flags' && ENUMERABLE_MAP_TYPES.has(want.type)) return 'carry';
-    if ((ADDRESS_MAPS as readonly string[]).includes(name) && have.valueSize === layouts.tunnel.size
+    if ((ADDRESS_MAPS as readonly string[]).includes(name) && have.valueSize === LEGACY_TUNNEL_SIZE
       && differs.every((k) => k === 'flags' || k === 'valueSize')) return 'convert';
+    if (name === 'tunnels' && have.type === MAP_TYPE_HASH && have.keySize === 4 && have.valueSize === LEGACY_TUNNEL_SIZE) return 'convert';
     const what = differs.map((k) => `${k} ${have[k]} (this build: ${want[k]})`).join(', ');
     throw new Error(`${join(this.pinDir, name)}: pinned by another build of the data plane: ${what}; `
       + `its state cannot be carried over: remove ${this.pinDir} (its traffic stops until the bindings are installed again)`);

@@ -286,6 +286,11 @@ it('a reader never sees half a binding while another process replaces it', async
   dp.remove(20);
 });
 
+/** struct tunnel as the builds before the slots pinned it (no seq at its end): 64 bytes, this build's 68. */
+const OLD_TUNNEL_SIZE = 64;
+/** A tunnel as those builds held it: this build's struct tunnel without its seq. */
+const oldTunnel = (t: TunnelValue): Buffer => encodeTunnel(t).subarray(0, OLD_TUNNEL_SIZE);
+
 const bpftool = (...args: string[]) => JSON.parse(execFileSync('bpftool', ['-j', ...args], { encoding: 'utf8' })) as unknown;
 /** The map pinned at path, as bpftool shows it. */
 const shownMap = (path: string) => bpftool('map', 'show', 'pinned', path) as { id: number; flags: number; bytes_value: number };
@@ -323,7 +328,7 @@ describe('an instance pinned by another build', () => {
     try {
       pinInstead(join(pinDir, 'home6'), 'type', 'hash', 'key', '16', 'value', '60', 'entries', '262144');
       // and home4 as builds before `tunnels` pinned it, which alone would be converted
-      pinInstead(join(pinDir, 'home4'), 'type', 'hash', 'key', '4', 'value', String(layouts.tunnel.size), 'entries', '262144');
+      pinInstead(join(pinDir, 'home4'), 'type', 'hash', 'key', '4', 'value', String(OLD_TUNNEL_SIZE), 'entries', '262144');
       const home4 = () => shownMap(join(pinDir, 'home4'));
       const before = home4();
       expect(() => DataPlane.open({ instance: `${INSTANCE}-other`, role: 'anchor' }))
@@ -434,7 +439,7 @@ describe('an instance pinned by an older build', () => {
       const before = entries(first);
       first.close();
       // what builds before `tunnels` pinned: each address map valued with the whole tunnel (a learnt next hop in it), home6 preallocated (map_flags 0)
-      const tunnel = encodeTunnel({ bindingId: udp.id, format: 'udp4', local: '198.51.100.1', remote: '203.0.113.7', localPort: 4191, remotePort: 40001, mtu: 0 });
+      const tunnel = oldTunnel({ bindingId: udp.id, format: 'udp4', local: '198.51.100.1', remote: '203.0.113.7', localPort: 4191, remotePort: 40001, mtu: 0 });
       tunnel.writeUInt8(1, layouts.tunnel.fields.nh_valid!.offset);
       tunnel.writeUInt32LE(7, layouts.tunnel.fields.nh_ifindex!.offset);
       const shapes: Record<string, string[]> = {
@@ -447,7 +452,7 @@ describe('an instance pinned by an older build', () => {
         const current = libbpf.getPinned(join(pinDir, map));
         const keys = [...libbpf.keys(current, Number(shape[3]))];
         closeFd(current);
-        pinInstead(join(pinDir, map), ...shape, 'value', String(layouts.tunnel.size));
+        pinInstead(join(pinDir, map), ...shape, 'value', String(OLD_TUNNEL_SIZE));
         const old = libbpf.getPinned(join(pinDir, map));
         for (const k of keys) libbpf.update(old, k, tunnel);
         closeFd(old);
@@ -471,6 +476,47 @@ describe('an instance pinned by an older build', () => {
       }
       const next = DataPlane.open({ instance, role: 'anchor' });
       expect(next.carriedOver).toEqual([]); // and the next start simply reuses them
+      next.close();
+    } finally {
+      rmSync(pinDir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps its bindings when `tunnels` was a hash of tunnels by binding id (the first build with ids in the address maps), an unreadable tunnel costing its entries', () => {
+    const instance = `${INSTANCE}-upgrade-hash`;
+    const first = DataPlane.open({ instance, role: 'anchor' });
+    const pinDir = first.pinDir;
+    try {
+      first.install(udp);
+      first.install({ id: 11, tunnel: { format: 'ip4', local: '198.51.100.1', remote: '203.0.113.11' }, homeAddresses: ['10.1.0.11'], prefixes: [] });
+      first.close();
+      // what that build pinned: the address maps as this one's, `tunnels` a hash of the tunnels then (no seq), no `nexthops`
+      pinInstead(join(pinDir, 'tunnels'), 'type', 'hash', 'key', '4', 'value', String(OLD_TUNNEL_SIZE), 'entries', '131072', 'flags', '1');
+      const fd = libbpf.getPinned(join(pinDir, 'tunnels'));
+      const learnt = oldTunnel({ bindingId: udp.id, format: 'udp4', local: '198.51.100.1', remote: '203.0.113.7', localPort: 4191, remotePort: 40001, mtu: 0 });
+      learnt.writeUInt8(1, layouts.tunnel.fields.nh_valid!.offset);
+      libbpf.update(fd, Buffer.from([udp.id, 0, 0, 0]), learnt);
+      const unreadable = oldTunnel({ bindingId: 11, format: 'ip4', local: '198.51.100.1', remote: '203.0.113.11', localPort: 0, remotePort: 0, mtu: 0 });
+      unreadable.writeUInt8(7, layouts.tunnel.fields.format!.offset);
+      libbpf.update(fd, Buffer.from([11, 0, 0, 0]), unreadable);
+      closeFd(fd);
+      rmSync(join(pinDir, 'nexthops'));
+
+      const upgraded = DataPlane.open({ instance, role: 'anchor' });
+      try {
+        expect(upgraded.carriedOver).toEqual(['tunnels']);
+        expect(upgraded.resumed).toBe(true);
+        expect(shownMap(join(pinDir, 'tunnels')).bytes_value).toBe(layouts.tunnel_slot.size);
+        expect(tunnelIds(upgraded)).toEqual([udp.id]);
+        expect(upgraded.bindingIds()).toEqual([udp.id]);
+        expect(upgraded.binding(udp.id)).toEqual({ ...udp, homeAddresses: ['10.1.0.10', '2001:db8:1::10'], prefixes: ['10.200.0.0/16', '2001:db8:100::/48'] });
+        expect(upgraded.lookupEntry('10.1.0.10')).toMatchObject({ bindingId: udp.id, remote: '203.0.113.7', nexthop: null });
+        expect(entries(upgraded).filter((e) => e.endsWith('-> 11'))).toEqual([]);
+      } finally {
+        upgraded.close();
+      }
+      const next = DataPlane.open({ instance, role: 'anchor' });
+      expect(next.carriedOver).toEqual([]);
       next.close();
     } finally {
       rmSync(pinDir, { recursive: true, force: true });
