@@ -528,6 +528,8 @@ export class DataPlane {
           libbpf.update(this.fd(e.map), e.key, key, BPF_ANY); // back, behind the tunnel they name
         } catch { /* not for want of room: its slot was freed above */ }
       }
+      // while they were gone a packet may have cached "no binding" for them (or a prefix's binding): not to outlive this
+      if (dropped.length) this.invalidateCaches();
       throw err;
     }
     for (const e of dropped) this.owner.delete(e.id);

@@ -7,8 +7,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addrBytes } from '../../control/dataplane/layout.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { addrBytes, encodeHomeKey } from '../../control/dataplane/layout.js';
+import { libbpf } from '../../control/dataplane/libbpf.js';
 import type { Binding } from '../../control/dataplane/dataplane.js';
 import { ADDR, MAC, XDP_PASS, XDP_REDIRECT, anchorTunnel, buildDataPlaneLab, changed, hex, type DataPlaneLab, named } from '../helpers/dataplane-lab.js';
 import { eth, inner, innerLength, outer, receivedBy, sentBy, type InnerSpec } from '../helpers/frames.js';
@@ -107,6 +108,34 @@ describe('binding cache', () => {
     expect(cached.delta.bindings[3]).toMatchObject({ encapPackets: 1 });
     t.anchor.remove(3);
     expect(send().verdict).toBe(XDP_PASS);
+  });
+
+  it('an address a failed replacing install dropped, then put back, is tunnelled again at once: no "no binding" cached meanwhile outlives it', () => {
+    const send = () => t.xdp(t.anchor, 'a-cn', frame('plain'), [4]);
+    const other = '2001:db8:1::201';
+    t.anchor.install({ id: 4, tunnel: anchorTunnel('ip6'), homeAddresses: [ADDR.home2.v6], prefixes: [] });
+    try {
+      expect(send().verdict).toBe(XDP_REDIRECT);
+      const realUpdate = libbpf.update;
+      let meanwhile: number | undefined;
+      const spy = vi.spyOn(libbpf, 'update').mockImplementation((fd, key, value, flags) => {
+        if (!key.equals(encodeHomeKey(other))) return realUpdate(fd, key, value, flags);
+        meanwhile = send().verdict; // its old address is gone for now: this CPU caches "no binding" for it
+        throw new Error('bpf_map_update_elem: no room (a full map, say)');
+      });
+      try {
+        expect(() => t.anchor.install({ id: 4, tunnel: anchorTunnel('ip6'), homeAddresses: [other], prefixes: [] })).toThrow(/no room/);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(meanwhile).toBe(XDP_PASS);
+      expect(t.anchor.binding(4)?.homeAddresses).toEqual([ADDR.home2.v6]); // put back
+      const r = send();
+      expect(r.verdict).toBe(XDP_REDIRECT);
+      expect(hex(r.frame)).toBe(hex(frame('plainOut')));
+    } finally {
+      t.anchor.remove(4);
+    }
   });
 
   /** This CPU's binding cache entry for an IPv6 address, as bpftool shows it (the slot as lookup.h's addr_slot computes it). */
