@@ -341,6 +341,7 @@ export class DataPlane {
    * stores in order anyway).
    */
   private writeSlot(id: number, value: Buffer | null): void {
+    if (!this.slots) throw new Error('map tunnels not open'); // (slotWords would still point where the mapping was: a crash)
     const words = this.slotWords, base = (id * SLOT_BYTES) >> 2;
     const next = (words[base]! + 1) >>> 0;
     const copy = base + ((COPY_AT + (next & 1) * layouts.tunnel.size) >> 2);
@@ -350,6 +351,7 @@ export class DataPlane {
 
   /** The tunnel in a binding's slot, read as the programs read it (between two reads of the same seq), with that seq. */
   private readSlot(id: number): Buffer {
+    if (!this.slots) throw new Error('map tunnels not open');
     const at = id * SLOT_BYTES, base = at >> 2;
     for (;;) {
       const seq = Atomics.load(this.slotWords, base);
@@ -842,6 +844,7 @@ export class DataPlane {
     this.links.clear();
     this.slots?.close();
     this.slots = null;
+    this.slotWords = new Uint32Array(0);
     for (const fd of this.fds.values()) closeFd(fd);
     this.fds.clear();
     if (this.obj) libbpf.close(this.obj);

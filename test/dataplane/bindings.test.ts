@@ -254,6 +254,22 @@ describe('moves', () => {
     expect(remoteOf(dp, '10.4.2.1')).toBe('203.0.113.1');
     dp.remove(a.id);
   });
+
+  it('after close() a move throws, as every other write does (the slots are no longer mapped: touched, they would crash the process)', () => {
+    const closed = DataPlane.open({ instance: `${INSTANCE}-closed`, role: 'anchor' });
+    const pinDir = closed.pinDir;
+    try {
+      const a: Binding = { id: 45, tunnel: { format: 'ip4', local: '198.51.100.1', remote: '203.0.113.1' }, homeAddresses: ['10.4.2.5'], prefixes: [] };
+      closed.install(a);
+      closed.close();
+      a.tunnel.remote = '203.0.113.2'; // a move that comes in late
+      expect(() => closed.move(a)).toThrow('map tunnels not open');
+      expect(() => closed.install({ ...a, tunnel: { ...a.tunnel } })).toThrow('map tunnels not open');
+      expect(() => closed.flushNexthops()).toThrow('map tunnels not open');
+    } finally {
+      rmSync(pinDir, { recursive: true, force: true });
+    }
+  });
 });
 
 it('a reader never sees half a binding while another process replaces it', async () => {
