@@ -1,9 +1,9 @@
 /**
  * The daemon's drains against a real data plane (not started: no sockets,
- * its replies go nowhere; what it answered is counted): a drain's moves are
- * written together at its end, and a move the kernel refuses there is
- * answered 143, with every BU of the drain that stood on it, the node's
- * binding left as it was, in the cache and in the data plane.
+ * its replies go nowhere; what it answered is counted): each move of a
+ * drain written to its node's tunnel slot (a write that cannot fail), the
+ * refusals logged within bounds, frames no reply can answer discarded, and
+ * expired bindings leaving the cache and the data plane.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
