@@ -55,9 +55,22 @@ const L = layouts;
  * plane turns addresses into bytes several times per Binding Update.
  */
 export function addrBytes(addr: string): Buffer {
-  const b = addr.includes(':') ? parseIpv6(addr) : parseIpv4(addr, 0, addr.length);
-  if (!b) throw new TypeError(`not an IP address: ${JSON.stringify(addr)}`);
+  const b = Buffer.allocUnsafe(addr.includes(':') ? 16 : 4);
+  writeAddr(addr, b, 0);
   return b;
+}
+
+/**
+ * The bytes of an address in text into `into` at `at` (4 or 16 of them, as
+ * addrBytes() would return); their count. Throws TypeError on anything
+ * else. For bytes copied where they go at once: nothing is allocated (a
+ * BU's care-of address, parsed into its tunnel and journal slot, left no
+ * Buffer for the scavenger to copy).
+ */
+export function writeAddr(addr: string, into: Uint8Array, at: number): 4 | 16 {
+  const v6 = addr.includes(':');
+  if (!(v6 ? parseIpv6(addr, into, at) : parseIpv4(addr, 0, addr.length, into, at))) throw new TypeError(`not an IP address: ${JSON.stringify(addr)}`);
+  return v6 ? 16 : 4;
 }
 
 /** Addresses lately parsed by sharedAddrBytes(), forgotten all at once when there are this many. */
@@ -78,13 +91,6 @@ function share(addr: string, bytes: Buffer): Buffer {
   if (sharedAddrs.size >= SHARED_ADDRS_MAX) sharedAddrs.clear();
   sharedAddrs.set(addr, bytes);
   return bytes;
-}
-
-/** formatAddr() of an address whose bytes are at hand (a packet's), the bytes (copied) kept for sharedAddrBytes() of the text it returns. */
-export function formatSharedAddr(bytes: Uint8Array, family: 4 | 6): string {
-  const text = formatAddr(bytes, family);
-  if (!sharedAddrs.has(text)) share(text, Buffer.from(bytes.subarray(0, family === 4 ? 4 : 16)));
-  return text;
 }
 
 /** A source address no packet can come from: multicast or unspecified (RFC 4291 §2.7, §2.5.2), IPv4 multicast, broadcast or this-network. */
@@ -109,9 +115,8 @@ export function macBytes(mac: string): Buffer {
   return Buffer.from(mac.replaceAll(':', ''), 'hex');
 }
 
-/** Dotted quad in s[from, to): four decimal octets, no leading zeros. */
-function parseIpv4(s: string, from: number, to: number): Buffer | null {
-  const out = Buffer.allocUnsafe(4);
+/** Dotted quad in s[from, to): four decimal octets, no leading zeros; into out[at..] (written to even if it is not one). */
+function parseIpv4(s: string, from: number, to: number, out: Uint8Array, at: number): boolean {
   let octet = 0;
   let i = from;
   for (; octet < 4; octet++) {
@@ -124,22 +129,23 @@ function parseIpv4(s: string, from: number, to: number): Buffer | null {
       i++;
     }
     const digits = i - start;
-    if (digits === 0 || v > 255 || (digits > 1 && s.charCodeAt(start) === 48)) return null;
-    out[octet] = v;
+    if (digits === 0 || v > 255 || (digits > 1 && s.charCodeAt(start) === 48)) return false;
+    out[at + octet] = v;
     if (octet < 3) {
-      if (i >= to || s.charCodeAt(i) !== 46) return null;
+      if (i >= to || s.charCodeAt(i) !== 46) return false;
       i++;
     }
   }
-  return i === to ? out : null;
+  return i === to;
 }
 
 const hexValue = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1);
 
-const words = new Uint16Array(8); // scratch for parseIpv6: one allocation per address, the result's
+const words = new Uint16Array(8); // scratch for parseIpv6
+const tail4 = new Uint8Array(4); // (its IPv4 tail)
 
-/** RFC 4291 §2.2 text: up to eight groups of 1–4 hex digits, one "::", an IPv4 tail in the last 32 bits. */
-function parseIpv6(s: string): Buffer | null {
+/** RFC 4291 §2.2 text: up to eight groups of 1–4 hex digits, one "::", an IPv4 tail in the last 32 bits; into out[at..] (untouched if it is not one). */
+function parseIpv6(s: string, out: Uint8Array, at: number): boolean {
   const n = s.length;
   let groups = 0;
   let gap = -1; // where "::" stands, in groups
@@ -149,39 +155,37 @@ function parseIpv6(s: string): Buffer | null {
     i = 2;
   }
   while (i < n) {
-    if (groups >= 8) return null;
+    if (groups >= 8) return false;
     let v = 0;
     const start = i;
     for (let h; i < n && i - start < 5 && (h = hexValue(s.charCodeAt(i))) >= 0; i++) v = v * 16 + h;
     if (i < n && s.charCodeAt(i) === 46) { // the IPv4 tail, in place of two groups
-      const v4 = groups <= 6 ? parseIpv4(s, start, n) : null;
-      if (!v4) return null;
-      words[groups++] = (v4[0]! << 8) | v4[1]!;
-      words[groups++] = (v4[2]! << 8) | v4[3]!;
+      if (groups > 6 || !parseIpv4(s, start, n, tail4, 0)) return false;
+      words[groups++] = (tail4[0]! << 8) | tail4[1]!;
+      words[groups++] = (tail4[2]! << 8) | tail4[3]!;
       break;
     }
-    if (i === start || i - start > 4) return null;
+    if (i === start || i - start > 4) return false;
     words[groups++] = v;
     if (i === n) break;
-    if (s.charCodeAt(i) !== 58) return null;
+    if (s.charCodeAt(i) !== 58) return false;
     i++;
     if (i < n && s.charCodeAt(i) === 58) {
-      if (gap >= 0) return null;
+      if (gap >= 0) return false;
       gap = groups;
       i++;
     } else if (i === n) {
-      return null; // a single trailing colon
+      return false; // a single trailing colon
     }
   }
-  if (gap < 0 ? groups !== 8 : groups === 8) return null; // "::" stands for at least one group
-  const out = Buffer.allocUnsafe(16);
+  if (gap < 0 ? groups !== 8 : groups === 8) return false; // "::" stands for at least one group
   const zeros = 8 - groups;
   for (let g = 0, w = 0; g < 8; g++) {
     const word = gap >= 0 && g >= gap && g < gap + zeros ? 0 : words[w++]!;
-    out[2 * g] = word >> 8;
-    out[2 * g + 1] = word & 0xff;
+    out[at + 2 * g] = word >> 8;
+    out[at + 2 * g + 1] = word & 0xff;
   }
-  return out;
+  return true;
 }
 
 /** Whether addr lies in prefix ("address/length"); never across families. */
@@ -288,8 +292,8 @@ export function encodeTunnel(t: TunnelValue, into?: Buffer): Buffer {
   b.writeUInt32LE(t.bindingId, f.binding_id!.offset);
   b.writeUInt8(TunnelFormat[t.format], f.format!.offset);
   b.writeUInt16LE(t.mtu, f.mtu!.offset);
-  sharedAddrBytes(t.local).copy(b, f.local!.offset); // (b is zeroed: an IPv4 address is the union's first four bytes)
-  sharedAddrBytes(t.remote).copy(b, f.remote!.offset);
+  writeAddr(t.local, b, f.local!.offset); // (b is zeroed: an IPv4 address is the union's first four bytes)
+  writeAddr(t.remote, b, f.remote!.offset);
   b.writeUInt16BE(t.localPort, f.local_port!.offset);
   b.writeUInt16BE(t.remotePort, f.remote_port!.offset);
   return b;

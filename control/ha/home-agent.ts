@@ -23,11 +23,11 @@
  */
 import { MAX_BINDINGS, sameBinding, type Binding, type Tunnel } from '../dataplane/dataplane.js';
 import { ById } from '../dataplane/by-id.js';
-import { addrBytes, bytesInPrefix, canonicalAddr, formatAddr, formatSharedAddr, inPrefix, prefixOf, sharedAddrBytes, type ParsedPrefix } from '../dataplane/layout.js';
+import { addrBytes, bytesInPrefix, canonicalAddr, formatAddr, inPrefix, prefixOf, sharedAddrBytes, type ParsedPrefix } from '../dataplane/layout.js';
 import { DecodeError } from '../wire/buffer.js';
 import { MN_HA_AUTHENTICATOR_LENGTH, signMnHa, verifyMnHa } from '../wire/auth/mipv6.js';
 import { HmacSha1Key } from '../wire/auth/sha1.js';
-import { checkReplay, ntpAfter, ntpTimestamp } from '../wire/auth/replay.js';
+import { checkReplay, ntpTimestamp } from '../wire/auth/replay.js';
 import { DSMIP6_UDP_PORT } from '../wire/ip/constants.js';
 import { encodeSignalling6 } from '../wire/ip/signalling.js';
 import { decodeMobilityHeader, encodeMobilityHeader, NO_BA_FLAGS, type BaFlags, type BindingUpdate, type MobilityHeader, type MobilityOption, type OptionOf } from '../wire/mh/index.js';
@@ -36,6 +36,7 @@ import { prefixesOverlap, staticIpv4, type HomeAgentConfig, type MobileNodeProfi
 import { DueWheel } from './due.js';
 import { AddressPool } from './pool.js';
 import { BuTemplate, CARE_OF_AT, careOfOf, fromCareOf, mhOf, Predictor, type PredictedBu } from './prediction.js';
+import { careOfInPlace, copyEntry, inPlaceEntry, isStamped, laterThanStamp, raiseStamp, readStamp, setCareOfBytes, setStampHalves, STAMP_HIGH, STAMP_LOW, stampHalves, writeStamp } from './in-place.js';
 
 export const DSMIP_PORT = DSMIP6_UDP_PORT;
 /** Unspecified and loopback, multicast, link-local, IPv4-mapped: no care-of address. */
@@ -188,21 +189,17 @@ function reindex(index: Map<string, NodeState>, node: NodeState, before: string 
   if (after !== undefined) index.set(after, node);
 }
 
-/** What a predicted BU changes of an entry: its care-of address (the tunnel's remote end and the route's destination too) and what every BU changes. */
-type Tail = Pick<BindingCacheEntry, 'careOf' | 'sequence' | 'expiresMs' | 'lastTimestamp' | 'refreshRequested'>;
-
-/** An entry's tail set in place (a predicted BU's, or its undoing). */
-function setTail(e: BindingCacheEntry, t: Tail): void {
-  if (t.careOf !== e.careOf) {
-    e.careOf = t.careOf;
-    e.tunnel.remote = t.careOf;
-    e.binding.tunnel.remote = t.careOf; // (the same object, made so)
-    e.route.dst = t.careOf;
+/** An entry's care-of address changed in place, and its tunnel's remote end and route's destination, the same address, with it. */
+function moveTo(e: BindingCacheEntry, careOf: string | Uint8Array): void {
+  if (careOfInPlace(e)) { // (one address behind all three: in-place.ts)
+    if (typeof careOf === 'string') e.careOf = careOf;
+    else setCareOfBytes(e, careOf, 0, 6);
+    return;
   }
-  e.sequence = t.sequence;
-  e.expiresMs = t.expiresMs;
-  e.lastTimestamp = t.lastTimestamp;
-  e.refreshRequested = t.refreshRequested;
+  const text = typeof careOf === 'string' ? careOf : formatAddr(careOf, 6);
+  e.careOf = text;
+  e.tunnel.remote = text; // (the binding's tunnel: the same object, made so)
+  e.route.dst = text;
 }
 
 /** a is newer than b modulo 2^16 (RFC 6275 §9.5.1). */
@@ -235,6 +232,9 @@ class NodeState {
   /** The entry the template's BU made, and the profile it was made under. */
   templateEntry: BindingCacheEntry | undefined = undefined;
   templateProfile: MobileNodeProfile | undefined = undefined;
+  /** Its newest timestamp's halves (NaN: none): see lastTimestamp. */
+  [STAMP_HIGH] = NaN;
+  [STAMP_LOW] = NaN;
   /** The entry's care-of address, as bytes: a BU from another moves the node. */
   readonly careOf = new Uint8Array(16);
   /** Where the template BU's and BA's MHs start in their IPv6 packets. */
@@ -247,9 +247,19 @@ class NodeState {
     public key: HmacSha1Key,
     /** Its data-plane binding id, stable per home registration. */
     public bindingId: number,
-    /** The newest timestamp its entries held: it outlives them (expired, deleted), so a replay within the window is still refused (144). */
-    public lastTimestamp: bigint | undefined = undefined,
-  ) {}
+    lastTimestamp?: bigint,
+  ) {
+    if (lastTimestamp !== undefined) this.lastTimestamp = lastTimestamp;
+  }
+
+  /** The newest timestamp its entries held: it outlives them (expired, deleted), so a replay within the window is still refused (144). Kept in place (in-place.ts). */
+  get lastTimestamp(): bigint | undefined {
+    return readStamp(this);
+  }
+
+  set lastTimestamp(t: bigint) {
+    writeStamp(this, t);
+  }
 }
 
 export class HomeAgent {
@@ -397,7 +407,7 @@ export class HomeAgent {
     reindex(this.linkLocals, node, defendedLinkLocal(node.entry), defendedLinkLocal(entry));
     reindex(this.ipv4Holders, node, liveIpv4(node.entry), liveIpv4(entry));
     node.entry = entry;
-    if (entry && entry.lastTimestamp !== node.lastTimestamp && (node.lastTimestamp === undefined || ntpAfter(entry.lastTimestamp, node.lastTimestamp))) node.lastTimestamp = entry.lastTimestamp;
+    if (entry) raiseStamp(node, entry);
     this.due.set(node, entry && this.dueMs(entry));
   }
 
@@ -508,7 +518,7 @@ export class HomeAgent {
         continue;
       }
       if (entry.expiresMs > nowMs) { // its refresh request is due (once: journalled, so a restart does not send it again)
-        const requested = { ...entry, refreshRequested: true };
+        const requested = copyEntry(entry, { refreshRequested: true }); // (kept in place, as predicted BUs need)
         this.put(node, requested);
         if (node.templateEntry === entry) node.templateEntry = requested; // the refresh it asks for is predicted still (it sets the flag back)
         out.push({ dataPlane: [], reply: { mh: encodeMobilityHeader({ type: 'bindingRefreshRequest', options: [] }), route: refreshRoute(entry) }, event: `binding refresh requested from ${nai}` });
@@ -612,29 +622,37 @@ export class HomeAgent {
   predictedUpdate(bu: PredictedBu, nowMs: number): Outcome | undefined {
     const node = this.predicted.get(bu.slot);
     const previous = node?.templateEntry;
-    if (!node || !previous || node.templateGeneration !== bu.generation || previous !== node.entry || node.templateProfile !== node.profile) return undefined;
+    if (!node || !previous || node.templateGeneration !== bu.generation || previous !== node.entry || node.templateProfile !== node.profile || !isStamped(previous)) return undefined;
     const linkLocalHolder = previous.linkLocal === undefined ? undefined : this.linkLocals.get(previous.linkLocal);
     if (linkLocalHolder && linkLocalHolder !== node) return undefined; // another node's now (register(): 134)
-    if (checkReplay(bu.timestamp, nowMs, this.config.policy.replayWindow * 1000, node.lastTimestamp, bu.timestampMs).verdict !== 'fresh') return undefined;
+    // checkReplay()'s verdict, made with numbers: in the window, and later than the node's last (in-place.ts)
+    if (Math.abs(bu.timestampMs - nowMs) > this.config.policy.replayWindow * 1000 || !laterThanStamp(bu.timestampHigh, bu.timestampLow, node)) return undefined;
     if (!sequenceNewer(bu.sequence, previous.sequence)) return undefined;
 
     const moved = !fromCareOf(bu, node.careOf);
     if (moved && !this.usableCareOfAt(bu.frame, CARE_OF_AT)) return undefined; // (register(): 174)
     // The entry changed in place (its care-of address, and the tunnel's and the route's with it; the
-    // tail): a predicted BU leaves no new objects that live on, for the scavenger to copy and the
-    // mark-compact to mark (a move made four, ~400 bytes, and they cost more than making them).
+    // tail), into fields that hold numbers (in-place.ts): a predicted BU leaves no new object that
+    // lives on, for the scavenger to copy and the mark-compact to mark (a move made four, ~400 bytes,
+    // and they cost more than making them; a new care-of address or timestamp, ~1 µs of a pause each).
     const entry = previous;
-    const before: Tail = { careOf: entry.careOf, sequence: entry.sequence, expiresMs: entry.expiresMs, lastTimestamp: entry.lastTimestamp, refreshRequested: entry.refreshRequested };
-    const careOf = moved ? formatSharedAddr(careOfOf(bu), 6) : entry.careOf; // (its bytes kept: the data plane's install reads them)
-    setTail(entry, { careOf, sequence: bu.sequence, expiresMs: nowMs + entry.lifetime * 1000, lastTimestamp: bu.timestamp, refreshRequested: false });
+    const before = { careOf: moved ? entry.careOf : undefined, sequence: entry.sequence, expiresMs: entry.expiresMs, stamp: stampHalves(entry), refreshRequested: entry.refreshRequested };
+    if (moved) moveTo(entry, careOfOf(bu));
+    entry.sequence = bu.sequence;
+    entry.expiresMs = nowMs + entry.lifetime * 1000;
+    setStampHalves(entry, bu.timestampHigh, bu.timestampLow);
+    entry.refreshRequested = false;
     this.put(node, entry);
     if (moved) node.careOf.set(careOfOf(bu));
+    const careOf = entry.careOf;
     const nai = node.profile.nai;
     return {
       dataPlane: [{ install: entry.binding }], ...(moved && { moved }),
       reply: { mh: bu.ba.subarray(node.templateBaMhAt), route: entry.route, packet: bu.ba }, status: BaStatus.accepted, event: `registered ${nai} at ${careOf} (${entry.tunnel.format})`,
       onDataPlaneFailure: () => { // as register()'s: the entry as it was, and a BA of the general path's making; the node's next BU takes the general path
-        setTail(entry, before);
+        if (before.careOf !== undefined) moveTo(entry, before.careOf);
+        Object.assign(entry, { sequence: before.sequence, expiresMs: before.expiresMs, refreshRequested: before.refreshRequested });
+        setStampHalves(entry, ...before.stamp);
         this.forget(node);
         this.put(node, entry);
         const mh = mhOf(bu, node.templateBuMhAt);
@@ -804,11 +822,11 @@ export class HomeAgent {
     const bindingId = node.bindingId;
     const binding: Binding = { id: bindingId, tunnel, homeAddresses, prefixes };
     const previous = node.entry;
-    const entry: BindingCacheEntry = {
+    const entry = inPlaceEntry({
       nai: profile.nai, bindingId, homeAddress: home, ...(ipv4Home && { ipv4HomeAddress: ipv4Home }), careOf, natDetected, tunnel,
-      sequence: m.sequence, lifetime, expiresMs: bu.nowMs + lifetime * 1000, lastTimestamp: timestamp,
+      sequence: m.sequence, lifetime, expiresMs: bu.nowMs + lifetime * 1000,
       route: this.routeTo(bu, home), binding, refreshRequested: false, ...(linkLocal && { linkLocal }), ...(m.flags.r && { router: true as const }),
-    };
+    }, timestamp);
     this.put(node, entry);
     const outcome = ba(BaStatus.accepted, { lifetime, options, flags: { ...NO_BA_FLAGS, t, r: m.flags.r } });
     const undo = (status: number, event: string): Outcome => {

@@ -40,7 +40,8 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, renameSync, r
 import { MappedFile, reserveFile } from '../sys/libc.js';
 import { Checker } from '../config/checker.js';
 import { MAX_BINDINGS } from '../dataplane/dataplane.js';
-import { formatAddr, sharedAddrBytes, TunnelFormat } from '../dataplane/layout.js';
+import { careOfInPlace, copyCareOf, isStamped, stampHalves } from './in-place.js';
+import { formatAddr, TunnelFormat, writeAddr } from '../dataplane/layout.js';
 import type { BindingCacheEntry } from './home-agent.js';
 
 const MAGIC = 'mobility-anchor binding cache v3: blocks of tails, then text copies of ';
@@ -126,22 +127,24 @@ const movingText = (e: BindingCacheEntry) => (careOfBound(e)
   : `"careOf":${JSON.stringify(e.careOf)},"tunnel":${JSON.stringify(e.tunnel)},"route":${JSON.stringify(e.route)}}}`);
 const recordText = (e: BindingCacheEntry): string => baseText(e) + movingText(e);
 /** The care-of address is also where the tunnel and the BAs go: the tail holds it for all three. */
-const careOfBound = (e: BindingCacheEntry) => e.tunnel.remote === e.careOf && e.route.dst === e.careOf;
+const careOfBound = (e: BindingCacheEntry) => careOfInPlace(e) || (e.tunnel.remote === e.careOf && e.route.dst === e.careOf);
 
 /** An entry's tail into the tail at `at` (see TAIL; not its write number, nor its length). */
 function writeTail(view: DataView, bytes: Uint8Array, at: number, e: BindingCacheEntry): void {
-  const careOf = careOfBound(e) ? sharedAddrBytes(e.careOf) : undefined;
-  view.setUint8(at + TAIL.careOfFamily, careOf === undefined ? 0 : careOf.length === 4 ? 4 : 6);
+  // (its bytes copied or parsed into the tail: a shared copy of them was a Buffer a BU for the scavenger)
+  const careOf = careOfInPlace(e) ? copyCareOf(e, bytes, at + TAIL.careOf) : careOfBound(e) ? writeAddr(e.careOf, bytes, at + TAIL.careOf) : undefined;
+  view.setUint8(at + TAIL.careOfFamily, careOf === undefined ? 0 : careOf === 4 ? 4 : 6);
   view.setUint8(at + TAIL.refreshRequested, e.refreshRequested ? 1 : 0);
   view.setUint16(at + TAIL.sequence, e.sequence, true);
   view.setFloat64(at + TAIL.expiresMs, e.expiresMs, true);
-  view.setBigUint64(at + TAIL.lastTimestamp, e.lastTimestamp, true);
-  if (careOf) {
-    bytes.set(careOf, at + TAIL.careOf);
-    if (careOf.length === 4) bytes.fill(0, at + TAIL.careOf + 4, at + TAIL.careOf + 16);
+  if (isStamped(e)) { // (its halves: no bigint made)
+    const [high, low] = stampHalves(e);
+    view.setUint32(at + TAIL.lastTimestamp, low, true);
+    view.setUint32(at + TAIL.lastTimestamp + 4, high, true);
   } else {
-    bytes.fill(0, at + TAIL.careOf, at + TAIL.careOf + 16);
+    view.setBigUint64(at + TAIL.lastTimestamp, e.lastTimestamp, true);
   }
+  if (careOf !== 16) bytes.fill(0, at + TAIL.careOf + (careOf ?? 0), at + TAIL.careOf + 16);
 }
 
 /** A record's JSON (the entry's) with the tail at `at` put back in: as v2 wrote it whole. Throws on a tail no write makes. */
@@ -246,7 +249,7 @@ const sameBase = ({ of: h }: Head, e: BindingCacheEntry) => h.nai === e.nai && h
   && h.ipv4HomeAddress === e.ipv4HomeAddress && h.natDetected === e.natDetected && h.lifetime === e.lifetime && h.binding.homeAddresses === e.binding.homeAddresses
   && h.binding.prefixes === e.binding.prefixes && h.linkLocal === e.linkLocal && h.router === e.router && h.deprecatedUntilMs === e.deprecatedUntilMs;
 /** The entry's moving part writes the head's text: the same objects, or (a move's) the care-of bound in both and the rest the same. */
-const sameMoving = ({ of: h }: Head, e: BindingCacheEntry) => (h.careOf === e.careOf && h.tunnel === e.tunnel && h.route === e.route)
+const sameMoving = ({ of: h }: Head, e: BindingCacheEntry) => h === e || (h.careOf === e.careOf && h.tunnel === e.tunnel && h.route === e.route)
   || (careOfBound(h) && careOfBound(e) && sameBut(h.tunnel, e.tunnel, 'remote') && sameBut(h.route, e.route, 'dst'));
 /** Two objects of the same fields but one (its JSON alike without it: an undefined field is left out as an absent one is). */
 function sameBut<T extends object>(a: T, b: T, but: keyof T): boolean {

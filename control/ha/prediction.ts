@@ -105,6 +105,9 @@ export interface PredictedBu {
   generation: number;
   sequence: number;
   timestamp: bigint;
+  /** Its halves, as numbers (in-place.ts compares and keeps them with no bigint made). */
+  timestampHigh: number;
+  timestampLow: number;
   /** The timestamp as Unix time in ms (fromNtp()'s, made natively). */
   timestampMs: number;
   /** As captured (Ethernet); its BU's care-of address, its IPv6 source, at CARE_OF_AT. */
@@ -141,6 +144,9 @@ function word(size: number, field: keyof typeof predictedLayout.fields): number 
   if (f.size !== size || f.offset % size) throw new Error(`struct predicted.${field}: ${f.size} bytes at ${f.offset}`);
   return f.offset / size;
 }
+
+/** Which 32-bit word of a host-order 64-bit one is its high half. */
+const HIGH_WORD = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 1 : 0;
 
 /** 32-bit words a struct predicted takes. */
 const WORDS = predictedLayout.size / 4;
@@ -202,6 +208,7 @@ export class Predictor {
       const at = u32[w + WORD.baAt]!, end = at + u16[2 * w + WORD.baLength]!;
       result[k] = {
         slot, generation: u32[w + WORD.generation]!, sequence: u16[2 * w + WORD.sequence]!, timestamp: u64[w / 2 + WORD.timestamp]!,
+        timestampHigh: u32[w + 2 * WORD.timestamp + HIGH_WORD]!, timestampLow: u32[w + 2 * WORD.timestamp + 1 - HIGH_WORD]!,
         timestampMs: f64[w / 2 + WORD.timestampMs]!, frame: frames[k]!, ba: bas.subarray(at, end),
       };
       this.basUsed += end - at;

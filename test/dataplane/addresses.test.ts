@@ -6,7 +6,7 @@
 import { isIP, SocketAddress } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addrBytes, addrFamily, formatAddr } from '../../control/dataplane/layout.js';
+import { addrBytes, addrFamily, formatAddr, writeAddr } from '../../control/dataplane/layout.js';
 
 /** Node's bytes for an address, through its canonical form in a SocketAddress. */
 function nodeBytes(text: string): Buffer {
@@ -31,6 +31,23 @@ describe('addrBytes', () => {
       expect(addrBytes(text).toString('hex')).toBe(nodeBytes(text).toString('hex'));
       expect(addrFamily(text)).toBe(isIP(text));
     }), { numRuns: 20_000 });
+  });
+
+  it('writeAddr puts the same bytes where it is told, touching nothing around them, and says how many', () => {
+    fc.assert(fc.property(fc.oneof(fc.ipV4(), fc.ipV6()), fc.nat(8), (text, at) => {
+      const into = Buffer.alloc(32, 0xee);
+      const n = writeAddr(text, into, at);
+      expect(n).toBe(isIP(text) === 4 ? 4 : 16);
+      expect(into.subarray(at, at + n).toString('hex')).toBe(nodeBytes(text).toString('hex'));
+      expect([...into.subarray(0, at), ...into.subarray(at + n)].every((x) => x === 0xee)).toBe(true);
+    }), { numRuns: 5_000 });
+  });
+
+  it('refuses what is no address with a TypeError, addrBytes and writeAddr alike', () => {
+    for (const bad of ['', '1.2.3', '1.2.3.256', '01.2.3.4', '1::2::3', '12345::1', '1:2:3:4:5:6:7:8:9', '::1.2.3', 'fe80::1%eth0', 'host.example']) {
+      expect(() => addrBytes(bad), bad).toThrow(TypeError);
+      expect(() => writeAddr(bad, Buffer.alloc(16), 0), bad).toThrow(TypeError);
+    }
   });
 
   it('round-trips through formatAddr', () => {

@@ -29,7 +29,7 @@ import { unwrapSignal } from '../../control/signalling/channel.js';
 import { signMnHa } from '../../control/wire/auth/mipv6.js';
 import { fromNtp, ntpTimestamp } from '../../control/wire/auth/replay.js';
 import { encodeSignalling6 } from '../../control/wire/ip/signalling.js';
-import { OptionType } from '../../control/wire/mh/constants.js';
+import { BaStatus, OptionType } from '../../control/wire/mh/constants.js';
 import { encodeMobilityHeader, NO_BU_FLAGS, type MobilityOption } from '../../control/wire/mh/index.js';
 import { optionLocations } from '../../control/wire/mh/messages.js';
 
@@ -363,6 +363,27 @@ describe('BU prediction', () => {
     expect(predicting.ha.binding(node.nai)?.refreshRequested).toBe(false);
     plain.close();
     predicting.close();
+  });
+
+  it('keeps a predicted BU\'s timestamp in the entry it updates in place: read back exact, a copy made before keeps its own, a replay of it refused', () => {
+    const node = nodes[0]!; // (resigned() signs as its)
+    const stamp = (k: number) => ((ntpTimestamp(START_MS) >> 32n) << 32n) | BigInt(0xffff_fff0 + k); // low half above 2^31: no small integer
+    const bu = (sequence: number) => frame({ node, careOf: '2001:db8:e::5', sequence, timestampMs: START_MS, lifetime: 600, flags: {}, nowMs: START_MS });
+    const exact = (f: Buffer, t: bigint) => { // the frame with timestamp t, signed again
+      const c = Buffer.from(f.subarray(ETH.length));
+      c.writeBigUInt64BE(t, MH_AT + 2 + optionLocations(c.subarray(MH_AT)).find((o) => o.code === OptionType.replayProtection)!.offset);
+      return Buffer.concat([ETH, resigned(c)]);
+    };
+    const { ha, close } = homeAgent();
+    expect(general(ha, exact(bu(1), stamp(1)), START_MS)?.status).toBe(0);
+    const before = { ...ha.binding(node.nai)! };
+    expect(predicted(ha, exact(bu(2), stamp(2)), START_MS)?.status).toBe(0);
+    expect(ha.binding(node.nai)?.lastTimestamp).toBe(stamp(2));
+    expect(before.lastTimestamp).toBe(stamp(1));
+    expect(Object.keys(ha.binding(node.nai)!)).toContain('lastTimestamp'); // (enumerable: journalled, compared and copied as before)
+    expect(predicted(ha, exact(bu(3), stamp(2)), START_MS)).toBeUndefined(); // the same timestamp: a replay, for the general path to refuse
+    expect(general(ha, exact(bu(3), stamp(2)), START_MS)?.status).toBe(BaStatus.mipv6IdMismatch); // (RFC 4285 §6: 144, the home agent's clock in it)
+    close();
   });
 
   it('leaves to the general path (134) a node whose link-local address another node has taken back meanwhile', () => {

@@ -1,0 +1,150 @@
+/**
+ * The fields of a binding cache entry that a predicted BU rewrites, kept in
+ * place: the last timestamp, and the care-of address with the tunnel's
+ * remote end and the BAs' destination, which are the same address.
+ *
+ * Why: a BU's new timestamp (a bigint) and a move's new care-of address (a
+ * string), stored in an entry of the old generation, are each an object the
+ * next scavenge must evacuate and a field pointing at it from an old page.
+ * With 100,000 entries that cost ~0.5-1 µs a BU in the pause (strings,
+ * bigints and heap numbers evacuate far slower than plain objects here), so
+ * a scavenge after ~15,000 moves stopped the daemon for 10-20 ms, and every
+ * BU arriving meanwhile waited. Kept as numbers in fields of their own
+ * (doubles, which V8 overwrites where they are), a BU leaves nothing behind.
+ *
+ * The fields read and write as before (accessors, enumerable); what backs
+ * them is in symbol-keyed fields no copy, comparison or JSON sees. A read
+ * makes a string or bigint that dies young. A copy ({...e}) is a plain
+ * entry. Only entries register() makes are kept so: the ones predicted BUs
+ * update (HomeAgent.predictedUpdate()).
+ */
+import type { Tunnel } from '../dataplane/dataplane.js';
+import { formatAddr, writeAddr } from '../dataplane/layout.js';
+import type { BindingCacheEntry, ReplyRoute } from './home-agent.js';
+
+/** A timestamp's halves (NaN: none yet); a class may declare them (NodeState). */
+export const STAMP_HIGH = Symbol('lastTimestamp >> 32');
+export const STAMP_LOW = Symbol('lastTimestamp & 0xffffffff');
+/** The care-of address: its family (4, 6) and four 32-bit words, big-endian (an IPv4 address in the first). */
+const FAMILY = Symbol('care-of family');
+const W0 = Symbol('care-of word 0'), W1 = Symbol('care-of word 1'), W2 = Symbol('care-of word 2'), W3 = Symbol('care-of word 3');
+/** On a tunnel or route whose address is its entry's care-of address: that entry. */
+const HOLDER = Symbol('entry holding the address');
+
+export interface Stamped { [STAMP_HIGH]: number; [STAMP_LOW]: number }
+interface CareOfHolder { [FAMILY]: 4 | 6; [W0]: number; [W1]: number; [W2]: number; [W3]: number }
+type InPlaceEntry = BindingCacheEntry & Stamped & Partial<CareOfHolder>;
+
+const hidden = (value: unknown): PropertyDescriptor => ({ value, writable: true, enumerable: false, configurable: true });
+const accessor = <T>(get: (this: T) => unknown, set: (this: T, v: never) => void): PropertyDescriptor => ({ get, set, enumerable: true, configurable: true });
+
+export function readStamp(o: Stamped): bigint | undefined {
+  return Number.isNaN(o[STAMP_HIGH]) ? undefined : (BigInt(o[STAMP_HIGH]) << 32n) | BigInt(o[STAMP_LOW]);
+}
+
+export function writeStamp(o: Stamped, t: bigint): void {
+  setStampHalves(o, Number(t >> 32n), Number(BigInt.asUintN(32, t)));
+}
+
+export const isStamped = (o: object): o is Stamped => STAMP_HIGH in o;
+export const stampHalves = (o: Stamped): readonly [number, number] => [o[STAMP_HIGH], o[STAMP_LOW]];
+
+export function setStampHalves(o: Stamped, high: number, low: number): void {
+  o[STAMP_HIGH] = high;
+  o[STAMP_LOW] = low;
+}
+
+const ERA_0 = 2 ** 31; // a high half with its top bit set: era 0 (1968-2036), see ntpAfter()
+
+/** The timestamp of these halves is later than o's (or o has none), eras resolved as ntpAfter() resolves them: no bigint made. */
+export function laterThanStamp(high: number, low: number, o: Stamped): boolean {
+  const h = o[STAMP_HIGH];
+  if (Number.isNaN(h)) return true;
+  if (high >= ERA_0 !== h >= ERA_0) return h >= ERA_0;
+  return high > h || (high === h && low > o[STAMP_LOW]);
+}
+
+/** o (a node) takes e's timestamp if it is later: the newest its entries held. */
+export function raiseStamp(o: Stamped, e: BindingCacheEntry): void {
+  const [high, low] = isStamped(e) ? [e[STAMP_HIGH], e[STAMP_LOW]] : [Number(e.lastTimestamp >> 32n), Number(BigInt.asUintN(32, e.lastTimestamp))];
+  if (laterThanStamp(high, low, o)) setStampHalves(o, high, low);
+}
+
+const scratch = new Uint8Array(16);
+const word = (b: Uint8Array, k: number) => ((b[k]! << 24) >>> 0) + (b[k + 1]! << 16) + (b[k + 2]! << 8) + b[k + 3]!;
+
+function readCareOf(h: CareOfHolder): string {
+  copyWords(h, scratch, 0);
+  return formatAddr(scratch, h[FAMILY]);
+}
+
+/** The care-of address from its bytes (4 or 16 of them from `at`). */
+export function setCareOfBytes(h: CareOfHolder, bytes: Uint8Array, at: number, family: 4 | 6): void {
+  h[FAMILY] = family;
+  h[W0] = word(bytes, at);
+  h[W1] = family === 4 ? 0 : word(bytes, at + 4);
+  h[W2] = family === 4 ? 0 : word(bytes, at + 8);
+  h[W3] = family === 4 ? 0 : word(bytes, at + 12);
+}
+
+function copyWords(h: CareOfHolder, into: Uint8Array, at: number): 4 | 16 {
+  putWord(into, at, h[W0]);
+  if (h[FAMILY] === 4) return 4;
+  putWord(into, at + 4, h[W1]);
+  putWord(into, at + 8, h[W2]);
+  putWord(into, at + 12, h[W3]);
+  return 16;
+}
+
+function putWord(into: Uint8Array, at: number, w: number): void {
+  into[at] = w >>> 24;
+  into[at + 1] = (w >>> 16) & 0xff;
+  into[at + 2] = (w >>> 8) & 0xff;
+  into[at + 3] = w & 0xff;
+}
+
+function writeCareOfText(h: CareOfHolder, text: string): void {
+  setCareOfBytes(h, scratch, 0, writeAddr(text, scratch, 0) === 4 ? 4 : 6);
+}
+
+const entryCareOf = accessor<CareOfHolder>(function () { return readCareOf(this); }, function (v: string) { writeCareOfText(this, v); });
+const tunnelRemote = accessor<{ [HOLDER]: CareOfHolder }>(function () { return readCareOf(this[HOLDER]); }, function (v: string) { writeCareOfText(this[HOLDER], v); });
+const routeDst = accessor<{ [HOLDER]: CareOfHolder }>(function () { return readCareOf(this[HOLDER]); }, function (v: string) { writeCareOfText(this[HOLDER], v); });
+const entryStamp = accessor<Stamped>(function () { return readStamp(this); }, function (t: bigint) { writeStamp(this, t); });
+
+/**
+ * The entry register() made, its timestamp kept in place, and its care-of
+ * address too when that is also its tunnel's remote end and its BAs'
+ * destination (no NAT between: the BUs a prediction answers). Its tunnel and
+ * route are then copies reading the entry's address, the binding's tunnel
+ * that same copy.
+ */
+export function inPlaceEntry(fields: Omit<BindingCacheEntry, 'lastTimestamp'>, lastTimestamp: bigint): BindingCacheEntry {
+  const { careOf, tunnel, route, ...rest } = fields;
+  const bound = tunnel.remote === careOf && route.dst === careOf;
+  const e = Object.defineProperties(rest, { [STAMP_HIGH]: hidden(NaN), [STAMP_LOW]: hidden(NaN), lastTimestamp: entryStamp }) as InPlaceEntry;
+  writeStamp(e, lastTimestamp);
+  if (!bound) return Object.assign(e, { careOf, tunnel, route });
+  Object.defineProperties(e, { [FAMILY]: hidden(6), [W0]: hidden(NaN), [W1]: hidden(NaN), [W2]: hidden(NaN), [W3]: hidden(NaN), careOf: entryCareOf });
+  writeCareOfText(e as InPlaceEntry & CareOfHolder, careOf);
+  const { remote: _remote, ...tunnelRest } = tunnel;
+  const { dst: _dst, ...routeRest } = route;
+  e.tunnel = Object.defineProperties(tunnelRest, { [HOLDER]: hidden(e), remote: tunnelRemote }) as Tunnel;
+  e.route = Object.defineProperties(routeRest, { [HOLDER]: hidden(e), dst: routeDst }) as ReplyRoute;
+  e.binding.tunnel = e.tunnel;
+  return e;
+}
+
+/** A copy of an entry with changes, kept in place if it was: a spread copy ({...e}) is plain, which no predicted BU updates. */
+export function copyEntry(e: BindingCacheEntry, changes: Partial<BindingCacheEntry>): BindingCacheEntry {
+  const fields = { ...e, ...changes };
+  if (!isStamped(e)) return fields;
+  const { lastTimestamp, ...rest } = fields;
+  return inPlaceEntry(rest, lastTimestamp);
+}
+
+/** The entry's care-of address is kept in place (inPlaceEntry()): its tunnel's remote end and its route's destination are it, always. */
+export const careOfInPlace = (e: BindingCacheEntry): e is BindingCacheEntry & CareOfHolder => FAMILY in e;
+
+/** The in-place care-of address's bytes into `into` at `at`; their count. */
+export const copyCareOf = (e: BindingCacheEntry & CareOfHolder, into: Uint8Array, at: number): 4 | 16 => copyWords(e, into, at);
