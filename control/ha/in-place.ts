@@ -20,6 +20,7 @@
  */
 import type { Tunnel } from '../dataplane/dataplane.js';
 import { formatAddr, writeAddr } from '../dataplane/layout.js';
+import { ntpAfterHalves } from '../wire/auth/replay.js';
 import type { BindingCacheEntry, ReplyRoute } from './home-agent.js';
 
 /** A timestamp's halves (NaN: none yet); a class may declare them (NodeState). */
@@ -42,8 +43,10 @@ export function readStamp(o: Stamped): bigint | undefined {
   return Number.isNaN(o[STAMP_HIGH]) ? undefined : (BigInt(o[STAMP_HIGH]) << 32n) | BigInt(o[STAMP_LOW]);
 }
 
+const halves = (t: bigint): readonly [number, number] => [Number(t >> 32n), Number(BigInt.asUintN(32, t))];
+
 export function writeStamp(o: Stamped, t: bigint): void {
-  setStampHalves(o, Number(t >> 32n), Number(BigInt.asUintN(32, t)));
+  setStampHalves(o, ...halves(t));
 }
 
 export const isStamped = (o: object): o is Stamped => STAMP_HIGH in o;
@@ -54,19 +57,12 @@ export function setStampHalves(o: Stamped, high: number, low: number): void {
   o[STAMP_LOW] = low;
 }
 
-const ERA_0 = 2 ** 31; // a high half with its top bit set: era 0 (1968-2036), see ntpAfter()
-
-/** The timestamp of these halves is later than o's (or o has none), eras resolved as ntpAfter() resolves them: no bigint made. */
-export function laterThanStamp(high: number, low: number, o: Stamped): boolean {
-  const h = o[STAMP_HIGH];
-  if (Number.isNaN(h)) return true;
-  if (high >= ERA_0 !== h >= ERA_0) return h >= ERA_0;
-  return high > h || (high === h && low > o[STAMP_LOW]);
-}
+/** The timestamp of these halves is later than o's, or o has none (ntpAfter(): no bigint made). */
+export const laterThanStamp = (high: number, low: number, o: Stamped): boolean => Number.isNaN(o[STAMP_HIGH]) || ntpAfterHalves(high, low, o[STAMP_HIGH], o[STAMP_LOW]);
 
 /** o (a node) takes e's timestamp if it is later: the newest its entries held. */
 export function raiseStamp(o: Stamped, e: BindingCacheEntry): void {
-  const [high, low] = isStamped(e) ? [e[STAMP_HIGH], e[STAMP_LOW]] : [Number(e.lastTimestamp >> 32n), Number(BigInt.asUintN(32, e.lastTimestamp))];
+  const [high, low] = isStamped(e) ? stampHalves(e) : halves(e.lastTimestamp);
   if (laterThanStamp(high, low, o)) setStampHalves(o, high, low);
 }
 
@@ -74,7 +70,7 @@ const scratch = new Uint8Array(16);
 const word = (b: Uint8Array, k: number) => ((b[k]! << 24) >>> 0) + (b[k + 1]! << 16) + (b[k + 2]! << 8) + b[k + 3]!;
 
 function readCareOf(h: CareOfHolder): string {
-  copyWords(h, scratch, 0);
+  copyCareOf(h, scratch, 0);
   return formatAddr(scratch, h[FAMILY]);
 }
 
@@ -87,7 +83,8 @@ export function setCareOfBytes(h: CareOfHolder, bytes: Uint8Array, at: number, f
   h[W3] = family === 4 ? 0 : word(bytes, at + 12);
 }
 
-function copyWords(h: CareOfHolder, into: Uint8Array, at: number): 4 | 16 {
+/** The in-place care-of address's bytes into `into` at `at`; their count. */
+export function copyCareOf(h: CareOfHolder, into: Uint8Array, at: number): 4 | 16 {
   putWord(into, at, h[W0]);
   if (h[FAMILY] === 4) return 4;
   putWord(into, at + 4, h[W1]);
@@ -108,8 +105,8 @@ function writeCareOfText(h: CareOfHolder, text: string): void {
 }
 
 const entryCareOf = accessor<CareOfHolder>(function () { return readCareOf(this); }, function (v: string) { writeCareOfText(this, v); });
-const tunnelRemote = accessor<{ [HOLDER]: CareOfHolder }>(function () { return readCareOf(this[HOLDER]); }, function (v: string) { writeCareOfText(this[HOLDER], v); });
-const routeDst = accessor<{ [HOLDER]: CareOfHolder }>(function () { return readCareOf(this[HOLDER]); }, function (v: string) { writeCareOfText(this[HOLDER], v); });
+/** A tunnel's remote end, a route's destination: its holder's care-of address. */
+const heldCareOf = accessor<{ [HOLDER]: CareOfHolder }>(function () { return readCareOf(this[HOLDER]); }, function (v: string) { writeCareOfText(this[HOLDER], v); });
 const entryStamp = accessor<Stamped>(function () { return readStamp(this); }, function (t: bigint) { writeStamp(this, t); });
 
 /**
@@ -129,8 +126,8 @@ export function inPlaceEntry(fields: Omit<BindingCacheEntry, 'lastTimestamp'>, l
   writeCareOfText(e as InPlaceEntry & CareOfHolder, careOf);
   const { remote: _remote, ...tunnelRest } = tunnel;
   const { dst: _dst, ...routeRest } = route;
-  e.tunnel = Object.defineProperties(tunnelRest, { [HOLDER]: hidden(e), remote: tunnelRemote }) as Tunnel;
-  e.route = Object.defineProperties(routeRest, { [HOLDER]: hidden(e), dst: routeDst }) as ReplyRoute;
+  e.tunnel = Object.defineProperties(tunnelRest, { [HOLDER]: hidden(e), remote: heldCareOf }) as Tunnel;
+  e.route = Object.defineProperties(routeRest, { [HOLDER]: hidden(e), dst: heldCareOf }) as ReplyRoute;
   e.binding.tunnel = e.tunnel;
   return e;
 }
@@ -145,6 +142,3 @@ export function copyEntry(e: BindingCacheEntry, changes: Partial<BindingCacheEnt
 
 /** The entry's care-of address is kept in place (inPlaceEntry()): its tunnel's remote end and its route's destination are it, always. */
 export const careOfInPlace = (e: BindingCacheEntry): e is BindingCacheEntry & CareOfHolder => FAMILY in e;
-
-/** The in-place care-of address's bytes into `into` at `at`; their count. */
-export const copyCareOf = (e: BindingCacheEntry & CareOfHolder, into: Uint8Array, at: number): 4 | 16 => copyWords(e, into, at);

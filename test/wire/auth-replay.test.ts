@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DecodeError, EncodeError } from '../../control/wire/buffer.js';
-import { DEFAULT_REPLAY_WINDOW_MS, checkReplay, fromNtp, ntpAfter, ntpTimestamp, ntpUnwrap, replayTimestampOf } from '../../control/wire/auth/replay.js';
+import { DEFAULT_REPLAY_WINDOW_MS, checkReplay, fromNtp, ntpAfter, ntpAfterHalves, ntpTimestamp, ntpUnwrap, replayTimestampOf } from '../../control/wire/auth/replay.js';
 
 describe('NTP timestamps', () => {
   it('known values: the Unix epoch, 2000-01-01, half a second', () => {
@@ -49,6 +49,14 @@ describe('ntpAfter', () => {
   it('orders timestamps as their unwrapped values do, across the 2036 era boundary', () => {
     for (const a of EDGES) for (const b of EDGES) expect(ntpAfter(a, b), `${a} ${b}`).toBe(ntpUnwrap(a) > ntpUnwrap(b));
     fc.assert(fc.property(u64, u64, (a, b) => ntpAfter(a, b) === ntpUnwrap(a) > ntpUnwrap(b)), { numRuns: 20_000 });
+  });
+
+  it('orders timestamps given as their 32-bit halves as it orders them whole (ntpAfterHalves)', () => {
+    const halves = (t: bigint) => [Number(t >> 32n), Number(t & 0xffffffffn)] as const;
+    const agree = (a: bigint, b: bigint) => ntpAfterHalves(...halves(a), ...halves(b)) === ntpAfter(a, b);
+    for (const a of EDGES) for (const b of EDGES) expect(agree(a, b), `${a} ${b}`).toBe(true);
+    fc.assert(fc.property(u64, u64, agree), { numRuns: 20_000 });
+    fc.assert(fc.property(u64, fc.nat(0xffffffff), fc.nat(0xffffffff), (a, dh, dl) => agree(a, BigInt.asUintN(64, a + (BigInt(dh % 3) << 32n) + BigInt(dl % 3) - 1n))), { numRuns: 5_000 }); // neighbours: equal halves
   });
 
   it('takes a negative (signed) 64-bit value as ntpUnwrap does', () => {

@@ -48,6 +48,12 @@ export function ntpAfter(a: bigint, b: bigint): boolean {
   return xEra0 === yEra0 ? x > y : yEra0;
 }
 
+/** ntpAfter() of timestamps given as their 32-bit halves (numbers): no bigint made (control/ha/in-place.ts keeps them so). */
+export function ntpAfterHalves(aHigh: number, aLow: number, bHigh: number, bLow: number): boolean {
+  const aEra0 = aHigh >= 2 ** 31, bEra0 = bHigh >= 2 ** 31;
+  return aEra0 === bEra0 ? aHigh > bHigh || (aHigh === bHigh && aLow > bLow) : bEra0;
+}
+
 /** Unix time in ms (rounded to the nearest ms) of an NTP timestamp. */
 export function fromNtp(timestamp: bigint): number {
   const t = ntpUnwrap(timestamp);
