@@ -253,7 +253,7 @@ export async function measureHomeAgent(log: (s: string) => void): Promise<HomeAg
     const problems: string[] = [];
     // logged as dsmipd logs at tens of thousands of BUs a second (--log-level warn): an accepted BU's info line is not even read
     const onEvent = (e: string, level: string) => { if (level !== 'info' && problems.length < 5) problems.push(e); };
-    daemon = new HomeAgentDaemon(config, dp, { journal: join(journalDir, 'bindings.journal'), log: onEvent });
+    daemon = new HomeAgentDaemon(config, dp, { journal: join(journalDir, 'bindings.journal'), log: onEvent, logLevel: 'warn' });
     const d = daemon;
     lab.within(ns, () => d.start());
     pinThread([0]);

@@ -362,13 +362,14 @@ enum { GROUP = 32 };
 /**
  * Checks n captured frames (Ethernet; frame k is frames[ends[k-1]..ends[k]),
  * ends[-1] being 0) against their nodes' templates: out[k] says what frame
- * k is, its BA written into bas (room bytes; a BA that does not fit is not
- * predicted). Returns the number predicted. In groups, three passes each:
- * the SPIs' places fetched, then their templates, then the work.
+ * k is, its BA written into bas from at on (room bytes in all; a BA that
+ * does not fit is not predicted; ba_at counts from bas). Returns the number
+ * predicted. In groups, three passes each: the SPIs' places fetched, then
+ * their templates, then the work.
  */
-uint32_t predictor_check(const struct predictor *p, const uint8_t *frames, const uint32_t *ends, uint32_t n, struct predicted *out, uint8_t *bas, uint32_t room)
+uint32_t predictor_check(const struct predictor *p, const uint8_t *frames, const uint32_t *ends, uint32_t n, struct predicted *out, uint8_t *bas, uint32_t at, uint32_t room)
 {
-	uint32_t count = 0, used = 0;
+	uint32_t count = 0, used = at;
 	for (uint32_t first = 0; first < n; first += GROUP) {
 		uint32_t m = n - first < GROUP ? n - first : GROUP, len[GROUP];
 		const uint8_t *packet[GROUP];

@@ -52,7 +52,7 @@ const dataPlane = DataPlane.open({ instance: values.instance, role: 'anchor', ic
 for (const ifname of values.attach.split(',').filter(Boolean)) log.info({ ifname, mode: dataPlane.attach(ifname) }, 'attached');
 if (values['tc-egress']) dataPlane.attachTcEgress(values['tc-egress']);
 const daemon = new HomeAgentDaemon(config, dataPlane, {
-  log: (event, level) => log[level](event), configPath: values.config,
+  log: (event, level) => log[level](event), logLevel: values['log-level'] === 'warn' ? 'warn' : 'info', configPath: values.config,
   ...(values.capture && { capture: values.capture }), ...(values.journal && { journal: values.journal }),
 });
 daemon.start();

@@ -100,6 +100,15 @@ export type Tunnel =
   | { format: 'ip6' | 'ip4'; local: string; remote: string; mtu?: number }
   | { format: 'udp4' | 'udp4-tlv'; local: string; remote: string; localPort: number; remotePort: number; mtu?: number };
 
+/**
+ * A tunnel may write its remote address's bytes itself, under this symbol
+ * (a predicted move's, control/ha/in-place.ts, holds it as words): a move
+ * then writes its slot with no text made and parsed back.
+ */
+export const REMOTE_BYTES = Symbol('tunnel.remote, as bytes');
+export interface RemoteBytes { [REMOTE_BYTES](into: Uint8Array, at: number): void }
+const REMOTE_AT = layouts.tunnel.fields.remote!.offset;
+
 /** A binding as the data plane sees it: a tunnel and the addresses it carries. */
 export interface Binding {
   id: number;
@@ -320,16 +329,23 @@ export class DataPlane {
    * must follow a change being live (a BA) goes after.
    */
   batch<T>(fn: () => T): T {
-    this.batchDepth++;
+    this.beginBatch();
     try {
       return fn();
     } finally {
-      if (--this.batchDepth === 0) {
-        if (this.invalidationHeld) {
-          this.invalidationHeld = false;
-          this.invalidateCaches();
-        }
-      }
+      this.endBatch();
+    }
+  }
+
+  /** batch() in two calls, for a caller that would make a closure with each drain: each beginBatch() ends with an endBatch() (try/finally). */
+  beginBatch(): void {
+    this.batchDepth++;
+  }
+
+  endBatch(): void {
+    if (--this.batchDepth === 0 && this.invalidationHeld) {
+      this.invalidationHeld = false;
+      this.invalidateCaches();
     }
   }
 
@@ -675,10 +691,13 @@ export class DataPlane {
   private tunnelValue(b: Binding): Buffer {
     const t = b.tunnel;
     const udp = t.format === 'udp4' || t.format === 'udp4-tlv';
-    return encodeTunnel({
-      bindingId: b.id, format: t.format as TunnelFormatName, local: t.local, remote: t.remote,
+    const writesRemote = REMOTE_BYTES in t;
+    const value = encodeTunnel({
+      bindingId: b.id, format: t.format as TunnelFormatName, local: t.local, remote: writesRemote ? (t.format === 'ip6' ? '::' : '0.0.0.0') : t.remote,
       localPort: udp ? t.localPort : 0, remotePort: udp ? t.remotePort : 0, mtu: t.mtu ?? 0,
     }, this.tunnelScratch);
+    if (writesRemote) (t as Tunnel & RemoteBytes)[REMOTE_BYTES](value, REMOTE_AT);
+    return value;
   }
 
   /**

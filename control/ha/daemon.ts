@@ -18,7 +18,7 @@ import { dadSolicitation, gratuitousArp, solicitedNode, unsolicitedNeighborAdver
 import { SignallingCapture } from '../signalling/capture.js';
 import { BindingJournal, copySizeFor } from './journal.js';
 import { SourceRateLimiter } from './rate-limit.js';
-import { frameSource, SignallingChannel, unwrapSignal, type SignalPacket } from '../signalling/channel.js';
+import { frameSource, SignallingChannel, unwrapSignal, type SendRefusal, type SignalPacket } from '../signalling/channel.js';
 import type { SignalFrame } from '../dataplane/signals.js';
 import { discardReason, encodeSignalling6, encodeTunnelled6 } from '../wire/ip/signalling.js';
 import { IcmpErrorLimit, parameterProblemFor } from '../wire/ip/icmp6.js';
@@ -68,6 +68,8 @@ export interface DaemonOptions {
   now?: () => number;
   /** Every event, with how much it matters: 'warn' for refusals, discards and failures, 'info' for the rest. */
   log?: (event: string, level: LogLevel) => void;
+  /** The least level log takes (default info); below it an event is not made at all (an accepted BU's: one with each BU). */
+  logLevel?: LogLevel;
   /** Writes every signalling packet received and sent to this pcap file. */
   capture?: string;
   /** Keeps the binding cache in this file, and rebuilds it from there at start (see journal.ts). */
@@ -146,12 +148,14 @@ export class HomeAgentDaemon {
   private readonly proxied = new Map<number, readonly string[]>();
   private readonly now: () => number;
   private readonly log: (event: string, level?: LogLevel) => void;
+  private readonly logsInfo: boolean;
 
   constructor(readonly config: HomeAgentConfig, private readonly dataPlane: DataPlane, private readonly options: DaemonOptions = {}) {
     this.homeAgent = new HomeAgent(config, (nai, entry) => (this.deferred ? this.deferred.push({ nai, entry }) : this.journalled(nai, entry)));
     this.now = options.now ?? Date.now;
     const log = options.log ?? (() => {});
-    this.log = (event, level = 'info') => log(event, level);
+    this.logsInfo = options.logLevel !== 'warn';
+    this.log = (event, level = 'info') => (level === 'warn' || this.logsInfo) && log(event, level);
     this.limiter = new SourceRateLimiter({ rate: config.policy.signallingRate, burst: config.policy.signallingBurst, maxSources: MAX_RATE_SOURCES });
   }
 
@@ -235,13 +239,24 @@ export class HomeAgentDaemon {
 
   /** A change to the binding cache into the journal; one it cannot take still holds: the node is served, and the journal repaired later (counted, logged). */
   private journalled(nai: string, entry: BindingCacheEntry | undefined): void {
-    this.guarded('journal', `journalling ${nai}`, () => this.journal?.record(nai, entry, () => this.homeAgent.entries()));
+    try { // (not guarded(): with every BU, its closure and message would be garbage for the scavenger)
+      this.journal?.record(nai, entry, this.cacheEntries);
+    } catch (err) {
+      this.failed('journal', `journalling ${nai}`, err);
+    }
   }
+
+  /** A chunk's frames and outcomes (handleChunk()): kept, not made with each drain. */
+  private readonly chunkFrames: (Buffer | undefined)[] = [];
+  private readonly outcomes: (Outcome | undefined)[] = [];
+
+  /** What the journal rewrites itself from, when it must. */
+  private readonly cacheEntries = (): Iterable<BindingCacheEntry> => this.homeAgent.entries();
 
   /** After a failed write, the journal rewritten whole (its own backoff spaces the attempts while writes keep failing). */
   private repairJournal(): void {
     this.guarded('journal', 'rewriting the journal', () => {
-      if (this.journal?.repair(() => this.homeAgent.entries(), this.now())) this.log('journal rewritten whole after a failed write');
+      if (this.journal?.repair(this.cacheEntries, this.now())) this.log('journal rewritten whole after a failed write');
     });
   }
 
@@ -265,26 +280,46 @@ export class HomeAgentDaemon {
    * BA. (Chunks bound how long a BA waits for the others of its batch.)
    */
   handleBatch(packets: readonly Arrival[]): void {
-    for (let i = 0; i < packets.length; i += CHUNK) {
-      const chunk = packets.slice(i, i + CHUNK);
-      let predicted = this.predictGuarded(chunk), from = 0; // predicted[k - from]: chunk[k]'s
-      let templates = this.homeAgent.templateGeneration;
-      const outcomes = this.dataPlane.batch(() => chunk.map((p, k) => {
-        if (this.homeAgent.templateGeneration !== templates) { // an earlier BU of the chunk made a template: the rest checked again, against the templates as they are now
-          templates = this.homeAgent.templateGeneration;
-          predicted = this.predictGuarded(chunk.slice(k));
-          from = k;
-        }
-        return this.answerGuarded(p, predicted[k - from]);
-      }));
-      this.sendAll(outcomes.map((o) => o && this.settled(o)));
-    }
+    for (let i = 0; i < packets.length; i += CHUNK) this.handleChunk(packets, i, Math.min(packets.length, i + CHUNK));
   }
 
-  /** The chunk's frames its nodes' predictions answer (HomeAgent.predictBatch()); none if that fails (counted, logged: the general path answers them). */
-  private predictGuarded(chunk: readonly Arrival[]): readonly (PredictedBu | undefined)[] {
+  /**
+   * packets[start..end), a chunk. Its arrays are the daemon's own, reused:
+   * at 50,000 BUs a second a drain is a BU or two, and what each drain made
+   * (arrays, closures, views) was much of what a BU left for the scavenger.
+   */
+  private handleChunk(packets: readonly Arrival[], start: number, end: number): void {
+    let predicted = this.predictGuarded(packets, start, end), from = start; // predicted[k - from]: packets[k]'s
+    let templates = this.homeAgent.templateGeneration;
+    const outcomes = this.outcomes;
+    outcomes.length = 0;
+    this.dataPlane.beginBatch();
     try {
-      return this.homeAgent.predictBatch(chunk.map((a) => ('frame' in a ? a.frame : undefined)));
+      for (let k = start; k < end; k++) {
+        if (this.homeAgent.templateGeneration !== templates) { // an earlier BU of the chunk made a template: the rest checked again, against the templates as they are now
+          templates = this.homeAgent.templateGeneration;
+          predicted = this.predictGuarded(packets, k, end);
+          from = k;
+        }
+        outcomes.push(this.answerGuarded(packets[k]!, predicted[k - from]));
+      }
+    } finally {
+      this.dataPlane.endBatch();
+    }
+    for (const o of outcomes) if (o) this.settled(o);
+    this.sendAll(outcomes);
+  }
+
+  /** The frames of packets[start..end) its nodes' predictions answer (HomeAgent.predictBatch()); none if that fails (counted, logged: the general path answers them). */
+  private predictGuarded(packets: readonly Arrival[], start: number, end: number): readonly (PredictedBu | undefined)[] {
+    const frames = this.chunkFrames;
+    frames.length = 0;
+    for (let k = start; k < end; k++) {
+      const a = packets[k]!;
+      frames.push('frame' in a ? a.frame : undefined);
+    }
+    try {
+      return this.homeAgent.predictBatch(frames);
     } catch (err) {
       this.failed('internal', 'predicting BUs', err);
       return [];
@@ -514,7 +549,7 @@ export class HomeAgentDaemon {
   private settled(outcome: Outcome): Outcome {
     const status = outcome.status ?? -1;
     if (status < 0 || status >= 128) this.logRefusal(outcome.event);
-    else this.log(outcome.event, 'info');
+    else if (this.logsInfo) this.log(outcome.event, 'info'); // (a predicted BU's event is made when read: PredictedOutcome)
     this.answered.set(status, (this.answered.get(status) ?? 0) + 1);
     return outcome;
   }
@@ -659,7 +694,9 @@ export class HomeAgentDaemon {
   private sendAll(outcomes: readonly (Outcome | undefined)[]): void {
     const channel = this.channel;
     if (!channel) return;
-    const refused = channel.sendTogether(() => {
+    channel.hold(); // (sendTogether() in two calls: no closure with each drain)
+    let refused: readonly SendRefusal[];
+    try {
       for (const o of outcomes) {
         if (o?.icmp) channel.sendIpv6(o.icmp);
         if (!o?.reply) continue;
@@ -669,7 +706,9 @@ export class HomeAgentDaemon {
           this.failed('send', `reply to ${o.reply.route.dst} not sent`, err);
         }
       }
-    });
+    } finally {
+      refused = channel.release();
+    }
     for (const { packet, error } of refused) this.failed('send', `reply to ${packetDestination(packet)} not sent`, error);
   }
 

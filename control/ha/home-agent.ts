@@ -35,8 +35,8 @@ import { BaStatus, BeStatus, Ipv4AckStatus } from '../wire/mh/constants.js';
 import { prefixesOverlap, staticIpv4, type HomeAgentConfig, type MobileNodeProfile } from './config.js';
 import { DueWheel } from './due.js';
 import { AddressPool } from './pool.js';
-import { BuTemplate, CARE_OF_AT, careOfOf, fromCareOf, mhOf, Predictor, type PredictedBu } from './prediction.js';
-import { careOfInPlace, copyEntry, inPlaceEntry, isStamped, laterThanStamp, raiseStamp, readStamp, setCareOfBytes, setStampHalves, STAMP_HIGH, STAMP_LOW, stampHalves, writeStamp } from './in-place.js';
+import { BuTemplate, CARE_OF_AT, fromCareOf, mhOf, Predictor, type PredictedBu } from './prediction.js';
+import { careOfInPlace, copyEntry, inPlaceEntry, isStamped, laterThanStamp, putWord, raiseStamp, readStamp, setCareOfBytes, setStampHalves, STAMP_HIGH, STAMP_LOW, word, writeStamp, type Stamped } from './in-place.js';
 
 export const DSMIP_PORT = DSMIP6_UDP_PORT;
 /** Unspecified and loopback, multicast, link-local, IPv4-mapped: no care-of address. */
@@ -190,13 +190,13 @@ function reindex(index: Map<string, NodeState>, node: NodeState, before: string 
 }
 
 /** An entry's care-of address changed in place, and its tunnel's remote end and route's destination, the same address, with it. */
-function moveTo(e: BindingCacheEntry, careOf: string | Uint8Array): void {
+function moveTo(e: BindingCacheEntry, careOf: string | Uint8Array, at = 0): void {
   if (careOfInPlace(e)) { // (one address behind all three: in-place.ts)
     if (typeof careOf === 'string') e.careOf = careOf;
-    else setCareOfBytes(e, careOf, 0, 6);
+    else setCareOfBytes(e, careOf, at, 6);
     return;
   }
-  const text = typeof careOf === 'string' ? careOf : formatAddr(careOf, 6);
+  const text = typeof careOf === 'string' ? careOf : formatAddr(careOf, 6, at);
   e.careOf = text;
   e.tunnel.remote = text; // (the binding's tunnel: the same object, made so)
   e.route.dst = text;
@@ -259,6 +259,78 @@ class NodeState {
 
   set lastTimestamp(t: bigint) {
     writeStamp(this, t);
+  }
+}
+
+/**
+ * A predicted BU's outcome (HomeAgent.predictedUpdate()), made before its
+ * entry is changed in place: what the entry held is kept here, in small
+ * integers (which an object holds with nothing allocated), to put it back
+ * if the data plane refuses the change (onDataPlaneFailure()). What only a
+ * reader needs is made when read: the event, logged at info (which a daemon
+ * at tens of thousands of BUs a second does not log), and the BA's MH (the
+ * BA leaves whole, as its packet). A predicted BU so leaves the scavenger
+ * a few small objects where it left ~1 KB of strings, views and closures.
+ */
+class PredictedOutcome implements Outcome {
+  readonly status = BaStatus.accepted;
+  readonly dataPlane: Outcome['dataPlane'];
+  readonly reply: PredictedReply;
+  readonly moved: true | undefined;
+  /** The entry before: its sequence number, lifetime's end, timestamp's halves (as int32), refresh flag; its care-of address's words (as int32, a move's). */
+  private readonly sequence: number;
+  private readonly expiresMs: number;
+  private readonly stampHigh: number;
+  private readonly stampLow: number;
+  private readonly refreshRequested: boolean;
+  private readonly careOf0: number;
+  private readonly careOf1: number;
+  private readonly careOf2: number;
+  private readonly careOf3: number;
+
+  constructor(
+    private readonly refuse: (node: NodeState, entry: BindingCacheEntry, bu: PredictedBu, nowMs: number) => Outcome,
+    private readonly node: NodeState, private readonly entry: BindingCacheEntry & Stamped, private readonly bu: PredictedBu, moved: boolean, private readonly nowMs: number,
+  ) {
+    this.dataPlane = [{ install: entry.binding }];
+    this.reply = new PredictedReply(bu.ba, entry.route, node.templateBaMhAt);
+    this.moved = moved || undefined;
+    this.sequence = entry.sequence;
+    this.expiresMs = entry.expiresMs;
+    this.stampHigh = entry[STAMP_HIGH] | 0;
+    this.stampLow = entry[STAMP_LOW] | 0;
+    this.refreshRequested = entry.refreshRequested;
+    const was = node.careOf; // (the entry's care-of address: predictedUpdate() checks that the template's entry is the node's)
+    this.careOf0 = word(was, 0) | 0;
+    this.careOf1 = word(was, 4) | 0;
+    this.careOf2 = word(was, 8) | 0;
+    this.careOf3 = word(was, 12) | 0;
+  }
+
+  get event(): string {
+    return `registered ${this.node.profile.nai} at ${formatAddr(this.bu.frame, 6, CARE_OF_AT)} (${this.entry.tunnel.format})`;
+  }
+
+  /** As register()'s: the entry as it was, and a BA of the general path's making (143). */
+  onDataPlaneFailure(): Outcome {
+    const e = this.entry;
+    if (this.moved) {
+      const was = new Uint8Array(16);
+      [this.careOf0, this.careOf1, this.careOf2, this.careOf3].forEach((w, i) => putWord(was, 4 * i, w));
+      moveTo(e, was);
+    }
+    Object.assign(e, { sequence: this.sequence, expiresMs: this.expiresMs, refreshRequested: this.refreshRequested });
+    setStampHalves(e, this.stampHigh >>> 0, this.stampLow >>> 0);
+    return this.refuse(this.node, e, this.bu, this.nowMs);
+  }
+}
+
+/** A predicted BU's BA: its IPv6 packet, made; its MH a view of it when asked for. */
+class PredictedReply {
+  constructor(readonly packet: Buffer, readonly route: ReplyRoute, private readonly mhAt: number) {}
+
+  get mh(): Buffer {
+    return this.packet.subarray(this.mhAt);
   }
 }
 
@@ -600,8 +672,9 @@ export class HomeAgent {
    * Of captured frames (Ethernet; undefined: none there), which are their
    * nodes' predicted BUs, authentic: each to predictedUpdate(), in order
    * (the byte work on all of them in one native call, Predictor.check()).
+   * Good until the next call.
    */
-  predictBatch(frames: readonly (Buffer | undefined)[]): (PredictedBu | undefined)[] {
+  predictBatch(frames: readonly (Buffer | undefined)[]): readonly (PredictedBu | undefined)[] {
     return this.predicted.size ? this.predictor.check(frames) : frames.map(() => undefined);
   }
 
@@ -636,32 +709,34 @@ export class HomeAgent {
     // lives on, for the scavenger to copy and the mark-compact to mark (a move made four, ~400 bytes,
     // and they cost more than making them; a new care-of address or timestamp, ~1 µs of a pause each).
     const entry = previous;
-    const before = { careOf: moved ? entry.careOf : undefined, sequence: entry.sequence, expiresMs: entry.expiresMs, stamp: stampHalves(entry), refreshRequested: entry.refreshRequested };
-    if (moved) moveTo(entry, careOfOf(bu));
+    const outcome = new PredictedOutcome(this.refusePredicted, node, entry, bu, moved, nowMs); // (what the entry was, first)
+    if (moved) {
+      moveTo(entry, bu.frame, CARE_OF_AT);
+      for (let i = 0; i < 16; i++) node.careOf[i] = bu.frame[CARE_OF_AT + i]!;
+    }
     entry.sequence = bu.sequence;
     entry.expiresMs = nowMs + entry.lifetime * 1000;
     setStampHalves(entry, bu.timestampHigh, bu.timestampLow);
     entry.refreshRequested = false;
     this.put(node, entry);
-    if (moved) node.careOf.set(careOfOf(bu));
-    const careOf = entry.careOf;
-    const nai = node.profile.nai;
-    return {
-      dataPlane: [{ install: entry.binding }], ...(moved && { moved }),
-      reply: { mh: bu.ba.subarray(node.templateBaMhAt), route: entry.route, packet: bu.ba }, status: BaStatus.accepted, event: `registered ${nai} at ${careOf} (${entry.tunnel.format})`,
-      onDataPlaneFailure: () => { // as register()'s: the entry as it was, and a BA of the general path's making; the node's next BU takes the general path
-        if (before.careOf !== undefined) moveTo(entry, before.careOf);
-        Object.assign(entry, { sequence: before.sequence, expiresMs: before.expiresMs, refreshRequested: before.refreshRequested });
-        setStampHalves(entry, ...before.stamp);
-        this.forget(node);
-        this.put(node, entry);
-        const mh = mhOf(bu, node.templateBuMhAt);
-        const received: ReceivedBu = { transport: 'ipv6', outer: { src: careOf, dst: entry.route.src }, ipv6Src: careOf, homeAddressOption: entry.homeAddress, mh, nowMs };
-        const refused = this.acknowledge(received, decodeMobilityHeader(mh) as BindingUpdate, node, entry.homeAddress, careOf, BaStatus.forwardingSetupFailed);
-        return { ...refused, event: `forwarding setup failed for ${nai}` };
-      },
-    };
+    return outcome;
   }
+
+  /**
+   * A predicted BU the data plane could not make live, its entry put back
+   * as it was (PredictedOutcome.onDataPlaneFailure()): refused as register()
+   * refuses one (143), with a BA of the general path's making; the node's
+   * next BU takes the general path.
+   */
+  private readonly refusePredicted = (node: NodeState, entry: BindingCacheEntry, bu: PredictedBu, nowMs: number): Outcome => {
+    this.forget(node);
+    this.put(node, entry);
+    const careOf = formatAddr(bu.frame, 6, CARE_OF_AT);
+    const mh = mhOf(bu, node.templateBuMhAt);
+    const received: ReceivedBu = { transport: 'ipv6', outer: { src: careOf, dst: entry.route.src }, ipv6Src: careOf, homeAddressOption: entry.homeAddress, mh, nowMs };
+    const refused = this.acknowledge(received, decodeMobilityHeader(mh) as BindingUpdate, node, entry.homeAddress, careOf, BaStatus.forwardingSetupFailed);
+    return { ...refused, event: `forwarding setup failed for ${node.profile.nai}` };
+  };
 
   /**
    * Would this BU get past authentication and replay protection now? Only

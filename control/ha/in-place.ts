@@ -18,7 +18,7 @@
  * entry. Only entries register() makes are kept so: the ones predicted BUs
  * update (HomeAgent.predictedUpdate()).
  */
-import type { Tunnel } from '../dataplane/dataplane.js';
+import { REMOTE_BYTES, type Tunnel } from '../dataplane/dataplane.js';
 import { formatAddr, writeAddr } from '../dataplane/layout.js';
 import { ntpAfterHalves } from '../wire/auth/replay.js';
 import type { BindingCacheEntry, ReplyRoute } from './home-agent.js';
@@ -26,7 +26,11 @@ import type { BindingCacheEntry, ReplyRoute } from './home-agent.js';
 /** A timestamp's halves (NaN: none yet); a class may declare them (NodeState). */
 export const STAMP_HIGH = Symbol('lastTimestamp >> 32');
 export const STAMP_LOW = Symbol('lastTimestamp & 0xffffffff');
-/** The care-of address: its family (4, 6) and four 32-bit words, big-endian (an IPv4 address in the first). */
+/**
+ * The care-of address: its family (4, 6) and four 32-bit words, big-endian
+ * (an IPv4 address in the first), as int32: small integers, held in the
+ * entry itself (a double is a box of its own, one more cache miss a read).
+ */
 const FAMILY = Symbol('care-of family');
 const W0 = Symbol('care-of word 0'), W1 = Symbol('care-of word 1'), W2 = Symbol('care-of word 2'), W3 = Symbol('care-of word 3');
 /** On a tunnel or route whose address is its entry's care-of address: that entry. */
@@ -50,7 +54,6 @@ export function writeStamp(o: Stamped, t: bigint): void {
 }
 
 export const isStamped = (o: object): o is Stamped => STAMP_HIGH in o;
-export const stampHalves = (o: Stamped): readonly [number, number] => [o[STAMP_HIGH], o[STAMP_LOW]];
 
 export function setStampHalves(o: Stamped, high: number, low: number): void {
   o[STAMP_HIGH] = high;
@@ -62,12 +65,17 @@ export const laterThanStamp = (high: number, low: number, o: Stamped): boolean =
 
 /** o (a node) takes e's timestamp if it is later: the newest its entries held. */
 export function raiseStamp(o: Stamped, e: BindingCacheEntry): void {
-  const [high, low] = isStamped(e) ? stampHalves(e) : halves(e.lastTimestamp);
-  if (laterThanStamp(high, low, o)) setStampHalves(o, high, low);
+  if (!isStamped(e)) {
+    const [high, low] = halves(e.lastTimestamp);
+    if (laterThanStamp(high, low, o)) setStampHalves(o, high, low);
+  } else if (laterThanStamp(e[STAMP_HIGH], e[STAMP_LOW], o)) { // (with every predicted BU: no pair made)
+    setStampHalves(o, e[STAMP_HIGH], e[STAMP_LOW]);
+  }
 }
 
 const scratch = new Uint8Array(16);
-const word = (b: Uint8Array, k: number) => ((b[k]! << 24) >>> 0) + (b[k + 1]! << 16) + (b[k + 2]! << 8) + b[k + 3]!;
+/** The big-endian 32-bit word at b[k..k+3], unsigned. */
+export const word = (b: Uint8Array, k: number) => ((b[k]! << 24) >>> 0) + (b[k + 1]! << 16) + (b[k + 2]! << 8) + b[k + 3]!;
 
 function readCareOf(h: CareOfHolder): string {
   copyCareOf(h, scratch, 0);
@@ -77,10 +85,10 @@ function readCareOf(h: CareOfHolder): string {
 /** The care-of address from its bytes (4 or 16 of them from `at`). */
 export function setCareOfBytes(h: CareOfHolder, bytes: Uint8Array, at: number, family: 4 | 6): void {
   h[FAMILY] = family;
-  h[W0] = word(bytes, at);
-  h[W1] = family === 4 ? 0 : word(bytes, at + 4);
-  h[W2] = family === 4 ? 0 : word(bytes, at + 8);
-  h[W3] = family === 4 ? 0 : word(bytes, at + 12);
+  h[W0] = word(bytes, at) | 0;
+  h[W1] = family === 4 ? 0 : word(bytes, at + 4) | 0;
+  h[W2] = family === 4 ? 0 : word(bytes, at + 8) | 0;
+  h[W3] = family === 4 ? 0 : word(bytes, at + 12) | 0;
 }
 
 /** The in-place care-of address's bytes into `into` at `at`; their count. */
@@ -93,7 +101,8 @@ export function copyCareOf(h: CareOfHolder, into: Uint8Array, at: number): 4 | 1
   return 16;
 }
 
-function putWord(into: Uint8Array, at: number, w: number): void {
+/** A 32-bit word (unsigned or int32 alike) into into[at..at+3], big-endian. */
+export function putWord(into: Uint8Array, at: number, w: number): void {
   into[at] = w >>> 24;
   into[at + 1] = (w >>> 16) & 0xff;
   into[at + 2] = (w >>> 8) & 0xff;
@@ -107,6 +116,10 @@ function writeCareOfText(h: CareOfHolder, text: string): void {
 const entryCareOf = accessor<CareOfHolder>(function () { return readCareOf(this); }, function (v: string) { writeCareOfText(this, v); });
 /** A tunnel's remote end, a route's destination: its holder's care-of address. */
 const heldCareOf = accessor<{ [HOLDER]: CareOfHolder }>(function () { return readCareOf(this[HOLDER]); }, function (v: string) { writeCareOfText(this[HOLDER], v); });
+/** The data plane writes a tunnel's remote end so (REMOTE_BYTES): its holder's care-of address, copied. */
+function heldCareOfBytes(this: { [HOLDER]: CareOfHolder }, into: Uint8Array, at: number): void {
+  copyCareOf(this[HOLDER], into, at);
+}
 const entryStamp = accessor<Stamped>(function () { return readStamp(this); }, function (t: bigint) { writeStamp(this, t); });
 
 /**
@@ -122,11 +135,11 @@ export function inPlaceEntry(fields: Omit<BindingCacheEntry, 'lastTimestamp'>, l
   const e = Object.defineProperties(rest, { [STAMP_HIGH]: hidden(NaN), [STAMP_LOW]: hidden(NaN), lastTimestamp: entryStamp }) as InPlaceEntry;
   writeStamp(e, lastTimestamp);
   if (!bound) return Object.assign(e, { careOf, tunnel, route });
-  Object.defineProperties(e, { [FAMILY]: hidden(6), [W0]: hidden(NaN), [W1]: hidden(NaN), [W2]: hidden(NaN), [W3]: hidden(NaN), careOf: entryCareOf });
+  Object.defineProperties(e, { [FAMILY]: hidden(6), [W0]: hidden(0), [W1]: hidden(0), [W2]: hidden(0), [W3]: hidden(0), careOf: entryCareOf });
   writeCareOfText(e as InPlaceEntry & CareOfHolder, careOf);
   const { remote: _remote, ...tunnelRest } = tunnel;
   const { dst: _dst, ...routeRest } = route;
-  e.tunnel = Object.defineProperties(tunnelRest, { [HOLDER]: hidden(e), remote: heldCareOf }) as Tunnel;
+  e.tunnel = Object.defineProperties(tunnelRest, { [HOLDER]: hidden(e), remote: heldCareOf, [REMOTE_BYTES]: hidden(heldCareOfBytes) }) as Tunnel;
   e.route = Object.defineProperties(routeRest, { [HOLDER]: hidden(e), dst: heldCareOf }) as ReplyRoute;
   e.binding.tunnel = e.tunnel;
   return e;

@@ -40,7 +40,7 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, renameSync, r
 import { MappedFile, reserveFile } from '../sys/libc.js';
 import { Checker } from '../config/checker.js';
 import { MAX_BINDINGS } from '../dataplane/dataplane.js';
-import { careOfInPlace, copyCareOf, isStamped, stampHalves } from './in-place.js';
+import { careOfInPlace, copyCareOf, isStamped, STAMP_HIGH, STAMP_LOW } from './in-place.js';
 import { formatAddr, TunnelFormat, writeAddr } from '../dataplane/layout.js';
 import type { BindingCacheEntry } from './home-agent.js';
 
@@ -138,9 +138,8 @@ function writeTail(view: DataView, bytes: Uint8Array, at: number, e: BindingCach
   view.setUint16(at + TAIL.sequence, e.sequence, true);
   view.setFloat64(at + TAIL.expiresMs, e.expiresMs, true);
   if (isStamped(e)) { // (its halves: no bigint made)
-    const [high, low] = stampHalves(e);
-    view.setUint32(at + TAIL.lastTimestamp, low, true);
-    view.setUint32(at + TAIL.lastTimestamp + 4, high, true);
+    view.setUint32(at + TAIL.lastTimestamp, e[STAMP_LOW], true);
+    view.setUint32(at + TAIL.lastTimestamp + 4, e[STAMP_HIGH], true);
   } else {
     view.setBigUint64(at + TAIL.lastTimestamp, e.lastTimestamp, true);
   }

@@ -53,7 +53,7 @@ const predictorFree = lib.func('void predictor_free(void *p)');
 const predictorSet = lib.func('int predictor_set(void *p, uint32_t slot, uint32_t generation, uint32_t spi, const void *key, const uint8_t *home, '
   + 'const uint8_t *bu, uint32_t bu_len, uint32_t bu_mh_at, uint32_t bu_ts_at, const uint8_t *ba, uint32_t ba_len, uint32_t ba_mh_at, uint32_t ba_ts_at)');
 const predictorClear = lib.func('void predictor_clear(void *p, uint32_t slot)');
-const predictorCheck = lib.func('uint32_t predictor_check(void *p, const uint8_t *frames, const uint32_t *ends, uint32_t n, void *out, uint8_t *bas, uint32_t room)');
+const predictorCheck = lib.func('uint32_t predictor_check(void *p, const uint8_t *frames, const uint32_t *ends, uint32_t n, void *out, uint8_t *bas, uint32_t at, uint32_t room)');
 const freed = new FinalizationRegistry<unknown>((handle) => predictorFree(handle));
 
 /** Where the timestamp of an MH's first Replay Protection option is, if its one MN-HA option ends it; undefined if not so. */
@@ -99,21 +99,27 @@ export class BuTemplate {
 }
 
 /** A captured frame the Predictor found to be its node's predicted BU, authentic: its fields, and its BA made. */
-export interface PredictedBu {
-  /** The template's: its node's binding id, and which of its templates (Predictor.set()). */
-  slot: number;
-  generation: number;
-  sequence: number;
-  timestamp: bigint;
-  /** Its halves, as numbers (in-place.ts compares and keeps them with no bigint made). */
-  timestampHigh: number;
-  timestampLow: number;
-  /** The timestamp as Unix time in ms (fromNtp()'s, made natively). */
-  timestampMs: number;
-  /** As captured (Ethernet); its BU's care-of address, its IPv6 source, at CARE_OF_AT. */
-  frame: Buffer;
-  /** Its BA: the template's with its care-of address, sequence number, timestamp, authenticator and checksum. */
-  ba: Buffer;
+export class PredictedBu {
+  constructor(
+    /** The template's: its node's binding id, and which of its templates (Predictor.set()). */
+    readonly slot: number,
+    readonly generation: number,
+    readonly sequence: number,
+    /** The timestamp's halves, as numbers: what in-place.ts compares and keeps (no bigint made). */
+    readonly timestampHigh: number,
+    readonly timestampLow: number,
+    /** The timestamp as Unix time in ms (fromNtp()'s, made natively). */
+    readonly timestampMs: number,
+    /** As captured (Ethernet); its BU's care-of address, its IPv6 source, at CARE_OF_AT. */
+    readonly frame: Buffer,
+    /** Its BA: the template's with its care-of address, sequence number, timestamp, authenticator and checksum. */
+    readonly ba: Buffer,
+  ) {}
+
+  /** The timestamp, made when asked for. */
+  get timestamp(): bigint {
+    return (BigInt(this.timestampHigh) << 32n) | BigInt(this.timestampLow);
+  }
 }
 
 /** Where a predicted BU's frame has its care-of address (its IPv6 source). */
@@ -127,9 +133,6 @@ export function fromCareOf(p: PredictedBu, careOf: Uint8Array): boolean {
 
 /** The frame's MH, which starts mhAt into its IPv6 packet and ends it. */
 export const mhOf = (p: PredictedBu, mhAt: number): Buffer => p.frame.subarray(FRAME_IP_AT + mhAt, FRAME_IP_AT + IPV6_HEADER_LENGTH + p.frame.readUInt16BE(FRAME_IP_AT + 4));
-
-/** The frame's care-of address (a view of it). */
-export const careOfOf = (p: PredictedBu): Buffer => p.frame.subarray(CARE_OF_AT, CARE_OF_AT + 16);
 
 /** A BA, at most: its template is an IPv6 packet within the minimum MTU (longer ones are not predicted). */
 const BA_ROOM = 1280;
@@ -151,10 +154,10 @@ const HIGH_WORD = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 1 : 0;
 /** 32-bit words a struct predicted takes. */
 const WORDS = predictedLayout.size / 4;
 
-/** Room for n struct predicted, seen as 32-, 16- and 64-bit words and doubles (host order, as the C writes them). */
-function predictedArrays(n: number): { u32: Uint32Array; u16: Uint16Array; u64: BigUint64Array; f64: Float64Array } {
+/** Room for n struct predicted, seen as 32- and 16-bit words and doubles (host order, as the C writes them). */
+function predictedArrays(n: number): { u32: Uint32Array; u16: Uint16Array; f64: Float64Array } {
   const bytes = new ArrayBuffer(n * predictedLayout.size);
-  return { u32: new Uint32Array(bytes), u16: new Uint16Array(bytes), u64: new BigUint64Array(bytes), f64: new Float64Array(bytes) };
+  return { u32: new Uint32Array(bytes), u16: new Uint16Array(bytes), f64: new Float64Array(bytes) };
 }
 
 /** The native predictor: every node's template by its slot (binding id), found by the SPI that ends its BUs. */
@@ -168,6 +171,8 @@ export class Predictor {
   private basUsed = 0;
   /** struct predicted, one a frame, as the words of each size its fields are. */
   private out = predictedArrays(16);
+  /** What check() found, one a frame. */
+  private readonly found: (PredictedBu | undefined)[] = [];
 
   constructor() {
     freed.register(this, this.handle);
@@ -183,8 +188,12 @@ export class Predictor {
     predictorClear(this.handle, slot);
   }
 
-  /** Each frame (undefined: none there) checked against its node's template: what it is if predicted. */
-  check(frames: readonly (Buffer | undefined)[]): (PredictedBu | undefined)[] {
+  /**
+   * Each frame (undefined: none there) checked against its node's template:
+   * what it is if predicted. The array is the predictor's, good until its
+   * next check (with each drain, no array or view made for the scavenger).
+   */
+  check(frames: readonly (Buffer | undefined)[]): readonly (PredictedBu | undefined)[] {
     const n = frames.length;
     this.room(frames);
     let end = 0;
@@ -198,20 +207,18 @@ export class Predictor {
       this.bas = Buffer.allocUnsafeSlow(Math.max(BA_ARENA, n * BA_ROOM));
       this.basUsed = 0;
     }
-    const bas = this.bas.subarray(this.basUsed);
-    const { u32, u16, u64, f64 } = this.out;
-    const found = predictorCheck(this.handle, this.frames, this.ends, n, u32, bas, bas.length) as number;
-    const result: (PredictedBu | undefined)[] = new Array(n).fill(undefined);
+    const { u32, u16, f64 } = this.out;
+    const found = predictorCheck(this.handle, this.frames, this.ends, n, u32, this.bas, this.basUsed, this.bas.length) as number;
+    const result = this.found;
+    result.length = n;
+    result.fill(undefined);
     for (let k = 0, w = 0; found > 0 && k < n; k++, w += WORDS) { // w: struct k's first 32-bit word
       const slot = u32[w + WORD.slot]!;
       if (slot === 0) continue;
       const at = u32[w + WORD.baAt]!, end = at + u16[2 * w + WORD.baLength]!;
-      result[k] = {
-        slot, generation: u32[w + WORD.generation]!, sequence: u16[2 * w + WORD.sequence]!, timestamp: u64[w / 2 + WORD.timestamp]!,
-        timestampHigh: u32[w + 2 * WORD.timestamp + HIGH_WORD]!, timestampLow: u32[w + 2 * WORD.timestamp + 1 - HIGH_WORD]!,
-        timestampMs: f64[w / 2 + WORD.timestampMs]!, frame: frames[k]!, ba: bas.subarray(at, end),
-      };
-      this.basUsed += end - at;
+      result[k] = new PredictedBu(slot, u32[w + WORD.generation]!, u16[2 * w + WORD.sequence]!, u32[w + 2 * WORD.timestamp + HIGH_WORD]!,
+        u32[w + 2 * WORD.timestamp + 1 - HIGH_WORD]!, f64[w / 2 + WORD.timestampMs]!, frames[k]!, this.bas.subarray(at, end));
+      this.basUsed = end;
     }
     return result;
   }

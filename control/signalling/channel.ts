@@ -103,11 +103,16 @@ export function frameSource(frame: Buffer): string | undefined {
 export const ipv6Destination = (packet: Buffer): Buffer => packet.subarray(24, 40);
 export const ipv4Destination = (packet: Buffer): Buffer => packet.subarray(16, 20);
 
+/** A packet the kernel would not send, and why. */
+export interface SendRefusal { packet: Buffer; error: Error }
+const NONE_REFUSED: readonly SendRefusal[] = Object.freeze([]);
+
 export class SignallingChannel {
   private readonly sockets: { 4: RawIpSocket; 6: RawIpSocket };
   private readonly tap?: SignallingTap;
-  /** Packets held by sendTogether(), by family. */
-  private queued: Record<4 | 6, Buffer[]> | null = null;
+  /** Packets held (hold(), sendTogether()), by family; how many holds are open. */
+  private readonly queued: Record<4 | 6, Buffer[]> = { 4: [], 6: [] };
+  private holds = 0;
 
   /** Opens raw sockets in the current network namespace and starts reading the data plane's signals. */
   constructor(private readonly dataPlane: DataPlane, handlers: ChannelHandlers | ((p: SignalPacket) => void)) {
@@ -135,7 +140,7 @@ export class SignallingChannel {
   /** Sends a whole IPv6 packet (its own header, any routing header, the MH) to its destination field. */
   sendIpv6(packet: Buffer): void {
     this.tap?.(packet, 'out');
-    if (this.queued) this.queued[6].push(packet);
+    if (this.holds) this.queued[6].push(packet);
     else this.sockets[6].send(packet, ipv6Destination(packet));
   }
 
@@ -144,7 +149,7 @@ export class SignallingChannel {
     if (addrFamily(o.dst) !== 4) throw new TypeError(`sendUdp4: not an IPv4 destination: ${o.dst}`);
     const packet = encodeSignalling4({ ...o, ipv6 });
     this.tap?.(packet, 'out');
-    if (this.queued) this.queued[4].push(packet);
+    if (this.holds) this.queued[4].push(packet);
     else this.sockets[4].send(packet, ipv4Destination(packet));
   }
 
@@ -153,22 +158,41 @@ export class SignallingChannel {
    * family for up to SEND_BATCH packets (a drain's BAs). A packet the kernel
    * refuses does not keep the others from going: returned, with why.
    */
-  sendTogether(fn: () => void): { packet: Buffer; error: Error }[] {
-    if (this.queued) {
-      fn();
-      return [];
-    }
-    const queued: Record<4 | 6, Buffer[]> = this.queued = { 4: [], 6: [] };
+  sendTogether(fn: () => void): readonly SendRefusal[] {
+    this.hold();
     try {
       fn();
-    } finally {
-      this.queued = null;
+    } catch (err) {
+      this.release(false);
+      throw err;
     }
-    return ([6, 4] as const).flatMap((family) => {
-      const packets = queued[family];
-      if (packets.length === 0) return [];
-      return this.sockets[family].sendMany(packets, family === 6 ? ipv6Destination : ipv4Destination).map((f) => ({ packet: packets[f.index]!, error: f.error }));
-    });
+    return this.release();
+  }
+
+  /** sendTogether() in two calls (no closure made with each drain): what is sent from now on is held, until the matching release(). */
+  hold(): void {
+    this.holds++;
+  }
+
+  /** The end of a hold(): the last one's sends what was held (unless told not to: dropped), and returns what the kernel refused. */
+  release(send = true): readonly SendRefusal[] {
+    if (--this.holds > 0) return NONE_REFUSED;
+    let refused: SendRefusal[] | undefined;
+    try {
+      if (send) refused = this.sendQueued(4, this.sendQueued(6, refused));
+    } finally {
+      this.queued[4].length = 0;
+      this.queued[6].length = 0;
+    }
+    return refused ?? NONE_REFUSED;
+  }
+
+  /** The family's held packets out; those refused added to refused (made if one is). */
+  private sendQueued(family: 4 | 6, refused: SendRefusal[] | undefined): SendRefusal[] | undefined {
+    const packets = this.queued[family];
+    if (packets.length === 0) return refused;
+    for (const f of this.sockets[family].sendMany(packets)) (refused ??= []).push({ packet: packets[f.index]!, error: f.error });
+    return refused;
   }
 
   /** Stops reading the data plane's signals and closes the sockets. */

@@ -87,6 +87,7 @@ const IPPROTO_RAW = 255;
 
 /** A packet sendMany() could not send, and why. */
 export interface SendFailure { index: number; error: SysError }
+const NONE_FAILED: readonly SendFailure[] = Object.freeze([]);
 
 /** Messages one sendmmsg() takes at most, and the room for each (larger packets go one by one). */
 export const SEND_BATCH = 64;
@@ -95,6 +96,9 @@ const SEND_ROOM = 2048;
 const MMSGHDR = 64;
 const IOVEC = 16;
 const SOCKADDR = 32;
+/** The lengths of a struct sockaddr_in and a struct sockaddr_in6. */
+const SOCKADDR_IN = 16;
+const SOCKADDR_IN6 = 28;
 
 /**
  * A raw socket that sends whole IP packets, headers included (IPPROTO_RAW).
@@ -117,48 +121,67 @@ export class RawIpSocket {
   }
 
   /**
-   * Sends each packet to its destination (as send()), SEND_BATCH to a
-   * system call; a packet the kernel refuses is skipped, the rest still go.
-   * Returns the failures, by index.
+   * Sends each packet to the destination its IP header names, SEND_BATCH to
+   * a system call; a packet the kernel refuses is skipped, the rest still
+   * go. Returns the failures, by index.
    */
-  sendMany(packets: readonly Buffer[], dest: (packet: Buffer) => Buffer): SendFailure[] {
-    const failures: SendFailure[] = [];
+  sendMany(packets: readonly Buffer[]): readonly SendFailure[] {
+    let failures: SendFailure[] | undefined; // (made if one fails: none is the rule, with every drain)
     const { ptr, bytes } = this.arena ??= this.layOut();
-    /** Packet i by sendto(), its failure kept: the one that would not fit the arena, or the one sendmmsg stopped at. */
-    const sendAlone = (i: number): void => {
-      try {
-        this.send(packets[i]!, dest(packets[i]!));
-      } catch (err) {
-        failures.push({ index: i, error: err as SysError });
-      }
-    };
     let i = 0;
     while (i < packets.length) {
       let n = 0;
-      for (; n < SEND_BATCH && i + n < packets.length && packets[i + n]!.length <= SEND_ROOM; n++) this.stage(bytes, n, packets[i + n]!, dest(packets[i + n]!));
+      for (; n < SEND_BATCH && i + n < packets.length && packets[i + n]!.length <= SEND_ROOM; n++) this.stage(bytes, n, packets[i + n]!);
       if (n === 0) { // too large for the arena: on its own
-        sendAlone(i++);
+        failures = this.sendAlone(packets, i++, failures);
         continue;
       }
       // sendmmsg stops at the first packet refused: -1 and its errno if it is the first of the batch; else the count
       // of those that went, the error lost, so the refused one is sent again alone to learn it (or to go, if it was passing)
       const sent = sendmmsgRaw(this.fd, ptr, n, 0) as number;
-      if (sent < 0) failures.push({ index: i, error: new SysError('sendmmsg', koffi.errno()) });
+      if (sent < 0) (failures ??= []).push({ index: i, error: new SysError('sendmmsg', koffi.errno()) });
       i += sent > 0 ? sent : 1;
-      if (sent > 0 && sent < n) sendAlone(i++); // the kernel stopped at packet i: say why by sending it alone
+      if (sent > 0 && sent < n) failures = this.sendAlone(packets, i++, failures); // the kernel stopped at packet i: say why by sending it alone
+    }
+    return failures ?? NONE_FAILED;
+  }
+
+  /** Packet i by sendto(): the one that would not fit the arena, or the one sendmmsg stopped at; its failure added to failures. */
+  private sendAlone(packets: readonly Buffer[], i: number, failures: SendFailure[] | undefined): SendFailure[] | undefined {
+    const packet = packets[i]!;
+    try {
+      this.send(packet, packet.subarray(this.destinationAt, this.destinationAt + this.addressLength));
+    } catch (err) {
+      (failures ??= []).push({ index: i, error: err as SysError });
     }
     return failures;
   }
 
-  /** Message n of the arena: its packet, length and address (the pointers between them were set once). */
-  private stage(bytes: Buffer, n: number, packet: Buffer, dest: Buffer): void {
+  /**
+   * Message n of the arena: its packet, length and address, the address's
+   * bytes copied from the packet's header into the sockaddr in place (the
+   * pointers between them were set once; a sockaddr made a BA was most of
+   * what sending it left for the scavenger).
+   */
+  private stage(bytes: Buffer, n: number, packet: Buffer): void {
     const data = SEND_BATCH * (MMSGHDR + IOVEC + SOCKADDR) + n * SEND_ROOM;
-    packet.copy(bytes, data);
+    bytes.set(packet, data); // (not copy(): it makes a view to copy from)
     bytes.writeUInt32LE(packet.length, SEND_BATCH * MMSGHDR + n * IOVEC + 8); // iov_len (its high half stays 0)
     const sa = SEND_BATCH * (MMSGHDR + IOVEC) + n * SOCKADDR;
-    const addr = this.family === 4 ? sockaddrIn(dest) : sockaddrIn6(dest);
-    addr.copy(bytes, sa);
-    bytes.writeUInt32LE(addr.length, n * MMSGHDR + 8); // msg_namelen
+    bytes.fill(0, sa, sa + SOCKADDR);
+    bytes.writeUInt16LE(this.family === 4 ? AF_INET : AF_INET6, sa);
+    const to = sa + (this.family === 4 ? 4 : 8), from = this.destinationAt;
+    for (let k = 0; k < this.addressLength; k++) bytes[to + k] = packet[from + k]!;
+    bytes.writeUInt32LE(this.family === 4 ? SOCKADDR_IN : SOCKADDR_IN6, n * MMSGHDR + 8); // msg_namelen
+  }
+
+  /** Where an IP header of this family has its destination, and its length. */
+  private get destinationAt(): number {
+    return this.family === 4 ? 16 : 24;
+  }
+
+  private get addressLength(): number {
+    return this.family === 4 ? 4 : 16;
   }
 
   /** Native memory for SEND_BATCH messages, each header pointing at its iovec and address, each iovec at its packet's room. */
@@ -188,14 +211,14 @@ export class RawIpSocket {
 }
 
 function sockaddrIn(addr: Buffer): Buffer {
-  const sa = Buffer.alloc(16);
+  const sa = Buffer.alloc(SOCKADDR_IN);
   sa.writeUInt16LE(AF_INET, 0);
   addr.copy(sa, 4, 0, 4);
   return sa;
 }
 
 function sockaddrIn6(addr: Buffer): Buffer {
-  const sa = Buffer.alloc(28);
+  const sa = Buffer.alloc(SOCKADDR_IN6);
   sa.writeUInt16LE(AF_INET6, 0);
   addr.copy(sa, 8, 0, 16);
   return sa;

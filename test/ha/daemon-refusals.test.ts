@@ -85,7 +85,7 @@ class Neighbours {
 /** The daemon's private edges, as start() sets them. */
 interface Edges {
   restore(path: string): void;
-  channel: { sendTogether(fn: () => void): []; sendIpv6(packet: Buffer): void; sendUdp4(): void; close(): void };
+  channel: { hold(): void; release(): []; sendIpv6(packet: Buffer): void; sendUdp4(): void; close(): void };
   homeLink: { socket: { send(frame: Buffer): void; close(): void }; mac: string; ipv6: string; neighbours: Neighbours | null };
 }
 
@@ -108,7 +108,7 @@ function harness(dp: DataPlane, { dad = false, neighbours = null as Neighbours |
   edges.restore(path); // start()'s first step
   const sent: Buffer[] = [];
   const onLink: Buffer[] = [];
-  edges.channel = { sendTogether: (fn) => (fn(), []), sendIpv6: (p) => { atSend(p); sent.push(p); }, sendUdp4: () => { throw new Error('no UDP here'); }, close: () => {} };
+  edges.channel = { hold: () => {}, release: () => [], sendIpv6: (p) => { atSend(p); sent.push(p); }, sendUdp4: () => { throw new Error('no UDP here'); }, close: () => {} };
   edges.homeLink = {
     socket: { send: (f) => { if (linkFails) throw new Error('sendto lo: ENETDOWN'); onLink.push(f); }, close: () => {} },
     mac: MAC, ipv6: LINK6, neighbours,

@@ -21,6 +21,11 @@ const HA = '2001:db8:f::1';
 const ETH = Buffer.from('02000000000102000000000286dd', 'hex');
 const nodes = [0, 1].map((i) => ({ nai: `mn${i}@example.net`, spi: 300 + i, home: `2001:db8:1::${i + 1}` }));
 
+const config = parseHomeAgentConfig({
+  homeLink: { interface: 'lo', prefixes: ['2001:db8:1::/64'] }, homeAgent: { ipv6: HA }, policy: { duplicateAddressDetection: false }, // (not started: nothing would probe)
+  mobileNodes: nodes.map((n) => ({ nai: n.nai, key: KEY.toString('hex'), spi: n.spi, homeAddress: n.home })),
+});
+
 let dp: DataPlane;
 let daemon: HomeAgentDaemon;
 const events: string[] = [];
@@ -28,10 +33,6 @@ const events: string[] = [];
 beforeAll(() => {
   rmSync(join(PIN_ROOT, 'test-daemon-drains'), { recursive: true, force: true }); // a killed run's
   dp = DataPlane.open({ instance: 'test-daemon-drains', role: 'anchor' });
-  const config = parseHomeAgentConfig({
-    homeLink: { interface: 'lo', prefixes: ['2001:db8:1::/64'] }, homeAgent: { ipv6: HA }, policy: { duplicateAddressDetection: false }, // (not started: nothing would probe)
-    mobileNodes: nodes.map((n) => ({ nai: n.nai, key: KEY.toString('hex'), spi: n.spi, homeAddress: n.home })),
-  });
   daemon = new HomeAgentDaemon(config, dp, { log: (e, level) => events.push(`${level}: ${e}`), now: () => clock }); // its clock fixed: a slow machine does not age the BUs out of the replay window
 });
 afterAll(() => dp?.destroy());
@@ -63,6 +64,14 @@ describe('a drain of BUs', () => {
     expect([remoteOf(nodes[0]!.home), remoteOf(nodes[1]!.home)]).toEqual(['2001:db8:e::b', '2001:db8:e::b']);
     expect(daemon.answered.get(0)).toBe(4);
     expect(daemon.predictedCount).toBe(2); // the second drain: each node's BU as its first predicted
+  });
+
+  it('logs each accepted BU at info, a predicted one with the address it moved to', () => {
+    const logged = events.length;
+    daemon.handleBatch([bu(0, 3, '2001:db8:e:0:ffff:ffff:fff0:c')]); // (predicted: its event made when read)
+    expect(daemon.predictedCount).toBe(3);
+    expect(events.slice(logged)).toEqual([`info: registered ${nodes[0]!.nai} at 2001:db8:e:0:ffff:ffff:fff0:c (ip6)`]);
+    expect(remoteOf(nodes[0]!.home)).toBe('2001:db8:e:0:ffff:ffff:fff0:c');
   });
 
   it('logs at most 20 refusals a second, and then how many it left out: forged BUs do not flood the log', () => {
@@ -124,6 +133,24 @@ describe('a drain of BUs', () => {
       expect(events).toContain(`info: binding of ${nodes[1]!.nai} expired`);
     } finally {
       clock = saved + 3000;
+    }
+  });
+});
+
+describe('a daemon logging at warn (as dsmipd --log-level warn, at tens of thousands of BUs a second)', () => {
+  it('logs no accepted BU, general or predicted, and still each refusal', () => {
+    rmSync(join(PIN_ROOT, 'test-daemon-quiet'), { recursive: true, force: true });
+    const quietDp = DataPlane.open({ instance: 'test-daemon-quiet', role: 'anchor' });
+    try {
+      const logged: string[] = [];
+      const quiet = new HomeAgentDaemon(config, quietDp, { log: (e, level) => logged.push(`${level}: ${e}`), logLevel: 'warn', now: () => clock });
+      quiet.handleBatch([bu(0, 301, '2001:db8:e::a')]);
+      quiet.handleBatch([bu(0, 302, '2001:db8:e::b'), bu(1, 301, '2001:db8:e::f', Buffer.alloc(20, 0x11))]);
+      expect([quiet.answered.get(0), quiet.predictedCount, quiet.answered.get(BaStatus.mipv6AuthFail)]).toEqual([2, 1, 1]);
+      expect(quietDp.lookupEntry(nodes[0]!.home)?.remote).toBe('2001:db8:e::b');
+      expect(logged).toEqual(['warn: authentication: mismatch']);
+    } finally {
+      quietDp.destroy();
     }
   });
 });

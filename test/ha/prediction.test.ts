@@ -146,6 +146,9 @@ const KINDS = ['refresh', 'refresh', 'refresh', 'move', 'move', 'move', 'replay'
 const UNUSABLE = ['fe80::5', 'ff02::1', '2001:db8:1::77', '2001:db8:2::9', HA];
 const BUSY_KINDS = [...KINDS, 'expire', 'expire', 'revoke', 'resave'];
 
+/** Where a move goes: half of the time to words with their high bit set (in-place.ts keeps them as int32, negative). */
+const moveTo = (next: (n: number) => number) => `2001:db8:e:${next(4)}:${next(2) ? 'ffff:ffff:fff0' : '0:0:0'}:${next(0xffff).toString(16)}`;
+
 /** Two home agents through the same random walk, one the general way only: the same answers at every step. Returns what it did. */
 function walk(seed: number, steps: number, policy: object, kinds: readonly string[]) {
   const plain = homeAgent(policy), predicting = homeAgent(policy);
@@ -168,7 +171,7 @@ function walk(seed: number, steps: number, policy: object, kinds: readonly strin
       expect(predicting.ha.setProfile({ ...predicting.ha.profile(node.nai)! })).toEqual(plain.ha.setProfile({ ...plain.ha.profile(node.nai)! }));
     } else {
       const step: Step = {
-        node, nowMs, careOf: kind === 'move' ? `2001:db8:e:${next(4)}::${next(0xffff).toString(16)}` : kind === 'home' ? node.home : kind === 'unusable' ? UNUSABLE[next(UNUSABLE.length)]! : was.careOf,
+        node, nowMs, careOf: kind === 'move' ? moveTo(next) : kind === 'home' ? node.home : kind === 'unusable' ? UNUSABLE[next(UNUSABLE.length)]! : was.careOf,
         sequence: kind === 'old-sequence' ? was.sequence : (was.sequence + 1 + next(3)) & 0xffff,
         timestampMs: kind === 'replay' ? was.timestampMs : kind === 'late' ? nowMs - 70_000 : nowMs - next(50),
         lifetime: kind === 'deregister' ? 0 : kind === 'lifetime' ? 4 * (25 + next(500)) : 600,
