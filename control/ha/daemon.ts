@@ -249,6 +249,7 @@ export class HomeAgentDaemon {
   /** A chunk's frames and outcomes (handleChunk()): kept, not made with each drain. */
   private readonly chunkFrames: (Buffer | undefined)[] = [];
   private readonly outcomes: (Outcome | undefined)[] = [];
+  private inChunk = false;
 
   /** What the journal rewrites itself from, when it must. */
   private readonly cacheEntries = (): Iterable<BindingCacheEntry> => this.homeAgent.entries();
@@ -289,25 +290,31 @@ export class HomeAgentDaemon {
    * (arrays, closures, views) was much of what a BU left for the scavenger.
    */
   private handleChunk(packets: readonly Arrival[], start: number, end: number): void {
-    let predicted = this.predictGuarded(packets, start, end), from = start; // predicted[k - from]: packets[k]'s
-    let templates = this.homeAgent.templateGeneration;
-    const outcomes = this.outcomes;
-    outcomes.length = 0;
-    this.dataPlane.beginBatch();
+    if (this.inChunk) throw new Error('handleBatch() re-entered: its arrays are in use'); // (nothing calls it so: probes answer from timers)
+    this.inChunk = true;
     try {
-      for (let k = start; k < end; k++) {
-        if (this.homeAgent.templateGeneration !== templates) { // an earlier BU of the chunk made a template: the rest checked again, against the templates as they are now
-          templates = this.homeAgent.templateGeneration;
-          predicted = this.predictGuarded(packets, k, end);
-          from = k;
+      let predicted = this.predictGuarded(packets, start, end), from = start; // predicted[k - from]: packets[k]'s
+      let templates = this.homeAgent.templateGeneration;
+      const outcomes = this.outcomes;
+      outcomes.length = 0;
+      this.dataPlane.beginBatch();
+      try {
+        for (let k = start; k < end; k++) {
+          if (this.homeAgent.templateGeneration !== templates) { // an earlier BU of the chunk made a template: the rest checked again, against the templates as they are now
+            templates = this.homeAgent.templateGeneration;
+            predicted = this.predictGuarded(packets, k, end);
+            from = k;
+          }
+          outcomes.push(this.answerGuarded(packets[k]!, predicted[k - from]));
         }
-        outcomes.push(this.answerGuarded(packets[k]!, predicted[k - from]));
+      } finally {
+        this.dataPlane.endBatch();
       }
+      for (const o of outcomes) if (o) this.settled(o);
+      this.sendAll(outcomes);
     } finally {
-      this.dataPlane.endBatch();
+      this.inChunk = false;
     }
-    for (const o of outcomes) if (o) this.settled(o);
-    this.sendAll(outcomes);
   }
 
   /** The frames of packets[start..end) its nodes' predictions answer (HomeAgent.predictBatch()); none if that fails (counted, logged: the general path answers them). */
