@@ -56,7 +56,7 @@ const daemon = new HomeAgentDaemon(config, dataPlane, {
   ...(values.capture && { capture: values.capture }), ...(values.journal && { journal: values.journal }),
 });
 daemon.start();
-log.info({ instance: values.instance, resumed: dataPlane.resumed, ...(dataPlane.carriedOver.length && { carriedOver: dataPlane.carriedOver }), bindings: dataPlane.bindingIds().length, cached: daemon.homeAgent.bindings().length }, 'serving');
+log.info({ instance: values.instance, resumed: dataPlane.resumed, ...(dataPlane.carriedOver.length && { carriedOver: dataPlane.carriedOver }), ...(dataPlane.droppedLinks.length && { droppedLinks: dataPlane.droppedLinks }), bindings: dataPlane.bindingIds().length, cached: daemon.homeAgent.bindings().length }, 'serving');
 
 let api: FastifyInstance | null = null;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

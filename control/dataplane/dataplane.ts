@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Btf } from './btf.js';
 import { ById } from './by-id.js';
-import { BPF_ANY, attachType, libbpf, xdpFlags, type MapShape, type ObjectHandle } from './libbpf.js';
+import { BPF_ANY, LibbpfError, attachType, libbpf, xdpFlags, type MapShape, type ObjectHandle } from './libbpf.js';
 import {
   EndpointFlag, addrFamily, canonicalAddr, sharedAddrBytes, decodeNexthop, decodeTunnel, encodeConfig, encodeEndpointKey, encodeHomeKey, encodeHomeLink, encodePrefixKey,
   encodeTunnel, formatAddr, layouts, sumBindingCounters, type AnchorConfig, type BindingCounters,
@@ -108,6 +108,8 @@ export type Tunnel =
 export const REMOTE_BYTES = Symbol('tunnel.remote, as bytes');
 export interface RemoteBytes { [REMOTE_BYTES](into: Uint8Array, at: number): void }
 const REMOTE_AT = layouts.tunnel.fields.remote!.offset;
+/** What bpf_link_update() says of a link whose interface is gone. */
+const ENOLINK = 67;
 
 /** A binding as the data plane sees it: a tunnel and the addresses it carries. */
 export interface Binding {
@@ -224,6 +226,8 @@ export class DataPlane {
   readonly resumed: boolean;
   /** Pinned maps replaced by ones with this build's flags, their entries carried over (see pinnedVerdict). */
   readonly carriedOver: readonly string[];
+  /** Pinned links dropped at open, their interfaces gone since they were made ("ifname@hook"): their pins removed. */
+  readonly droppedLinks: string[] = [];
 
   private constructor(readonly options: Required<Pick<DataPlaneOptions, 'instance' | 'role' | 'objectPath' | 'pinRoot'>> & DataPlaneOptions) {
     this.pinDir = join(options.pinRoot, options.instance);
@@ -415,9 +419,18 @@ export class DataPlane {
   private reattachPinnedLinks(): void {
     for (const name of readdirSync(join(this.pinDir, 'links'))) {
       const hook = name.slice(name.lastIndexOf('@') + 1) as Hook;
-      const fd = libbpf.getPinned(join(this.pinDir, 'links', name));
+      const pin = join(this.pinDir, 'links', name);
+      const fd = libbpf.getPinned(pin);
       if (fd < 0 || !(hook in PROGRAMS)) continue;
-      libbpf.linkUpdate(fd, this.progFds[hook]);
+      try {
+        libbpf.linkUpdate(fd, this.progFds[hook]);
+      } catch (err) {
+        if (!(err instanceof LibbpfError && err.code === -ENOLINK)) throw err;
+        closeFd(fd); // its interface is gone (deleted, or its namespace with it): the kernel's link is defunct, its pin all that is left
+        rmSync(pin, { force: true });
+        this.droppedLinks.push(name);
+        continue;
+      }
       this.links.set(name, fd);
     }
   }

@@ -5,11 +5,12 @@
  * without losing a packet.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Btf } from '../../control/dataplane/btf.js';
-import { DataPlane, defaultObject } from '../../control/dataplane/dataplane.js';
+import { DataPlane, PIN_ROOT, defaultObject } from '../../control/dataplane/dataplane.js';
+import { Lab } from '../../control/lab/netns.js';
 import { addr, buildTunnelLab, type TunnelLab } from '../../control/lab/tunnel-lab.js';
 
 let t: TunnelLab;
@@ -67,5 +68,27 @@ it('a pinned cache of another shape (an older build\'s) is replaced, and traffic
     expect(ping).toMatch(/20 packets transmitted, 20 received, 0% packet loss/);
   } finally {
     again.close();
+  }
+});
+
+it('drops, and says so, the pinned links of an interface deleted while it was down (their pins removed), and opens', () => {
+  const instance = 'test-restart-gone';
+  rmSync(join(PIN_ROOT, instance), { recursive: true, force: true });
+  const lab = new Lab('rstgone');
+  let dp = DataPlane.open({ instance, role: 'anchor' });
+  try {
+    const ns = lab.ns('a');
+    lab.link(ns, 'g0', lab.ns('b'), 'g1');
+    lab.within(ns, () => dp.attach('g0'));
+    expect(dp.attachments()).toEqual(['g0@tc-ingress', 'g0@xdp']);
+    dp.close(); // its pins stay
+    lab.exec(ns, 'ip link del g0'); // (at once: a namespace is torn down later, by the kernel's own worker)
+    dp = DataPlane.open({ instance, role: 'anchor' }); // bpf_link_update() on those links: ENOLINK
+    expect([...dp.droppedLinks].sort()).toEqual(['g0@tc-ingress', 'g0@xdp']);
+    expect(dp.attachments()).toEqual([]);
+    expect(readdirSync(join(dp.pinDir, 'links'))).toEqual([]);
+  } finally {
+    dp.destroy();
+    lab.destroy();
   }
 });
