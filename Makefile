@@ -40,7 +40,7 @@ demo: setup bpf native ts
 	node dist/control/cli/demo.js
 
 bench: setup bpf native ts
-	node --expose-gc --max-semi-space-size=16 --single-threaded-gc dist/bench/run.js # as dsmipd runs (its bin, the systemd unit)
+	node --expose-gc --max-semi-space-size=32 --single-threaded-gc dist/bench/run.js # as dsmipd runs (its bin, the systemd unit)
 
 clean:
 	rm -rf build dist

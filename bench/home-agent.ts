@@ -37,13 +37,13 @@
  * included. Not counted: the ring buffer read itself (another thread,
  * epoll).
  *
- * Node runs as dsmipd does (its bin, scripts/systemd/dsmipd.service): a
- * 16 MiB young generation, collected on the main thread alone
+ * Node runs as dsmipd does (its bin, scripts/systemd/dsmipd.service): 32
+ * MiB semi-spaces, collected on the main thread alone
  * (--single-threaded-gc). A predicted BU leaves nothing alive
  * (control/ha/in-place.ts) and little garbage (~1 KB, its drain's share
  * included), so a scavenge copies next to nothing: ~1 ms, nearly all of it
  * spent walking the old generation's pages (a cache miss each: its time
- * follows the heap's size), every ~8,000 BUs. The collector's threads,
+ * follows the heap's size), every ~16,000 BUs. The collector's threads,
  * parallel scavenging and concurrent marking (which V8's memory reducer
  * starts when the loop looks idle), took the CPU from the daemon for
  * 100-300 ms at a time on this 2-CPU VM.

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=16 --single-threaded-gc
+#!/usr/bin/env -S node --max-semi-space-size=32 --single-threaded-gc
 /**
  * dsmipd: the DSMIPv6 home agent daemon.
  *

@@ -125,12 +125,6 @@ export class PredictedBu {
 /** Where a predicted BU's frame has its care-of address (its IPv6 source). */
 export const CARE_OF_AT = FRAME_IP_AT + SOURCE_AT;
 
-/** The frame's care-of address is these 16 bytes. */
-export function fromCareOf(p: PredictedBu, careOf: Uint8Array): boolean {
-  for (let i = 0; i < 16; i++) if (p.frame[CARE_OF_AT + i] !== careOf[i]) return false;
-  return true;
-}
-
 /** The frame's MH, which starts mhAt into its IPv6 packet and ends it. */
 export const mhOf = (p: PredictedBu, mhAt: number): Buffer => p.frame.subarray(FRAME_IP_AT + mhAt, FRAME_IP_AT + IPV6_HEADER_LENGTH + p.frame.readUInt16BE(FRAME_IP_AT + 4));
 
