@@ -5,8 +5,9 @@ BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I/usr/include/$(shell uname -m)-
 BPF_SRC := $(wildcard bpf/*.c)
 BPF_OBJ := $(BPF_SRC:bpf/%.c=build/bpf/%.o)
 BPF_HDR := $(wildcard bpf/*.h bpf/lib/*.h)
-# the native half of BU prediction (control/ha/prediction.ts), and its header's BTF for the layout test
-NATIVE := build/native/libpredictor.so build/native/predictor-btf.o
+# the native half of BU prediction (control/ha/prediction.ts), and its header's BTF for the layout test;
+# the signalling ring buffer's drain (control/dataplane/signals.ts)
+NATIVE := build/native/libpredictor.so build/native/predictor-btf.o build/native/libsignals.so
 
 .PHONY: all setup bpf native ts test demo bench clean
 all: bpf native ts
@@ -24,6 +25,9 @@ native: $(NATIVE)
 build/native/libpredictor.so: native/predictor.c native/predictor.h
 	@mkdir -p $(@D)
 	$(CLANG) -O2 -g -Wall -Wextra -Werror -fPIC -shared $< -o $@ -l:libcrypto.so.3
+build/native/libsignals.so: native/signals.c
+	@mkdir -p $(@D)
+	$(CLANG) -O2 -g -Wall -Wextra -Werror -fPIC -shared $< -o $@ -l:libbpf.so.1
 build/native/predictor-btf.o: native/predictor.h
 	@mkdir -p $(@D)
 	printf '#include "predictor.h"\nstruct predicted btf_predicted;\n' | $(CLANG) $(BPF_CFLAGS) -Inative -x c -c - -o $@

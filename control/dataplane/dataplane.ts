@@ -5,8 +5,7 @@
  * pinned links, and turns bindings into map entries.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Btf } from './btf.js';
 import { ById } from './by-id.js';
 import { BPF_ANY, LibbpfError, attachType, libbpf, xdpFlags, type MapShape, type ObjectHandle } from './libbpf.js';
@@ -17,10 +16,9 @@ import {
 } from './layout.js';
 import { MappedFile, closeFd, ifIndex } from '../sys/libc.js';
 import { SignalReader, type SignalFrame } from './signals.js';
+import { packageRoot } from './package-root.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-/** The package root, from control/dataplane (sources) or dist/control/dataplane (built). */
-export const packageRoot = resolve(here, here.includes(`${'/dist/'}`) ? '../../..' : '../..');
+export { packageRoot };
 export const defaultObject = join(packageRoot, 'build/bpf/anchor.o');
 export const PIN_ROOT = '/sys/fs/bpf/mobility-anchor';
 export const MAX_BINDINGS = 131072;

@@ -217,7 +217,4 @@ export const libbpf = {
     f.ringFree(rb);
     koffi.unregister(callback as never);
   },
-  decode(ptr: unknown, size: number): Buffer {
-    return Buffer.from(koffi.decode(ptr, koffi.array('uint8_t', size)) as Uint8Array);
-  },
 };

@@ -107,7 +107,24 @@ describe('signalling to an endpoint: queued whole, dropped from the data path', 
     expect(t.anchor.events().signal - events).toBe(10_000n);
     for (let end = Date.now() + 5000; queue.length < 10_000 && Date.now() < end;) await sleep(10);
     expect(queue.length).toBe(10_000);
-    expect(queue.every((s) => s.frame.equals(f.hao))).toBe(true);
+    expect(queue.every((s) => s.frame.equals(f.hao) && s.ifindex === t.ifindex(t.anchor, 'a-mn'))).toBe(true);
+    queue.length = 0;
+  });
+
+  it('delivers records of every size in order however many wait (copied out natively, hundreds a call, into arenas of 1 MiB)', async () => {
+    const ifindex = t.ifindex(t.anchor, 'a-mn');
+    const drops = t.anchor.drops().signal_queue_full;
+    const sent: Buffer[] = [];
+    for (const batch of [[[f.mhOf1514, 700], [f.hao, 3000], [f.mhOf257, 500]], [[f.mhOf1514, 1200], [f.hao, 1000]]] as const) { // (each under the ring's 4 MiB)
+      for (const [frame, repeat] of batch) {
+        expect(t.anchor.testRun('xdp', frame, { ingressIfindex: ifindex, repeat }).verdict).toBe(XDP_DROP);
+        for (let k = 0; k < repeat; k++) sent.push(frame);
+      }
+      for (let end = Date.now() + 5000; queue.length < sent.length && Date.now() < end;) await sleep(10);
+    }
+    expect(t.anchor.drops().signal_queue_full - drops).toBe(0n);
+    expect(queue.length).toBe(sent.length);
+    expect(queue.findIndex((s, k) => !s.frame.equals(sent[k]!) || s.ifindex !== ifindex)).toBe(-1);
     queue.length = 0;
   });
 
