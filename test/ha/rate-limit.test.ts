@@ -26,4 +26,19 @@ describe('per-source rate limiting', () => {
     expect(l.allow('10.1.134.159', 100_000)).toBe(false); // recent: still remembered, bucket empty
     expect(l.allow('10.0.0.1', 100_000)).toBe(true); // long forgotten: a fresh bucket
   });
+
+  it('keeps the bucket of a source still spending it, however many others come and go: the hand forgets full buckets first', () => {
+    const limit = { rate: 10, burst: 1 };
+    const churned = new SourceRateLimiter({ ...limit, maxSources: 100 });
+    const alone = new SourceRateLimiter({ ...limit, maxSources: 100 });
+    let allowed = 0, expected = 0;
+    for (let i = 0; i < 2000; i++) { // a flooder and a newcomer every 20 ms: the table turns over 20 times
+      if (churned.allow('flooder', 20 * i)) allowed++;
+      if (alone.allow('flooder', 20 * i)) expected++;
+      churned.allow(`10.0.${i >> 8}.${i & 255}`, 20 * i);
+    }
+    expect(churned.sources).toBe(100);
+    expect(allowed).toBe(expected); // never a fresh bucket: as if it were alone
+    expect(expected).toBeLessThan(2000 / 4); // (its rate, 10/s, not its 50/s)
+  });
 });
