@@ -78,8 +78,9 @@ export class SignalReader {
       }
       const n = signalsTake(this.handle, this.arena, this.used, this.arena.length, MAX_RECORD, this.ends, TAKE_MAX, this.more) as number;
       if (n < 0) throw new LibbpfError('ring_buffer__consume', n, 'signals');
-      for (let k = 0; k < n; k++) this.deliver(k === 0 ? this.used : this.ends[k - 1]!);
-      if (n > 0) this.used = this.ends[n - 1]!;
+      const from = this.used;
+      if (n > 0) this.used = this.ends[n - 1]!; // (first: the frames handed out are never written over, whatever onFrame does)
+      for (let k = 0; k < n; k++) this.deliver(k === 0 ? from : this.ends[k - 1]!);
       delivered += n;
     } while (this.more[0]);
     if (delivered > 0) this.onDrained?.();

@@ -176,6 +176,7 @@ export class SignallingChannel {
 
   /** The end of a hold(): the last one's sends what was held (unless told not to: dropped), and returns what the kernel refused. */
   release(send = true): readonly SendRefusal[] {
+    if (this.holds === 0) throw new Error('release() without hold()'); // (else every later send would wait for a release that never comes)
     if (--this.holds > 0) return NONE_REFUSED;
     let refused: SendRefusal[] | undefined;
     try {
