@@ -36,7 +36,10 @@ import { prefixesOverlap, staticIpv4, type HomeAgentConfig, type MobileNodeProfi
 import { DueWheel } from './due.js';
 import { AddressPool } from './pool.js';
 import { BuTemplate, CARE_OF_AT, mhOf, Predictor, type PredictedBu } from './prediction.js';
-import { careOfInPlace, copyEntry, inPlaceEntry, isStamped, laterThanStamp, putWord, raiseStamp, readStamp, setCareOfBytes, setStampHalves, STAMP_HIGH, STAMP_LOW, word, writeStamp, type Stamped } from './in-place.js';
+import {
+  careOfInPlace, careOfWord, copyEntry, inPlaceEntry, isCareOf, laterThanStamp, raiseStamp, readStamp, setCareOfBytes, setCareOfWords, setStampHalves, STAMP_HIGH, STAMP_LOW,
+  writeStamp, type CareOfHolder, type Stamped,
+} from './in-place.js';
 
 export const DSMIP_PORT = DSMIP6_UDP_PORT;
 /** Unspecified and loopback, multicast, link-local, IPv4-mapped: no care-of address. */
@@ -189,19 +192,6 @@ function reindex(index: Map<string, NodeState>, node: NodeState, before: string 
   if (after !== undefined) index.set(after, node);
 }
 
-/** An entry's care-of address changed in place, and its tunnel's remote end and route's destination, the same address, with it. */
-function moveTo(e: BindingCacheEntry, careOf: string | Uint8Array, at = 0): void {
-  if (careOfInPlace(e)) { // (one address behind all three: in-place.ts)
-    if (typeof careOf === 'string') e.careOf = careOf;
-    else setCareOfBytes(e, careOf, at, 6);
-    return;
-  }
-  const text = typeof careOf === 'string' ? careOf : formatAddr(careOf, 6, at);
-  e.careOf = text;
-  e.tunnel.remote = text; // (the binding's tunnel: the same object, made so)
-  e.route.dst = text;
-}
-
 /** a is newer than b modulo 2^16 (RFC 6275 §9.5.1). */
 export const sequenceNewer = (a: number, b: number): boolean => a !== b && ((a - b) & 0xffff) < 0x8000;
 
@@ -235,16 +225,6 @@ class NodeState {
   /** Its newest timestamp's halves (NaN: none): see lastTimestamp. */
   [STAMP_HIGH] = NaN;
   [STAMP_LOW] = NaN;
-  /**
-   * The entry's care-of address (a BU from another moves the node): its four
-   * words as int32, small integers in the node itself (as bytes they were a
-   * typed array, its buffer and their memory: three cache misses a BU with
-   * 100,000 nodes, and ~150 bytes of heap a node).
-   */
-  careOf0 = 0;
-  careOf1 = 0;
-  careOf2 = 0;
-  careOf3 = 0;
   /** Where the template BU's and BA's MHs start in their IPv6 packets. */
   templateBuMhAt = 0;
   templateBaMhAt = 0;
@@ -267,19 +247,6 @@ class NodeState {
 
   set lastTimestamp(t: bigint) {
     writeStamp(this, t);
-  }
-
-  /** The entry's care-of address is the IPv6 address at bytes[at..]. */
-  hasCareOf(bytes: Uint8Array, at: number): boolean {
-    return (word(bytes, at) | 0) === this.careOf0 && (word(bytes, at + 4) | 0) === this.careOf1
-      && (word(bytes, at + 8) | 0) === this.careOf2 && (word(bytes, at + 12) | 0) === this.careOf3;
-  }
-
-  setCareOf(bytes: Uint8Array, at: number): void {
-    this.careOf0 = word(bytes, at) | 0;
-    this.careOf1 = word(bytes, at + 4) | 0;
-    this.careOf2 = word(bytes, at + 8) | 0;
-    this.careOf3 = word(bytes, at + 12) | 0;
   }
 }
 
@@ -311,7 +278,7 @@ class PredictedOutcome implements Outcome {
 
   constructor(
     private readonly refuse: (node: NodeState, entry: BindingCacheEntry, bu: PredictedBu, nowMs: number) => Outcome,
-    private readonly node: NodeState, private readonly entry: BindingCacheEntry & Stamped, private readonly bu: PredictedBu, moved: boolean, private readonly nowMs: number,
+    private readonly node: NodeState, private readonly entry: BindingCacheEntry & Stamped & CareOfHolder, private readonly bu: PredictedBu, moved: boolean, private readonly nowMs: number,
   ) {
     this.dataPlane = [{ install: entry.binding }];
     this.reply = new PredictedReply(bu.ba, entry.route, node.templateBaMhAt);
@@ -321,10 +288,10 @@ class PredictedOutcome implements Outcome {
     this.stampHigh = entry[STAMP_HIGH] | 0;
     this.stampLow = entry[STAMP_LOW] | 0;
     this.refreshRequested = entry.refreshRequested;
-    this.careOf0 = node.careOf0; // (the entry's care-of address: predictedUpdate() checks that the template's entry is the node's)
-    this.careOf1 = node.careOf1;
-    this.careOf2 = node.careOf2;
-    this.careOf3 = node.careOf3;
+    this.careOf0 = careOfWord(entry, 0);
+    this.careOf1 = careOfWord(entry, 1);
+    this.careOf2 = careOfWord(entry, 2);
+    this.careOf3 = careOfWord(entry, 3);
   }
 
   get event(): string {
@@ -334,11 +301,7 @@ class PredictedOutcome implements Outcome {
   /** As register()'s: the entry as it was, and a BA of the general path's making (143). */
   onDataPlaneFailure(): Outcome {
     const e = this.entry;
-    if (this.moved) {
-      const was = new Uint8Array(16);
-      [this.careOf0, this.careOf1, this.careOf2, this.careOf3].forEach((w, i) => putWord(was, 4 * i, w));
-      moveTo(e, was);
-    }
+    if (this.moved) setCareOfWords(e, this.careOf0, this.careOf1, this.careOf2, this.careOf3);
     Object.assign(e, { sequence: this.sequence, expiresMs: this.expiresMs, refreshRequested: this.refreshRequested });
     setStampHalves(e, this.stampHigh >>> 0, this.stampLow >>> 0);
     return this.refuse(this.node, e, this.bu, this.nowMs);
@@ -666,7 +629,7 @@ export class HomeAgent {
     const pooled = source !== undefined && 'pool' in source && option(m, 'ipv4HomeAddress') !== undefined;
     const route = entry.route;
     if (bu.transport !== 'ipv6' || !bu.packet || bu.homeAddressOption === undefined || entry.careOf !== bu.ipv6Src || option(m, 'alternateCareOfAddress') || pooled
-      || route.transport !== 'ipv6' || route.routingHeader2 !== entry.homeAddress) return reply;
+      || route.transport !== 'ipv6' || route.routingHeader2 !== entry.homeAddress || !careOfInPlace(entry)) return reply; // (a predicted move changes the care-of address where it is held: in-place.ts)
     const packet = encodeSignalling6({ src: route.src, dst: route.dst, routingHeader2: route.routingHeader2, mh: ba });
     const encoded = { mh: packet.subarray(packet.length - ba.length), packet };
     const template = BuTemplate.of({ packet: bu.packet, mh: bu.mh }, encoded, sharedAddrBytes(entry.homeAddress));
@@ -674,7 +637,6 @@ export class HomeAgent {
     if (template && this.predictor.set(node.bindingId, generation, node.profile.spi, node.key, template)) {
       this.generation = generation;
       Object.assign(node, { templateGeneration: generation, templateEntry: entry, templateProfile: node.profile, templateBuMhAt: template.bu.mhAt, templateBaMhAt: template.ba.mhAt });
-      node.setCareOf(bu.packet, 8); // (its IPv6 source)
       this.predicted.set(node.bindingId, node);
     }
     return { ...reply, ...encoded }; // encoded once: sent as it is
@@ -715,14 +677,14 @@ export class HomeAgent {
   predictedUpdate(bu: PredictedBu, nowMs: number): Outcome | undefined {
     const node = this.predicted.get(bu.slot);
     const previous = node?.templateEntry;
-    if (!node || !previous || node.templateGeneration !== bu.generation || previous !== node.entry || node.templateProfile !== node.profile || !isStamped(previous)) return undefined;
+    if (!node || !previous || node.templateGeneration !== bu.generation || previous !== node.entry || node.templateProfile !== node.profile || !careOfInPlace(previous)) return undefined;
     const linkLocalHolder = previous.linkLocal === undefined ? undefined : this.linkLocals.get(previous.linkLocal);
     if (linkLocalHolder && linkLocalHolder !== node) return undefined; // another node's now (register(): 134)
     // checkReplay()'s verdict, made with numbers: in the window, and later than the node's last (in-place.ts)
     if (Math.abs(bu.timestampMs - nowMs) > this.config.policy.replayWindow * 1000 || !laterThanStamp(bu.timestampHigh, bu.timestampLow, node)) return undefined;
     if (!sequenceNewer(bu.sequence, previous.sequence)) return undefined;
 
-    const moved = !node.hasCareOf(bu.frame, CARE_OF_AT);
+    const moved = !isCareOf(previous, bu.frame, CARE_OF_AT);
     if (moved && !this.usableCareOfAt(bu.frame, CARE_OF_AT)) return undefined; // (register(): 174)
     // The entry changed in place (its care-of address, and the tunnel's and the route's with it; the
     // tail), into fields that hold numbers (in-place.ts): a predicted BU leaves no new object that
@@ -730,10 +692,7 @@ export class HomeAgent {
     // and they cost more than making them; a new care-of address or timestamp, ~1 µs of a pause each).
     const entry = previous;
     const outcome = new PredictedOutcome(this.refusePredicted, node, entry, bu, moved, nowMs); // (what the entry was, first)
-    if (moved) {
-      moveTo(entry, bu.frame, CARE_OF_AT);
-      node.setCareOf(bu.frame, CARE_OF_AT);
-    }
+    if (moved) setCareOfBytes(entry, bu.frame, CARE_OF_AT, 6); // (one address behind the care-of, the tunnel's remote end and the route's destination: in-place.ts)
     entry.sequence = bu.sequence;
     entry.expiresMs = nowMs + entry.lifetime * 1000;
     setStampHalves(entry, bu.timestampHigh, bu.timestampLow);

@@ -37,7 +37,7 @@ const W0 = Symbol('care-of word 0'), W1 = Symbol('care-of word 1'), W2 = Symbol(
 const HOLDER = Symbol('entry holding the address');
 
 export interface Stamped { [STAMP_HIGH]: number; [STAMP_LOW]: number }
-interface CareOfHolder { [FAMILY]: 4 | 6; [W0]: number; [W1]: number; [W2]: number; [W3]: number }
+export interface CareOfHolder { [FAMILY]: 4 | 6; [W0]: number; [W1]: number; [W2]: number; [W3]: number }
 type InPlaceEntry = BindingCacheEntry & Stamped & Partial<CareOfHolder>;
 
 const hidden = (value: unknown): PropertyDescriptor => ({ value, writable: true, enumerable: false, configurable: true });
@@ -75,7 +75,7 @@ export function raiseStamp(o: Stamped, e: BindingCacheEntry): void {
 
 const scratch = new Uint8Array(16);
 /** The big-endian 32-bit word at b[k..k+3], unsigned. */
-export const word = (b: Uint8Array, k: number) => ((b[k]! << 24) >>> 0) + (b[k + 1]! << 16) + (b[k + 2]! << 8) + b[k + 3]!;
+const word = (b: Uint8Array, k: number) => ((b[k]! << 24) >>> 0) + (b[k + 1]! << 16) + (b[k + 2]! << 8) + b[k + 3]!;
 
 function readCareOf(h: CareOfHolder): string {
   copyCareOf(h, scratch, 0);
@@ -91,6 +91,23 @@ export function setCareOfBytes(h: CareOfHolder, bytes: Uint8Array, at: number, f
   h[W3] = family === 4 ? 0 : word(bytes, at + 12) | 0;
 }
 
+/** The in-place care-of address is the IPv6 address at bytes[at..] (a BU from another moves its node). */
+export function isCareOf(h: CareOfHolder, bytes: Uint8Array, at: number): boolean {
+  return h[FAMILY] === 6 && (word(bytes, at) | 0) === h[W0] && (word(bytes, at + 4) | 0) === h[W1]
+    && (word(bytes, at + 8) | 0) === h[W2] && (word(bytes, at + 12) | 0) === h[W3];
+}
+
+/** The in-place IPv6 care-of address's words (int32, as held): what undoing a move puts back with setCareOfWords(). */
+export const careOfWord = (h: CareOfHolder, k: 0 | 1 | 2 | 3): number => (k === 0 ? h[W0] : k === 1 ? h[W1] : k === 2 ? h[W2] : h[W3]);
+
+export function setCareOfWords(h: CareOfHolder, w0: number, w1: number, w2: number, w3: number): void {
+  h[FAMILY] = 6;
+  h[W0] = w0;
+  h[W1] = w1;
+  h[W2] = w2;
+  h[W3] = w3;
+}
+
 /** The in-place care-of address's bytes into `into` at `at`; their count. */
 export function copyCareOf(h: CareOfHolder, into: Uint8Array, at: number): 4 | 16 {
   putWord(into, at, h[W0]);
@@ -102,7 +119,7 @@ export function copyCareOf(h: CareOfHolder, into: Uint8Array, at: number): 4 | 1
 }
 
 /** A 32-bit word (unsigned or int32 alike) into into[at..at+3], big-endian. */
-export function putWord(into: Uint8Array, at: number, w: number): void {
+function putWord(into: Uint8Array, at: number, w: number): void {
   into[at] = w >>> 24;
   into[at + 1] = (w >>> 16) & 0xff;
   into[at + 2] = (w >>> 8) & 0xff;
@@ -154,4 +171,4 @@ export function copyEntry(e: BindingCacheEntry, changes: Partial<BindingCacheEnt
 }
 
 /** The entry's care-of address is kept in place (inPlaceEntry()): its tunnel's remote end and its route's destination are it, always. */
-export const careOfInPlace = (e: BindingCacheEntry): e is BindingCacheEntry & CareOfHolder => FAMILY in e;
+export const careOfInPlace = (e: BindingCacheEntry): e is BindingCacheEntry & Stamped & CareOfHolder => FAMILY in e; // (and stamped, as every entry inPlaceEntry() makes)

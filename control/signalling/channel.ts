@@ -99,10 +99,6 @@ export function frameSource(frame: Buffer): string | undefined {
   return frame.length >= udp + 2 ? frame.toString('hex', ETH_HLEN + 12, ETH_HLEN + 16) + frame.toString('hex', udp, udp + 2) : undefined;
 }
 
-/** Where a raw socket sends an IP packet: its header's destination. */
-export const ipv6Destination = (packet: Buffer): Buffer => packet.subarray(24, 40);
-export const ipv4Destination = (packet: Buffer): Buffer => packet.subarray(16, 20);
-
 /** A packet the kernel would not send, and why. */
 export interface SendRefusal { packet: Buffer; error: Error }
 const NONE_REFUSED: readonly SendRefusal[] = Object.freeze([]);
@@ -141,7 +137,7 @@ export class SignallingChannel {
   sendIpv6(packet: Buffer): void {
     this.tap?.(packet, 'out');
     if (this.holds) this.queued[6].push(packet);
-    else this.sockets[6].send(packet, ipv6Destination(packet));
+    else this.sockets[6].send(packet);
   }
 
   /** Sends an IPv6 signalling packet inside UDP over IPv4 (to a NAT-mapped address and port, say). */
@@ -150,7 +146,7 @@ export class SignallingChannel {
     const packet = encodeSignalling4({ ...o, ipv6 });
     this.tap?.(packet, 'out');
     if (this.holds) this.queued[4].push(packet);
-    else this.sockets[4].send(packet, ipv4Destination(packet));
+    else this.sockets[4].send(packet);
   }
 
   /**

@@ -114,10 +114,11 @@ export class RawIpSocket {
     this.fd = check('socket', socketRaw(family === 4 ? AF_INET : AF_INET6, SOCK_RAW, IPPROTO_RAW) as number);
   }
 
-  /** Sends packet (from its IP header on) to its first hop, dest (the IP header's destination). */
-  send(packet: Buffer, dest: Buffer): void {
-    const addr = this.family === 4 ? sockaddrIn(dest) : sockaddrIn6(dest);
-    check('sendto', Number(sendtoRaw(this.fd, packet, packet.length, 0, addr, addr.length)));
+  /** Sends packet (from its IP header on) to its first hop, dest (by default the destination its IP header names). */
+  send(packet: Buffer, dest?: Uint8Array): void {
+    const sa = Buffer.allocUnsafe(SOCKADDR_IN6);
+    const length = dest ? writeSockaddr(this.family, dest, 0, sa, 0) : writeSockaddr(this.family, packet, this.destinationAt, sa, 0);
+    check('sendto', Number(sendtoRaw(this.fd, packet, packet.length, 0, sa, length)));
   }
 
   /**
@@ -150,7 +151,7 @@ export class RawIpSocket {
   private sendAlone(packets: readonly Buffer[], i: number, failures: SendFailure[] | undefined): SendFailure[] | undefined {
     const packet = packets[i]!;
     try {
-      this.send(packet, packet.subarray(this.destinationAt, this.destinationAt + this.addressLength));
+      this.send(packet);
     } catch (err) {
       (failures ??= []).push({ index: i, error: err as SysError });
     }
@@ -168,20 +169,12 @@ export class RawIpSocket {
     bytes.set(packet, data); // (not copy(): it makes a view to copy from)
     bytes.writeUInt32LE(packet.length, SEND_BATCH * MMSGHDR + n * IOVEC + 8); // iov_len (its high half stays 0)
     const sa = SEND_BATCH * (MMSGHDR + IOVEC) + n * SOCKADDR;
-    bytes.fill(0, sa, sa + SOCKADDR);
-    bytes.writeUInt16LE(this.family === 4 ? AF_INET : AF_INET6, sa);
-    const to = sa + (this.family === 4 ? 4 : 8), from = this.destinationAt;
-    for (let k = 0; k < this.addressLength; k++) bytes[to + k] = packet[from + k]!;
-    bytes.writeUInt32LE(this.family === 4 ? SOCKADDR_IN : SOCKADDR_IN6, n * MMSGHDR + 8); // msg_namelen
+    bytes.writeUInt32LE(writeSockaddr(this.family, packet, this.destinationAt, bytes, sa), n * MMSGHDR + 8); // msg_namelen
   }
 
-  /** Where an IP header of this family has its destination, and its length. */
+  /** Where an IP header of this family has its destination. */
   private get destinationAt(): number {
     return this.family === 4 ? 16 : 24;
-  }
-
-  private get addressLength(): number {
-    return this.family === 4 ? 4 : 16;
   }
 
   /** Native memory for SEND_BATCH messages, each header pointing at its iovec and address, each iovec at its packet's room. */
@@ -210,18 +203,16 @@ export class RawIpSocket {
   }
 }
 
-function sockaddrIn(addr: Buffer): Buffer {
-  const sa = Buffer.alloc(SOCKADDR_IN);
-  sa.writeUInt16LE(AF_INET, 0);
-  addr.copy(sa, 4, 0, 4);
-  return sa;
-}
-
-function sockaddrIn6(addr: Buffer): Buffer {
-  const sa = Buffer.alloc(SOCKADDR_IN6);
-  sa.writeUInt16LE(AF_INET6, 0);
-  addr.copy(sa, 8, 0, 16);
-  return sa;
+/** A struct sockaddr_in (4) or sockaddr_in6 (6) of the address at addr[from..], into sa[at..], port and the rest zero; its length. */
+function writeSockaddr(family: 4 | 6, addr: Uint8Array, from: number, sa: Uint8Array, at: number): number {
+  const length = family === 4 ? SOCKADDR_IN : SOCKADDR_IN6;
+  sa.fill(0, at, at + length);
+  const domain = family === 4 ? AF_INET : AF_INET6; // (sa_family: host order, little-endian here)
+  sa[at] = domain & 0xff;
+  sa[at + 1] = domain >> 8;
+  const to = at + (family === 4 ? 4 : 8);
+  for (let k = 0; k < (family === 4 ? 4 : 16); k++) sa[to + k] = addr[from + k]!; // (byte by byte: a subarray to set() from would be a view a packet)
+  return length;
 }
 
 const AF_PACKET = 17;
